@@ -1,0 +1,90 @@
+# dcvctl — build, test, install. Libraries through pkg-config (design §2).
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKGS := libssh libcurl libssl libcrypto json-c inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation -MMD -MP $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lpthread
+
+ifeq ($(SAN),1)
+BUILD := build/san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD := build/default
+endif
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+CMD_SRC := $(sort $(wildcard cmd/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# unit tests of the command table link the commands too (without main)
+CMD_LIB_OBJ := $(filter-out $(BUILD)/cmd/main.o,$(CMD_OBJ))
+
+BATS ?= bats
+E2E ?= $(sort $(wildcard tests/e2e/*.bats))
+
+.PHONY: all deps check unit e2e install clean demo demo-down lint-seeds
+
+all: dcvctl
+
+dcvctl: $(BUILD)/dcvctl
+	cp $< $@
+
+$(BUILD)/dcvctl: $(CMD_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_cli: $(BUILD)/tests/unit/test_cli.o $(CMD_LIB_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+deps:
+	@scripts/deps
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: dcvctl
+	DCVCTL=$(CURDIR)/dcvctl $(BATS) $(E2E)
+
+check: deps
+	$(MAKE) dcvctl
+	$(MAKE) unit
+	$(MAKE) e2e
+
+install: dcvctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 755 dcvctl $(DESTDIR)$(PREFIX)/bin/dcvctl
+	install -m 644 man/dcvctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/dcvctl.1
+	install -m 644 man/dcvctl.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/dcvctl.conf.5
+	install -m 644 completions/dcvctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dcvctl
+	install -m 644 completions/_dcvctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dcvctl
+	install -m 644 completions/dcvctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dcvctl.fish
+
+demo: deps
+	$(MAKE) dcvctl
+	tests/lab/lab up
+	./dcvctl -c tests/lab/run/dcvctl.conf hosts --probe
+
+demo-down:
+	tests/lab/lab down
+
+clean:
+	rm -rf build dcvctl
+
+-include $(shell find build -name '*.d' 2>/dev/null)

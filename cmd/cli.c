@@ -1,0 +1,364 @@
+/* Option parsing, help text and output helpers shared by the commands. */
+#include "cli.h"
+
+#include "../lib/buf.h"
+#include "../lib/inventory.h"
+#include "../lib/ssh.h"
+#include "../lib/util.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void out_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("dcvctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void out_notice(struct dcv_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->quiet)
+		return;
+	fputs("dcvctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int usage_error(const struct dcv_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("dcvctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cmd)
+		fprintf(stderr, "usage: dcvctl %s\nTry 'dcvctl %s --help'.\n", cmd->usage, cmd->name);
+	return EXIT_USAGE;
+}
+
+const char *col(struct dcv_ctx *ctx, const char *name)
+{
+	if (!ctx->color)
+		return "";
+	if (strcmp(name, "green") == 0)
+		return "\033[32m";
+	if (strcmp(name, "red") == 0)
+		return "\033[31m";
+	if (strcmp(name, "yellow") == 0)
+		return "\033[33m";
+	if (strcmp(name, "bold") == 0)
+		return "\033[1m";
+	if (strcmp(name, "dim") == 0)
+		return "\033[2m";
+	return "";
+}
+
+const char *col_end(struct dcv_ctx *ctx)
+{
+	return ctx->color ? "\033[0m" : "";
+}
+
+void out_json(struct json_object *root)
+{
+	fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							   JSON_C_TO_STRING_SPACED |
+							   JSON_C_TO_STRING_NOSLASHESCAPE),
+	      stdout);
+	fputc('\n', stdout);
+	json_object_put(root);
+}
+
+int exit_for(int code)
+{
+	switch (code) {
+	case DCV_OK: return EXIT_OK;
+	case DCV_E_USAGE: return EXIT_USAGE;
+	case DCV_E_CONFIG: return EXIT_CONFIG;
+	case DCV_E_CONNECT:
+	case DCV_E_AUTH:
+	case DCV_E_HOSTKEY:
+	case DCV_E_LOST: return EXIT_UNREACHABLE;
+	case DCV_E_TIMEOUT:
+	case DCV_E_REMOTE: return EXIT_FAIL;
+	default: return EXIT_INTERNAL;
+	}
+}
+
+/* ---- options ---- */
+
+static int find_long(const struct dcv_cmd *cmd, const char *name, size_t len)
+{
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+		if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+static int find_short(const struct dcv_cmd *cmd, char c)
+{
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+		if (cmd->opts[i].short_name == c)
+			return i;
+	return -1;
+}
+
+static int unknown_option(const struct dcv_cmd *cmd, const char *arg)
+{
+	const char *names[CLI_MAX_OPTS];
+	size_t n = 0;
+	const char *word = arg;
+
+	while (*word == '-')
+		word++;
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+		names[n++] = cmd->opts[i].name;
+	char *w = xstrdup(word);
+	char *eq = strchr(w, '=');
+	if (eq)
+		*eq = '\0';
+	const char *near = dcv_nearest(w, names, n);
+	free(w);
+	if (near)
+		return usage_error(cmd, "unknown option '%s' (did you mean '--%s'?)", arg, near);
+	return usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->pos = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 1; i < argc; i++) {
+		char *s = argv[i];
+		int k;
+
+		if (strcmp(s, "--") == 0) {
+			a->has_rest = true;
+			a->rest = argv + i + 1;
+			a->n_rest = argc - i - 1;
+			break;
+		}
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+			cli_help(stdout, cmd, "");
+			cli_args_release(a);
+			return -1;
+		}
+		if (s[0] == '-' && s[1] == '-') {
+			const char *eq = strchr(s + 2, '=');
+			size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
+			k = find_long(cmd, s + 2, len);
+			if (k < 0) {
+				cli_args_release(a);
+				return unknown_option(cmd, s);
+			}
+			if (cmd->opts[k].arg) {
+				if (eq) {
+					a->val[k] = eq + 1;
+				} else if (i + 1 < argc) {
+					a->val[k] = argv[++i];
+				} else {
+					cli_args_release(a);
+					return usage_error(cmd, "option '--%s' needs a value (%s)", cmd->opts[k].name,
+							   cmd->opts[k].arg);
+				}
+			} else if (eq) {
+				cli_args_release(a);
+				return usage_error(cmd, "option '--%s' takes no value", cmd->opts[k].name);
+			} else {
+				a->val[k] = "";
+			}
+			a->count[k]++;
+			continue;
+		}
+		if (s[0] == '-' && s[1]) {
+			for (char *c = s + 1; *c; c++) {
+				k = find_short(cmd, *c);
+				if (k < 0) {
+					char opt[3] = { '-', *c, 0 };
+					cli_args_release(a);
+					return unknown_option(cmd, opt);
+				}
+				if (cmd->opts[k].arg) {
+					if (c[1]) {
+						a->val[k] = c + 1;
+					} else if (i + 1 < argc) {
+						a->val[k] = argv[++i];
+					} else {
+						cli_args_release(a);
+						return usage_error(cmd, "option '-%c' needs a value (%s)", *c,
+								   cmd->opts[k].arg);
+					}
+					a->count[k]++;
+					break;
+				}
+				a->val[k] = "";
+				a->count[k]++;
+			}
+			continue;
+		}
+		a->pos[a->n_pos++] = s;
+	}
+	return EXIT_OK;
+}
+
+void cli_args_release(struct cli_args *a)
+{
+	free(a->pos);
+	a->pos = NULL;
+}
+
+const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)
+{
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+		if (strcmp(cmd->opts[i].name, name) == 0)
+			return a->val[i];
+	return NULL;
+}
+
+bool cli_flag(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)
+{
+	return cli_opt(cmd, a, name) != NULL;
+}
+
+void cli_help(FILE *f, const struct dcv_cmd *cmd, const char *prefix)
+{
+	fprintf(f, "usage: dcvctl %s%s\n\n%s\n", prefix, cmd->usage, cmd->summary);
+	if (cmd->help)
+		fprintf(f, "\n%s", cmd->help);
+	if (cmd->subcmds) {
+		fputs("\nsubcommands:\n", f);
+		for (int i = 0; cmd->subcmds[i]; i++)
+			fprintf(f, "  %-22s %s\n", cmd->subcmds[i]->name, cmd->subcmds[i]->summary);
+	}
+	if (cmd->opts && cmd->opts[0].name) {
+		fputs("\noptions:\n", f);
+		for (int i = 0; cmd->opts[i].name; i++) {
+			char left[64];
+			const struct dcv_opt *o = &cmd->opts[i];
+			if (o->short_name)
+				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+					 o->arg ? " " : "", o->arg ? o->arg : "");
+			else
+				snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
+					 o->arg ? o->arg : "");
+			fprintf(f, "  %-26s %s\n", left, o->help);
+		}
+	}
+	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
+}
+
+int cli_dispatch_sub(struct dcv_ctx *ctx, const struct dcv_cmd *parent, int argc, char **argv)
+{
+	const char *names[32];
+	size_t n = 0;
+
+	if (argc < 2)
+		return usage_error(parent, "'%s' needs a subcommand", parent->name);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cli_help(stdout, parent, "");
+		return EXIT_OK;
+	}
+	for (int i = 0; parent->subcmds[i]; i++) {
+		if (strcmp(parent->subcmds[i]->name, argv[1]) == 0)
+			return parent->subcmds[i]->run(ctx, argc - 1, argv + 1);
+		names[n++] = parent->subcmds[i]->name;
+	}
+	const char *near = dcv_nearest(argv[1], names, n);
+	if (near)
+		return usage_error(parent, "unknown %s subcommand '%s' (did you mean '%s'?)", parent->name,
+				   argv[1], near);
+	return usage_error(parent, "unknown %s subcommand '%s'", parent->name, argv[1]);
+}
+
+/* ---- context ---- */
+
+static const char *home_dir(void)
+{
+	const char *h = getenv("HOME");
+	return h && *h ? h : NULL;
+}
+
+int ctx_inventory(struct dcv_ctx *ctx, struct dcv_inventory **out)
+{
+	struct dcv_err err = DCV_ERR_INIT;
+	char *path = NULL, *fallback = NULL;
+	const char *env = getenv("DCVCTL_CONFIG");
+	int rc;
+
+	if (ctx->inv) {
+		*out = ctx->inv;
+		return EXIT_OK;
+	}
+	if (ctx->config) {
+		path = xstrdup(ctx->config);
+	} else if (env && *env) {
+		path = xstrdup(env);
+	} else if (access("dcvctl.conf", F_OK) == 0) {
+		path = xstrdup("dcvctl.conf");
+	} else {
+		const char *xdg = getenv("XDG_CONFIG_HOME");
+		if (xdg && *xdg)
+			fallback = xasprintf("%s/dcvctl/dcvctl.conf", xdg);
+		else if (home_dir())
+			fallback = xasprintf("%s/.config/dcvctl/dcvctl.conf", home_dir());
+		if (!fallback || access(fallback, F_OK) != 0) {
+			out_error("no inventory: give -c FILE, set DCVCTL_CONFIG, or create ./dcvctl.conf%s%s",
+				  fallback ? " or " : "", fallback ? fallback : "");
+			free(fallback);
+			return EXIT_CONFIG;
+		}
+		path = fallback;
+	}
+	rc = dcv_inventory_load(path, home_dir(), &ctx->inv, &err);
+	free(path);
+	if (rc != DCV_OK) {
+		out_error("%s", err.msg);
+		return EXIT_CONFIG;
+	}
+	*out = ctx->inv;
+	return EXIT_OK;
+}
+
+struct dcv_host *ctx_host(struct dcv_ctx *ctx, const char *name)
+{
+	struct dcv_host *h = dcv_inventory_host(ctx->inv, name);
+	const char *near;
+
+	if (h && h->role != DCV_ROLE_JUMP)
+		return h;
+	near = dcv_inventory_suggest_host(ctx->inv, name);
+	if (near)
+		out_error("unknown host '%s' in %s (did you mean '%s'?)", name, ctx->inv->path, near);
+	else
+		out_error("unknown host '%s' in %s", name, ctx->inv->path);
+	return NULL;
+}
+
+static void pool_notice(void *user, const struct dcv_host *h, const char *msg)
+{
+	out_notice(user, "%s: %s", h->name, msg);
+}
+
+struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx)
+{
+	struct dcv_ssh_pool_opts o = { 0 };
+	const char *sock = getenv("SSH_AUTH_SOCK");
+
+	o.agent_sock = sock && *sock ? sock : NULL;
+	o.notice = pool_notice;
+	o.notice_user = ctx;
+	return dcv_ssh_pool_new(ctx->inv, &o);
+}

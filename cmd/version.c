@@ -1,0 +1,44 @@
+/* dcvctl version */
+#include "cli.h"
+
+#include "../lib/version.h"
+
+#include <json-c/json.h>
+
+static const struct dcv_opt opts[] = {
+	{ "json", 0, NULL, "print as JSON" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static int run(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct cli_args a;
+	int rc = cli_parse(&dcv_cmd_version, argc, argv, &a);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (a.n_pos) {
+		cli_args_release(&a);
+		return usage_error(&dcv_cmd_version, "unexpected argument '%s'", a.pos[0]);
+	}
+	if (ctx->json || cli_flag(&dcv_cmd_version, &a, "json")) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "version", json_object_new_string(DCV_VERSION));
+		json_object_object_add(o, "libssh", json_object_new_string(dcv_libssh_version()));
+		json_object_object_add(o, "json-c", json_object_new_string(json_c_version()));
+		out_json(o);
+	} else {
+		printf("dcvctl %s (libssh %s, json-c %s)\n", DCV_VERSION, dcv_libssh_version(),
+		       json_c_version());
+	}
+	cli_args_release(&a);
+	return EXIT_OK;
+}
+
+const struct dcv_cmd dcv_cmd_version = {
+	.name = "version",
+	.summary = "print dcvctl's version and the libraries it runs on",
+	.usage = "version [--json]",
+	.opts = opts,
+	.run = run,
+};

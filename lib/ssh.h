@@ -1,0 +1,88 @@
+/* ssh.h - the SSH transport on libssh: one connection per host per run, jump hosts shared.
+ *
+ * A pool owns every session of a run. Each session has exactly one owner at a time (libssh
+ * sessions are not thread-safe): the thread that called dcv_ssh_connect for that host, or, for
+ * a host used as a jump, the relay thread that carries every direct-tcpip channel through it. */
+#ifndef DCV_SSH_H
+#define DCV_SSH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+struct dcv_err;
+struct dcv_host;
+struct dcv_inventory;
+struct dcv_ssh_pool;
+struct dcv_ssh;
+
+/* Notices a command may show: host-key-policy off, a key recorded under accept-new. */
+typedef void (*dcv_ssh_notice_fn)(void *user, const struct dcv_host *host, const char *msg);
+
+struct dcv_ssh_pool_opts {
+	const char *agent_sock; /* ssh-agent socket, NULL when none */
+	dcv_ssh_notice_fn notice;
+	void *notice_user;
+};
+
+/* The pool borrows inv, which must outlive it. */
+struct dcv_ssh_pool *dcv_ssh_pool_new(const struct dcv_inventory *inv,
+				      const struct dcv_ssh_pool_opts *opts);
+/* Disconnects everything (inner sessions before the jump hosts they ride on). */
+void dcv_ssh_pool_free(struct dcv_ssh_pool *pool);
+
+/* Connect once per run and return the host's connection (later calls return the same one, or
+ * the same error). Blocks for at most the host's connect-timeout, plus the time to reach its
+ * jump host. Thread-safe for different hosts. */
+int dcv_ssh_connect(struct dcv_ssh_pool *pool, const struct dcv_host *host, struct dcv_ssh **out,
+		    struct dcv_err *err);
+
+/* Connection facts, valid after a successful connect. */
+long dcv_ssh_connect_ms(const struct dcv_ssh *c);
+const char *dcv_ssh_hostkey(const struct dcv_ssh *c); /* "ssh-ed25519 SHA256:..." */
+/* Connections this pool opened to a host's SSH endpoint (for tests and benchmarks). */
+int dcv_ssh_pool_connections(const struct dcv_ssh_pool *pool, const struct dcv_host *host);
+
+typedef void (*dcv_ssh_output_fn)(void *user, int is_stderr, const char *data, size_t len);
+
+struct dcv_ssh_exec {
+	const char *cmd;      /* a shell command line; quote every value with dcv_shquote */
+	bool sudo;            /* run as root with `sudo -n` (when the host's sudo = yes) */
+	const char *in;       /* data for the command's stdin, or NULL */
+	size_t in_len;
+	int in_fd;            /* or stream this fd to stdin until EOF (-1: none) */
+	dcv_ssh_output_fn output; /* called as output arrives, or NULL */
+	void *output_user;
+	bool capture;         /* keep stdout/stderr in the result */
+	long timeout_ms;      /* 0: the host's command-timeout */
+};
+
+#define DCV_SSH_EXEC_INIT { NULL, false, NULL, 0, -1, NULL, NULL, true, 0 }
+
+struct dcv_ssh_result {
+	int status; /* remote exit status; 255 when killed by a signal */
+	struct dcv_buf out;
+	struct dcv_buf err;
+	long ms;
+};
+
+void dcv_ssh_result_init(struct dcv_ssh_result *r);
+void dcv_ssh_result_release(struct dcv_ssh_result *r);
+
+/* Run one command on the connection. A non-zero remote status is a result, not an error;
+ * errors are DCV_E_LOST, DCV_E_TIMEOUT and DCV_E_REMOTE (sudo wants a password). */
+int dcv_ssh_run(struct dcv_ssh *c, const struct dcv_ssh_exec *req, struct dcv_ssh_result *res,
+		struct dcv_err *err);
+
+/* Time of one request/response on the open connection (a channel open and close). */
+int dcv_ssh_ping(struct dcv_ssh *c, long *ms, struct dcv_err *err);
+
+/* Open a TCP stream from the host's vantage point (direct-tcpip) and return a local socket
+ * carrying it; the connection's owner thread copies bytes. Caller closes the fd. */
+int dcv_ssh_tunnel(struct dcv_ssh *c, const char *host, int port, int *fd, struct dcv_err *err);
+
+/* Run fn(user, host_index) for every index in [0, n) on up to `workers` threads. */
+void dcv_parallel(int n, int workers, void (*fn)(void *user, int i), void *user);
+
+#endif
