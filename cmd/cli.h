@@ -95,10 +95,13 @@ struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx);
 extern const struct dcv_cmd *const dcv_commands[];
 extern const char *const dcv_global_usage;
 
+extern const struct dcv_cmd dcv_cmd_config;
+extern const struct dcv_cmd dcv_cmd_deploy;
 extern const struct dcv_cmd dcv_cmd_exec;
 extern const struct dcv_cmd dcv_cmd_help;
 extern const struct dcv_cmd dcv_cmd_hosts;
 extern const struct dcv_cmd dcv_cmd_service;
+extern const struct dcv_cmd dcv_cmd_session;
 extern const struct dcv_cmd dcv_cmd_version;
 
 #define DCV_VERSION "0.1.0"

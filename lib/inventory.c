@@ -337,6 +337,8 @@ static int k_authentication(struct parser *p, const char *key, const char *v)
 
 static int k_session(struct parser *p, const char *key, const char *v)
 {
+	if (v[0] == '-')
+		return bad_value(p, key, v, "a session id not starting with '-'");
 	for (const char *c = v; *c; c++)
 		if (!(isalnum((unsigned char)*c) || strchr("._-", *c)))
 			return bad_value(p, key, v, "a session id of letters, digits, '.', '_' or '-'");

@@ -906,6 +906,80 @@ int dcv_ssh_tunnel(struct dcv_ssh *c, const char *host, int port, int *fd, struc
 	return rc;
 }
 
+/* ------------------------------------------------------------------ hold */
+
+struct dcv_ssh_hold {
+	ssh_channel ch;
+};
+
+int dcv_ssh_hold(struct dcv_ssh *c, const char *cmd, bool sudo, struct dcv_buf *first,
+		 int *status, struct dcv_ssh_hold **hold, struct dcv_err *err)
+{
+	struct dcv_buf full = DCV_BUF_INIT;
+	long long deadline = dcv_now_ms() + c->host->ssh.command_timeout_ms;
+	ssh_channel ch;
+	char buf[4096];
+
+	*hold = NULL;
+	if (c->relay)
+		return dcv_err_set(err, DCV_E_USAGE, "cannot hold a command on a jump host's connection");
+	ch = ssh_channel_new(c->s);
+	if (!ch || ssh_channel_open_session(ch) != SSH_OK) {
+		ssh_channel_free(ch);
+		return lost(c, err);
+	}
+	if (sudo) {
+		dcv_buf_adds(&full, "sudo -n -- sh -c ");
+		dcv_shquote(&full, cmd);
+	} else {
+		dcv_buf_adds(&full, cmd);
+	}
+	int rc = ssh_channel_request_exec(ch, full.data);
+	dcv_buf_release(&full);
+	if (rc != SSH_OK) {
+		ssh_channel_free(ch);
+		return lost(c, err);
+	}
+	for (;;) {
+		int n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, 200);
+		if (n > 0) {
+			dcv_buf_add(first, buf, (size_t)n);
+			if (memchr(buf, '\n', (size_t)n))
+				break;
+		} else if (n == SSH_ERROR) {
+			ssh_channel_free(ch);
+			return lost(c, err);
+		} else if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch)) {
+			/* finished without holding: read the rest and the status */
+			while ((n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, 200)) > 0)
+				dcv_buf_add(first, buf, (size_t)n);
+			*status = ssh_channel_get_exit_status(ch);
+			ssh_channel_close(ch);
+			ssh_channel_free(ch);
+			return DCV_OK;
+		}
+		if (dcv_now_ms() > deadline) {
+			ssh_channel_close(ch);
+			ssh_channel_free(ch);
+			return dcv_err_set(err, DCV_E_TIMEOUT, "no answer within the command timeout");
+		}
+	}
+	*status = 0;
+	*hold = xcalloc(1, sizeof(**hold));
+	(*hold)->ch = ch;
+	return DCV_OK;
+}
+
+void dcv_ssh_unhold(struct dcv_ssh_hold *hold)
+{
+	if (!hold)
+		return;
+	ssh_channel_send_eof(hold->ch);
+	ssh_channel_close(hold->ch);
+	ssh_channel_free(hold->ch);
+	free(hold);
+}
+
 /* ------------------------------------------------------------------ parallel */
 
 struct par {

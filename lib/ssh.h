@@ -75,6 +75,15 @@ void dcv_ssh_result_release(struct dcv_ssh_result *r);
 int dcv_ssh_run(struct dcv_ssh *c, const struct dcv_ssh_exec *req, struct dcv_ssh_result *res,
 		struct dcv_err *err);
 
+/* A command left running for as long as the caller holds it (a remote lock whose lifetime is
+ * the connection's): runs `cmd` (with sudo when asked), waits for its first line of output and
+ * returns it in `first`. If the command exits before printing a line, *hold stays NULL and
+ * `status` is its exit status. Release with dcv_ssh_unhold (closing its stdin). */
+struct dcv_ssh_hold;
+int dcv_ssh_hold(struct dcv_ssh *c, const char *cmd, bool sudo, struct dcv_buf *first,
+		 int *status, struct dcv_ssh_hold **hold, struct dcv_err *err);
+void dcv_ssh_unhold(struct dcv_ssh_hold *hold);
+
 /* Time of one request/response on the open connection (a channel open and close). */
 int dcv_ssh_ping(struct dcv_ssh *c, long *ms, struct dcv_err *err);
 

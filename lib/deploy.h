@@ -1,0 +1,51 @@
+/* deploy.h - the runbook as a plan of idempotent steps per host (design §7). */
+#ifndef DCV_DEPLOY_H
+#define DCV_DEPLOY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+struct dcv_err;
+struct dcv_inventory;
+struct dcv_ssh_pool;
+
+enum dcv_step_status { DCV_STEP_OK, DCV_STEP_CHANGED, DCV_STEP_FAILED };
+
+struct dcv_step {
+	char host[64];
+	char name[32];
+	enum dcv_step_status status;
+	long ms;
+	char *detail; /* one line: what happened or would happen */
+	char *diff;   /* unified diff for file steps that change, else NULL */
+	int err_code; /* for failed steps: the lib error (DCV_E_LOST...) or 0 for a result */
+};
+
+typedef void (*dcv_step_fn)(void *user, const struct dcv_step *step);
+
+struct dcv_deploy_opts {
+	bool dry_run;
+	const char *only;  /* NULL, "gateway", "agents" or a host name */
+	const char *owner; /* who runs this, recorded with the remote lock */
+	dcv_step_fn on_step; /* called as each step ends (from several threads, serialised) */
+	void *user;
+};
+
+struct dcv_deploy_result {
+	struct dcv_step *steps;
+	int n;
+	int ok, changed, failed;
+	int unreachable; /* hosts that could not be reached or whose connection was lost */
+	int hosts;       /* hosts the run needed */
+	pthread_mutex_t lock;
+};
+
+/* Run (or with dry_run, plan) the deploy. Returns DCV_E_CONFIG when the inventory cannot be
+ * deployed (no gateway, unsupported proxy, unknown --only); step failures are results. */
+int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
+	       const struct dcv_deploy_opts *opts, struct dcv_deploy_result *res,
+	       struct dcv_err *err);
+void dcv_deploy_result_release(struct dcv_deploy_result *res);
+const char *dcv_step_status_name(enum dcv_step_status s);
+
+#endif

@@ -1,0 +1,227 @@
+/* Renderers: nginx (golden file), dcv.conf merge, unified diff. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/buf.h"
+#include "../../lib/diff.h"
+#include "../../lib/err.h"
+#include "../../lib/inventory.h"
+#include "../../lib/render.h"
+
+static const char *srcdir(void)
+{
+	const char *s = getenv("SRCDIR");
+	return s && *s ? s : ".";
+}
+
+static char *slurp(const char *rel)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+	char *path = xasprintf("%s/tests/unit/fixtures/%s", srcdir(), rel);
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t n;
+
+	assert_non_null(f);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		dcv_buf_add(&b, buf, n);
+	fclose(f);
+	free(path);
+	return dcv_buf_detach(&b);
+}
+
+static struct dcv_inventory *load(void)
+{
+	struct dcv_inventory *inv = NULL;
+	struct dcv_err err = DCV_ERR_INIT;
+	char *path = xasprintf("%s/tests/unit/fixtures/render.conf", srcdir());
+	int rc = dcv_inventory_load(path, "/root", &inv, &err);
+
+	if (rc)
+		fprintf(stderr, "%s\n", err.msg);
+	assert_int_equal(rc, DCV_OK);
+	free(path);
+	return inv;
+}
+
+static void test_render_nginx_matches_golden(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_buf out = DCV_BUF_INIT;
+	char *golden = slurp("render-nginx.golden");
+
+	(void)state;
+	dcv_render_nginx(inv, &out);
+	if (getenv("UPDATE_GOLDEN")) {
+		char *p = xasprintf("%s/tests/unit/fixtures/render-nginx.golden", srcdir());
+		FILE *f = fopen(p, "w");
+		fputs(out.data, f);
+		fclose(f);
+		free(p);
+	}
+	assert_string_equal(out.data, golden);
+	/* the properties the issue asks for, so a golden update cannot silently drop them */
+	assert_non_null(strstr(out.data, "server 198.18.1.21:8443 max_fails=3 fail_timeout=30s;"));
+	assert_non_null(strstr(out.data, "server 198.18.1.22:8443 max_fails=3 fail_timeout=30s backup;"));
+	assert_null(strstr(out.data, "ip_hash;"));
+	assert_non_null(strstr(out.data, "map $http_upgrade $connection_upgrade"));
+	assert_non_null(strstr(out.data, "proxy_http_version 1.1;"));
+	assert_non_null(strstr(out.data, "proxy_buffering off;"));
+	assert_non_null(strstr(out.data, "proxy_read_timeout 400s;"));
+	assert_non_null(strstr(out.data, "location = /health"));
+	assert_non_null(strstr(out.data, "keepalive 32;"));
+	assert_non_null(strstr(out.data, "listen 8443 ssl;"));
+	assert_non_null(strstr(out.data, "access_log /var/log/nginx/dcv-access.log;"));
+	assert_non_null(strstr(out.data, "ssl_certificate /etc/dcv-connection-gateway/cert.pem;"));
+	free(golden);
+	dcv_buf_release(&out);
+	dcv_inventory_free(inv);
+}
+
+static const char sm_dcvconf[] =
+	"# written by the operator\n"
+	"[security]\n"
+	"administrators=[\"dcvsmagent\"]\n"
+	"auth-token-verifier=\"https://198.18.1.11:8445/agent/validate-authentication-token\"\n"
+	"ca-file=\"/etc/dcv/broker-ca.pem\"\n"
+	"\n"
+	"[connectivity]\n"
+	"web-port=8443\n"
+	"# keep this comment\n"
+	"idle-timeout=120\n"
+	"\n"
+	"[log]\n"
+	"level=\"debug\"\n";
+
+static void test_render_dcvconf_keeps_foreign_keys_and_comments(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_buf out = DCV_BUF_INIT;
+
+	(void)state;
+	dcv_render_dcvconf(sm_dcvconf, dcv_inventory_host(inv, "dcv1"), true, &out);
+	assert_non_null(strstr(out.data, "# written by the operator\n"));
+	assert_non_null(strstr(out.data, "administrators=[\"dcvsmagent\"]\n"));
+	assert_non_null(strstr(out.data, "ca-file=\"/etc/dcv/broker-ca.pem\"\n"));
+	assert_non_null(strstr(out.data, "# keep this comment\nidle-timeout=120\n"));
+	assert_non_null(strstr(out.data, "[log]\nlevel=\"debug\"\n"));
+	/* managed keys land in their sections */
+	assert_non_null(strstr(out.data, "[connectivity]\nweb-port=8443\n# keep this comment\nidle-timeout=120\nweb-url-path=\"/\"\n"));
+	assert_non_null(strstr(out.data, "[session-management]\ncreate-session=false\n"));
+	/* dcv1 does not set authentication: not written */
+	assert_null(strstr(out.data, "authentication"));
+	dcv_buf_release(&out);
+	dcv_inventory_free(inv);
+}
+
+static void test_render_dcvconf_drops_verifier_in_bypass_only(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_buf bypass = DCV_BUF_INIT, sm = DCV_BUF_INIT;
+
+	(void)state;
+	dcv_render_dcvconf(sm_dcvconf, dcv_inventory_host(inv, "dcv1"), true, &bypass);
+	dcv_render_dcvconf(sm_dcvconf, dcv_inventory_host(inv, "dcv1"), false, &sm);
+	assert_null(strstr(bypass.data, "auth-token-verifier"));
+	assert_non_null(strstr(sm.data, "auth-token-verifier="));
+	dcv_buf_release(&bypass);
+	dcv_buf_release(&sm);
+	dcv_inventory_free(inv);
+}
+
+static void test_render_dcvconf_is_idempotent(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *dcv2 = dcv_inventory_host(inv, "dcv2");
+	struct dcv_buf once = DCV_BUF_INIT, twice = DCV_BUF_INIT;
+
+	(void)state;
+	dcv_render_dcvconf(sm_dcvconf, dcv2, true, &once);
+	dcv_render_dcvconf(once.data, dcv2, true, &twice);
+	assert_string_equal(once.data, twice.data);
+	assert_non_null(strstr(once.data, "authentication=\"system\"\n"));
+	dcv_buf_release(&once);
+	dcv_buf_release(&twice);
+	dcv_inventory_free(inv);
+}
+
+static void test_render_dcvconf_from_nothing(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_buf out = DCV_BUF_INIT;
+
+	(void)state;
+	dcv_render_dcvconf(NULL, dcv_inventory_host(inv, "dcv1"), true, &out);
+	assert_string_equal(out.data, "[connectivity]\nweb-port=8443\nweb-url-path=\"/\"\n\n"
+				      "[session-management]\ncreate-session=false\n");
+	dcv_buf_release(&out);
+	dcv_inventory_free(inv);
+}
+
+static void test_render_dcvconf_replaces_wrong_values_and_repeats(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_buf out = DCV_BUF_INIT;
+
+	(void)state;
+	dcv_render_dcvconf("[connectivity]\nweb-port = 9443\nweb-port=7443\n[session-management]\ncreate-session = true\n",
+			   dcv_inventory_host(inv, "dcv1"), true, &out);
+	assert_string_equal(out.data, "[connectivity]\nweb-port=8443\nweb-url-path=\"/\"\n"
+				      "[session-management]\ncreate-session=false\n");
+	dcv_buf_release(&out);
+	dcv_inventory_free(inv);
+}
+
+static void test_render_diff_unified(void **state)
+{
+	struct dcv_buf out = DCV_BUF_INIT;
+
+	(void)state;
+	assert_false(dcv_diff("a\nb\n", "a\nb\n", "old", "new", &out));
+	assert_int_equal(out.len, 0);
+	assert_true(dcv_diff("a\nb\nc\n", "a\nB\nc\nd\n", "old", "new", &out));
+	assert_string_equal(out.data, "--- old\n+++ new\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n");
+	dcv_buf_reset(&out);
+	assert_true(dcv_diff("", "x\n", "old", "new", &out));
+	assert_string_equal(out.data, "--- old\n+++ new\n@@ -0,0 +1 @@\n+x\n");
+	dcv_buf_release(&out);
+}
+
+static void test_render_diff_separates_distant_hunks(void **state)
+{
+	struct dcv_buf a = DCV_BUF_INIT, b = DCV_BUF_INIT, out = DCV_BUF_INIT;
+
+	(void)state;
+	for (int i = 1; i <= 20; i++) {
+		dcv_buf_addf(&a, "%d\n", i);
+		dcv_buf_addf(&b, "%d\n", i == 2 ? 200 : i == 18 ? 1800 : i);
+	}
+	assert_true(dcv_diff(a.data, b.data, "a", "b", &out));
+	assert_non_null(strstr(out.data, "@@ -1,5 +1,5 @@\n"));
+	assert_non_null(strstr(out.data, "@@ -15,6 +15,6 @@\n"));
+	dcv_buf_release(&a);
+	dcv_buf_release(&b);
+	dcv_buf_release(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render_nginx_matches_golden),
+		cmocka_unit_test(test_render_dcvconf_keeps_foreign_keys_and_comments),
+		cmocka_unit_test(test_render_dcvconf_drops_verifier_in_bypass_only),
+		cmocka_unit_test(test_render_dcvconf_is_idempotent),
+		cmocka_unit_test(test_render_dcvconf_from_nothing),
+		cmocka_unit_test(test_render_dcvconf_replaces_wrong_values_and_repeats),
+		cmocka_unit_test(test_render_diff_unified),
+		cmocka_unit_test(test_render_diff_separates_distant_hunks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
