@@ -137,6 +137,12 @@ static int unknown_option(const struct dcv_cmd *cmd, const char *arg)
 	return usage_error(cmd, "unknown option '%s'", arg);
 }
 
+static void remember(struct cli_args *a, int k)
+{
+	a->all[k] = xrealloc(a->all[k], sizeof(char *) * (size_t)(a->count[k] + 1));
+	a->all[k][a->count[k]] = a->val[k];
+}
+
 int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -180,6 +186,7 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 			} else {
 				a->val[k] = "";
 			}
+			remember(a, k);
 			a->count[k]++;
 			continue;
 		}
@@ -201,10 +208,12 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 						return usage_error(cmd, "option '-%c' needs a value (%s)", *c,
 								   cmd->opts[k].arg);
 					}
+					remember(a, k);
 					a->count[k]++;
 					break;
 				}
 				a->val[k] = "";
+				remember(a, k);
 				a->count[k]++;
 			}
 			continue;
@@ -218,6 +227,21 @@ void cli_args_release(struct cli_args *a)
 {
 	free(a->pos);
 	a->pos = NULL;
+	for (int i = 0; i < CLI_MAX_OPTS; i++) {
+		free(a->all[i]);
+		a->all[i] = NULL;
+	}
+}
+
+const char **cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n)
+{
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+		if (strcmp(cmd->opts[i].name, name) == 0) {
+			*n = a->count[i];
+			return a->all[i];
+		}
+	*n = 0;
+	return NULL;
 }
 
 const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)

@@ -56,6 +56,7 @@ struct dcv_cmd {
 struct cli_args {
 	const char *val[CLI_MAX_OPTS]; /* per opts[] index: value, "" for a set flag, NULL unset */
 	int count[CLI_MAX_OPTS];
+	const char **all[CLI_MAX_OPTS]; /* every value of a repeated option, in order */
 	char **pos;   /* positional arguments (borrowed from argv) */
 	int n_pos;
 	char **rest;  /* after "--" when the command takes it */
@@ -69,6 +70,8 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 void cli_args_release(struct cli_args *a);
 const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name);
 bool cli_flag(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name);
+/* Every value given for a repeatable option; *n is how many. */
+const char **cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n);
 void cli_help(FILE *f, const struct dcv_cmd *cmd, const char *prefix);
 /* Dispatch argv[0] among subcommands with "did you mean". */
 int cli_dispatch_sub(struct dcv_ctx *ctx, const struct dcv_cmd *parent, int argc, char **argv);
@@ -103,6 +106,8 @@ extern const struct dcv_cmd dcv_cmd_hosts;
 extern const struct dcv_cmd dcv_cmd_service;
 extern const struct dcv_cmd dcv_cmd_session;
 extern const struct dcv_cmd dcv_cmd_version;
+extern const struct dcv_cmd dcv_cmd_probe;
+extern const struct dcv_cmd dcv_cmd_cert;
 
 #define DCV_VERSION "0.1.0"
 

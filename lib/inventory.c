@@ -229,8 +229,8 @@ static int k_sudo(struct parser *p, const char *key, const char *v)
 
 static int k_address(struct parser *p, const char *key, const char *v)
 {
-	char *h;
-	int port;
+	char *h = NULL;
+	int port = 0;
 
 	if (!dcv_parse_hostport(v, 0, &h, &port) || port != 0) {
 		if (port)
@@ -555,13 +555,13 @@ static void begin_section(struct parser *p, const char *raw)
 				fail(p, "section [agent] needs a name: [agent NAME] (letters, digits, '-', '_', '.')");
 				return;
 			}
-			if (dcv_inventory_host(p->inv, arg)) {
-				fail(p, "section [agent %s] appears twice", arg);
-				return;
-			}
 			if (strcmp(arg, "bastion") == 0 || strcmp(arg, "gateway") == 0 ||
 			    strcmp(arg, "endpoint") == 0) {
 				fail(p, "agent name '%s' is reserved", arg);
+				return;
+			}
+			if (dcv_inventory_host(p->inv, arg)) {
+				fail(p, "section [agent %s] appears twice", arg);
 				return;
 			}
 			p->host = host_new(p, arg, DCV_ROLE_AGENT);
@@ -797,8 +797,10 @@ static int resolve_jumps(struct parser *p)
 			char *host;
 			int port;
 
-			if (!dcv_parse_hostport(at ? at + 1 : spec, 22, &host, &port) ||
-			    (at && at == spec))
+			if (at && at == spec)
+				return fail(p, "bad value '%s' for 'jump' in [%s] (expected a host section name or user@host:port)",
+					    spec, h->name);
+			if (!dcv_parse_hostport(at ? at + 1 : spec, 22, &host, &port))
 				return fail(p, "bad value '%s' for 'jump' in [%s] (expected a host section name or user@host:port)",
 					    spec, h->name);
 			struct dcv_host *j = dcv_inventory_host(inv, spec);
@@ -868,8 +870,10 @@ int dcv_inventory_parse(FILE *f, const char *name, const char *home, struct dcv_
 	}
 	if (!p.failed && ferror(f))
 		dcv_err_set(err, DCV_E_IO, "cannot read '%s': %s", name, strerror(errno)), p.failed = 2;
-	if (!p.failed && inv->n_hosts == 0)
-		p.line = 0, p.line = p.line, fail(&p, "no hosts: add [gateway], [bastion] or [agent NAME]");
+	if (!p.failed && inv->n_hosts == 0) {
+		dcv_err_set(err, DCV_E_CONFIG, "%s: no hosts: add [gateway], [bastion] or [agent NAME]", name);
+		p.failed = 1;
+	}
 	if (!p.failed)
 		require_keys(&p);
 	if (!p.failed)

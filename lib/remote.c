@@ -60,7 +60,8 @@ void dcv_remote_unlock(struct dcv_ssh_hold *lock)
  * connection cannot stop it half-way; the transaction lock keeps two of them apart. */
 static const char txn_script[] =
 	"set -u\n"
-	"target=$1 sum=$2 validate=$3 apply=$4\n"
+	"target=$1 sum=$2 validate=$3 apply=$4 mode=$5\n"
+	"case $mode in *[!0-7]*|'') echo \"bad mode $mode\"; exit 22;; esac\n"
 	"dir=$(dirname -- \"$target\") base=$(basename -- \"$target\")\n"
 	"tmp=\"$dir/.$base.dcvctl-new\"\n"
 	"mkdir -p -- \"$dir\" || exit 20\n"
@@ -70,7 +71,7 @@ static const char txn_script[] =
 	"res=/run/.dcvctl-txn.$$\n"
 	"setsid sh -c '\n"
 	"  set -u\n"
-	"  target=$1 tmp=$2 validate=$3 apply=$4\n"
+	"  target=$1 tmp=$2 validate=$3 apply=$4 mode=$5\n"
 	"  mkdir -p /run/lock; exec 9>/run/lock/dcvctl.txn; flock 9\n"
 	"  backup=\n"
 	"  if [ -e \"$target\" ]; then\n"
@@ -79,7 +80,7 @@ static const char txn_script[] =
 	"    chown --reference=\"$target\" -- \"$tmp\" 2>/dev/null\n"
 	"    chmod --reference=\"$target\" -- \"$tmp\" 2>/dev/null\n"
 	"  else\n"
-	"    chmod 644 -- \"$tmp\"\n"
+	"    chmod \"$mode\" -- \"$tmp\"\n"
 	"  fi\n"
 	"  mv -f -- \"$tmp\" \"$target\" || { echo \"cannot rename into $target\"; exit 31; }\n"
 	"  if [ -n \"$validate\" ] && ! out=$(sh -c \"$validate\" 2>&1); then\n"
@@ -92,7 +93,7 @@ static const char txn_script[] =
 	"    printf \"apply-failed\\n%s\\n\" \"$out\"; exit 11\n"
 	"  fi\n"
 	"  echo written\n"
-	"' txn \"$target\" \"$tmp\" \"$validate\" \"$apply\" > \"$res\" 2>&1 < /dev/null &\n"
+	"' txn \"$target\" \"$tmp\" \"$validate\" \"$apply\" \"$mode\" > \"$res\" 2>&1 < /dev/null &\n"
 	"wait $!; rc=$?\n"
 	"cat \"$res\"; rm -f -- \"$res\"\n"
 	"exit $rc\n";
@@ -108,14 +109,14 @@ static void sha256_hex(const char *data, size_t len, char hex[65])
 }
 
 int dcv_remote_write_file(struct dcv_ssh *c, const struct dcv_host *h, const char *path,
-			  const char *content, size_t len, const char *validate, const char *apply,
-			  struct dcv_txn *txn, struct dcv_err *err)
+			  const char *content, size_t len, const char *mode, const char *validate,
+			  const char *apply, struct dcv_txn *txn, struct dcv_err *err)
 {
 	struct dcv_ssh_exec req = DCV_SSH_EXEC_INIT;
 	struct dcv_ssh_result res;
 	struct dcv_buf cmd = DCV_BUF_INIT;
 	char sum[65];
-	const char *argv[5];
+	const char *argv[6];
 	int rc;
 
 	memset(txn, 0, sizeof(*txn));
@@ -124,10 +125,11 @@ int dcv_remote_write_file(struct dcv_ssh *c, const struct dcv_host *h, const cha
 	argv[1] = sum;
 	argv[2] = validate ? validate : "";
 	argv[3] = apply ? apply : "";
+	argv[4] = mode ? mode : "644";
 	dcv_buf_adds(&cmd, "sh -c ");
 	dcv_shquote(&cmd, txn_script);
 	dcv_buf_adds(&cmd, " txn ");
-	dcv_shquote_argv(&cmd, argv, 4);
+	dcv_shquote_argv(&cmd, argv, 5);
 	req.cmd = cmd.data;
 	req.sudo = h->ssh.sudo;
 	req.in = content;

@@ -36,10 +36,11 @@ struct dcv_txn {
  * drops: upload to a hidden temp file beside the target, check its sha256, then detached:
  * back up the target (<path>.dcvctl-<UTC timestamp>, last 5 kept), rename into place, run
  * `validate` (may be NULL), restore the backup if it fails, else run `apply` (may be NULL).
- * validate/apply are dcvctl's own constant commands, never inventory text. */
+ * validate/apply are dcvctl's own constant commands, never inventory text. A new file gets
+ * `mode` (octal, NULL: 644); a replaced file keeps the old one's owner and mode. */
 int dcv_remote_write_file(struct dcv_ssh *c, const struct dcv_host *h, const char *path,
-			  const char *content, size_t len, const char *validate, const char *apply,
-			  struct dcv_txn *txn, struct dcv_err *err);
+			  const char *content, size_t len, const char *mode, const char *validate,
+			  const char *apply, struct dcv_txn *txn, struct dcv_err *err);
 void dcv_txn_release(struct dcv_txn *txn);
 
 /* Run a shell script with sudo when the host says so; output captured. */

@@ -611,6 +611,17 @@ static int connect_locked(struct dcv_ssh *c, struct dcv_err *err)
 	return DCV_OK;
 }
 
+/* Is this host the jump host of another one in the inventory? */
+static bool is_jump_host(const struct dcv_ssh *c)
+{
+	const struct dcv_inventory *inv = c->pool->inv;
+
+	for (int i = 0; i < inv->n_hosts; i++)
+		if (inv->hosts[i]->jump == c->host)
+			return true;
+	return false;
+}
+
 static int connect_conn(struct dcv_ssh *c, struct dcv_err *err)
 {
 	int rc;
@@ -618,6 +629,10 @@ static int connect_conn(struct dcv_ssh *c, struct dcv_err *err)
 	pthread_mutex_lock(&c->lock);
 	if (c->state == 0) {
 		rc = connect_locked(c, &c->fail);
+		/* A jump host's session belongs to its relay thread from the start, so no other
+		 * thread ever uses it directly while channels are being carried through it. */
+		if (rc == DCV_OK && is_jump_host(c))
+			rc = relay_start(c, &c->fail);
 		c->state = rc == DCV_OK ? 1 : -1;
 	}
 	rc = c->state == 1 ? DCV_OK : c->fail.code;
@@ -755,7 +770,7 @@ static int run_blocking(struct dcv_ssh *c, const struct dcv_ssh_exec *req,
 	ssh_channel ch;
 	bool out_eof = false, err_eof = false, fd_open = req->in_fd >= 0;
 	char buf[16384];
-	int rc = DCV_OK;
+	int rc = DCV_OK, n = 0;
 
 	set_timeout(s, timeout);
 	ch = ssh_channel_new(s);
@@ -795,7 +810,6 @@ static int run_blocking(struct dcv_ssh *c, const struct dcv_ssh_exec *req,
 	while (!(out_eof && err_eof)) {
 		struct pollfd pfd[2] = { { ssh_get_fd(s), POLLIN, 0 }, { fd_open ? req->in_fd : -1, POLLIN, 0 } };
 		long long left = deadline - dcv_now_ms();
-		int n;
 
 		if (left <= 0) {
 			rc = dcv_err_set(err, DCV_E_TIMEOUT, "command did not finish within %lds",

@@ -119,6 +119,11 @@ bool dcv_parse_duration(const char *s, long *ms)
 
 	if (!s || !*s || !(isdigit((unsigned char)*s) || *s == '.'))
 		return false;
+	for (const char *c = s; *c && !isalpha((unsigned char)*c); c++)
+		if (!isdigit((unsigned char)*c) && *c != '.')
+			return false;
+	if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0 || strpbrk(s, "eE"))
+		return false;
 	errno = 0;
 	x = strtod(s, &end);
 	if (errno || x < 0)

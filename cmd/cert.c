@@ -1,0 +1,428 @@
+/* dcvctl cert check|generate */
+#include "cli.h"
+
+#include "../lib/buf.h"
+#include "../lib/inventory.h"
+#include "../lib/probe.h"
+#include "../lib/remote.h"
+#include "../lib/ssh.h"
+#include "../lib/tls.h"
+#include "../lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct dcv_opt check_opts[] = {
+	{ "remote", 'r', "HOST:PATH", "read the certificate on a host (with sudo)" },
+	{ "name", 'n', "FQDN", "a name the certificate must cover (repeatable; default: the endpoint and names)" },
+	{ "key", 'k', "PATH", "the private key to match (local file, or a path on the --remote host)" },
+	{ "json", 0, NULL, "print as JSON" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct dcv_opt gen_opts[] = {
+	{ "out", 'o', "DIR", "write cert.pem and key.pem (mode 600) here" },
+	{ "san", 's', "NAME", "another DNS name or IP address (repeatable)" },
+	{ "days", 0, "N", "validity in days (default 365)" },
+	{ "install", 0, NULL, "also install the pair at the gateway's cert/key paths and reload the proxy" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static void endpoint_host(const struct dcv_inventory *inv, char *out, size_t n)
+{
+	char path[1024];
+	int port;
+
+	out[0] = '\0';
+	if (inv && inv->url)
+		dcv_url_split(inv->url, out, n, &port, path, sizeof(path));
+}
+
+static int read_file(const char *path, struct dcv_buf *out)
+{
+	FILE *f = fopen(path, "r");
+	char b[8192];
+	size_t n;
+
+	if (!f)
+		return -1;
+	while ((n = fread(b, 1, sizeof(b), f)) > 0)
+		dcv_buf_add(out, b, n);
+	fclose(f);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ check */
+
+static int run_check(struct dcv_ctx *ctx, int argc, char **argv);
+static const struct dcv_cmd sub_check = {
+	.name = "check",
+	.summary = "SANs, expiry, key match, chain and name coverage of a certificate",
+	.usage = "cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] [--key PATH] [--json]",
+	.help = "Without an argument, checks the inventory's endpoint URL. Names to cover default to\n"
+		"the endpoint's host name and [endpoint] names (RFC 6125: a wildcard covers one label,\n"
+		"no CN fallback). The chain is verified against [endpoint] ca-file when set; without it\n"
+		"an untrusted chain is a warning. Expiry within [check] cert-warn-days is a warning.\n"
+		"Exit 0 when nothing failed, 1 otherwise.\n",
+	.opts = check_opts,
+	.run = run_check,
+};
+
+static int load_source(struct dcv_ctx *ctx, struct cli_args *a, struct dcv_inventory *inv,
+		       struct dcv_cert **cert, struct dcv_buf *key, char *label, size_t ll)
+{
+	const char *remote = cli_opt(&sub_check, a, "remote"), *keyp = cli_opt(&sub_check, a, "key");
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_buf pem = DCV_BUF_INIT;
+	int rc = DCV_OK;
+
+	if (remote) {
+		char hostname[128];
+		const char *colon = strchr(remote, ':');
+		const struct dcv_host *h;
+		struct dcv_ssh_pool *pool;
+		struct dcv_ssh *c;
+		bool exists = false;
+		if (!colon || colon[1] != '/')
+			return usage_error(&sub_check, "--remote takes HOST:/absolute/path");
+		snprintf(hostname, sizeof(hostname), "%.*s", (int)(colon - remote), remote);
+		if (!inv || !(h = ctx_host(ctx, hostname)))
+			return inv ? EXIT_USAGE : EXIT_CONFIG;
+		pool = ctx_pool(ctx);
+		rc = dcv_ssh_connect(pool, h, &c, &err);
+		if (rc == DCV_OK)
+			rc = dcv_remote_read(c, h, colon + 1, &pem, &exists, &err);
+		if (rc == DCV_OK && !exists)
+			rc = dcv_err_set(&err, DCV_E_REMOTE, "%s does not exist", colon + 1);
+		const char *kp = keyp ? keyp : (h->role == DCV_ROLE_GATEWAY && strcmp(colon + 1, h->cert) == 0 ? h->key : NULL);
+		if (rc == DCV_OK && kp) {
+			exists = false;
+			rc = dcv_remote_read(c, h, kp, key, &exists, &err);
+		}
+		dcv_ssh_pool_free(pool);
+		if (rc != DCV_OK) {
+			out_error("%s: %s", hostname, err.msg);
+			dcv_buf_release(&pem);
+			return exit_for(rc) == EXIT_FAIL ? EXIT_FAIL : exit_for(rc);
+		}
+		snprintf(label, ll, "%s", remote);
+	} else if (a->n_pos && strncmp(a->pos[0], "https://", 8) != 0) {
+		if (read_file(a->pos[0], &pem) != 0) {
+			out_error("cannot read '%s': %s", a->pos[0], strerror(errno));
+			return EXIT_INTERNAL;
+		}
+		if (keyp && read_file(keyp, key) != 0) {
+			out_error("cannot read '%s': %s", keyp, strerror(errno));
+			dcv_buf_release(&pem);
+			return EXIT_INTERNAL;
+		}
+		snprintf(label, ll, "%s", a->pos[0]);
+	} else {
+		struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
+		struct dcv_tls_result r;
+		const char *url = a->n_pos ? a->pos[0] : inv ? inv->url : NULL;
+		if (!url)
+			return usage_error(&sub_check, "give a URL, a file or --remote, or set [endpoint] url");
+		if (inv && inv->url && strcmp(url, inv->url) == 0) {
+			po.connect_to = inv->connect_to;
+			po.proxy = inv->proxy;
+		}
+		if (dcv_probe_tls(url, &po, &r, &err) != DCV_OK) {
+			out_error("%s: %s", url, err.msg);
+			return EXIT_FAIL;
+		}
+		*cert = r.cert;
+		snprintf(label, ll, "%s", url);
+		if (keyp && read_file(keyp, key) != 0) {
+			out_error("cannot read '%s': %s", keyp, strerror(errno));
+			return EXIT_INTERNAL;
+		}
+		return EXIT_OK;
+	}
+	rc = dcv_cert_parse_pem(dcv_buf_str(&pem), pem.len, cert, &err);
+	dcv_buf_release(&pem);
+	if (rc != DCV_OK) {
+		out_error("%s: %s", label, err.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct cli_args a;
+	struct dcv_inventory *inv = NULL;
+	struct dcv_cert *cert = NULL;
+	struct dcv_buf key = DCV_BUF_INIT;
+	struct dcv_cert_info ci;
+	struct dcv_err verr = DCV_ERR_INIT, kerr = DCV_ERR_INIT;
+	char label[1100], ep[256];
+	const char **names;
+	int n_names, rc = cli_parse(&sub_check, argc, argv, &a);
+	bool json;
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	json = ctx->json || cli_flag(&sub_check, &a, "json");
+	if (a.n_pos > 1) {
+		cli_args_release(&a);
+		return usage_error(&sub_check, "one certificate at a time");
+	}
+	bool need_inv = !a.n_pos || cli_opt(&sub_check, &a, "remote") || ctx->config || getenv("DCVCTL_CONFIG") ||
+			access("dcvctl.conf", F_OK) == 0;
+	if (need_inv && (rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
+		cli_args_release(&a);
+		return rc;
+	}
+	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
+		cli_args_release(&a);
+		return rc;
+	}
+	dcv_cert_info(cert, &ci);
+	long days = dcv_cert_days_left(&ci, time(NULL));
+	int warn_days = inv ? inv->cert_warn_days : 30;
+	const char *ca = inv ? inv->ca_file : NULL;
+	bool verified = dcv_cert_verify(cert, ca, &verr) == DCV_OK;
+	bool key_checked = key.len > 0, key_ok = key_checked && dcv_cert_key_match(cert, key.data, key.len, &kerr) == DCV_OK;
+	int failures = 0, warnings = 0;
+
+	/* names: --name, else the endpoint host and [endpoint] names */
+	names = cli_opt_all(&sub_check, &a, "name", &n_names);
+	const char *deflt[DCV_MAX_NAMES + 1];
+	if (!n_names && inv) {
+		endpoint_host(inv, ep, sizeof(ep));
+		if (ep[0])
+			deflt[n_names++] = ep;
+		for (int i = 0; i < inv->n_names; i++)
+			deflt[n_names++] = inv->names[i];
+		names = deflt;
+	}
+	struct json_object *root = json ? json_object_new_object() : NULL, *cov = json ? json_object_new_array() : NULL;
+	if (!json) {
+		printf("%s\nsubject  %s\nissuer   %s\nSANs    ", label, ci.subject, ci.issuer);
+		for (int i = 0; i < ci.n_sans; i++)
+			printf(" %s", ci.sans[i]);
+		printf("%s\n", ci.n_sans ? "" : " (none: no name can be covered)");
+	}
+	for (int i = 0; i < n_names; i++) {
+		bool c = dcv_cert_covers(cert, names[i]);
+		failures += !c;
+		if (json) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(names[i]));
+			json_object_object_add(o, "covered", json_object_new_boolean(c));
+			json_object_array_add(cov, o);
+		} else {
+			printf("%s%s%s %s\n", col(ctx, c ? "green" : "red"), c ? "covered    " : "NOT covered", col_end(ctx), names[i]);
+		}
+	}
+	const char *exp = days < 0 ? "expired" : days < warn_days ? "expiring" : "ok";
+	failures += days < 0;
+	warnings += days >= 0 && days < warn_days;
+	failures += key_checked && !key_ok;
+	failures += ca && !verified;
+	warnings += !ca && !verified;
+	if (json) {
+		struct json_object *sans = json_object_new_array();
+		for (int i = 0; i < ci.n_sans; i++)
+			json_object_array_add(sans, json_object_new_string(ci.sans[i]));
+		json_object_object_add(root, "source", json_object_new_string(label));
+		json_object_object_add(root, "ok", json_object_new_boolean(failures == 0));
+		json_object_object_add(root, "subject", json_object_new_string(ci.subject));
+		json_object_object_add(root, "issuer", json_object_new_string(ci.issuer));
+		json_object_object_add(root, "sans", sans);
+		json_object_object_add(root, "coverage", cov);
+		json_object_object_add(root, "days_left", json_object_new_int64(days));
+		json_object_object_add(root, "expiry", json_object_new_string(exp));
+		json_object_object_add(root, "key_match", key_checked ? json_object_new_boolean(key_ok) : NULL);
+		json_object_object_add(root, "chain_verified", json_object_new_boolean(verified));
+		json_object_object_add(root, "chain_error", verified ? NULL : json_object_new_string(verr.msg));
+		json_object_object_add(root, "fingerprint_sha256", json_object_new_string(ci.sha256));
+		out_json(root);
+	} else {
+		printf("expiry   %s%ld days%s (%s; warn under %d)\n", col(ctx, days < 0 ? "red" : days < warn_days ? "yellow" : "green"),
+		       days, col_end(ctx), exp, warn_days);
+		if (key_checked)
+			printf("key      %s%s%s\n", col(ctx, key_ok ? "green" : "red"), key_ok ? "matches" : kerr.msg, col_end(ctx));
+		if (verified)
+			printf("chain    verified against %s\n", ca ? ca : "the system store");
+		else
+			printf("chain    %s%s: %s%s\n", col(ctx, ca ? "red" : "yellow"), ca ? "NOT verified" : "warning: untrusted (no ca-file)",
+			       verr.msg, col_end(ctx));
+		printf("sha256   %s\n", ci.sha256);
+	}
+	dcv_cert_info_release(&ci);
+	dcv_cert_free(cert);
+	dcv_buf_release(&key);
+	cli_args_release(&a);
+	return failures ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ generate */
+
+static int write_private(const char *path, const struct dcv_buf *b, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int rc = -1;
+
+	if (fd >= 0 && fchmod(fd, mode) == 0 && write(fd, b->data, b->len) == (ssize_t)b->len &&
+	    fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0)
+		rc = 0;
+	else if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct dcv_buf *cert,
+		   const struct dcv_buf *key)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_ssh_pool *pool;
+	struct dcv_ssh *c;
+	struct dcv_txn kt = { 0 }, ct = { 0 };
+	int rc;
+
+	if (!gw) {
+		out_error("--install: no [gateway] in %s", inv->path);
+		return EXIT_CONFIG;
+	}
+	const char *validate = gw->proxy == DCV_PROXY_NGINX ? "nginx -t" : gw->proxy == DCV_PROXY_HAPROXY ? "haproxy -c -f /etc/haproxy/haproxy.cfg" : NULL;
+	const char *apply = gw->proxy == DCV_PROXY_NGINX ? "if systemctl is-active --quiet nginx; then systemctl reload nginx; fi"
+			  : gw->proxy == DCV_PROXY_HAPROXY ? "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi"
+							   : "if systemctl is-active --quiet dcv-connection-gateway; then systemctl reload dcv-connection-gateway; fi";
+	pool = ctx_pool(ctx);
+	rc = dcv_ssh_connect(pool, gw, &c, &err);
+	/* key first without validation (the old cert does not match it), then the cert, validated
+	 * as a pair; if the pair fails, the key's backup goes back too */
+	if (rc == DCV_OK)
+		rc = dcv_remote_write_file(c, gw, gw->key, key->data, key->len, "600", NULL, NULL, &kt, &err);
+	if (rc == DCV_OK)
+		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct, &err);
+	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
+		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
+		int st = 0;
+		if (kt.backup[0]) {
+			dcv_buf_adds(&s, "mv -f -- ");
+			dcv_shquote(&s, kt.backup);
+			dcv_buf_addc(&s, ' ');
+			dcv_shquote(&s, gw->key);
+			dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
+		}
+		out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		dcv_buf_release(&s);
+		dcv_buf_release(&o);
+		rc = DCV_E_REMOTE;
+	} else if (rc == DCV_OK && ct.status == DCV_TXN_APPLY_FAILED) {
+		out_error("gateway: installed, but reloading the proxy failed: %s", dcv_buf_str(&ct.output));
+		rc = DCV_E_REMOTE;
+	} else if (rc != DCV_OK) {
+		out_error("gateway: %s", err.msg);
+	} else if (!ctx->quiet) {
+		printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
+		       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
+	}
+	dcv_txn_release(&kt);
+	dcv_txn_release(&ct);
+	dcv_ssh_pool_free(pool);
+	return rc == DCV_OK ? EXIT_OK : exit_for(rc);
+}
+
+static int run_generate(struct dcv_ctx *ctx, int argc, char **argv);
+static const struct dcv_cmd sub_generate = {
+	.name = "generate",
+	.summary = "a key and self-signed certificate for the exact endpoint name (and names, --san)",
+	.usage = "cert generate --out DIR [--san NAME]... [--days N] [--install]",
+	.help = "The SANs are the endpoint's exact host name, [endpoint] names and every --san\n"
+		"(a DNS name or an IP address) - never a *.vpce.amazonaws.com wildcard, which cannot\n"
+		"cover a VPC endpoint name (a wildcard covers one label). --install puts the pair at\n"
+		"the gateway's cert and key paths through deploy's transaction (backup, validate,\n"
+		"reload; the previous pair is put back if the proxy refuses the new one).\n",
+	.opts = gen_opts,
+	.run = run_generate,
+};
+
+static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct cli_args a;
+	struct dcv_inventory *inv = NULL;
+	struct dcv_buf cert = DCV_BUF_INIT, key = DCV_BUF_INIT;
+	struct dcv_err err = DCV_ERR_INIT;
+	const char *out, *days_s, **sans, *names[64];
+	char ep[256];
+	long days = 365;
+	int n_sans, n = 0, rc = cli_parse(&sub_generate, argc, argv, &a);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	out = cli_opt(&sub_generate, &a, "out");
+	days_s = cli_opt(&sub_generate, &a, "days");
+	sans = cli_opt_all(&sub_generate, &a, "san", &n_sans);
+	if (!out || a.n_pos) {
+		cli_args_release(&a);
+		return usage_error(&sub_generate, a.n_pos ? "unexpected argument '%s'" : "--out DIR is required",
+				   a.n_pos ? a.pos[0] : "");
+	}
+	if (days_s && !dcv_parse_int(days_s, 1, 3650, &days)) {
+		cli_args_release(&a);
+		return usage_error(&sub_generate, "--days takes 1 to 3650");
+	}
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (cli_flag(&sub_generate, &a, "install") || !n_sans)) {
+		cli_args_release(&a);
+		return rc;
+	}
+	endpoint_host(inv, ep, sizeof(ep));
+	if (ep[0])
+		names[n++] = ep;
+	for (int i = 0; inv && i < inv->n_names && n < 60; i++)
+		names[n++] = inv->names[i];
+	for (int i = 0; i < n_sans && n < 64; i++)
+		names[n++] = sans[i];
+	if ((rc = dcv_cert_generate(names, n, (int)days, &cert, &key, &err)) != DCV_OK) {
+		out_error("%s", err.msg);
+		cli_args_release(&a);
+		return rc == DCV_E_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
+	}
+	char *cp = xasprintf("%s/cert.pem", out), *kp = xasprintf("%s/key.pem", out);
+	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || write_private(kp, &key, 0600) != 0 ||
+	    write_private(cp, &cert, 0644) != 0) {
+		out_error("cannot write to '%s': %s", out, strerror(errno));
+		rc = EXIT_INTERNAL;
+	} else {
+		rc = EXIT_OK;
+		if (!ctx->quiet) {
+			printf("wrote %s and %s (mode 600), valid %ld days, SANs:", cp, kp, days);
+			for (int i = 0; i < n; i++)
+				printf(" %s", names[i]);
+			printf("\n");
+		}
+		if (cli_flag(&sub_generate, &a, "install"))
+			rc = install(ctx, inv, &cert, &key);
+	}
+	free(cp);
+	free(kp);
+	dcv_buf_release(&cert);
+	dcv_buf_release(&key);
+	cli_args_release(&a);
+	return rc;
+}
+
+static const struct dcv_cmd *const subs[] = { &sub_check, &sub_generate, NULL };
+
+const struct dcv_cmd dcv_cmd_cert = {
+	.name = "cert",
+	.summary = "check a certificate, or generate a self-signed pair for the endpoint",
+	.usage = "cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] | cert generate --out DIR [--san NAME]",
+	.opts = check_opts,
+	.subcmds = subs,
+};

@@ -1,0 +1,568 @@
+#include "probe.h"
+
+#include "err.h"
+#include "tls.h"
+#include "util.h"
+#include "ws.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void init_curl(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl)
+{
+	const char *p, *slash;
+	char hostport[300];
+
+	if (strncmp(url, "https://", 8) != 0)
+		return false;
+	p = url + 8;
+	slash = strchr(p, '/');
+	snprintf(hostport, sizeof(hostport), "%.*s", (int)(slash ? (size_t)(slash - p) : strlen(p)), p);
+	snprintf(path, pl, "%s", slash ? slash : "/");
+	char *h;
+	if (!dcv_parse_hostport(hostport, 443, &h, port))
+		return false;
+	snprintf(host, hl, "%s", h);
+	free(h);
+	return *host != '\0';
+}
+
+/* ---- a local TCP end for a tunnel fd, so curl can connect to it like to any server ---- */
+
+struct bridge {
+	int listen_fd, tunnel_fd;
+	int port;
+	pthread_t thread;
+	bool started;
+};
+
+static void *bridge_main(void *arg)
+{
+	struct bridge *b = arg;
+	int c = accept(b->listen_fd, NULL, NULL);
+	char buf[32768];
+
+	if (c < 0)
+		return NULL;
+	for (;;) {
+		struct pollfd p[2] = { { c, POLLIN, 0 }, { b->tunnel_fd, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		int from = (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : 1;
+		if (!(p[from].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t n = read(p[from].fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (write(p[1 - from].fd, buf, (size_t)n) != n)
+			break;
+	}
+	close(c);
+	return NULL;
+}
+
+static int bridge_start(struct bridge *b, int tunnel_fd, struct dcv_err *err)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	memset(b, 0, sizeof(*b));
+	b->tunnel_fd = tunnel_fd;
+	b->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(b->listen_fd, 1) < 0 || getsockname(b->listen_fd, (struct sockaddr *)&a, &al) < 0)
+		return dcv_err_set(err, DCV_E_IO, "cannot open a local end for the tunnel: %s", strerror(errno));
+	b->port = ntohs(a.sin_port);
+	if (pthread_create(&b->thread, NULL, bridge_main, b) != 0)
+		return dcv_err_set(err, DCV_E_INTERNAL, "cannot start the tunnel thread");
+	b->started = true;
+	return DCV_OK;
+}
+
+static void bridge_stop(struct bridge *b)
+{
+	if (b->started) {
+		shutdown(b->listen_fd, SHUT_RDWR);
+		shutdown(b->tunnel_fd, SHUT_RDWR);
+		pthread_join(b->thread, NULL);
+	}
+	if (b->listen_fd > 0)
+		close(b->listen_fd);
+}
+
+/* ---- curl set-up shared by the probes ---- */
+
+struct easy {
+	CURL *c;
+	struct curl_slist *connect_to;
+	struct bridge bridge;
+	char errbuf[CURL_ERROR_SIZE];
+	char host[256], path[1024];
+	int port;
+};
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+static int easy_open(struct easy *e, const char *url, const struct dcv_probe_opts *o, struct dcv_err *err)
+{
+	char target[300];
+
+	pthread_once(&curl_once, init_curl);
+	memset(e, 0, sizeof(*e));
+	e->bridge.listen_fd = -1;
+	if (!dcv_url_split(url, e->host, sizeof(e->host), &e->port, e->path, sizeof(e->path)))
+		return dcv_err_set(err, DCV_E_USAGE, "'%s' is not an https:// URL", url);
+	e->c = curl_easy_init();
+	if (!e->c)
+		return dcv_err_set(err, DCV_E_INTERNAL, "curl_easy_init failed");
+	target[0] = '\0';
+	if (o->via_fd >= 0) {
+		int rc = bridge_start(&e->bridge, o->via_fd, err);
+		if (rc != DCV_OK)
+			return rc;
+		snprintf(target, sizeof(target), "127.0.0.1:%d", e->bridge.port);
+	} else if (o->connect_to) {
+		snprintf(target, sizeof(target), "%s", o->connect_to);
+	}
+	if (target[0]) {
+		char *entry = xasprintf("%s:%d:%s", e->host, e->port, target);
+		e->connect_to = curl_slist_append(NULL, entry);
+		free(entry);
+		curl_easy_setopt(e->c, CURLOPT_CONNECT_TO, e->connect_to);
+	}
+	curl_easy_setopt(e->c, CURLOPT_URL, url);
+	curl_easy_setopt(e->c, CURLOPT_ERRORBUFFER, e->errbuf);
+	curl_easy_setopt(e->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e->c, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
+	curl_easy_setopt(e->c, CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 10000L);
+	/* the seed's --noproxy '*': only [endpoint] proxy, never the environment */
+	if (o->proxy && o->via_fd < 0) {
+		curl_easy_setopt(e->c, CURLOPT_PROXY, o->proxy);
+	} else {
+		curl_easy_setopt(e->c, CURLOPT_PROXY, "");
+		curl_easy_setopt(e->c, CURLOPT_NOPROXY, "*");
+	}
+	/* chain and name are judged by the TLS probe and reported, not by curl here */
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(e->c, CURLOPT_USERAGENT, "dcvctl/0.1");
+	curl_easy_setopt(e->c, CURLOPT_WRITEFUNCTION, discard);
+	return DCV_OK;
+}
+
+static void easy_close(struct easy *e)
+{
+	if (e->c)
+		curl_easy_cleanup(e->c);
+	curl_slist_free_all(e->connect_to);
+	bridge_stop(&e->bridge);
+}
+
+static int curl_fail(struct easy *e, CURLcode cc, struct dcv_err *err)
+{
+	const char *why = e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc);
+	int code = cc == CURLE_OPERATION_TIMEDOUT ? DCV_E_TIMEOUT : DCV_E_CONNECT;
+	return dcv_err_set(err, code, "%s", why);
+}
+
+static double info_ms(CURL *c, CURLINFO what)
+{
+	curl_off_t us = 0;
+	curl_easy_getinfo(c, what, &us);
+	return (double)us / 1000.0;
+}
+
+int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_http_result *r,
+		   struct dcv_err *err)
+{
+	struct easy e;
+	CURLcode cc;
+	int rc;
+	long ver = 0;
+	char *redir = NULL, *ip = NULL;
+	long port = 0;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = easy_open(&e, url, o, err)) != DCV_OK) {
+		easy_close(&e);
+		return rc;
+	}
+	cc = curl_easy_perform(e.c);
+	if (cc != CURLE_OK) {
+		rc = curl_fail(&e, cc, err);
+		easy_close(&e);
+		return rc;
+	}
+	curl_easy_getinfo(e.c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(e.c, CURLINFO_REDIRECT_URL, &redir);
+	if (redir)
+		snprintf(r->redirect, sizeof(r->redirect), "%s", redir);
+	curl_easy_getinfo(e.c, CURLINFO_HTTP_VERSION, &ver);
+	snprintf(r->http_version, sizeof(r->http_version), "%s",
+		 ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+	curl_easy_getinfo(e.c, CURLINFO_PRIMARY_IP, &ip);
+	curl_easy_getinfo(e.c, CURLINFO_PRIMARY_PORT, &port);
+	if (o->via_fd >= 0)
+		snprintf(r->remote, sizeof(r->remote), "tunnel");
+	else if (ip)
+		snprintf(r->remote, sizeof(r->remote), "%s:%ld", ip, port);
+	r->dns_ms = info_ms(e.c, CURLINFO_NAMELOOKUP_TIME_T);
+	r->connect_ms = info_ms(e.c, CURLINFO_CONNECT_TIME_T);
+	r->tls_ms = info_ms(e.c, CURLINFO_APPCONNECT_TIME_T);
+	r->first_byte_ms = info_ms(e.c, CURLINFO_STARTTRANSFER_TIME_T);
+	r->total_ms = info_ms(e.c, CURLINFO_TOTAL_TIME_T);
+	easy_close(&e);
+	return DCV_OK;
+}
+
+static SSL *ssl_of(CURL *c)
+{
+	struct curl_tlssessioninfo *ti = NULL;
+
+	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+	    ti->backend != CURLSSLBACKEND_OPENSSL)
+		return NULL;
+	return ti->internals;
+}
+
+int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tls_result *r,
+		  struct dcv_err *err)
+{
+	struct easy e;
+	CURLcode cc;
+	SSL *ssl;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = easy_open(&e, url, o, err)) != DCV_OK) {
+		easy_close(&e);
+		return rc;
+	}
+	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
+	cc = curl_easy_perform(e.c);
+	if (cc != CURLE_OK) {
+		rc = curl_fail(&e, cc, err);
+		easy_close(&e);
+		return rc;
+	}
+	/* CONNECT_ONLY leaves the connection detached from the handle; a receive (answered with
+	 * CURLE_AGAIN: the server says nothing first) attaches it so the TLS session is visible. */
+	{
+		char b;
+		size_t got = 0;
+		curl_easy_recv(e.c, &b, 0, &got);
+	}
+	ssl = ssl_of(e.c);
+	if (!ssl) {
+		easy_close(&e);
+		return dcv_err_set(err, DCV_E_INTERNAL, "no TLS session from libcurl (not the OpenSSL backend?)");
+	}
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
+	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+	SSL_get0_alpn_selected(ssl, &alpn, &alen);
+	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	if (leaf)
+		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
+	r->connect_ms = info_ms(e.c, CURLINFO_CONNECT_TIME_T);
+	r->tls_ms = info_ms(e.c, CURLINFO_APPCONNECT_TIME_T);
+	easy_close(&e);
+	if (!r->cert)
+		return dcv_err_set(err, DCV_E_REMOTE, "the server sent no certificate");
+	return DCV_OK;
+}
+
+void dcv_tls_result_release(struct dcv_tls_result *r)
+{
+	dcv_cert_free(r->cert);
+	r->cert = NULL;
+}
+
+/* ---- WebSocket ---- */
+
+static int wait_sock(CURL *c, bool write, long ms)
+{
+	curl_socket_t s = CURL_SOCKET_BAD;
+	struct pollfd p;
+
+	curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &s);
+	if (s == CURL_SOCKET_BAD)
+		return -1;
+	p.fd = s;
+	p.events = write ? POLLOUT : POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, (int)(ms < 0 ? 0 : ms));
+}
+
+static int send_all(struct easy *e, const char *p, size_t n, long long deadline, struct dcv_err *err)
+{
+	while (n) {
+		size_t sent = 0;
+		CURLcode cc = curl_easy_send(e->c, p, n, &sent);
+		if (cc == CURLE_AGAIN) {
+			if (dcv_now_ms() > deadline)
+				return dcv_err_set(err, DCV_E_TIMEOUT, "timed out sending");
+			wait_sock(e->c, true, 100);
+			continue;
+		}
+		if (cc != CURLE_OK)
+			return dcv_err_set(err, DCV_E_LOST, "send: %s", curl_easy_strerror(cc));
+		p += sent;
+		n -= sent;
+	}
+	return DCV_OK;
+}
+
+/* Read what is available into buf, waiting up to `ms`. Returns bytes read, 0 on timeout,
+ * -1 when the peer closed, -2 on error. */
+static long recv_some(struct easy *e, struct dcv_buf *buf, long ms)
+{
+	char tmp[16384];
+	size_t got = 0;
+	CURLcode cc = curl_easy_recv(e->c, tmp, sizeof(tmp), &got);
+
+	if (cc == CURLE_AGAIN) {
+		if (wait_sock(e->c, false, ms) <= 0)
+			return 0;
+		cc = curl_easy_recv(e->c, tmp, sizeof(tmp), &got);
+		if (cc == CURLE_AGAIN)
+			return 0;
+	}
+	if (cc != CURLE_OK)
+		return -2;
+	if (got == 0)
+		return -1;
+	dcv_buf_add(buf, tmp, got);
+	return (long)got;
+}
+
+static const char *header_value(const char *head, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+
+	for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+		const char *h = l + 2;
+		if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+			const char *v = h + nl + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t vl = strcspn(v, "\r\n");
+			snprintf(out, n, "%.*s", (int)vl, v);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void send_frame(struct easy *e, int opcode, const void *p, size_t n, long long deadline,
+		       struct dcv_err *err, int *rc)
+{
+	struct dcv_buf f = DCV_BUF_INIT;
+	uint8_t mask[4];
+
+	RAND_bytes(mask, sizeof(mask));
+	dcv_ws_frame(&f, opcode, p, n, mask);
+	*rc = send_all(e, f.data, f.len, deadline, err);
+	dcv_buf_release(&f);
+}
+
+/* Keep the socket open with pings; `rest` holds bytes already read after the handshake. */
+static int ws_hold(struct easy *e, struct dcv_buf *rest, long hold_ms, long interval_ms,
+		   struct dcv_ws_result *r, struct dcv_err *err)
+{
+	long long start = dcv_now_ms(), end = start + hold_ms, next_ping = start, last_heard = start;
+	double *rtts = NULL;
+	int n_rtts = 0, rc = DCV_OK;
+
+	while (dcv_now_ms() < end) {
+		long long now = dcv_now_ms();
+		if (now >= next_ping) {
+			uint8_t ts[8];
+			for (int i = 0; i < 8; i++)
+				ts[i] = (uint8_t)((unsigned long long)now >> (56 - 8 * i));
+			send_frame(e, DCV_WS_PING, ts, 8, now + 5000, err, &rc);
+			if (rc != DCV_OK) {
+				snprintf(r->failure, sizeof(r->failure), "cannot send a ping after %.1f s: %s",
+					 (now - start) / 1000.0, err->msg);
+				break;
+			}
+			r->pings_sent++;
+			next_ping = now + interval_ms;
+		}
+		if (now - last_heard > 2 * interval_ms) {
+			snprintf(r->failure, sizeof(r->failure), "no frame for %.1f s (two intervals) after %.1f s",
+				 (now - last_heard) / 1000.0, (now - start) / 1000.0);
+			break;
+		}
+		long wait = (long)(next_ping - now);
+		if (wait > end - now)
+			wait = (long)(end - now);
+		long got = recv_some(e, rest, wait < 0 ? 0 : wait);
+		if (got == -1 || got == -2) {
+			snprintf(r->failure, sizeof(r->failure), "the connection %s after %.1f s",
+				 got == -1 ? "was closed" : "failed", (dcv_now_ms() - start) / 1000.0);
+			break;
+		}
+		for (;;) {
+			struct dcv_ws_msg m;
+			const char *why = NULL;
+			long used = dcv_ws_parse((uint8_t *)rest->data, rest->len, &m, &why);
+			if (used == 0)
+				break;
+			if (used < 0) {
+				snprintf(r->failure, sizeof(r->failure), "protocol error after %.1f s: %s",
+					 (dcv_now_ms() - start) / 1000.0, why);
+				goto out;
+			}
+			last_heard = dcv_now_ms();
+			if (m.opcode == DCV_WS_PONG && m.len == 8) {
+				unsigned long long sent = 0;
+				for (int i = 0; i < 8; i++)
+					sent = sent << 8 | m.payload[i];
+				rtts = xrealloc(rtts, sizeof(*rtts) * (size_t)(n_rtts + 1));
+				rtts[n_rtts++] = (double)(last_heard - (long long)sent);
+				r->pongs++;
+			} else if (m.opcode == DCV_WS_PONG) {
+				r->pongs++;
+			} else if (m.opcode == DCV_WS_PING) {
+				r->server_pings++;
+				send_frame(e, DCV_WS_PONG, m.payload, m.len, last_heard + 5000, err, &rc);
+			} else if (m.opcode == DCV_WS_CLOSE) {
+				int code = m.len >= 2 ? m.payload[0] << 8 | m.payload[1] : 1005;
+				snprintf(r->failure, sizeof(r->failure), "the server closed the WebSocket after %.1f s (code %d)",
+					 (last_heard - start) / 1000.0, code);
+				goto out;
+			}
+			memmove(rest->data, rest->data + used, rest->len - (size_t)used);
+			rest->len -= (size_t)used;
+		}
+	}
+out:
+	r->held_ms = (long)(dcv_now_ms() - start);
+	if (n_rtts) {
+		qsort(rtts, (size_t)n_rtts, sizeof(*rtts), cmp_double);
+		r->rtt_p50 = rtts[(n_rtts - 1) / 2];
+		r->rtt_p95 = rtts[(int)((n_rtts - 1) * 0.95 + 0.5)];
+		r->rtt_max = rtts[n_rtts - 1];
+	}
+	free(rtts);
+	if (!r->failure[0]) {
+		uint8_t bye[2] = { 0x03, 0xe8 }; /* 1000: normal closure */
+		send_frame(e, DCV_WS_CLOSE, bye, 2, dcv_now_ms() + 1000, err, &rc);
+	}
+	return DCV_OK;
+}
+
+int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, long interval_ms,
+		 struct dcv_ws_result *r, struct dcv_err *err)
+{
+	struct easy e;
+	struct dcv_buf req = DCV_BUF_INIT, in = DCV_BUF_INIT;
+	char key[25], want[29], val[256];
+	long long t0 = dcv_now_ms(), deadline = t0 + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
+	CURLcode cc;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = easy_open(&e, url, o, err)) != DCV_OK)
+		goto out;
+	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
+	/* the seed's listener offers h2; an Upgrade only exists in HTTP/1.1 */
+	curl_easy_setopt(e.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	cc = curl_easy_perform(e.c);
+	if (cc != CURLE_OK) {
+		rc = curl_fail(&e, cc, err);
+		goto out;
+	}
+	dcv_ws_new_key(key);
+	dcv_ws_accept(key, want);
+	dcv_buf_addf(&req, "GET %s HTTP/1.1\r\nHost: %s", e.path, e.host);
+	if (e.port != 443)
+		dcv_buf_addf(&req, ":%d", e.port);
+	dcv_buf_adds(&req, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+	dcv_buf_addf(&req, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", key);
+	if (o->origin)
+		dcv_buf_addf(&req, "Origin: %s\r\n", o->origin);
+	else if (e.port == 443)
+		dcv_buf_addf(&req, "Origin: https://%s\r\n", e.host);
+	else
+		dcv_buf_addf(&req, "Origin: https://%s:%d\r\n", e.host, e.port);
+	dcv_buf_adds(&req, "User-Agent: dcvctl/0.1\r\n\r\n");
+	if ((rc = send_all(&e, req.data, req.len, deadline, err)) != DCV_OK)
+		goto out;
+	char *end = NULL;
+	while (!(end = in.data ? strstr(in.data, "\r\n\r\n") : NULL)) {
+		long left = (long)(deadline - dcv_now_ms());
+		if (left <= 0) {
+			rc = dcv_err_set(err, DCV_E_TIMEOUT, "no answer to the upgrade within %ld ms",
+					 (long)(deadline - t0));
+			goto out;
+		}
+		long got = recv_some(&e, &in, left);
+		if (got < 0) {
+			rc = dcv_err_set(err, DCV_E_LOST, "the connection closed before an answer to the upgrade%s%s",
+					 in.len ? ": " : "", dcv_buf_str(&in));
+			goto out;
+		}
+		if (in.len > 65536) {
+			rc = dcv_err_set(err, DCV_E_REMOTE, "response head larger than 64 KiB");
+			goto out;
+		}
+	}
+	size_t head = (size_t)(end - in.data) + 4;
+	dcv_buf_add(&r->headers, in.data, head - 2);
+	r->upgrade_ms = (double)(dcv_now_ms() - t0);
+	if (sscanf(in.data, "HTTP/%*s %ld", &r->status) != 1) {
+		rc = dcv_err_set(err, DCV_E_REMOTE, "not an HTTP response: %.60s", in.data);
+		goto out;
+	}
+	r->accept_ok = r->status == 101 && header_value(r->headers.data, "Sec-WebSocket-Accept", val, sizeof(val)) &&
+		       strcmp(val, want) == 0;
+	memmove(in.data, in.data + head, in.len - head);
+	in.len -= head;
+	in.data[in.len] = '\0';
+	if (r->accept_ok && hold_ms > 0)
+		rc = ws_hold(&e, &in, hold_ms, interval_ms > 0 ? interval_ms : 5000, r, err);
+out:
+	easy_close(&e);
+	dcv_buf_release(&req);
+	dcv_buf_release(&in);
+	return rc;
+}
+
+void dcv_ws_result_release(struct dcv_ws_result *r)
+{
+	dcv_buf_release(&r->headers);
+}

@@ -1,0 +1,71 @@
+/* probe.h - HTTP, TLS and WebSocket probes of an https:// URL on libcurl + OpenSSL. */
+#ifndef DCV_PROBE_H
+#define DCV_PROBE_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+
+struct dcv_err;
+struct dcv_cert;
+
+struct dcv_probe_opts {
+	const char *connect_to; /* "host:port": connect there, keep the URL's name (SNI, Host) */
+	const char *proxy;      /* NULL: no proxy at all, whatever the environment says */
+	const char *ca_file;    /* verify the chain against it (NULL: report, do not fail) */
+	long timeout_ms;        /* whole probe (default 10 s) */
+	int via_fd;             /* -1, or a connected stream (an SSH tunnel) to speak over */
+	const char *origin;     /* ws: Origin header (default https://<host>) */
+};
+
+#define DCV_PROBE_OPTS_INIT { NULL, NULL, NULL, 10000, -1, NULL }
+
+struct dcv_http_result {
+	long status;
+	char redirect[512];
+	char http_version[8]; /* "1.1", "2" */
+	double dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms;
+	char remote[64];      /* address:port actually reached */
+};
+
+/* GET the URL (body discarded). A non-2xx status is a result, not an error. */
+int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_http_result *r,
+		   struct dcv_err *err);
+
+struct dcv_tls_result {
+	char protocol[16];
+	char cipher[64];
+	char alpn[32];
+	double connect_ms, tls_ms;
+	struct dcv_cert *cert; /* leaf + chain as served; owned, free with dcv_tls_result_release */
+};
+
+/* Handshake only (offering h2 and http/1.1 like a browser). */
+int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tls_result *r,
+		  struct dcv_err *err);
+void dcv_tls_result_release(struct dcv_tls_result *r);
+
+struct dcv_ws_result {
+	long status;            /* 101 on success */
+	bool accept_ok;         /* Sec-WebSocket-Accept matched the key */
+	struct dcv_buf headers; /* the response head as received */
+	double upgrade_ms;
+	/* with hold */
+	int pings_sent, pongs, server_pings;
+	double rtt_p50, rtt_p95, rtt_max;
+	long held_ms;
+	char failure[256]; /* why the hold ended early; "" when it lasted */
+};
+
+/* Upgrade to a WebSocket over HTTP/1.1 with a random key and a browser's Origin; success is
+ * 101 with the right accept value. With hold_ms > 0, keep it open sending a ping every
+ * interval_ms, answering the server's pings; a close or silence beyond two intervals ends the
+ * hold early (r->failure says when). */
+int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, long interval_ms,
+		 struct dcv_ws_result *r, struct dcv_err *err);
+void dcv_ws_result_release(struct dcv_ws_result *r);
+
+/* Split an https URL into host, port (default 443) and path (default "/"). */
+bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl);
+
+#endif
