@@ -56,7 +56,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: dcvctl
-	DCVCTL=$(CURDIR)/dcvctl $(BATS) $(E2E)
+	$(SUDO) env DCVCTL=$(CURDIR)/dcvctl CI=$(CI) $(BATS) $(E2E)
 
 check: deps
 	$(MAKE) dcvctl
@@ -76,13 +76,16 @@ install: dcvctl
 	install -m 644 completions/_dcvctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dcvctl
 	install -m 644 completions/dcvctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dcvctl.fish
 
+# The lab builds network namespaces: root, or sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
 demo: deps
 	$(MAKE) dcvctl
-	tests/lab/lab up
-	./dcvctl -c tests/lab/run/dcvctl.conf hosts --probe
+	$(SUDO) tests/lab/lab up
+	$(SUDO) ./dcvctl -c tests/lab/run/dcvctl.conf hosts --probe
 
 demo-down:
-	tests/lab/lab down
+	$(SUDO) tests/lab/lab down
 
 clean:
 	rm -rf build dcvctl

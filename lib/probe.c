@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -44,6 +45,48 @@ bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path
 	snprintf(host, hl, "%s", h);
 	free(h);
 	return *host != '\0';
+}
+
+int dcv_probe_tcp(const char *host, int port, long timeout_ms, double *ms, char *remote, size_t rl,
+		  struct dcv_err *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	char portstr[16];
+	long long t0 = dcv_now_ms();
+	int rc = DCV_E_CONNECT, g;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((g = getaddrinfo(host, portstr, &hints, &res)) != 0)
+		return dcv_err_set(err, DCV_E_CONNECT, "cannot resolve %s: %s", host, gai_strerror(g));
+	dcv_err_set(err, DCV_E_CONNECT, "no address for %s", host);
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct pollfd p = { fd, POLLOUT, 0 };
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		char addr[INET6_ADDRSTRLEN] = "?";
+
+		if (fd < 0)
+			continue;
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    (errno == EINPROGRESS && poll(&p, 1, (int)timeout_ms) == 1 &&
+		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)) {
+			*ms = (double)(dcv_now_ms() - t0);
+			snprintf(remote, rl, "%s:%d", addr, port);
+			close(fd);
+			rc = DCV_OK;
+			break;
+		}
+		if (errno == EINPROGRESS && p.revents == 0)
+			dcv_err_set(err, DCV_E_TIMEOUT, "connect to %s:%d timed out after %ld ms", addr, port, timeout_ms);
+		else
+			dcv_err_set(err, DCV_E_CONNECT, "connect to %s:%d: %s", addr, port,
+				    strerror(soerr ? soerr : errno));
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
 }
 
 /* ---- a local TCP end for a tunnel fd, so curl can connect to it like to any server ---- */

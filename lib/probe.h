@@ -65,6 +65,10 @@ int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, 
 		 struct dcv_ws_result *r, struct dcv_err *err);
 void dcv_ws_result_release(struct dcv_ws_result *r);
 
+/* TCP connect to host:port (resolving the name): *ms is the connect time. */
+int dcv_probe_tcp(const char *host, int port, long timeout_ms, double *ms, char *remote, size_t rl,
+		  struct dcv_err *err);
+
 /* Split an https URL into host, port (default 443) and path (default "/"). */
 bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl);
 

@@ -1,0 +1,1 @@
+"""Simulators of Amazon DCV and its companions for the dcvctl lab (tests/lab)."""
