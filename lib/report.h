@@ -43,7 +43,7 @@ void dcv_report_add(struct dcv_report *r, const char *id, const char *host,
 		    enum dcv_check_status st, long ms, const char *evidence, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 void dcv_report_release(struct dcv_report *r);
-/* Sort checks by host order of first appearance then id, stably (deterministic output). */
+/* Group checks by host in order of first appearance, keeping insertion order within a host. */
 void dcv_report_sort(struct dcv_report *r);
 /* With --strict a warning counts as a failure. */
 void dcv_report_counts(const struct dcv_report *r, bool strict, int *passed, int *failed,
