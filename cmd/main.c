@@ -12,10 +12,14 @@
 
 /* Sorted by name; help, completions and the man page are checked against it (tests/unit). */
 const struct dcv_cmd *const dcv_commands[] = {
+	&dcv_cmd_cert,
+	&dcv_cmd_deploy,
 	&dcv_cmd_exec,
 	&dcv_cmd_help,
 	&dcv_cmd_hosts,
+	&dcv_cmd_probe,
 	&dcv_cmd_service,
+	&dcv_cmd_session,
 	&dcv_cmd_version,
 	NULL,
 };

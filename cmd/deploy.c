@@ -1,0 +1,161 @@
+/* dcvctl deploy: the runbook's Phase 1 as idempotent steps with rollback (design §7). */
+#include "cli.h"
+
+#include "../lib/buf.h"
+#include "../lib/deploy.h"
+#include "../lib/inventory.h"
+#include "../lib/ssh.h"
+#include "../lib/util.h"
+
+#include <json-c/json.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct dcv_opt opts[] = {
+	{ "dry-run", 'n', NULL, "print the plan and unified diffs; change nothing on any host" },
+	{ "diff", 'd', NULL, "print unified diffs of the files as they are changed" },
+	{ "only", 0, "WHAT", "gateway, agents, or one host name" },
+	{ "json", 0, NULL, "one JSON document with every step and a summary" },
+	{ NULL, 0, NULL, NULL },
+};
+
+struct printer {
+	struct dcv_ctx *ctx;
+	bool json, diffs;
+};
+
+static void print_step(void *user, const struct dcv_step *s)
+{
+	struct printer *p = user;
+	struct dcv_ctx *ctx = p->ctx;
+	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow" : "red";
+
+	if (p->json)
+		return;
+	if (ctx->quiet && s->status != DCV_STEP_FAILED)
+		return;
+	printf("%-10s %-10s %s%-8s%s %6ld ms  %s\n", s->host, s->name, col(ctx, c),
+	       dcv_step_status_name(s->status), col_end(ctx), s->ms, s->detail);
+	if (p->diffs && s->diff)
+		fputs(s->diff, stdout);
+	fflush(stdout);
+}
+
+static char *owner_string(void)
+{
+	char host[256] = "?", when[32];
+	struct passwd *pw = getpwuid(getuid());
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gethostname(host, sizeof(host) - 1);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xasprintf("dcvctl deploy by %s@%s (pid %d) since %s", pw ? pw->pw_name : "?", host,
+			 (int)getpid(), when);
+}
+
+static int run(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct dcv_inventory *inv;
+	struct cli_args a;
+	struct dcv_deploy_opts o = { 0 };
+	struct dcv_deploy_result res;
+	struct dcv_err err = DCV_ERR_INIT;
+	struct printer pr = { ctx, false, false };
+	long long t0 = dcv_now_ms();
+	int rc = cli_parse(&dcv_cmd_deploy, argc, argv, &a);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (a.n_pos) {
+		cli_args_release(&a);
+		return usage_error(&dcv_cmd_deploy, "unexpected argument '%s'", a.pos[0]);
+	}
+	o.dry_run = cli_flag(&dcv_cmd_deploy, &a, "dry-run");
+	o.only = cli_opt(&dcv_cmd_deploy, &a, "only");
+	pr.json = ctx->json || cli_flag(&dcv_cmd_deploy, &a, "json");
+	pr.diffs = o.dry_run || cli_flag(&dcv_cmd_deploy, &a, "diff");
+	cli_args_release(&a);
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
+		return rc;
+
+	char *owner = owner_string();
+	struct dcv_ssh_pool *pool = ctx_pool(ctx);
+	o.owner = owner;
+	o.on_step = print_step;
+	o.user = &pr;
+	if (!pr.json && o.dry_run && !ctx->quiet)
+		printf("%sdry run: nothing is changed on any host%s\n", col(ctx, "bold"), col_end(ctx));
+	rc = dcv_deploy(inv, pool, &o, &res, &err);
+	dcv_ssh_pool_free(pool);
+	free(owner);
+	if (rc != DCV_OK) {
+		out_error("%s", err.msg);
+		return rc == DCV_E_USAGE ? usage_error(&dcv_cmd_deploy, "see --only") : exit_for(rc);
+	}
+	long ms = (long)(dcv_now_ms() - t0);
+	bool lost_gw = false;
+	for (int i = 0; i < res.n; i++) {
+		const struct dcv_host *h = dcv_inventory_host(inv, res.steps[i].host);
+		if (h && h->role == DCV_ROLE_GATEWAY && dcv_err_is_transport(res.steps[i].err_code))
+			lost_gw = true;
+	}
+	if (pr.json) {
+		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+		struct json_object *sum = json_object_new_object();
+		json_object_object_add(root, "dry_run", json_object_new_boolean(o.dry_run));
+		json_object_object_add(root, "duration_ms", json_object_new_int64(ms));
+		for (int i = 0; i < res.n; i++) {
+			const struct dcv_step *s = &res.steps[i];
+			struct json_object *j = json_object_new_object();
+			json_object_object_add(j, "host", json_object_new_string(s->host));
+			json_object_object_add(j, "step", json_object_new_string(s->name));
+			json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
+			json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
+			json_object_object_add(j, "detail", json_object_new_string(s->detail));
+			if (s->diff)
+				json_object_object_add(j, "diff", json_object_new_string(s->diff));
+			json_object_array_add(arr, j);
+		}
+		json_object_object_add(root, "steps", arr);
+		json_object_object_add(sum, "ok", json_object_new_int(res.ok));
+		json_object_object_add(sum, "changed", json_object_new_int(res.changed));
+		json_object_object_add(sum, "failed", json_object_new_int(res.failed));
+		json_object_object_add(sum, "unreachable", json_object_new_int(res.unreachable));
+		json_object_object_add(root, "summary", sum);
+		out_json(root);
+	} else if (!ctx->quiet || res.failed) {
+		printf("%s%d ok, %d changed, %d failed%s in %.2f s%s\n", col(ctx, "bold"), res.ok, res.changed,
+		       res.failed, o.dry_run ? " (dry run)" : "", ms / 1000.0, col_end(ctx));
+	}
+	if (res.failed == 0)
+		rc = EXIT_OK;
+	else if (lost_gw || (res.hosts && res.unreachable >= res.hosts))
+		rc = EXIT_UNREACHABLE;
+	else
+		rc = EXIT_FAIL;
+	dcv_deploy_result_release(&res);
+	return rc;
+}
+
+const struct dcv_cmd dcv_cmd_deploy = {
+	.name = "deploy",
+	.summary = "deploy the nginx bypass (runbook Phase 1): idempotent, with backup and rollback",
+	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--json]",
+	.help = "Gateway first: install nginx if missing, require the certificate and key, write\n"
+		"/etc/nginx/conf.d/dcv-proxy.conf and validate it with nginx -t (an invalid file is\n"
+		"put back), stop and disable dcv-connection-gateway and dcv-session-manager-broker,\n"
+		"start and enable nginx and confirm it listens (if it does not, what was stopped is\n"
+		"started again). Then every agent in parallel: stop and disable the Session Manager\n"
+		"agent, merge dcv.conf (only the keys dcvctl manages; auth-token-verifier removed),\n"
+		"restart dcvserver only if dcv.conf changed, create the session if missing.\n"
+		"A second run changes nothing. A remote lock refuses two deploys on one host.\n"
+		"Exit: 0 all steps ok or changed, 1 a step failed (rolled back), 4 the gateway or\n"
+		"every host could not be reached or the connection was lost.\n",
+	.opts = opts,
+	.run = run,
+};
