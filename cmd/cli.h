@@ -98,6 +98,7 @@ struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx);
 extern const struct dcv_cmd *const dcv_commands[];
 extern const char *const dcv_global_usage;
 
+extern const struct dcv_cmd dcv_cmd_check;
 extern const struct dcv_cmd dcv_cmd_config;
 extern const struct dcv_cmd dcv_cmd_deploy;
 extern const struct dcv_cmd dcv_cmd_exec;

@@ -13,6 +13,8 @@
 /* Sorted by name; help, completions and the man page are checked against it (tests/unit). */
 const struct dcv_cmd *const dcv_commands[] = {
 	&dcv_cmd_cert,
+	&dcv_cmd_check,
+	&dcv_cmd_config,
 	&dcv_cmd_deploy,
 	&dcv_cmd_exec,
 	&dcv_cmd_help,

@@ -1,0 +1,162 @@
+/* dcvctl check: the full checklist (design §6), with diagnosis and CI formats. */
+#include "cli.h"
+
+#include "../lib/buf.h"
+#include "../lib/check.h"
+#include "../lib/inventory.h"
+#include "../lib/report.h"
+#include "../lib/ssh.h"
+#include "../lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct dcv_opt opts[] = {
+	{ "format", 'f', "FMT", "text, json, junit, tap or prometheus" },
+	{ "output", 'o', "FILE", "write the report to FILE (atomically) instead of stdout" },
+	{ "only", 0, "IDS", "only these check IDs or ID prefixes (comma-separated)" },
+	{ "skip", 0, "IDS", "skip these check IDs or ID prefixes" },
+	{ "hold", 0, "DUR", "add endpoint.hold: keep a WebSocket open this long with pings" },
+	{ "interval", 0, "DUR", "ping interval for --hold (default 5s)" },
+	{ "strict", 0, NULL, "warnings count as failures" },
+	{ "json", 0, NULL, "same as --format json" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static int write_atomic(const char *path, const struct dcv_buf *b)
+{
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = -1;
+
+	if (fd >= 0 && write(fd, b->data ? b->data : "", b->len) == (ssize_t)b->len && fsync(fd) == 0 &&
+	    close(fd) == 0 && rename(tmp, path) == 0)
+		rc = 0;
+	else if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int run(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct dcv_inventory *inv;
+	struct cli_args a;
+	struct dcv_check_opts o = { 0 };
+	struct dcv_report rep = { 0 };
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_buf out = DCV_BUF_INIT;
+	const char *fmt, *output, *hold, *iv;
+	bool strict;
+	int rc = cli_parse(&dcv_cmd_check, argc, argv, &a);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	fmt = cli_opt(&dcv_cmd_check, &a, "format");
+	if ((ctx->json || cli_flag(&dcv_cmd_check, &a, "json")) && fmt && strcmp(fmt, "json") != 0) {
+		cli_args_release(&a);
+		return usage_error(&dcv_cmd_check, "--json and --format %s disagree", fmt);
+	}
+	if (!fmt)
+		fmt = ctx->json || cli_flag(&dcv_cmd_check, &a, "json") ? "json" : "text";
+	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "junit") && strcmp(fmt, "tap") &&
+	    strcmp(fmt, "prometheus")) {
+		cli_args_release(&a);
+		return usage_error(&dcv_cmd_check, "unknown format '%s' (text, json, junit, tap, prometheus)", fmt);
+	}
+	output = cli_opt(&dcv_cmd_check, &a, "output");
+	o.only = cli_opt(&dcv_cmd_check, &a, "only");
+	o.skip = cli_opt(&dcv_cmd_check, &a, "skip");
+	hold = cli_opt(&dcv_cmd_check, &a, "hold");
+	iv = cli_opt(&dcv_cmd_check, &a, "interval");
+	strict = cli_flag(&dcv_cmd_check, &a, "strict");
+	o.hold_interval_ms = 5000;
+	o.probe_timeout_ms = 10000;
+	if ((hold && !dcv_parse_duration(hold, &o.hold_ms)) || (iv && (!dcv_parse_duration(iv, &o.hold_interval_ms) || !o.hold_interval_ms))) {
+		cli_args_release(&a);
+		return usage_error(&dcv_cmd_check, "bad duration for --%s", hold && !o.hold_ms ? "hold" : "interval");
+	}
+	if (a.n_pos) {
+		cli_args_release(&a);
+		return usage_error(&dcv_cmd_check, "unexpected argument '%s'", a.pos[0]);
+	}
+	cli_args_release(&a);
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
+		return rc;
+	if (!o.hold_ms && inv->hold_ms)
+		o.hold_ms = inv->hold_ms;
+	if (!inv->url && !o.only)
+		out_notice(ctx, "no [endpoint] url in %s: the endpoint.* checks are left out", inv->path);
+	if (ctx->tty && !ctx->quiet && !output && strcmp(fmt, "text") == 0)
+		fprintf(stderr, "checking %d hosts%s...\r", inv->n_hosts, o.hold_ms ? " and holding a WebSocket" : "");
+
+	struct dcv_ssh_pool *pool = ctx_pool(ctx);
+	rep.version = xstrdup(DCV_VERSION);
+	rep.generated_at = (long long)time(NULL);
+	rc = dcv_check_run(inv, pool, &o, &rep, &err);
+	dcv_ssh_pool_free(pool);
+	if (ctx->tty && !ctx->quiet && !output && strcmp(fmt, "text") == 0)
+		fprintf(stderr, "\033[K");
+	if (rc != DCV_OK) {
+		out_error("%s", err.msg);
+		dcv_report_release(&rep);
+		return exit_for(rc);
+	}
+	if (strcmp(fmt, "text") == 0)
+		dcv_report_text(&rep, ctx->color && !output, strict, &out);
+	else if (strcmp(fmt, "json") == 0)
+		dcv_report_json(&rep, strict, &out);
+	else if (strcmp(fmt, "junit") == 0)
+		dcv_report_junit(&rep, strict, &out);
+	else if (strcmp(fmt, "tap") == 0)
+		dcv_report_tap(&rep, strict, &out);
+	else
+		dcv_report_prometheus(&rep, strict, &out);
+	if (output) {
+		if (write_atomic(output, &out) != 0) {
+			out_error("cannot write '%s': %s", output, strerror(errno));
+			rc = EXIT_INTERNAL;
+		}
+	} else {
+		fwrite(dcv_buf_str(&out), 1, out.len, stdout);
+	}
+
+	int passed, failed, warned, skipped, errors, ssh_total = 0, ssh_failed = 0;
+	dcv_report_counts(&rep, strict, &passed, &failed, &warned, &skipped, &errors);
+	for (int i = 0; i < rep.n; i++) {
+		size_t l = strlen(rep.checks[i].id);
+		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0) {
+			ssh_total++;
+			ssh_failed += rep.checks[i].status != DCV_CHECK_PASS;
+		}
+	}
+	if (rc == EXIT_OK) {
+		if (ssh_total && ssh_failed == ssh_total && !passed)
+			rc = EXIT_UNREACHABLE;
+		else
+			rc = failed || errors ? EXIT_FAIL : EXIT_OK;
+	}
+	dcv_buf_release(&out);
+	dcv_report_release(&rep);
+	return rc;
+}
+
+const struct dcv_cmd dcv_cmd_check = {
+	.name = "check",
+	.summary = "the full checklist over every hop, with the diagnosis of the first broken one",
+	.usage = "check [--format text|json|junit|tap|prometheus] [--output FILE] [--only IDS] [--skip IDS] [--hold DUR] [--strict]",
+	.help = "Checks every host in parallel over one SSH connection each (one per jump host),\n"
+		"probes the endpoint from here and every agent from the gateway through its SSH\n"
+		"connection, then names the first broken hop, its likely cause and the command\n"
+		"that fixes it. Check IDs are stable (dcvctl(1) lists them).\n"
+		"Exit: 0 nothing failed (warnings allowed unless --strict), 1 a check failed or\n"
+		"some hosts were unreachable, 4 no host could be reached.\n",
+	.opts = opts,
+	.run = run,
+};

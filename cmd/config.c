@@ -1,0 +1,527 @@
+/* dcvctl config render|diff|lint */
+#include "cli.h"
+
+#include "../lib/buf.h"
+#include "../lib/diff.h"
+#include "../lib/inventory.h"
+#include "../lib/lint.h"
+#include "../lib/remote.h"
+#include "../lib/render.h"
+#include "../lib/ssh.h"
+#include "../lib/util.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct dcv_opt render_opts[] = {
+	{ "agent", 'a', "NAME", "the agent whose dcv.conf to render (default: the first)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct dcv_opt plain_opts[] = {
+	{ "json", 0, NULL, "print as JSON" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct dcv_host *first_agent(const struct dcv_inventory *inv)
+{
+	for (int i = 0; i < inv->n_hosts; i++)
+		if (inv->hosts[i]->role == DCV_ROLE_AGENT)
+			return inv->hosts[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ render */
+
+static int run_render(struct dcv_ctx *ctx, int argc, char **argv);
+static const struct dcv_cmd sub_render = {
+	.name = "render",
+	.summary = "print a configuration as deploy writes it (nginx, or an agent's managed dcv.conf keys)",
+	.usage = "config render nginx|dcv [--agent NAME]",
+	.help = "'dcv' prints the keys dcvctl manages; deploy merges them into the agent's existing\n"
+		"dcv.conf, keeping every other key and comment ('config diff' shows the result).\n",
+	.opts = render_opts,
+	.run = run_render,
+};
+
+static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct dcv_inventory *inv;
+	struct cli_args a;
+	struct dcv_buf out = DCV_BUF_INIT;
+	const char *agent_name;
+	int rc = cli_parse(&sub_render, argc, argv, &a);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	agent_name = cli_opt(&sub_render, &a, "agent");
+	if (a.n_pos != 1 || (strcmp(a.pos[0], "nginx") != 0 && strcmp(a.pos[0], "dcv") != 0)) {
+		cli_args_release(&a);
+		return usage_error(&sub_render, "give the kind: nginx or dcv");
+	}
+	bool nginx = strcmp(a.pos[0], "nginx") == 0;
+	cli_args_release(&a);
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
+		return rc;
+	if (nginx) {
+		dcv_render_nginx(inv, &out);
+	} else {
+		const struct dcv_host *h = agent_name ? ctx_host(ctx, agent_name) : first_agent(inv);
+		if (!h)
+			return agent_name ? EXIT_USAGE : (out_error("no [agent] in %s", inv->path), EXIT_CONFIG);
+		if (h->role != DCV_ROLE_AGENT)
+			return usage_error(&sub_render, "'%s' is not an agent", agent_name);
+		dcv_render_dcvconf("", h, true, &out);
+	}
+	fputs(dcv_buf_str(&out), stdout);
+	dcv_buf_release(&out);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ diff */
+
+struct hostjob {
+	struct dcv_ssh_pool *pool;
+	const struct dcv_inventory *inv;
+	const struct dcv_host **hosts;
+	int *rc;
+	struct dcv_err *err;
+	struct dcv_buf *out;   /* diff, or lint text */
+	struct dcv_findings *findings;
+	bool lint;
+};
+
+static void diff_one(struct hostjob *j, int i, struct dcv_ssh *c)
+{
+	const struct dcv_host *h = j->hosts[i];
+	struct dcv_buf cur = DCV_BUF_INIT, want = DCV_BUF_INIT;
+	const char *path = h->role == DCV_ROLE_GATEWAY ? DCV_NGINX_CONF : DCV_DCV_CONF;
+	bool exists = false;
+
+	j->rc[i] = dcv_remote_read(c, h, path, &cur, &exists, &j->err[i]);
+	if (j->rc[i] != DCV_OK)
+		goto out;
+	if (h->role == DCV_ROLE_GATEWAY)
+		dcv_render_nginx(j->inv, &want);
+	else
+		dcv_render_dcvconf(dcv_buf_str(&cur), h, true, &want);
+	char *la = xasprintf("%s:%s%s", h->name, path, exists ? "" : " (absent)");
+	char *lb = xasprintf("%s:%s (rendered)", h->name, path);
+	dcv_diff(dcv_buf_str(&cur), want.data, la, lb, &j->out[i]);
+	free(la);
+	free(lb);
+out:
+	dcv_buf_release(&cur);
+	dcv_buf_release(&want);
+}
+
+/* nginx -T prints every file nginx loads after "# configuration file NAME:" lines. */
+static int split_nginx_dump(const char *dump, struct dcv_nginx_file **files, char ***texts)
+{
+	int n = 0;
+	const char *p = dump;
+
+	*files = NULL;
+	*texts = NULL;
+	while ((p = strstr(p, "# configuration file "))) {
+		const char *name = p + strlen("# configuration file ");
+		const char *colon = strstr(name, ":\n");
+		if (!colon)
+			break;
+		const char *body = colon + 2;
+		const char *next = strstr(body, "\n# configuration file ");
+		size_t len = next ? (size_t)(next - body + 1) : strlen(body);
+		*files = xrealloc(*files, sizeof(**files) * (size_t)(n + 1));
+		*texts = xrealloc(*texts, sizeof(**texts) * (size_t)(2 * (n + 1)));
+		(*texts)[2 * n] = xstrndup(name, (size_t)(colon - name));
+		(*texts)[2 * n + 1] = xstrndup(body, len);
+		(*files)[n].name = (*texts)[2 * n];
+		(*files)[n].text = (*texts)[2 * n + 1];
+		n++;
+		p = body + len;
+	}
+	return n;
+}
+
+static void lint_gateway(struct hostjob *j, int i, struct dcv_ssh *c)
+{
+	const struct dcv_host *h = j->hosts[i];
+	struct dcv_buf dump = DCV_BUF_INIT, crons = DCV_BUF_INIT, err = DCV_BUF_INIT, s = DCV_BUF_INIT;
+	struct dcv_nginx_file *files;
+	char **texts;
+	int status = 0, n;
+
+	j->rc[i] = dcv_remote_sh(c, h, "nginx -T 2>/dev/null", &dump, &err, &status, &j->err[i]);
+	if (j->rc[i] != DCV_OK)
+		goto out;
+	if (status != 0) {
+		/* nginx -T fails on an invalid configuration: that is the first finding */
+		struct dcv_buf t = DCV_BUF_INIT;
+		dcv_remote_sh(c, h, "nginx -t 2>&1", &t, NULL, &status, &j->err[i]);
+		dcv_buf_rtrim(&t);
+		const char *last = strrchr(dcv_buf_str(&t), '\n');
+		struct dcv_findings *f = &j->findings[i];
+		f->v = xrealloc(f->v, sizeof(*f->v) * (size_t)(f->n + 1));
+		f->v[f->n++] = (struct dcv_finding){ DCV_SEV_ERROR, xstrdup("nginx -t"), 0,
+						     xstrdup("nginx.invalid"),
+						     xasprintf("nginx refuses its configuration: %s",
+							       last ? last + 1 : dcv_buf_str(&t)) };
+		dcv_buf_release(&t);
+		goto out;
+	}
+	dcv_remote_sh(c, h, "crontab -l -u root 2>/dev/null; cat /etc/cron.d/* /etc/crontab 2>/dev/null; exit 0",
+		      &crons, NULL, &status, &j->err[i]);
+	n = split_nginx_dump(dcv_buf_str(&dump), &files, &texts);
+	dcv_lint_nginx(files, n, crons.data, &j->findings[i]);
+	for (int k = 0; k < 2 * n; k++)
+		free(texts[k]);
+	free(texts);
+	free(files);
+	/* the certificate files the configuration names must exist */
+	dcv_buf_adds(&s, "for f in ");
+	dcv_shquote(&s, h->cert);
+	dcv_buf_addc(&s, ' ');
+	dcv_shquote(&s, h->key);
+	dcv_buf_adds(&s, "; do [ -r \"$f\" ] || echo \"$f\"; done");
+	dcv_buf_reset(&dump);
+	if (dcv_remote_sh(c, h, s.data, &dump, NULL, &status, &j->err[i]) == DCV_OK) {
+		char *save = NULL;
+		for (char *l = strtok_r(dump.data ? dump.data : (char[]){ 0 }, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save)) {
+			struct dcv_findings *f = &j->findings[i];
+			f->v = xrealloc(f->v, sizeof(*f->v) * (size_t)(f->n + 1));
+			f->v[f->n++] = (struct dcv_finding){ DCV_SEV_ERROR, xstrdup(l), 0, xstrdup("nginx.cert-missing"),
+							     xasprintf("certificate file %s is missing: nginx will not start", l) };
+		}
+	}
+out:
+	dcv_buf_release(&dump);
+	dcv_buf_release(&crons);
+	dcv_buf_release(&err);
+	dcv_buf_release(&s);
+}
+
+static void lint_agent(struct hostjob *j, int i, struct dcv_ssh *c)
+{
+	const struct dcv_host *h = j->hosts[i];
+	struct dcv_buf cur = DCV_BUF_INIT;
+	bool exists = false;
+
+	j->rc[i] = dcv_remote_read(c, h, DCV_DCV_CONF, &cur, &exists, &j->err[i]);
+	if (j->rc[i] == DCV_OK && exists) {
+		char *name = xasprintf("%s:%s", h->name, DCV_DCV_CONF);
+		dcv_lint_dcvconf(dcv_buf_str(&cur), name, true, &j->findings[i]);
+		free(name);
+	}
+	dcv_buf_release(&cur);
+}
+
+static void host_worker(void *user, int i)
+{
+	struct hostjob *j = user;
+	struct dcv_ssh *c;
+
+	j->rc[i] = dcv_ssh_connect(j->pool, j->hosts[i], &c, &j->err[i]);
+	if (j->rc[i] != DCV_OK)
+		return;
+	if (!j->lint)
+		diff_one(j, i, c);
+	else if (j->hosts[i]->role == DCV_ROLE_GATEWAY)
+		lint_gateway(j, i, c);
+	else
+		lint_agent(j, i, c);
+}
+
+/* Hosts named on the command line, or the gateway and every agent. */
+static int pick_hosts(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, char **names, int n,
+		      const struct dcv_host ***out)
+{
+	const struct dcv_inventory *inv = ctx->inv;
+	const struct dcv_host **hosts = xcalloc((size_t)inv->n_hosts + (size_t)n, sizeof(*hosts));
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct dcv_host *h = ctx_host(ctx, names[i]);
+		if (!h) {
+			free(hosts);
+			return -EXIT_USAGE;
+		}
+		if (h->role != DCV_ROLE_GATEWAY && h->role != DCV_ROLE_AGENT) {
+			free(hosts);
+			return -usage_error(cmd, "'%s' has no managed configuration (gateway or agent only)", names[i]);
+		}
+		hosts[k++] = h;
+	}
+	for (int i = 0; !n && i < inv->n_hosts; i++)
+		if (inv->hosts[i]->role == DCV_ROLE_GATEWAY || inv->hosts[i]->role == DCV_ROLE_AGENT)
+			hosts[k++] = inv->hosts[i];
+	*out = hosts;
+	return k;
+}
+
+static void hostjob_run(struct dcv_ctx *ctx, struct hostjob *j, int n)
+{
+	j->rc = xcalloc((size_t)n, sizeof(int));
+	j->err = xcalloc((size_t)n, sizeof(*j->err));
+	j->out = xcalloc((size_t)n, sizeof(*j->out));
+	j->findings = xcalloc((size_t)n, sizeof(*j->findings));
+	j->inv = ctx->inv;
+	j->pool = ctx_pool(ctx);
+	dcv_parallel(n, n, host_worker, j);
+	dcv_ssh_pool_free(j->pool);
+}
+
+static void hostjob_release(struct hostjob *j, int n)
+{
+	for (int i = 0; i < n; i++) {
+		dcv_buf_release(&j->out[i]);
+		dcv_findings_free(&j->findings[i]);
+	}
+	free(j->rc);
+	free(j->err);
+	free(j->out);
+	free(j->findings);
+	free(j->hosts);
+}
+
+static int run_diff(struct dcv_ctx *ctx, int argc, char **argv);
+static const struct dcv_cmd sub_diff = {
+	.name = "diff",
+	.summary = "deployed configuration against the rendered one (exit 1 on drift)",
+	.usage = "config diff [HOST...]",
+	.opts = plain_opts,
+	.run = run_diff,
+};
+
+static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct dcv_inventory *inv;
+	struct cli_args a;
+	struct hostjob j = { 0 };
+	int rc = cli_parse(&sub_diff, argc, argv, &a), n, drift = 0, failed = 0, unreachable = 0;
+	bool json;
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	json = ctx->json || cli_flag(&sub_diff, &a, "json");
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
+		cli_args_release(&a);
+		return rc;
+	}
+	n = pick_hosts(ctx, &sub_diff, a.pos, a.n_pos, &j.hosts);
+	cli_args_release(&a);
+	if (n < 0)
+		return -n;
+	hostjob_run(ctx, &j, n);
+	struct json_object *root = json ? json_object_new_object() : NULL, *arr = json ? json_object_new_array() : NULL;
+	for (int i = 0; i < n; i++) {
+		if (j.rc[i] != DCV_OK) {
+			failed++;
+			unreachable += dcv_err_is_transport(j.rc[i]);
+		} else if (j.out[i].len) {
+			drift++;
+		}
+		if (json) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "host", json_object_new_string(j.hosts[i]->name));
+			json_object_object_add(o, "drift", json_object_new_boolean(j.rc[i] == DCV_OK && j.out[i].len));
+			if (j.rc[i] != DCV_OK)
+				json_object_object_add(o, "error", json_object_new_string(j.err[i].msg));
+			else if (j.out[i].len)
+				json_object_object_add(o, "diff", json_object_new_string(j.out[i].data));
+			json_object_array_add(arr, o);
+		} else if (j.rc[i] != DCV_OK) {
+			out_error("%s: %s", j.hosts[i]->name, j.err[i].msg);
+		} else {
+			fputs(dcv_buf_str(&j.out[i]), stdout);
+		}
+	}
+	if (json) {
+		json_object_object_add(root, "hosts", arr);
+		out_json(root);
+	} else if (!drift && !failed && !ctx->quiet) {
+		fprintf(stderr, "dcvctl: no drift on %d host%s\n", n, n == 1 ? "" : "s");
+	}
+	hostjob_release(&j, n);
+	if (failed && unreachable == n)
+		return EXIT_UNREACHABLE;
+	return drift || failed ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ lint */
+
+static bool looks_like_dcvconf(const char *name, const char *text)
+{
+	size_t l = strlen(name);
+	return (l >= 8 && strcmp(name + l - 8, "dcv.conf") == 0) || strstr(text, "[connectivity]") ||
+	       strstr(text, "[security]") || strstr(text, "[session-management");
+}
+
+static int read_local(const char *path, struct dcv_buf *out)
+{
+	FILE *f = fopen(path, "r");
+	char buf[8192];
+	size_t n;
+
+	if (!f)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		dcv_buf_add(out, buf, n);
+	fclose(f);
+	return 0;
+}
+
+static void print_findings(struct dcv_ctx *ctx, const struct dcv_findings *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		const struct dcv_finding *x = &f->v[i];
+		bool e = x->sev == DCV_SEV_ERROR;
+		if (x->line)
+			printf("%s:%d: %s%s%s: %s [%s]\n", x->file, x->line, col(ctx, e ? "red" : "yellow"),
+			       e ? "error" : "warning", col_end(ctx), x->msg, x->rule);
+		else
+			printf("%s: %s%s%s: %s [%s]\n", x->file, col(ctx, e ? "red" : "yellow"),
+			       e ? "error" : "warning", col_end(ctx), x->msg, x->rule);
+	}
+}
+
+static struct json_object *findings_json(const struct dcv_findings *f)
+{
+	struct json_object *arr = json_object_new_array();
+	for (int i = 0; i < f->n; i++) {
+		const struct dcv_finding *x = &f->v[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "file", json_object_new_string(x->file));
+		json_object_object_add(o, "line", json_object_new_int(x->line));
+		json_object_object_add(o, "severity", json_object_new_string(x->sev == DCV_SEV_ERROR ? "error" : "warning"));
+		json_object_object_add(o, "rule", json_object_new_string(x->rule));
+		json_object_object_add(o, "message", json_object_new_string(x->msg));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static int run_lint(struct dcv_ctx *ctx, int argc, char **argv);
+static const struct dcv_cmd sub_lint = {
+	.name = "lint",
+	.summary = "lint dcv.conf and nginx configurations, on hosts or local files (exit 1 on an error)",
+	.usage = "config lint [HOST...|FILE...]",
+	.help = "Arguments that name existing local files are linted as files (nginx files together,\n"
+		"as nginx would load them; dcv.conf by name or content); otherwise as inventory hosts:\n"
+		"the gateway's whole nginx configuration (nginx -T), its crontabs and certificate\n"
+		"files, each agent's /etc/dcv/dcv.conf. No argument: every gateway and agent.\n"
+		"Each finding says why in one line. Warnings alone exit 0.\n",
+	.opts = plain_opts,
+	.run = run_lint,
+};
+
+static int lint_files(struct dcv_ctx *ctx, char **paths, int n, bool json)
+{
+	struct dcv_findings f = { 0 };
+	struct dcv_nginx_file *nf = xcalloc((size_t)n, sizeof(*nf));
+	struct dcv_buf *texts = xcalloc((size_t)n, sizeof(*texts));
+	int n_nginx = 0, rc = EXIT_OK;
+
+	for (int i = 0; i < n; i++) {
+		if (read_local(paths[i], &texts[i]) != 0) {
+			out_error("cannot read '%s': %s", paths[i], strerror(errno));
+			rc = EXIT_INTERNAL;
+			goto out;
+		}
+		if (looks_like_dcvconf(paths[i], dcv_buf_str(&texts[i])))
+			dcv_lint_dcvconf(dcv_buf_str(&texts[i]), paths[i], true, &f);
+		else
+			nf[n_nginx++] = (struct dcv_nginx_file){ paths[i], dcv_buf_str(&texts[i]) };
+	}
+	if (n_nginx)
+		dcv_lint_nginx(nf, n_nginx, NULL, &f);
+	if (json) {
+		struct json_object *root = json_object_new_object();
+		json_object_object_add(root, "findings", findings_json(&f));
+		json_object_object_add(root, "errors", json_object_new_int(dcv_findings_errors(&f)));
+		json_object_object_add(root, "warnings", json_object_new_int(dcv_findings_warnings(&f)));
+		out_json(root);
+	} else {
+		print_findings(ctx, &f);
+	}
+	rc = dcv_findings_errors(&f) ? EXIT_FAIL : EXIT_OK;
+out:
+	for (int i = 0; i < n; i++)
+		dcv_buf_release(&texts[i]);
+	free(texts);
+	free(nf);
+	dcv_findings_free(&f);
+	return rc;
+}
+
+static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct dcv_inventory *inv;
+	struct cli_args a;
+	struct hostjob j = { 0 };
+	struct stat st;
+	int rc = cli_parse(&sub_lint, argc, argv, &a), n, errors = 0, failed = 0, unreachable = 0;
+	bool json, files = a.n_pos > 0;
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	json = ctx->json || cli_flag(&sub_lint, &a, "json");
+	for (int i = 0; i < a.n_pos; i++)
+		files &= stat(a.pos[i], &st) == 0 && S_ISREG(st.st_mode);
+	if (files) {
+		rc = lint_files(ctx, a.pos, a.n_pos, json);
+		cli_args_release(&a);
+		return rc;
+	}
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
+		cli_args_release(&a);
+		return rc;
+	}
+	n = pick_hosts(ctx, &sub_lint, a.pos, a.n_pos, &j.hosts);
+	cli_args_release(&a);
+	if (n < 0)
+		return -n;
+	j.lint = true;
+	hostjob_run(ctx, &j, n);
+	struct json_object *root = json ? json_object_new_object() : NULL, *arr = json ? json_object_new_array() : NULL;
+	for (int i = 0; i < n; i++) {
+		if (j.rc[i] != DCV_OK) {
+			failed++;
+			unreachable += dcv_err_is_transport(j.rc[i]);
+			if (!json)
+				out_error("%s: %s", j.hosts[i]->name, j.err[i].msg);
+		}
+		errors += dcv_findings_errors(&j.findings[i]);
+		if (json) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "host", json_object_new_string(j.hosts[i]->name));
+			json_object_object_add(o, "findings", findings_json(&j.findings[i]));
+			if (j.rc[i] != DCV_OK)
+				json_object_object_add(o, "error", json_object_new_string(j.err[i].msg));
+			json_object_array_add(arr, o);
+		} else {
+			print_findings(ctx, &j.findings[i]);
+		}
+	}
+	if (json) {
+		json_object_object_add(root, "hosts", arr);
+		out_json(root);
+	}
+	hostjob_release(&j, n);
+	if (failed && unreachable == n)
+		return EXIT_UNREACHABLE;
+	return errors || failed ? EXIT_FAIL : EXIT_OK;
+}
+
+static const struct dcv_cmd *const subs[] = { &sub_diff, &sub_lint, &sub_render, NULL };
+
+const struct dcv_cmd dcv_cmd_config = {
+	.name = "config",
+	.summary = "render, diff or lint the configurations dcvctl manages",
+	.usage = "config render KIND | config diff [HOST...] | config lint [HOST...|FILE...]",
+	.opts = plain_opts,
+	.subcmds = subs,
+};

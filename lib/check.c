@@ -1,0 +1,937 @@
+/* The checklist. Every host is worked on by one thread over its one connection; the endpoint
+ * probes run from here at the same time; the gateway also carries tunnels to each agent so the
+ * DCV servers are probed from the gateway's vantage point, as nginx reaches them. */
+#include "check.h"
+
+#include "agent.h"
+#include "buf.h"
+#include "diff.h"
+#include "err.h"
+#include "inventory.h"
+#include "lint.h"
+#include "probe.h"
+#include "remote.h"
+#include "render.h"
+#include "report.h"
+#include "ssh.h"
+#include "tls.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SM_AGENT "dcv-session-manager-agent"
+
+struct run {
+	const struct dcv_inventory *inv;
+	struct dcv_ssh_pool *pool;
+	const struct dcv_check_opts *o;
+	struct dcv_report *rep;
+	pthread_mutex_t lock;
+	const struct dcv_host **agents;
+	int n_agents;
+	char ep_host[256], ep_path[1024];
+	int ep_port;
+	/* gateway tunnels */
+	struct dcv_ssh *gw_conn;
+	const struct dcv_host *gw;
+};
+
+static bool wanted(const struct run *r, const char *id)
+{
+	if (r->o->only && *r->o->only && !dcv_check_selected(id, r->o->only))
+		return false;
+	return !(r->o->skip && *r->o->skip && dcv_check_selected(id, r->o->skip));
+}
+
+/* Is any check under this prefix ("gateway.", "agent.dcv1.") wanted? */
+static bool wanted_prefix(const struct run *r, const char *const *ids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (wanted(r, ids[i]))
+			return true;
+	return false;
+}
+
+static void add(struct run *r, const char *id, const char *host, enum dcv_check_status st,
+		long long t0, const char *evidence, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+static void add(struct run *r, const char *id, const char *host, enum dcv_check_status st,
+		long long t0, const char *evidence, const char *fmt, ...)
+{
+	struct dcv_buf m = DCV_BUF_INIT;
+	va_list ap;
+
+	if (!wanted(r, id))
+		return;
+	va_start(ap, fmt);
+	dcv_buf_vaddf(&m, fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&r->lock);
+	dcv_report_add(r->rep, id, host, st, t0 ? (long)(dcv_now_ms() - t0) : 0, evidence, "%s",
+		       dcv_buf_str(&m));
+	pthread_mutex_unlock(&r->lock);
+	dcv_buf_release(&m);
+}
+
+/* ------------------------------------------------------------------ facts over SSH */
+
+struct kv {
+	char *text; /* owned copy of the output */
+	char **keys, **vals;
+	int n;
+};
+
+static void kv_parse(struct kv *kv, struct dcv_buf *out)
+{
+	char *save = NULL;
+
+	memset(kv, 0, sizeof(*kv));
+	kv->text = dcv_buf_detach(out);
+	for (char *l = strtok_r(kv->text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		kv->keys = xrealloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
+		kv->vals = xrealloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1));
+		kv->keys[kv->n] = l;
+		kv->vals[kv->n++] = eq + 1;
+	}
+}
+
+static const char *kv_get(const struct kv *kv, const char *key)
+{
+	for (int i = 0; i < kv->n; i++)
+		if (strcmp(kv->keys[i], key) == 0)
+			return kv->vals[i];
+	return NULL;
+}
+
+/* A base64 value, decoded into out; false when absent. */
+static bool kv_b64(const struct kv *kv, const char *key, struct dcv_buf *out)
+{
+	const char *v = kv_get(kv, key);
+	return v && dcv_base64_decode(v, strlen(v), out);
+}
+
+static void kv_release(struct kv *kv)
+{
+	free(kv->text);
+	free(kv->keys);
+	free(kv->vals);
+}
+
+static const char facts_prelude[] =
+	"b64() { base64 -w0; echo; }\n"
+	"unit() { a=$(systemctl is-active -- \"$1\" 2>/dev/null); e=$(systemctl is-enabled -- \"$1\" 2>/dev/null); "
+	"printf 'unit.%s=%s %s\\n' \"$1\" \"${a:-unknown}\" \"${e:-not-found}\"; }\n";
+
+static int run_facts(struct dcv_ssh *c, const struct dcv_host *h, const char *script, struct kv *kv,
+		     struct dcv_err *err)
+{
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0, rc;
+
+	dcv_buf_adds(&s, facts_prelude);
+	dcv_buf_adds(&s, script);
+	dcv_buf_adds(&s, "\nexit 0\n");
+	rc = dcv_remote_sh(c, h, s.data, &out, NULL, &status, err);
+	dcv_buf_release(&s);
+	if (rc == DCV_OK && status != 0)
+		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the host's state (exit %d)", status);
+	if (rc == DCV_OK)
+		kv_parse(kv, &out);
+	dcv_buf_release(&out);
+	return rc;
+}
+
+static void unit_state(const struct kv *kv, const char *unit, char *active, char *enabled)
+{
+	char key[128];
+	const char *v;
+
+	snprintf(key, sizeof(key), "unit.%s", unit);
+	v = kv_get(kv, key);
+	strcpy(active, "unknown");
+	strcpy(enabled, "unknown");
+	if (v)
+		sscanf(v, "%23s %23s", active, enabled);
+}
+
+/* Record `error` for every wanted id of a host that could not be reached. */
+static void unreachable(struct run *r, const char *host, const char *const *ids, int n, const char *why)
+{
+	for (int i = 0; i < n; i++)
+		add(r, ids[i], host, DCV_CHECK_ERROR, 0, NULL, "not run: %s", why);
+}
+
+/* ------------------------------------------------------------------ bastion */
+
+static void check_bastion(struct run *r, const struct dcv_host *b)
+{
+	struct dcv_ssh *c;
+	struct dcv_err e = DCV_ERR_INIT;
+	long long t0 = dcv_now_ms();
+
+	if (!wanted(r, "bastion.ssh"))
+		return;
+	if (dcv_ssh_connect(r->pool, b, &c, &e) != DCV_OK)
+		add(r, "bastion.ssh", b->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
+	else
+		add(r, "bastion.ssh", b->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", b->user,
+		    b->ssh_host, b->ssh_port, dcv_ssh_hostkey(c));
+}
+
+/* ------------------------------------------------------------------ gateway */
+
+static const char *proxy_unit(const struct dcv_host *gw)
+{
+	return gw->proxy == DCV_PROXY_NGINX ? "nginx" : gw->proxy == DCV_PROXY_HAPROXY ? "haproxy"
+										 : "dcv-connection-gateway";
+}
+
+static const char *proxy_file(const struct dcv_host *gw)
+{
+	return gw->proxy == DCV_PROXY_NGINX ? DCV_NGINX_CONF
+	       : gw->proxy == DCV_PROXY_HAPROXY ? "/etc/haproxy/haproxy.cfg"
+						: "/etc/dcv-connection-gateway/dcv-connection-gateway.conf";
+}
+
+static void gw_facts_script(const struct dcv_host *gw, struct dcv_buf *s)
+{
+	dcv_buf_adds(s, "unit dcv-connection-gateway; unit dcv-session-manager-broker; unit ");
+	dcv_shquote(s, proxy_unit(gw));
+	dcv_buf_adds(s, "\n");
+	if (gw->proxy == DCV_PROXY_NGINX)
+		dcv_buf_adds(s, "t=$(nginx -t 2>&1); echo \"test.rc=$?\"; printf 'test.out='; printf '%s' \"$t\" | b64\n");
+	else if (gw->proxy == DCV_PROXY_HAPROXY)
+		dcv_buf_adds(s, "t=$(haproxy -c -f /etc/haproxy/haproxy.cfg 2>&1); echo \"test.rc=$?\"; printf 'test.out='; printf '%s' \"$t\" | b64\n");
+	dcv_buf_adds(s, "f=");
+	dcv_shquote(s, proxy_file(gw));
+	dcv_buf_adds(s, "; [ -e \"$f\" ] && { printf 'file='; b64 < \"$f\"; }\n");
+	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", gw->listen);
+	dcv_buf_adds(s, "c=");
+	dcv_shquote(s, gw->cert);
+	dcv_buf_adds(s, "; k=");
+	dcv_shquote(s, gw->key);
+	dcv_buf_adds(s, "\n[ -r \"$c\" ] && { printf 'cert='; b64 < \"$c\"; }\n"
+			"[ -r \"$k\" ] && echo key=yes\n"
+			"if command -v openssl >/dev/null 2>&1 && [ -r \"$c\" ] && [ -r \"$k\" ]; then "
+			"a=$(openssl x509 -noout -pubkey -in \"$c\" 2>/dev/null | sha256sum); "
+			"b=$(openssl pkey -pubout -in \"$k\" 2>/dev/null | sha256sum); "
+			"if [ \"$a\" = \"$b\" ]; then echo keymatch=yes; else echo keymatch=no; fi; fi\n");
+}
+
+static void gw_services(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+{
+	char a1[24], e1[24], a2[24], e2[24], pa[24], pe[24];
+
+	unit_state(kv, "dcv-connection-gateway", a1, e1);
+	unit_state(kv, "dcv-session-manager-broker", a2, e2);
+	unit_state(kv, proxy_unit(gw), pa, pe);
+	if (gw->proxy != DCV_PROXY_CONNECTION_GATEWAY) {
+		bool ok = strcmp(a1, "active") != 0 && strcmp(a2, "active") != 0 &&
+			  strcmp(e1, "enabled") != 0 && strcmp(e2, "enabled") != 0;
+		add(r, "gateway.legacy-services", gw->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL,
+		    "dcv-connection-gateway %s/%s, dcv-session-manager-broker %s/%s%s", a1, e1, a2, e2,
+		    ok ? "" : ": the bypass needs both stopped and disabled");
+	}
+	bool active = strcmp(pa, "active") == 0, enabled = strcmp(pe, "enabled") == 0;
+	add(r, "gateway.proxy.service", gw->name,
+	    !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN, t0, NULL, "%s %s, %s%s",
+	    proxy_unit(gw), pa, pe, active && !enabled ? " (will not start at boot)" : "");
+}
+
+static void gw_config(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+{
+	struct dcv_buf out = DCV_BUF_INIT, file = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT;
+	const char *trc = kv_get(kv, "test.rc");
+
+	kv_b64(kv, "test.out", &out);
+	if (trc && strcmp(trc, "0") != 0) {
+		add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
+		    "%s refuses its configuration", gw->proxy == DCV_PROXY_NGINX ? "nginx -t" : "haproxy -c");
+	} else if (gw->proxy == DCV_PROXY_NGINX) {
+		bool exists = kv_b64(kv, "file", &file);
+		dcv_render_nginx(r->inv, &want);
+		if (!exists)
+			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, NULL,
+			    "nginx -t passes but %s is missing: run dcvctl deploy", DCV_NGINX_CONF);
+		else if (dcv_diff(file.data, want.data, "deployed", "rendered", &d))
+			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_WARN, t0, d.data,
+			    "nginx -t passes; %s drifted from the rendered file (dcvctl config diff gateway)",
+			    DCV_NGINX_CONF);
+		else
+			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_PASS, t0, NULL,
+			    "nginx -t passes; %s is as rendered", DCV_NGINX_CONF);
+	} else {
+		add(r, "gateway.proxy.config", gw->name, trc ? DCV_CHECK_PASS : DCV_CHECK_SKIP, t0, NULL, "%s",
+		    trc ? "configuration valid" : "no validator for this proxy");
+	}
+	dcv_buf_release(&out);
+	dcv_buf_release(&file);
+	dcv_buf_release(&want);
+	dcv_buf_release(&d);
+}
+
+/* Process names as ss shows them (the kernel's 15 characters) and the unit they belong to. */
+static const char *unit_of_process(const char *proc)
+{
+	if (strncmp(proc, "dcv-connection-", 15) == 0)
+		return "dcv-connection-gateway";
+	if (strcmp(proc, "nginx") == 0 || strcmp(proc, "haproxy") == 0)
+		return proc;
+	if (strncmp(proc, "java", 4) == 0)
+		return "dcv-session-manager-broker (java)";
+	return NULL;
+}
+
+static void gw_listen(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+{
+	struct dcv_buf ss = DCV_BUF_INIT;
+	const char *want = gw->proxy == DCV_PROXY_CONNECTION_GATEWAY ? "dcv-connection-" : proxy_unit(gw);
+	char proc[64] = "";
+
+	kv_b64(kv, "ss", &ss);
+	const char *u = strstr(dcv_buf_str(&ss), "users:((\"");
+	if (u)
+		sscanf(u + 9, "%63[^\"]", proc);
+	if (!ss.len)
+		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, NULL, "nothing listens on %d",
+		    gw->listen);
+	else if (strcmp(proc, want) == 0)
+		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_PASS, t0, NULL, "%s listens on %d",
+		    proxy_unit(gw), gw->listen);
+	else {
+		const char *unit = unit_of_process(proc);
+		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, ss.data,
+		    "port %d is held by %s%s%s%s, not %s", gw->listen, proc[0] ? proc : "another process",
+		    unit ? " (unit " : "", unit ? unit : "", unit ? ")" : "", proxy_unit(gw));
+	}
+	dcv_buf_release(&ss);
+}
+
+static void gw_cert(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+{
+	struct dcv_buf pem = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	struct dcv_cert *cert = NULL;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_cert_info ci;
+	const char *km = kv_get(kv, "keymatch");
+
+	if (!kv_b64(kv, "cert", &pem) || !kv_get(kv, "key")) {
+		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s missing or unreadable",
+		    !pem.len ? gw->cert : gw->key);
+		dcv_buf_release(&pem);
+		return;
+	}
+	if (dcv_cert_parse_pem(pem.data, pem.len, &cert, &e) != DCV_OK) {
+		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s: %s", gw->cert, e.msg);
+		dcv_buf_release(&pem);
+		return;
+	}
+	dcv_cert_info(cert, &ci);
+	long days = dcv_cert_days_left(&ci, time(NULL));
+	dcv_buf_addf(&ev, "subject %s\nissuer %s\nSANs", ci.subject, ci.issuer);
+	for (int i = 0; i < ci.n_sans; i++)
+		dcv_buf_addf(&ev, " %s", ci.sans[i]);
+	dcv_buf_addf(&ev, "\ndays left %ld", days);
+	if (km && strcmp(km, "no") == 0)
+		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%s does not belong to %s", gw->key, gw->cert);
+	else if (days < 0)
+		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%s expired %ld days ago", gw->cert, -days);
+	else if (days < r->inv->cert_warn_days)
+		add(r, "gateway.cert", gw->name, DCV_CHECK_WARN, t0, ev.data, "%s expires in %ld days (warn under %d)",
+		    gw->cert, days, r->inv->cert_warn_days);
+	else
+		add(r, "gateway.cert", gw->name, DCV_CHECK_PASS, t0, NULL, "cert and key present%s, %ld days left",
+		    km ? " and matching" : "", days);
+	dcv_cert_info_release(&ci);
+	dcv_cert_free(cert);
+	dcv_buf_release(&pem);
+	dcv_buf_release(&ev);
+}
+
+/* From the gateway to one agent: TCP (the direct-tcpip channel opens only once the gateway's
+ * sshd has connected), TLS and HTTP over fresh tunnels. */
+static void gw_to_agent(void *user, int i)
+{
+	struct run *r = user;
+	const struct dcv_host *a = r->agents[i];
+	struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	char id_tcp[96], id_tls[96], id_http[96], url[512];
+	long long t0 = dcv_now_ms();
+	int fd = -1;
+
+	snprintf(id_tcp, sizeof(id_tcp), "gateway.to.%s.tcp", a->name);
+	snprintf(id_tls, sizeof(id_tls), "gateway.to.%s.tls", a->name);
+	snprintf(id_http, sizeof(id_http), "gateway.to.%s.http", a->name);
+	if (!wanted(r, id_tcp) && !wanted(r, id_tls) && !wanted(r, id_http))
+		return;
+	snprintf(url, sizeof(url), strchr(a->address, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", a->address,
+		 a->port, a->web_url_path);
+	po.timeout_ms = r->o->probe_timeout_ms;
+	if (dcv_ssh_tunnel(r->gw_conn, a->address, a->port, &fd, &e) != DCV_OK) {
+		add(r, id_tcp, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "%s:%d from the gateway: %s", a->address,
+		    a->port, e.msg);
+		add(r, id_tls, r->gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no TCP connection");
+		add(r, id_http, r->gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no TCP connection");
+		return;
+	}
+	add(r, id_tcp, r->gw->name, DCV_CHECK_PASS, t0, NULL, "%s:%d accepts connections from the gateway",
+	    a->address, a->port);
+	struct dcv_tls_result tr;
+	t0 = dcv_now_ms();
+	po.via_fd = fd;
+	if (dcv_probe_tls(url, &po, &tr, &e) != DCV_OK) {
+		add(r, id_tls, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "TLS to %s:%d: %s", a->address, a->port, e.msg);
+	} else {
+		struct dcv_cert_info ci;
+		dcv_cert_info(tr.cert, &ci);
+		add(r, id_tls, r->gw->name, DCV_CHECK_PASS, t0, NULL, "%s %s, certificate %s", tr.protocol,
+		    tr.cipher, ci.subject);
+		dcv_cert_info_release(&ci);
+		dcv_tls_result_release(&tr);
+	}
+	close(fd);
+	t0 = dcv_now_ms();
+	if (dcv_ssh_tunnel(r->gw_conn, a->address, a->port, &fd, &e) != DCV_OK) {
+		add(r, id_http, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
+		return;
+	}
+	struct dcv_http_result hr;
+	po.via_fd = fd;
+	if (dcv_probe_http(url, &po, &hr, &e) != DCV_OK)
+		add(r, id_http, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "GET %s: %s", url, e.msg);
+	else
+		add(r, id_http, r->gw->name, hr.status == 200 ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL,
+		    "GET %s from the gateway: %ld%s", a->web_url_path, hr.status,
+		    hr.status == 200 ? "" : " (expected 200: is web-url-path right?)");
+	close(fd);
+}
+
+static void check_gateway(struct run *r, const struct dcv_host *gw)
+{
+	const char *ids[] = { "gateway.ssh", "gateway.legacy-services", "gateway.proxy.service",
+			      "gateway.proxy.config", "gateway.proxy.listen", "gateway.cert" };
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf script = DCV_BUF_INIT;
+	struct kv kv;
+	struct dcv_ssh *c;
+	long long t0 = dcv_now_ms();
+	bool to_agents = false;
+
+	for (int i = 0; i < r->n_agents && !to_agents; i++) {
+		char p[96];
+		const char *suffixes[] = { "tcp", "tls", "http" };
+		for (int k = 0; k < 3 && !to_agents; k++) {
+			snprintf(p, sizeof(p), "gateway.to.%s.%s", r->agents[i]->name, suffixes[k]);
+			to_agents = wanted(r, p);
+		}
+	}
+	if (!wanted_prefix(r, ids, 6) && !to_agents)
+		return;
+	if (dcv_ssh_connect(r->pool, gw, &c, &e) != DCV_OK) {
+		add(r, "gateway.ssh", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
+		unreachable(r, gw->name, ids + 1, 5, "no SSH connection to the gateway");
+		for (int i = 0; i < r->n_agents; i++) {
+			const char *sfx[] = { "tcp", "tls", "http" };
+			for (int k = 0; k < 3; k++) {
+				char id[96];
+				snprintf(id, sizeof(id), "gateway.to.%s.%s", r->agents[i]->name, sfx[k]);
+				add(r, id, gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no SSH connection to the gateway");
+			}
+		}
+		return;
+	}
+	add(r, "gateway.ssh", gw->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", gw->user,
+	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c));
+	if (wanted_prefix(r, ids + 1, 5)) {
+		t0 = dcv_now_ms();
+		gw_facts_script(gw, &script);
+		if (run_facts(c, gw, script.data, &kv, &e) != DCV_OK) {
+			unreachable(r, gw->name, ids + 1, 5, e.msg);
+		} else {
+			gw_services(r, gw, &kv, t0);
+			gw_config(r, gw, &kv, t0);
+			gw_listen(r, gw, &kv, t0);
+			gw_cert(r, gw, &kv, t0);
+			kv_release(&kv);
+		}
+		dcv_buf_release(&script);
+	}
+	if (to_agents) {
+		r->gw_conn = c;
+		r->gw = gw;
+		dcv_parallel(r->n_agents, r->n_agents < 8 ? r->n_agents : 8, gw_to_agent, r);
+	}
+}
+
+/* ------------------------------------------------------------------ agents */
+
+static void agent_config(struct run *r, const struct dcv_host *a, const char *id, const struct kv *kv,
+			 long long t0)
+{
+	struct dcv_buf conf = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	struct dcv_findings f = { 0 };
+	char name[128];
+	bool bypass = r->gw == NULL || r->gw->proxy != DCV_PROXY_CONNECTION_GATEWAY;
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
+
+	bypass = !gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY;
+	if (!kv_b64(kv, "conf", &conf)) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, NULL, "%s is missing", DCV_DCV_CONF);
+		return;
+	}
+	snprintf(name, sizeof(name), "%s:%s", a->name, DCV_DCV_CONF);
+	dcv_lint_dcvconf(conf.data, name, bypass, &f);
+	dcv_render_dcvconf(conf.data, a, bypass, &want);
+	bool drift = dcv_diff(conf.data, want.data, "deployed", "inventory", &d);
+	for (int i = 0; i < f.n; i++)
+		dcv_buf_addf(&ev, "%s:%d: %s: %s\n", f.v[i].file, f.v[i].line,
+			     f.v[i].sev == DCV_SEV_ERROR ? "error" : "warning", f.v[i].msg);
+	if (drift)
+		dcv_buf_add(&ev, d.data, d.len);
+	int errors = dcv_findings_errors(&f), warnings = dcv_findings_warnings(&f);
+	if (errors || drift)
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, ev.data, "%s%s%s", errors ? "lint errors" : "",
+		    errors && drift ? "; " : "",
+		    drift ? "managed keys differ from the inventory (dcvctl config diff)" : "");
+	else if (warnings)
+		add(r, id, a->name, DCV_CHECK_WARN, t0, ev.data, "%d lint warning%s", warnings, warnings == 1 ? "" : "s");
+	else
+		add(r, id, a->name, DCV_CHECK_PASS, t0, NULL, "dcv.conf lints clean and matches the inventory");
+	dcv_findings_free(&f);
+	dcv_buf_release(&conf);
+	dcv_buf_release(&want);
+	dcv_buf_release(&d);
+	dcv_buf_release(&ev);
+}
+
+static void agent_session(struct run *r, const struct dcv_host *a, const char *id, const struct kv *kv,
+			  long long t0)
+{
+	struct dcv_buf out = DCV_BUF_INIT;
+	struct dcv_sessions list = { 0 };
+	struct dcv_err e = DCV_ERR_INIT;
+	const struct dcv_session *s;
+	const char *rc = kv_get(kv, "sessions.rc");
+
+	kv_b64(kv, "sessions", &out);
+	if (rc && strcmp(rc, "0") != 0) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "dcv list-sessions failed (exit %s)", rc);
+	} else if (dcv_sessions_parse(dcv_buf_str(&out), &list, &e) != DCV_OK) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "%s", e.msg);
+	} else if (!(s = dcv_sessions_find(&list, a->session))) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "no session '%s' (%d other%s)",
+		    a->session, list.n, list.n == 1 ? "" : "s");
+	} else if (!dcv_agent_session_matches(a, s)) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
+		    "session '%s' has owner %s, type %s; the inventory says %s, %s", a->session,
+		    s->owner ? s->owner : "?", s->type ? s->type : "?", a->session_owner, a->session_type);
+	} else {
+		add(r, id, a->name, DCV_CHECK_PASS, t0, NULL, "session '%s' (owner %s, %s)", a->session,
+		    a->session_owner, a->session_type);
+	}
+	dcv_sessions_release(&list);
+	dcv_buf_release(&out);
+}
+
+static void check_agent(struct run *r, const struct dcv_host *a)
+{
+	char ids[5][96];
+	const char *idp[5];
+	const char *sfx[] = { "ssh", "sm-agent", "dcvserver", "config", "session" };
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_ssh *c;
+	struct kv kv;
+	long long t0 = dcv_now_ms();
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "agent.%s.%s", a->name, sfx[i]);
+		idp[i] = ids[i];
+	}
+	if (!wanted_prefix(r, idp, 5))
+		return;
+	if (dcv_ssh_connect(r->pool, a, &c, &e) != DCV_OK) {
+		add(r, ids[0], a->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
+		unreachable(r, a->name, idp + 1, 4, "no SSH connection to the agent");
+		return;
+	}
+	add(r, ids[0], a->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d%s%s, host key %s", a->user, a->ssh_host,
+	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c));
+	t0 = dcv_now_ms();
+	if (run_facts(c, a, "unit " SM_AGENT "; unit dcvserver\n"
+			    "[ -e /etc/dcv/dcv.conf ] && { printf 'conf='; b64 < /etc/dcv/dcv.conf; }\n"
+			    "s=$(dcv list-sessions --json 2>&1 || dcv list-sessions 2>&1); echo \"sessions.rc=$?\"; "
+			    "printf 'sessions='; printf '%s' \"$s\" | b64\n"
+			    "printf 'log='; tail -n 20 /var/log/dcv/server.log 2>/dev/null | b64\n",
+		      &kv, &e) != DCV_OK) {
+		unreachable(r, a->name, idp + 1, 4, e.msg);
+		return;
+	}
+	char sa[24], se[24], da[24], de[24];
+	unit_state(&kv, SM_AGENT, sa, se);
+	unit_state(&kv, "dcvserver", da, de);
+	if (!gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY) {
+		bool ok = strcmp(sa, "active") != 0 && strcmp(se, "enabled") != 0;
+		add(r, ids[1], a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL, "%s %s/%s%s", SM_AGENT, sa, se,
+		    ok ? "" : ": the bypass needs it stopped and disabled");
+	}
+	struct dcv_buf log = DCV_BUF_INIT;
+	kv_b64(&kv, "log", &log);
+	bool up = strcmp(da, "active") == 0;
+	add(r, ids[2], a->name, up ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, up ? NULL : dcv_buf_str(&log),
+	    "dcvserver %s, %s", da, de);
+	dcv_buf_release(&log);
+	agent_config(r, a, ids[3], &kv, t0);
+	agent_session(r, a, ids[4], &kv, t0);
+	kv_release(&kv);
+}
+
+/* ------------------------------------------------------------------ endpoint */
+
+static bool http_expected(const struct dcv_inventory *inv, long status)
+{
+	for (int i = 0; i < inv->n_http_expect; i++)
+		if (inv->http_expect[i] == status)
+			return true;
+	return false;
+}
+
+static void endpoint_tls(struct run *r, const struct dcv_probe_opts *po)
+{
+	struct dcv_tls_result tr;
+	struct dcv_err e = DCV_ERR_INIT, ve = DCV_ERR_INIT;
+	struct dcv_buf ev = DCV_BUF_INIT, missing = DCV_BUF_INIT;
+	long long t0 = dcv_now_ms();
+
+	if (dcv_probe_tls(r->inv->url, po, &tr, &e) != DCV_OK) {
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, NULL, "TLS handshake: %s", e.msg);
+		return;
+	}
+	struct dcv_cert_info ci;
+	dcv_cert_info(tr.cert, &ci);
+	long days = dcv_cert_days_left(&ci, time(NULL));
+	dcv_buf_addf(&ev, "%s %s ALPN %s\nsubject %s\nissuer %s\nSANs", tr.protocol, tr.cipher,
+		     tr.alpn[0] ? tr.alpn : "none", ci.subject, ci.issuer);
+	for (int i = 0; i < ci.n_sans; i++)
+		dcv_buf_addf(&ev, " %s", ci.sans[i]);
+	dcv_buf_addf(&ev, "%s\ndays left %ld\n", ci.n_sans ? "" : " (none)", days);
+	if (!dcv_cert_covers(tr.cert, r->ep_host))
+		dcv_buf_addf(&missing, "%s", r->ep_host);
+	for (int i = 0; i < r->inv->n_names; i++)
+		if (!dcv_cert_covers(tr.cert, r->inv->names[i]))
+			dcv_buf_addf(&missing, "%s%s", missing.len ? ", " : "", r->inv->names[i]);
+	bool verified = dcv_cert_verify(tr.cert, r->inv->ca_file, &ve) == DCV_OK;
+	struct dcv_buf sans = DCV_BUF_INIT;
+	for (int i = 0; i < ci.n_sans; i++)
+		dcv_buf_addf(&sans, "%s%s", i ? ", " : "", ci.sans[i]);
+	if (missing.len)
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data,
+		    "certificate does not cover %s; its SANs: %s", missing.data, sans.len ? sans.data : "none");
+	else if (days < 0)
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate expired %ld days ago", -days);
+	else if (!verified && r->inv->ca_file)
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "chain not verified against %s: %s",
+		    r->inv->ca_file, ve.msg);
+	else if (!verified)
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data,
+		    "%s, name covered, but the chain is untrusted (%s; set [endpoint] ca-file)", tr.protocol, ve.msg);
+	else if (days < r->inv->cert_warn_days)
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data, "certificate expires in %ld days", days);
+	else
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_PASS, t0, NULL, "%s, %s covered, chain verified, %ld days left",
+		    tr.protocol, r->ep_host, days);
+	dcv_cert_info_release(&ci);
+	dcv_tls_result_release(&tr);
+	dcv_buf_release(&ev);
+	dcv_buf_release(&missing);
+	dcv_buf_release(&sans);
+}
+
+static void check_endpoint(struct run *r)
+{
+	const struct dcv_inventory *inv = r->inv;
+	struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	const char *ids[] = { "endpoint.tcp", "endpoint.tls", "endpoint.http", "endpoint.websocket", "endpoint.hold" };
+	long long t0 = dcv_now_ms();
+	char remote[96];
+	double ms = 0;
+
+	if (!wanted_prefix(r, ids, 5))
+		return;
+	po.connect_to = inv->connect_to;
+	po.proxy = inv->proxy;
+	po.ca_file = inv->ca_file;
+	po.timeout_ms = r->o->probe_timeout_ms;
+	if (wanted(r, "endpoint.tcp")) {
+		char *h = NULL;
+		int port = r->ep_port;
+		if (inv->proxy)
+			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_SKIP, 0, NULL, "through the proxy %s", inv->proxy);
+		else if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port) ||
+			 dcv_probe_tcp(h, port, po.timeout_ms, &ms, remote, sizeof(remote), &e) != DCV_OK)
+			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg[0] ? e.msg : "bad connect-to");
+		else
+			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_PASS, t0, NULL, "%s connected in %.1f ms", remote, ms);
+		free(h);
+	}
+	if (wanted(r, "endpoint.tls"))
+		endpoint_tls(r, &po);
+	if (wanted(r, "endpoint.http")) {
+		struct dcv_http_result hr;
+		t0 = dcv_now_ms();
+		if (dcv_probe_http(inv->url, &po, &hr, &e) != DCV_OK)
+			add(r, "endpoint.http", "endpoint", DCV_CHECK_FAIL, t0, NULL, "GET %s: %s", inv->url, e.msg);
+		else
+			add(r, "endpoint.http", "endpoint", http_expected(inv, hr.status) ? DCV_CHECK_PASS : DCV_CHECK_FAIL,
+			    t0, NULL, "HTTP/%s %ld%s%s (first byte %.1f ms)", hr.http_version, hr.status,
+			    hr.redirect[0] ? " -> " : "", hr.redirect, hr.first_byte_ms);
+	}
+	if (wanted(r, "endpoint.websocket")) {
+		struct dcv_ws_result wr;
+		t0 = dcv_now_ms();
+		if (dcv_probe_ws(inv->url, &po, 0, 0, &wr, &e) != DCV_OK)
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
+		else if (wr.status == 101 && wr.accept_ok)
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_PASS, t0, NULL,
+			    "101 Switching Protocols, Sec-WebSocket-Accept correct");
+		else
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "%s",
+			    wr.status == 101 ? "101 with a wrong Sec-WebSocket-Accept"
+			    : wr.status == 400 ? "400: a proxy dropped the Upgrade headers?"
+			    : wr.status == 403 ? "403: DCV refused the Origin (allowed-ws-origin-regex)?"
+					       : "no upgrade");
+		dcv_ws_result_release(&wr);
+	}
+	if (r->o->hold_ms > 0 && wanted(r, "endpoint.hold")) {
+		struct dcv_ws_result wr;
+		t0 = dcv_now_ms();
+		po.timeout_ms = r->o->hold_ms + 15000;
+		if (dcv_probe_ws(inv->url, &po, r->o->hold_ms, r->o->hold_interval_ms, &wr, &e) != DCV_OK)
+			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
+		else if (wr.status != 101 || !wr.accept_ok)
+			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "no upgrade (%ld)", wr.status);
+		else
+			add(r, "endpoint.hold", "endpoint", wr.failure[0] ? DCV_CHECK_FAIL : DCV_CHECK_PASS, t0, NULL,
+			    "%s%sheld %.1f s: %d pongs to %d pings, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms",
+			    wr.failure, wr.failure[0] ? "; " : "", wr.held_ms / 1000.0, wr.pongs, wr.pings_sent,
+			    wr.server_pings, wr.rtt_p50, wr.rtt_p95, wr.rtt_max);
+		dcv_ws_result_release(&wr);
+	}
+}
+
+/* ------------------------------------------------------------------ diagnosis */
+
+static const struct dcv_check *find(const struct dcv_report *rep, const char *id)
+{
+	for (int i = 0; i < rep->n; i++)
+		if (strcmp(rep->checks[i].id, id) == 0)
+			return &rep->checks[i];
+	return NULL;
+}
+
+static bool bad(const struct dcv_report *rep, const char *fmt, const char *name)
+{
+	char id[128];
+	const struct dcv_check *c;
+
+	snprintf(id, sizeof(id), fmt, name);
+	c = find(rep, id);
+	return c && (c->status == DCV_CHECK_FAIL || c->status == DCV_CHECK_ERROR);
+}
+
+static void diagnose(struct run *r)
+{
+	struct dcv_report *rep = r->rep;
+	struct dcv_diagnosis *d = &rep->diagnosis;
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv), *bastion = dcv_inventory_host(r->inv, "bastion");
+	struct dcv_buf hidden = DCV_BUF_INIT;
+
+#define SET(HOP_, HINT_, ...) do { d->hop = xstrdup(HOP_); d->cause = xasprintf(__VA_ARGS__); d->hint = xstrdup(HINT_); goto out; } while (0)
+	if (bastion && bad(rep, "%s.ssh", "bastion")) {
+		for (int i = 0; i < r->inv->n_hosts; i++) {
+			const struct dcv_host *h = r->inv->hosts[i];
+			if (h != bastion && (h->jump == bastion || (h->ssh_host && strcmp(h->ssh_host, bastion->ssh_host) == 0)))
+				dcv_buf_addf(&hidden, "%s%s", hidden.len ? ", " : "", h->name);
+		}
+		SET("bastion", "dcvctl hosts --probe",
+		    "the bastion %s does not answer SSH (%s); it hides %s", bastion->ssh_host, find(rep, "bastion.ssh")->message,
+		    hidden.len ? hidden.data : "no other host");
+	}
+	if (gw && bad(rep, "%s.ssh", "gateway"))
+		SET("gateway", "dcvctl hosts --probe", "no SSH to the gateway: %s", find(rep, "gateway.ssh")->message);
+	if (gw && bad(rep, "%s.proxy.service", "gateway")) {
+		char *hint = xasprintf("dcvctl service start gateway %s", proxy_unit(gw));
+		d->hop = xstrdup("gateway");
+		d->cause = xasprintf("%s is not running on the gateway", proxy_unit(gw));
+		d->hint = hint;
+		goto out;
+	}
+	if (gw && bad(rep, "%s.proxy.config", "gateway"))
+		SET("gateway", "dcvctl deploy --only gateway", "the proxy configuration is invalid or missing: %s",
+		    find(rep, "gateway.proxy.config")->message);
+	if (gw && bad(rep, "%s.proxy.listen", "gateway"))
+		SET("gateway", "dcvctl deploy --only gateway", "%s", find(rep, "gateway.proxy.listen")->message);
+	if (gw && bad(rep, "%s.cert", "gateway"))
+		SET("gateway", "dcvctl cert generate --out ./gateway-cert --install", "%s", find(rep, "gateway.cert")->message);
+	for (int i = 0; i < r->n_agents; i++) {
+		const char *n = r->agents[i]->name;
+		char hint[256];
+		if (bad(rep, "agent.%s.ssh", n)) {
+			snprintf(hint, sizeof(hint), "dcvctl hosts --probe");
+			char id[96];
+			snprintf(id, sizeof(id), "agent.%s.ssh", n);
+			SET(n, hint, "no SSH to %s: %s", n, find(rep, id)->message);
+		}
+		if (bad(rep, "agent.%s.dcvserver", n)) {
+			snprintf(hint, sizeof(hint), "dcvctl service start %s dcvserver", n);
+			SET(n, hint, "dcvserver is not running on %s", n);
+		}
+		if (bad(rep, "gateway.to.%s.tcp", n) || bad(rep, "gateway.to.%s.tls", n) || bad(rep, "gateway.to.%s.http", n)) {
+			snprintf(hint, sizeof(hint), "dcvctl config diff %s", n);
+			SET(n, hint, "the gateway cannot reach dcvserver on %s:%d (dcvserver runs: port, web-url-path or network between them)",
+			    r->agents[i]->address, r->agents[i]->port);
+		}
+		if (bad(rep, "agent.%s.config", n)) {
+			snprintf(hint, sizeof(hint), "dcvctl deploy --only %s", n);
+			SET(n, hint, "dcv.conf on %s is wrong for this topology", n);
+		}
+		if (bad(rep, "agent.%s.session", n)) {
+			snprintf(hint, sizeof(hint), "dcvctl session create --agent %s", n);
+			SET(n, hint, "no usable DCV session on %s", n);
+		}
+		if (bad(rep, "agent.%s.sm-agent", n)) {
+			snprintf(hint, sizeof(hint), "dcvctl deploy --only %s", n);
+			SET(n, hint, "the Session Manager agent still runs on %s", n);
+		}
+	}
+	if (bad(rep, "endpoint.%s", "tcp"))
+		SET("endpoint", "aws elbv2 describe-target-health --target-group-arn <TARGET_GROUP_ARN>",
+		    "the gateway serves but the endpoint does not connect: check the VPC endpoint, the NLB's target health and security groups for 8443 (%s)",
+		    find(rep, "endpoint.tcp")->message);
+	if (bad(rep, "endpoint.%s", "tls")) {
+		const struct dcv_check *c = find(rep, "endpoint.tls");
+		if (strstr(c->message, "does not cover") || strstr(c->message, "expired"))
+			SET("endpoint", "dcvctl cert generate --out ./gateway-cert --install", "%s", c->message);
+		SET("endpoint", "dcvctl cert check", "%s", c->message);
+	}
+	if (bad(rep, "endpoint.%s", "http") || bad(rep, "endpoint.%s", "websocket") || bad(rep, "endpoint.%s", "hold"))
+		SET("endpoint", "dcvctl config lint gateway", "the endpoint answers but %s",
+		    bad(rep, "endpoint.%s", "http") ? find(rep, "endpoint.http")->message
+		    : bad(rep, "endpoint.%s", "websocket") ? find(rep, "endpoint.websocket")->message
+							    : find(rep, "endpoint.hold")->message);
+	for (int i = 0; i < rep->n; i++)
+		if (rep->checks[i].status == DCV_CHECK_FAIL || rep->checks[i].status == DCV_CHECK_ERROR)
+			SET(rep->checks[i].host, "dcvctl check -v", "%s: %s", rep->checks[i].id, rep->checks[i].message);
+#undef SET
+out:
+	dcv_buf_release(&hidden);
+}
+
+/* ------------------------------------------------------------------ run */
+
+/* Reports read along the path: bastion, gateway, agents in inventory order, endpoint. */
+static int hop_rank(const struct run *r, const char *host)
+{
+	const struct dcv_inventory *inv = r->inv;
+
+	if (strcmp(host, "endpoint") == 0)
+		return 3 * inv->n_hosts;
+	for (int i = 0; i < inv->n_hosts; i++)
+		if (strcmp(inv->hosts[i]->name, host) == 0)
+			return inv->hosts[i]->role == DCV_ROLE_BASTION ? i
+			       : inv->hosts[i]->role == DCV_ROLE_GATEWAY ? inv->n_hosts + i : 2 * inv->n_hosts + i;
+	return 3 * inv->n_hosts - 1;
+}
+
+static void order_by_hop(struct run *r)
+{
+	struct dcv_report *rep = r->rep;
+
+	/* insertion sort: stable, and reports are small */
+	for (int i = 1; i < rep->n; i++) {
+		struct dcv_check c = rep->checks[i];
+		int rank = hop_rank(r, c.host), j = i - 1;
+		while (j >= 0 && hop_rank(r, rep->checks[j].host) > rank) {
+			rep->checks[j + 1] = rep->checks[j];
+			j--;
+		}
+		rep->checks[j + 1] = c;
+	}
+}
+
+enum task_kind { T_BASTION, T_GATEWAY, T_AGENT, T_ENDPOINT };
+
+struct task {
+	enum task_kind kind;
+	const struct dcv_host *h;
+};
+
+struct tasks {
+	struct run *r;
+	struct task *v;
+};
+
+static void task_main(void *user, int i)
+{
+	struct tasks *t = user;
+	struct task *k = &t->v[i];
+
+	switch (k->kind) {
+	case T_BASTION: check_bastion(t->r, k->h); break;
+	case T_GATEWAY: check_gateway(t->r, k->h); break;
+	case T_AGENT: check_agent(t->r, k->h); break;
+	case T_ENDPOINT: check_endpoint(t->r); break;
+	}
+}
+
+int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
+		  const struct dcv_check_opts *o, struct dcv_report *rep, struct dcv_err *err)
+{
+	struct run r = { 0 };
+	struct tasks t = { &r, NULL };
+	int n = 0;
+	long long t0 = dcv_now_ms();
+
+	r.inv = inv;
+	r.pool = pool;
+	r.o = o;
+	r.rep = rep;
+	pthread_mutex_init(&r.lock, NULL);
+	if (inv->url && !dcv_url_split(inv->url, r.ep_host, sizeof(r.ep_host), &r.ep_port, r.ep_path, sizeof(r.ep_path)))
+		return dcv_err_set(err, DCV_E_CONFIG, "%s: [endpoint] url is not an https URL", inv->path);
+	r.agents = xcalloc((size_t)inv->n_hosts, sizeof(*r.agents));
+	t.v = xcalloc((size_t)inv->n_hosts + 1, sizeof(*t.v));
+	for (int i = 0; i < inv->n_hosts; i++) {
+		const struct dcv_host *h = inv->hosts[i];
+		if (h->role == DCV_ROLE_AGENT)
+			r.agents[r.n_agents++] = h;
+		if (h->role == DCV_ROLE_BASTION)
+			t.v[n++] = (struct task){ T_BASTION, h };
+		else if (h->role == DCV_ROLE_GATEWAY)
+			t.v[n++] = (struct task){ T_GATEWAY, h };
+		else if (h->role == DCV_ROLE_AGENT)
+			t.v[n++] = (struct task){ T_AGENT, h };
+	}
+	if (inv->url)
+		t.v[n++] = (struct task){ T_ENDPOINT, NULL };
+	dcv_parallel(n, n, task_main, &t);
+	order_by_hop(&r);
+	diagnose(&r);
+	rep->duration_ms = (long)(dcv_now_ms() - t0);
+	free(r.agents);
+	free(t.v);
+	pthread_mutex_destroy(&r.lock);
+	return DCV_OK;
+}
