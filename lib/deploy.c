@@ -29,6 +29,12 @@ struct run {
 	struct dcv_deploy_result *res;
 	const struct dcv_host **agents;
 	int n_agents;
+	/* Agents connect, lock and read their state while the gateway works, then wait for it:
+	 * a failed gateway leaves the previous path serving, so the agents must not switch. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	int gate; /* 0 gateway running, 1 gateway ok, -1 gateway failed */
+	bool with_gw; /* task 0 is the gateway */
 };
 
 /* One host's run: its connection, lock and the time the current step began. */
@@ -651,6 +657,13 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 		failed_err(&hr, "facts", &e);
 		goto out;
 	}
+	pthread_mutex_lock(&r->gate_lock);
+	while (r->gate == 0)
+		pthread_cond_wait(&r->gate_cond, &r->gate_lock);
+	int gate = r->gate;
+	pthread_mutex_unlock(&r->gate_lock);
+	if (gate < 0)
+		goto out;
 	dcv_render_dcvconf(dcv_buf_str(&f.file), h, true, &want);
 	if (agent_sm(&hr, &f) &&
 	    file_step(&hr, "dcv.conf", DCV_DCV_CONF, &f, want.data, NULL, NULL, &conf_changed) &&
@@ -662,10 +675,22 @@ out:
 	dcv_buf_release(&want);
 }
 
-static void agent_worker(void *user, int i)
+static void open_gate(struct run *r, bool ok)
+{
+	pthread_mutex_lock(&r->gate_lock);
+	r->gate = ok ? 1 : -1;
+	pthread_cond_broadcast(&r->gate_cond);
+	pthread_mutex_unlock(&r->gate_lock);
+}
+
+/* Task 0 is the gateway (when deployed), the others the agents. */
+static void worker(void *user, int i)
 {
 	struct run *r = user;
-	deploy_agent(r, r->agents[i]);
+	if (r->with_gw && i == 0)
+		open_gate(r, deploy_gateway(r, dcv_inventory_gateway(r->inv)));
+	else
+		deploy_agent(r, r->agents[r->with_gw ? i - 1 : i]);
 }
 
 int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
@@ -674,7 +699,7 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	const struct dcv_host *gw = dcv_inventory_gateway(inv);
 	const char *only = opts->only;
 	struct run r = { inv, pool, opts, res, NULL, 0 };
-	bool do_gw, gw_ok = true;
+	bool do_gw;
 
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_init(&res->lock, NULL);
@@ -699,12 +724,13 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 			r.agents[r.n_agents++] = h;
 	}
 	res->hosts = (do_gw ? 1 : 0) + r.n_agents;
-	if (do_gw)
-		gw_ok = deploy_gateway(&r, gw);
-	/* A failed gateway leaves the previous path serving: switching the agents to the bypass
-	 * would break it, so they wait for the next run. */
-	if (gw_ok && r.n_agents)
-		dcv_parallel(r.n_agents, r.n_agents, agent_worker, &r);
+	pthread_mutex_init(&r.gate_lock, NULL);
+	pthread_cond_init(&r.gate_cond, NULL);
+	r.gate = do_gw ? 0 : 1;
+	r.with_gw = do_gw;
+	dcv_parallel(res->hosts, res->hosts, worker, &r);
+	pthread_mutex_destroy(&r.gate_lock);
+	pthread_cond_destroy(&r.gate_cond);
 	free(r.agents);
 	return DCV_OK;
 }
