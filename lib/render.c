@@ -149,10 +149,13 @@ static void trim(char *s)
 	memmove(s, s + i, n - i + 1);
 }
 
-static void add_line(struct file *f, const char *text, size_t len, const char *section)
+static void add_line(struct file *f, const char *text, size_t len, const char *section_in)
 {
 	struct line *l;
+	char section[128];
 
+	/* section_in may point into f->v, which the realloc below moves */
+	snprintf(section, sizeof(section), "%s", section_in);
 	f->v = xrealloc(f->v, sizeof(*f->v) * (size_t)(f->n + 1));
 	l = &f->v[f->n++];
 	memset(l, 0, sizeof(*l));
