@@ -83,6 +83,8 @@ demo: deps
 	$(MAKE) dcvctl
 	$(SUDO) tests/lab/lab up
 	$(SUDO) ./dcvctl -c tests/lab/run/dcvctl.conf hosts --probe
+	$(SUDO) ./dcvctl -c tests/lab/run/dcvctl.conf deploy
+	$(SUDO) ./dcvctl -c tests/lab/run/dcvctl.conf check
 
 demo-down:
 	$(SUDO) tests/lab/lab down

@@ -384,5 +384,6 @@ struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx)
 	o.agent_sock = sock && *sock ? sock : NULL;
 	o.notice = pool_notice;
 	o.notice_user = ctx;
+	o.verbose = ctx->verbose > 0;
 	return dcv_ssh_pool_new(ctx->inv, &o);
 }

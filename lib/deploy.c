@@ -383,10 +383,9 @@ static bool gw_cert(struct hostrun *hr, struct facts *f)
 		return true;
 	}
 	step_end(hr, "cert", DCV_STEP_FAILED, 0, NULL,
-		 "missing %s on %s: create a key and certificate whose SAN is the endpoint name, e.g. "
-		 "openssl req -x509 -newkey rsa:2048 -nodes -days 365 -keyout key.pem -out cert.pem "
-		 "-subj '/CN=%.*s' -addext 'subjectAltName=DNS:%.*s', and install them as %s and %s",
-		 !f->cert ? h->cert : h->key, h->name, hl, host, hl, host, h->cert, h->key);
+		 "missing %s on %s: create a pair whose SAN is the endpoint name %.*s and install it with "
+		 "`dcvctl cert generate --out ./gateway-cert --install` (or put your own at %s and %s)",
+		 !f->cert ? h->cert : h->key, h->name, hl, host, h->cert, h->key);
 	return false;
 }
 

@@ -608,6 +608,11 @@ static int connect_locked(struct dcv_ssh *c, struct dcv_err *err)
 	}
 	c->connect_ms = (long)(dcv_now_ms() - start);
 	set_timeout(c->s, h->ssh.command_timeout_ms);
+	if (c->pool->opts.verbose) {
+		char where[300];
+		notice(c->pool, h, "connected to %s as %s%s%s in %ld ms, host key %s", endpoint_name(h, where, sizeof(where)),
+		       h->user, h->jump ? " via " : "", h->jump ? h->jump->name : "", c->connect_ms, c->hostkey);
+	}
 	return DCV_OK;
 }
 

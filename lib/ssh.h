@@ -24,6 +24,7 @@ struct dcv_ssh_pool_opts {
 	const char *agent_sock; /* ssh-agent socket, NULL when none */
 	dcv_ssh_notice_fn notice;
 	void *notice_user;
+	bool verbose; /* also a notice for every connection made */
 };
 
 /* The pool borrows inv, which must outlive it. */
