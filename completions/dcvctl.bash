@@ -7,9 +7,11 @@
 
 # ---- data -------------------------------------------------------------------------------
 
-_dcvctl_commands='exec help hosts service version'
+_dcvctl_commands='cert check config deploy exec help hosts probe service session version'
 
 # Options are listed with their short form first; one that takes a value is written OPT=METAVAR.
+# METAVAR is the table's, except AGENT for an option whose NAME is an agent: it says what
+# _dcvctl_value completes.
 _dcvctl_global_opts='-c=FILE --config=FILE -v --verbose -q --quiet --json --color=WHEN --version -h --help'
 
 # _dcvctl_opts PATH: options of a command ("exec") or of a subcommand ("session create"),
@@ -17,43 +19,68 @@ _dcvctl_global_opts='-c=FILE --config=FILE -v --verbose -q --quiet --json --colo
 _dcvctl_opts()
 {
 	case $1 in
-	exec)    echo '-i --stdin -s --sudo -t=DUR --timeout=DUR' ;;
-	hosts)   echo '-p --probe --json' ;;
-	service) echo '--json' ;;
-	version) echo '--json' ;;
+	'cert check')    echo '-r=HOST:PATH --remote=HOST:PATH -n=FQDN --name=FQDN -k=PATH --key=PATH --json' ;;
+	'cert generate') echo '-o=DIR --out=DIR -s=NAME --san=NAME --days=N --install' ;;
+	check)           echo '-f=FMT --format=FMT -o=FILE --output=FILE --only=IDS --skip=IDS --hold=DUR --interval=DUR --strict --json' ;;
+	'config diff')   echo '--json' ;;
+	'config lint')   echo '--json' ;;
+	'config render') echo '-a=AGENT --agent=AGENT' ;;
+	deploy)          echo '-n --dry-run -d --diff --only=WHAT --json' ;;
+	exec)            echo '-i --stdin -s --sudo -t=DUR --timeout=DUR' ;;
+	hosts)           echo '-p --probe --json' ;;
+	'probe http'|'probe tls'|'probe ws')
+		echo '--via=HOST --connect-to=HOST:PORT --hold=DUR --interval=DUR --timeout=DUR --json' ;;
+	service)         echo '--json' ;;
+	'session close'|'session create'|'session list'|'session recreate')
+		echo '-a=AGENT --agent=AGENT --json' ;;
+	version)         echo '--json' ;;
 	esac
 }
 
 # _dcvctl_subcmds CMD: the subcommands of a command that dispatches to them (one line per
-# command, like _dcvctl_opts). No command has subcommands yet.
+# command, like _dcvctl_opts).
 _dcvctl_subcmds()
 {
 	case $1 in
+	cert)    echo 'check generate' ;;
+	config)  echo 'diff lint render' ;;
+	probe)   echo 'http tls ws' ;;
+	session) echo 'close create list recreate' ;;
 	esac
 }
 
-# _dcvctl_args PATH N: candidates for the Nth positional argument (before any "--"): words, or
-# @host (inventory hosts), @unit, @command, @file, @dir.
+# _dcvctl_args PATH N: candidates for the Nth positional argument (before any "--"): words,
+# and @host (inventory hosts), @agent (agents), @managed (gateway and agents), @unit, @command,
+# @file, @dir.
 _dcvctl_args()
 {
 	case "$1 $2" in
-	'exec 1')    echo @host ;;
-	'exec '*)    echo -- ;;
-	'help 1')    echo @command ;;
-	'service 1') echo 'status start stop restart reload enable disable' ;;
-	'service 2') echo @host ;;
-	'service '*) echo @unit ;;
+	'cert check 1')    echo @file ;;
+	'config diff '*)   echo @managed ;;
+	'config lint '*)   echo '@managed @file' ;;
+	'config render 1') echo 'nginx dcv' ;;
+	'exec 1')          echo @host ;;
+	'exec '*)          echo -- ;;
+	'help 1')          echo @command ;;
+	'service 1')       echo 'status start stop restart reload enable disable' ;;
+	'service 2')       echo @host ;;
+	'service '*)       echo @unit ;;
 	esac
 }
 
-# _dcvctl_value METAVAR: candidates for an option's value, in the same notation.
+# _dcvctl_value METAVAR: candidates for an option's value, in the same notation (@checkid:
+# check IDs and prefixes, comma-separated).
 _dcvctl_value()
 {
 	case $1 in
-	FILE|ARCHIVE) echo @file ;;
-	DIR)          echo @dir ;;
-	HOST)         echo @host ;;
-	WHEN)         echo 'auto always never' ;;
+	FILE|PATH) echo @file ;;
+	DIR)       echo @dir ;;
+	HOST)      echo @host ;;
+	AGENT)     echo @agent ;;
+	WHAT)      echo 'gateway agents @agent' ;;
+	FMT)       echo 'text json junit tap prometheus' ;;
+	IDS)       echo @checkid ;;
+	WHEN)      echo 'auto always never' ;;
 	esac
 }
 
@@ -61,8 +88,9 @@ _dcvctl_units='nginx haproxy dcvserver dcv-session-manager-agent dcv-session-man
 
 # ---- engine -----------------------------------------------------------------------------
 
-# _dcvctl_hosts [FILE]: host names of the inventory dcvctl would read (-c FILE, $DCVCTL_CONFIG,
-# ./dcvctl.conf, $XDG_CONFIG_HOME/dcvctl/dcvctl.conf): [gateway], [bastion], [agent NAME].
+# _dcvctl_hosts [FILE [agent|managed]]: host names of the inventory dcvctl would read (-c FILE,
+# $DCVCTL_CONFIG, ./dcvctl.conf, $XDG_CONFIG_HOME/dcvctl/dcvctl.conf): [gateway], [bastion],
+# [agent NAME]; only the agents, or the gateway and the agents.
 _dcvctl_hosts()
 {
 	local f=$1
@@ -73,9 +101,24 @@ _dcvctl_hosts()
 	[[ -z $f ]] && f=${XDG_CONFIG_HOME:-$HOME/.config}/dcvctl/dcvctl.conf
 	[[ ${f:0:1} == '~' && ${f:1:1} == / ]] && f=$HOME/${f:2}
 	[[ -r $f ]] || return 0
-	awk '/^\[[ \t]*(gateway|bastion)[ \t]*\]/ { sub(/^\[[ \t]*/, ""); sub(/[ \t]*\].*/, ""); print }
+	awk -v only="${2-}" '
+	     /^\[[ \t]*gateway[ \t]*\]/ { if (only != "agent") print "gateway" }
+	     /^\[[ \t]*bastion[ \t]*\]/ { if (only == "") print "bastion" }
 	     /^\[[ \t]*agent[ \t]+[^] \t]+[ \t]*\]/ { sub(/^\[[ \t]*agent[ \t]+/, ""); sub(/[ \t]*\].*/, ""); print }' \
 		"$f" 2>/dev/null
+}
+
+# _dcvctl_checkids [FILE]: the check IDs and the prefixes --only and --skip take.
+_dcvctl_checkids()
+{
+	local a
+	echo bastion bastion.ssh gateway gateway.ssh gateway.legacy-services gateway.proxy \
+		gateway.proxy.service gateway.proxy.config gateway.proxy.listen gateway.cert gateway.to \
+		agent endpoint endpoint.tcp endpoint.tls endpoint.http endpoint.websocket endpoint.hold
+	for a in $(_dcvctl_hosts "$1" agent); do
+		echo "agent.$a agent.$a.ssh agent.$a.sm-agent agent.$a.dcvserver agent.$a.config" \
+			"agent.$a.session gateway.to.$a gateway.to.$a.tcp gateway.to.$a.tls gateway.to.$a.http"
+	done
 }
 
 # _dcvctl_meta OPTS WORD: the metavariable when WORD is an option of OPTS that takes its value
@@ -106,25 +149,36 @@ _dcvctl_meta()
 	esac
 }
 
-# _dcvctl_reply PREFIX CUR CANDIDATES: fill COMPREPLY from words or an @kind.
+# _dcvctl_reply PREFIX CUR CANDIDATES [FILE]: fill COMPREPLY from words and @kinds.
 _dcvctl_reply()
 {
-	local pfx=$1 cur=$2 cands=$3 conf=$4
-	case $cands in
-	@host)    cands=$(_dcvctl_hosts "$conf") ;;
-	@unit)    cands=$_dcvctl_units ;;
-	@command) cands=$_dcvctl_commands ;;
-	@file|@dir)
+	local pfx=$1 cur=$2 conf=$4 w words='' files='' c
+	for w in $3; do
+		case $w in
+		@host)    words+=" $(_dcvctl_hosts "$conf")" ;;
+		@agent)   words+=" $(_dcvctl_hosts "$conf" agent)" ;;
+		@managed) words+=" $(_dcvctl_hosts "$conf" managed)" ;;
+		@unit)    words+=" $_dcvctl_units" ;;
+		@command) words+=" $_dcvctl_commands" ;;
+		@checkid)
+			# a comma-separated list: complete its last item
+			words+=" $(_dcvctl_checkids "$conf")"
+			if [[ $cur == *,* ]]; then
+				pfx+=${cur%,*},
+				cur=${cur##*,}
+			fi
+			;;
+		@file|@dir) files=$w ;;
+		*)        words+=" $w" ;;
+		esac
+	done
+	mapfile -t COMPREPLY < <(compgen -P "$pfx" -W "$words" -- "$cur")
+	if [[ -n $files ]]; then
 		compopt -o filenames 2>/dev/null
-		if [[ $cands == @dir ]]; then
-			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
-		else
-			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
-		fi
-		return
-		;;
-	esac
-	mapfile -t COMPREPLY < <(compgen -P "$pfx" -W "$cands" -- "$cur")
+		c=-f
+		[[ $files == @dir ]] && c=-d
+		mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen $c -- "$cur")
+	fi
 }
 
 _dcvctl()

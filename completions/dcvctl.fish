@@ -7,17 +7,42 @@
 # subcommand and option of the table is here.
 
 set -g __dcvctl_commands \
+    'cert	check a certificate, or generate a self-signed pair for the endpoint' \
+    'check	the full checklist over every hop, with the diagnosis of the first broken one' \
+    'config	render, diff or lint the configurations dcvctl manages' \
+    'deploy	deploy the nginx bypass (runbook Phase 1): idempotent, with backup and rollback' \
     'exec	run a command on a host, arguments passed literally, output streamed' \
     'help	show help for dcvctl or a command' \
     "hosts	list the inventory's hosts; --probe connects to each in parallel" \
+    'probe	probe an https URL: http, tls or ws, from here or --via a host' \
     'service	status/start/stop/restart/reload/enable/disable units via systemctl (sudo)' \
+    'session	list, create, close or recreate DCV sessions on agents' \
     "version	print dcvctl's version and the libraries it runs on"
 
-# "CMD:SUB SUB..." for each command with subcommands (none yet).
-set -g __dcvctl_subcmds
+# "CMD:SUB SUB..." for each command with subcommands.
+set -g __dcvctl_subcmds 'cert:check generate' 'config:diff lint render' 'probe:http tls ws' \
+    'session:close create list recreate'
 
-# "PATH:OPTION" for each option that takes its value from the next word ("global" before the command).
-set -g __dcvctl_valued global:-c global:--config global:--color exec:-t exec:--timeout
+# "PATH:OPTION" for each option that takes its value from the next word ("global" before the
+# command; PATH is the command, or the command and its subcommand).
+set -g __dcvctl_valued global:-c global:--config global:--color \
+    'cert check:-r' 'cert check:--remote' 'cert check:-n' 'cert check:--name' \
+    'cert check:-k' 'cert check:--key' \
+    'cert generate:-o' 'cert generate:--out' 'cert generate:-s' 'cert generate:--san' \
+    'cert generate:--days' \
+    check:-f check:--format check:-o check:--output check:--only check:--skip check:--hold \
+    check:--interval \
+    'config render:-a' 'config render:--agent' \
+    deploy:--only \
+    exec:-t exec:--timeout \
+    'probe http:--via' 'probe http:--connect-to' 'probe http:--hold' 'probe http:--interval' \
+    'probe http:--timeout' \
+    'probe tls:--via' 'probe tls:--connect-to' 'probe tls:--hold' 'probe tls:--interval' \
+    'probe tls:--timeout' \
+    'probe ws:--via' 'probe ws:--connect-to' 'probe ws:--hold' 'probe ws:--interval' \
+    'probe ws:--timeout' \
+    'session close:-a' 'session close:--agent' 'session create:-a' 'session create:--agent' \
+    'session list:-a' 'session list:--agent' 'session recreate:-a' 'session recreate:--agent'
 
 set -g __dcvctl_units nginx haproxy dcvserver dcv-session-manager-agent \
     dcv-session-manager-broker dcv-connection-gateway
@@ -120,19 +145,21 @@ function __dcvctl_using
     test (__dcvctl_parse dd) -eq 0; and test "$(__dcvctl_parse path)" = "$argv"
 end
 
-# __dcvctl_arg CMD N: completing CMD's Nth positional argument ("3+": the third or later).
+# __dcvctl_arg PATH... N: completing the Nth positional argument of PATH ("exec", or
+# "config diff"); N "3+" means the third or later.
 function __dcvctl_arg
-    __dcvctl_using $argv[1]; or return
+    __dcvctl_using $argv[1..-2]; or return
     set -l n (math (__dcvctl_parse npos) + 1)
-    if string match -q -- '*+' $argv[2]
-        test $n -ge (string trim -r -c + -- $argv[2])
+    if string match -q -- '*+' $argv[-1]
+        test $n -ge (string trim -r -c + -- $argv[-1])
     else
-        test $n -eq $argv[2]
+        test $n -eq $argv[-1]
     end
 end
 
 # Host names of the inventory dcvctl would read (-c FILE, $DCVCTL_CONFIG, ./dcvctl.conf,
 # $XDG_CONFIG_HOME/dcvctl/dcvctl.conf): [gateway], [bastion] and [agent NAME] headers.
+# $argv[1]: "agent" for the agents only, "managed" for the gateway and the agents.
 function __dcvctl_hosts
     set -l f (__dcvctl_parse conf)
     test -z "$f"; and set f $DCVCTL_CONFIG
@@ -146,9 +173,28 @@ function __dcvctl_hosts
     end
     string match -q -- '~/*' $f; and set f $HOME/(string sub -s 3 -- $f)
     test -r "$f"; or return
-    awk '/^\[[ \t]*(gateway|bastion)[ \t]*\]/ { sub(/^\[[ \t]*/, ""); sub(/[ \t]*\].*/, ""); print }
+    awk -v only="$argv[1]" '
+         /^\[[ \t]*gateway[ \t]*\]/ { if (only != "agent") print "gateway" }
+         /^\[[ \t]*bastion[ \t]*\]/ { if (only == "") print "bastion" }
          /^\[[ \t]*agent[ \t]+[^] \t]+[ \t]*\]/ { sub(/^\[[ \t]*agent[ \t]+/, ""); sub(/[ \t]*\].*/, ""); print }' \
         $f 2>/dev/null
+end
+
+# Check IDs and the prefixes --only and --skip take, after what is already typed of a
+# comma-separated list.
+function __dcvctl_checkids
+    set -l tok (commandline -ct)
+    set -l pfx
+    string match -q -- '*,*' $tok; and set pfx (string replace -r -- '[^,]*$' '' $tok)
+    string match -q -- '--*=*' $pfx; and set pfx (string replace -r -- '^--[^=]*=' '' $pfx)
+    set -l ids bastion bastion.ssh gateway gateway.ssh gateway.legacy-services gateway.proxy \
+        gateway.proxy.service gateway.proxy.config gateway.proxy.listen gateway.cert gateway.to \
+        agent endpoint endpoint.tcp endpoint.tls endpoint.http endpoint.websocket endpoint.hold
+    for a in (__dcvctl_hosts agent)
+        set -a ids agent.$a agent.$a.{ssh,sm-agent,dcvserver,config,session} \
+            gateway.to.$a gateway.to.$a.{tcp,tls,http}
+    end
+    printf '%s\n' "$pfx"$ids
 end
 
 complete -c dcvctl -f
@@ -164,8 +210,50 @@ complete -c dcvctl -n __dcvctl_needs_command -s h -l help -d 'show help'
 complete -c dcvctl -n __dcvctl_needs_command -a '(string join \n -- $__dcvctl_commands)'
 complete -c dcvctl -n __dcvctl_needs_subcmd -a '(__dcvctl_subcmds_of (__dcvctl_parse path))'
 
-# every command takes --help
+# every command and subcommand takes --help
 complete -c dcvctl -n 'not __dcvctl_needs_command; and test (__dcvctl_parse dd) -eq 0' -s h -l help -d 'show help'
+
+# cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] [--key PATH] [--json]
+complete -c dcvctl -n '__dcvctl_using cert check' -s r -l remote -x -a '(__dcvctl_hosts | string replace -r \'$\' :)' -d 'read the certificate on a host (HOST:/PATH, with sudo)'
+complete -c dcvctl -n '__dcvctl_using cert check' -s n -l name -x -d 'a name the certificate must cover (repeatable)'
+complete -c dcvctl -n '__dcvctl_using cert check' -s k -l key -r -F -d 'the private key to match (local, or on the --remote host)'
+complete -c dcvctl -n '__dcvctl_using cert check' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_arg cert check 1' -F -d 'URL or certificate file'
+
+# cert generate --out DIR [--san NAME]... [--days N] [--install]
+complete -c dcvctl -n '__dcvctl_using cert generate' -s o -l out -x -a '(__fish_complete_directories)' -d 'write cert.pem and key.pem here'
+complete -c dcvctl -n '__dcvctl_using cert generate' -s s -l san -x -d 'another DNS name or IP address (repeatable)'
+complete -c dcvctl -n '__dcvctl_using cert generate' -l days -x -d 'validity in days (default 365)'
+complete -c dcvctl -n '__dcvctl_using cert generate' -l install -d "also install the pair at the gateway's cert/key paths and reload the proxy"
+
+# check [--format FMT] [--output FILE] [--only IDS] [--skip IDS] [--hold DUR] [--interval DUR] [--strict] [--json]
+complete -c dcvctl -n '__dcvctl_using check' -s f -l format -x -a 'text json junit tap prometheus' -d 'report format'
+complete -c dcvctl -n '__dcvctl_using check' -s o -l output -r -F -d 'write the report to FILE (atomically) instead of stdout'
+complete -c dcvctl -n '__dcvctl_using check' -l only -x -a '(__dcvctl_checkids)' -d 'only these check IDs or ID prefixes'
+complete -c dcvctl -n '__dcvctl_using check' -l skip -x -a '(__dcvctl_checkids)' -d 'skip these check IDs or ID prefixes'
+complete -c dcvctl -n '__dcvctl_using check' -l hold -x -d 'add endpoint.hold: keep a WebSocket open this long with pings'
+complete -c dcvctl -n '__dcvctl_using check' -l interval -x -d 'ping interval for --hold (default 5s)'
+complete -c dcvctl -n '__dcvctl_using check' -l strict -d 'warnings count as failures'
+complete -c dcvctl -n '__dcvctl_using check' -l json -d 'same as --format json'
+
+# config diff [HOST...]
+complete -c dcvctl -n '__dcvctl_using config diff' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_arg config diff 1+' -a '(__dcvctl_hosts managed)' -d 'inventory host'
+
+# config lint [HOST...|FILE...]
+complete -c dcvctl -n '__dcvctl_using config lint' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_arg config lint 1+' -a '(__dcvctl_hosts managed)' -d 'inventory host'
+complete -c dcvctl -n '__dcvctl_arg config lint 1+' -F
+
+# config render nginx|dcv [--agent NAME]
+complete -c dcvctl -n '__dcvctl_using config render' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'the agent whose dcv.conf to render (default: the first)'
+complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx dcv' -d kind
+
+# deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--json]
+complete -c dcvctl -n '__dcvctl_using deploy' -s n -l dry-run -d 'print the plan and unified diffs; change nothing on any host'
+complete -c dcvctl -n '__dcvctl_using deploy' -s d -l diff -d 'print unified diffs of the files as they are changed'
+complete -c dcvctl -n '__dcvctl_using deploy' -l only -x -a 'gateway agents (__dcvctl_hosts agent)' -d 'gateway, agents, or one host name'
+complete -c dcvctl -n '__dcvctl_using deploy' -l json -d 'one JSON document with every step and a summary'
 
 # exec [-i] [--sudo] [--timeout DUR] HOST -- CMD [ARG...]
 complete -c dcvctl -n '__dcvctl_using exec' -s i -l stdin -d "pass dcvctl's standard input to the command"
@@ -181,11 +269,41 @@ complete -c dcvctl -n '__dcvctl_arg help 1' -a '(string join \n -- $__dcvctl_com
 complete -c dcvctl -n '__dcvctl_using hosts' -s p -l probe -d 'connect to every host in parallel: state, connect time, round trip'
 complete -c dcvctl -n '__dcvctl_using hosts' -l json -d 'print as JSON'
 
+# probe http|tls|ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--connect-to HOST:PORT] [--timeout DUR] [--json]
+complete -c dcvctl -n '__dcvctl_using probe http' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"
+complete -c dcvctl -n '__dcvctl_using probe http' -l connect-to -x -d "HOST:PORT to connect to instead of resolving the URL's name"
+complete -c dcvctl -n '__dcvctl_using probe http' -l hold -x -d 'ws: keep the WebSocket open this long, with pings'
+complete -c dcvctl -n '__dcvctl_using probe http' -l interval -x -d 'ws: ping interval during --hold (default 5s)'
+complete -c dcvctl -n '__dcvctl_using probe http' -l timeout -x -d 'give up after DUR (default 10s)'
+complete -c dcvctl -n '__dcvctl_using probe http' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_using probe tls' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"
+complete -c dcvctl -n '__dcvctl_using probe tls' -l connect-to -x -d "HOST:PORT to connect to instead of resolving the URL's name"
+complete -c dcvctl -n '__dcvctl_using probe tls' -l hold -x -d 'ws: keep the WebSocket open this long, with pings'
+complete -c dcvctl -n '__dcvctl_using probe tls' -l interval -x -d 'ws: ping interval during --hold (default 5s)'
+complete -c dcvctl -n '__dcvctl_using probe tls' -l timeout -x -d 'give up after DUR (default 10s)'
+complete -c dcvctl -n '__dcvctl_using probe tls' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_using probe ws' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"
+complete -c dcvctl -n '__dcvctl_using probe ws' -l connect-to -x -d "HOST:PORT to connect to instead of resolving the URL's name"
+complete -c dcvctl -n '__dcvctl_using probe ws' -l hold -x -d 'ws: keep the WebSocket open this long, with pings'
+complete -c dcvctl -n '__dcvctl_using probe ws' -l interval -x -d 'ws: ping interval during --hold (default 5s)'
+complete -c dcvctl -n '__dcvctl_using probe ws' -l timeout -x -d 'give up after DUR (default 10s)'
+complete -c dcvctl -n '__dcvctl_using probe ws' -l json -d 'print as JSON'
+
 # service ACTION HOST UNIT...
 complete -c dcvctl -n '__dcvctl_using service' -l json -d 'print as JSON'
 complete -c dcvctl -n '__dcvctl_arg service 1' -a 'status start stop restart reload enable disable' -d action
 complete -c dcvctl -n '__dcvctl_arg service 2' -a '(__dcvctl_hosts)' -d 'inventory host'
 complete -c dcvctl -n '__dcvctl_arg service 3+' -a '$__dcvctl_units' -d unit
+
+# session list|create|close|recreate [--agent NAME] [--json]
+complete -c dcvctl -n '__dcvctl_using session close' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'only this agent (default: every agent)'
+complete -c dcvctl -n '__dcvctl_using session close' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_using session create' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'only this agent (default: every agent)'
+complete -c dcvctl -n '__dcvctl_using session create' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_using session list' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'only this agent (default: every agent)'
+complete -c dcvctl -n '__dcvctl_using session list' -l json -d 'print as JSON'
+complete -c dcvctl -n '__dcvctl_using session recreate' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'only this agent (default: every agent)'
+complete -c dcvctl -n '__dcvctl_using session recreate' -l json -d 'print as JSON'
 
 # version [--json]
 complete -c dcvctl -n '__dcvctl_using version' -l json -d 'print as JSON'

@@ -1,18 +1,21 @@
 /* Lint of dcv.conf against the documented schema and of nginx configurations against the
- * defects the seed runbook measured (design §8, machine-notes.md). */
+ * defects the seed runbook shipped (design §8, reference/machine-notes.md). Pure: the caller
+ * reads the files and prints the findings. */
 #include "lint.h"
 
 #include "util.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 void dcv_findings_free(struct dcv_findings *f)
 {
+	if (!f)
+		return;
 	for (int i = 0; i < f->n; i++) {
 		free(f->v[i].file);
 		free(f->v[i].rule);
@@ -26,6 +29,7 @@ void dcv_findings_free(struct dcv_findings *f)
 static int count(const struct dcv_findings *f, enum dcv_severity s)
 {
 	int n = 0;
+
 	for (int i = 0; i < f->n; i++)
 		n += f->v[i].sev == s;
 	return n;
@@ -53,16 +57,71 @@ static void finding(struct dcv_findings *out, enum dcv_severity sev, const char 
 	dcv_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	out->v = xrealloc(out->v, sizeof(*out->v) * (size_t)(out->n + 1));
-	out->v[out->n++] = (struct dcv_finding){ sev, xstrdup(file), line, xstrdup(rule), dcv_buf_detach(&b) };
+	out->v[out->n++] = (struct dcv_finding){ sev, xstrdup(file ? file : ""), line, xstrdup(rule),
+						 dcv_buf_detach(&b) };
+}
+
+/* Position of `file` in the caller's list: findings sort by it, so they come out in the order
+ * the files were given (nginx's load order), unknown names (the crontab) last. */
+static int file_rank(const char *file, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(file, names[i]) == 0)
+			return i;
+	return n;
+}
+
+static bool before(const struct dcv_finding *a, const struct dcv_finding *b, const char *const *names, int n)
+{
+	int ra = file_rank(a->file, names, n), rb = file_rank(b->file, names, n);
+
+	return ra != rb ? ra < rb : a->line < b->line;
+}
+
+static bool same_finding(const struct dcv_finding *a, const struct dcv_finding *b)
+{
+	return a->line == b->line && strcmp(a->file, b->file) == 0 && strcmp(a->rule, b->rule) == 0 &&
+	       strcmp(a->msg, b->msg) == 0;
+}
+
+/* Stable insertion sort of out->v[first..] by file rank then line; equal findings (a file
+ * included twice reports the same line twice) collapse into one. */
+static void sort_findings(struct dcv_findings *out, int first, const char *const *names, int n)
+{
+	for (int i = first + 1; i < out->n; i++) {
+		struct dcv_finding x = out->v[i];
+		int j = i;
+		while (j > first && before(&x, &out->v[j - 1], names, n)) {
+			out->v[j] = out->v[j - 1];
+			j--;
+		}
+		out->v[j] = x;
+	}
+	int w = first;
+	for (int i = first; i < out->n; i++) {
+		bool dup = false;
+		for (int k = first; k < w && !dup; k++)
+			dup = same_finding(&out->v[k], &out->v[i]);
+		if (dup) {
+			free(out->v[i].file);
+			free(out->v[i].rule);
+			free(out->v[i].msg);
+		} else {
+			out->v[w++] = out->v[i];
+		}
+	}
+	out->n = w;
 }
 
 /* ------------------------------------------------------------------ dcv.conf */
 
+#define ACS "session-management/automatic-console-session"
+
 /* reference/dcv.md §1.1 (latest docs, 2025.0), plus `administrators`, which Session Manager
- * requires although the parameter reference omits it (§1.1, [S25]). */
+ * requires although the parameter reference omits it. */
 static const struct {
 	const char *section;
-	const char *keys[40];
+	const char *keys[32];
 } schema[] = {
 	{ "audio", { "avsync-support", "source-channels" } },
 	{ "clipboard", { "enabled", "max-image-area", "max-payload-size", "max-payload-size-copy",
@@ -85,19 +144,18 @@ static const struct {
 		   "rotation-suffix", "transfer-audit" } },
 	{ "printer", { "file-printer-name", "use-default-printer" } },
 	{ "redirection", { "enable-timezone-redirection" } },
-	{ "security", { "allowed-http-host-regex", "allowed-ws-origin-regex", "auth-connection-setup-timeout",
-			"auth-token-verifier", "auth-token-verifier-timeout", "authentication",
-			"authentication-threshold", "ca-file", "certificate-to-user-file", "ciphers",
-			"connection-estab-timeout", "connection-setup-timeout", "crl-file", "enable-gssapi",
-			"max-connections-per-user", "no-tls-strict", "os-auto-lock", "pam-service-name",
-			"passwd-file", "server-fqdn", "service-name", "supervision-control", "user-realm",
-			"administrators" } },
+	{ "security", { "administrators", "allowed-http-host-regex", "allowed-ws-origin-regex",
+			"auth-connection-setup-timeout", "auth-token-verifier", "auth-token-verifier-timeout",
+			"authentication", "authentication-threshold", "ca-file", "certificate-to-user-file",
+			"ciphers", "connection-estab-timeout", "connection-setup-timeout", "crl-file",
+			"enable-gssapi", "max-connections-per-user", "no-tls-strict", "os-auto-lock",
+			"pam-service-name", "passwd-file", "server-fqdn", "service-name", "supervision-control",
+			"user-realm" } },
 	{ "session-management", { "create-session", "enable-gl-in-virtual-sessions", "max-concurrent-clients",
 				  "max-concurrent-sessions", "max-sessions-per-user", "performance-profile",
 				  "virtual-session-default-layout", "virtual-session-font-path",
 				  "virtual-session-source-profile", "virtual-session-xdcv-args" } },
-	{ "session-management/automatic-console-session",
-	  { "client-eviction-policy", "max-concurrent-clients", "owner", "permissions-file", "storage-root" } },
+	{ ACS, { "client-eviction-policy", "max-concurrent-clients", "owner", "permissions-file", "storage-root" } },
 	{ "session-management/defaults", { "permissions-file" } },
 	{ "smartcard", { "enable-cache" } },
 	{ "webauthn", { "enabled" } },
@@ -106,6 +164,17 @@ static const struct {
 };
 
 #define N_SECTIONS (sizeof(schema) / sizeof(schema[0]))
+
+/* Keys that runbooks use but dcv.conf does not have, with what does the job (reference §1.2). */
+static const struct {
+	const char *key;
+	const char *instead;
+} not_keys[] = {
+	{ "enable-broker", "broker integration is [security] auth-token-verifier" },
+	{ "enable-gateway", "that is a Session Manager broker property, not a dcv.conf key" },
+	{ "tls-certificate", "dcvserver always uses /etc/dcv/dcv.pem" },
+	{ "tls-private-key", "dcvserver always uses /etc/dcv/dcv.key" },
+};
 
 static int section_index(const char *section)
 {
@@ -117,435 +186,775 @@ static int section_index(const char *section)
 
 bool dcv_dcvconf_known(const char *section, const char *key)
 {
-	int s = section_index(section);
+	int s = section && key ? section_index(section) : -1;
 
-	if (s < 0)
-		return false;
-	for (int k = 0; schema[s].keys[k]; k++)
+	for (int k = 0; s >= 0 && schema[s].keys[k]; k++)
 		if (strcmp(schema[s].keys[k], key) == 0)
 			return true;
 	return false;
 }
 
-static void trim(char *s)
+/* One `key = value` line, with the section it sits in. */
+struct kv {
+	int line;
+	char *section; /* NULL before the first header */
+	char *key;
+	char *value;   /* surrounding quotes removed */
+};
+
+struct kvs {
+	struct kv *v;
+	int n;
+};
+
+static char *trim(char *s)
 {
-	size_t n = strlen(s), i = 0;
+	size_t n = strlen(s);
 
 	while (n && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
-	while (isspace((unsigned char)s[i]))
-		i++;
-	memmove(s, s + i, n - i + 1);
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
 }
 
-static void unquote(char *v)
+static char *unquote(char *v)
 {
 	size_t n = strlen(v);
+
 	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-		memmove(v, v + 1, n - 2);
-		v[n - 2] = '\0';
+		v[n - 1] = '\0';
+		return v + 1;
 	}
+	return v;
 }
 
-static void unknown_key(struct dcv_findings *out, const char *file, int line, const char *section,
-			const char *key)
+/* The nearest documented name when it is a plausible typo, as " (did you mean 'x'?)". */
+static void did_you_mean(struct dcv_buf *b, const char *word, const char *const *cands, size_t n,
+			 const char *open, const char *close)
 {
-	const char *cands[64];
-	size_t n = 0;
-	int s = section_index(section);
+	const char *near = dcv_nearest(word, cands, n);
 
-	for (int k = 0; s >= 0 && schema[s].keys[k]; k++)
-		cands[n++] = schema[s].keys[k];
-	const char *near = dcv_nearest(key, cands, n);
-	/* the same key documented in another section is the likelier slip */
+	if (near)
+		dcv_buf_addf(b, " (did you mean %s%s%s?)", open, near, close);
+}
+
+static void unknown_section(struct dcv_findings *out, const char *file, int line, const char *section)
+{
+	const char *names[N_SECTIONS];
+	struct dcv_buf why = DCV_BUF_INIT;
+
+	for (size_t i = 0; i < N_SECTIONS; i++)
+		names[i] = schema[i].section;
+	did_you_mean(&why, section, names, N_SECTIONS, "[", "]");
+	finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
+		"unknown section [%s]: dcv.conf has no such section, so none of its keys take effect%s", section,
+		dcv_buf_str(&why));
+	dcv_buf_release(&why);
+}
+
+static void unknown_key(struct dcv_findings *out, const char *file, const struct kv *e)
+{
+	const char *cands[32];
 	const char *elsewhere = NULL;
+	struct dcv_buf why = DCV_BUF_INIT;
+	size_t n = 0;
+	int s = section_index(e->section);
+
+	for (int k = 0; schema[s].keys[k]; k++)
+		cands[n++] = schema[s].keys[k];
 	for (size_t i = 0; i < N_SECTIONS && !elsewhere; i++)
-		if ((int)i != s && dcv_dcvconf_known(schema[i].section, key))
+		if (dcv_dcvconf_known(schema[i].section, e->key))
 			elsewhere = schema[i].section;
-	if (strcmp(key, "enable-broker") == 0)
-		finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-key",
-			"unknown key 'enable-broker' in [%s]: dcv.conf has no such key; the broker is wired in with "
-			"[security] auth-token-verifier, and removing that is what bypasses it",
-			section);
-	else if (elsewhere)
-		finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-key",
-			"unknown key '%s' in [%s]: it belongs in [%s]", key, section, elsewhere);
-	else if (near)
-		finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-key",
-			"unknown key '%s' in [%s]: not a documented dcv.conf key (did you mean '%s'?)", key, section, near);
+	for (size_t i = 0; i < sizeof(not_keys) / sizeof(not_keys[0]); i++)
+		if (strcmp(not_keys[i].key, e->key) == 0)
+			dcv_buf_addf(&why, "; %s", not_keys[i].instead);
+	if (elsewhere)
+		dcv_buf_addf(&why, "; it belongs in [%s]", elsewhere);
 	else
-		finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-key",
-			"unknown key '%s' in [%s]: not a documented dcv.conf key", key, section);
+		did_you_mean(&why, e->key, cands, n, "'", "'");
+	finding(out, DCV_SEV_ERROR, file, e->line, "dcv.unknown-key",
+		"unknown key '%s' in [%s]: dcv.conf has no such key%s", e->key, e->section, dcv_buf_str(&why));
+	dcv_buf_release(&why);
+}
+
+/* Read the INI text into key lines; headers, stray lines and keys outside any section are
+ * reported here because the key rules never see them. */
+static void read_ini(const char *text, const char *file, struct kvs *kv, struct dcv_findings *out)
+{
+	const char *p = text ? text : "";
+	char *section = NULL;
+	bool section_known = true, reported_bare = false;
+	int line = 0;
+
+	if (strncmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		char *raw = xstrndup(p, len), *l = trim(raw);
+
+		p += len + (p[len] == '\n');
+		line++;
+		if (!*l || *l == '#' || *l == ';') {
+			free(raw);
+			continue;
+		}
+		if (*l == '[') {
+			char *close = strchr(l, ']');
+			free(section);
+			section = NULL;
+			section_known = false;
+			if (!close || *trim(close + 1)) {
+				finding(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
+					"malformed section header '%s': a header is [name] alone on its line", l);
+			} else {
+				*close = '\0';
+				section = xstrdup(trim(l + 1));
+				section_known = section_index(section) >= 0;
+				if (!section_known)
+					unknown_section(out, file, line, section);
+			}
+			free(raw);
+			continue;
+		}
+		char *eq = strchr(l, '=');
+		if (!eq || eq == l) {
+			finding(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
+				"'%s' is neither [section], key = value nor a comment: it sets nothing", l);
+		} else if (!section && section_known) {
+			if (!reported_bare)
+				finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
+					"key before any [section] header: dcv.conf keys take effect only inside a section");
+			reported_bare = true;
+		} else if (section_known) {
+			*eq = '\0';
+			kv->v = xrealloc(kv->v, sizeof(*kv->v) * (size_t)(kv->n + 1));
+			kv->v[kv->n++] = (struct kv){ line, xstrdup(section), xstrdup(trim(l)),
+						      xstrdup(unquote(trim(eq + 1))) };
+		}
+		free(raw);
+	}
+	free(section);
+}
+
+static const char *kv_value(const struct kvs *kv, const char *section, const char *key)
+{
+	const char *v = NULL;
+
+	for (int i = 0; i < kv->n; i++)
+		if (strcmp(kv->v[i].section, section) == 0 && strcmp(kv->v[i].key, key) == 0)
+			v = kv->v[i].value; /* the last one wins, as in any INI reader */
+	return v;
+}
+
+static bool is_true(const char *v)
+{
+	return strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+static void lint_security(struct dcv_findings *out, const char *file, const struct kv *e, bool bypass,
+			  const struct kvs *kv)
+{
+	const char *verifier = kv_value(kv, "security", "auth-token-verifier");
+
+	if (strcmp(e->key, "authentication") == 0 && strcasecmp(e->value, "none") == 0)
+		finding(out, DCV_SEV_WARN, file, e->line, "dcv.auth-none",
+			"authentication = none: anyone who reaches the port gets the desktop without logging in");
+	if (strcmp(e->key, "auth-token-verifier") == 0 && *e->value && bypass)
+		finding(out, DCV_SEV_ERROR, file, e->line, "dcv.verifier-in-bypass",
+			"auth-token-verifier is set but the broker is bypassed: dcvserver sends every login to "
+			"'%s', the stopped Session Manager broker, so nobody can log in", e->value);
+	/* Only meaningful when an https verifier is really consulted. */
+	if (strcmp(e->key, "no-tls-strict") == 0 && is_true(e->value) &&
+	    (bypass || !verifier || strncasecmp(verifier, "https://", 8) != 0))
+		finding(out, DCV_SEV_WARN, file, e->line, "dcv.no-tls-strict-pointless",
+			"no-tls-strict only relaxes certificate checks on the connection to an https "
+			"auth-token-verifier%s; it changes nothing for clients",
+			bypass || !verifier || !*verifier ? ", and none is in use" : "");
 }
 
 void dcv_lint_dcvconf(const char *text, const char *file, bool bypass, struct dcv_findings *out)
 {
-	char section[128] = "";
-	bool section_known = true;
-	int line = 0;
-	const char *p = text ? text : "";
-	const char *names[N_SECTIONS];
+	struct kvs kv = { 0 };
+	int first = out->n;
 
-	for (size_t i = 0; i < N_SECTIONS; i++)
-		names[i] = schema[i].section;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char buf[1024];
-
-		snprintf(buf, sizeof(buf), "%.*s", (int)len, p);
-		p += len + (nl ? 1 : 0);
-		line++;
-		trim(buf);
-		if (!buf[0] || buf[0] == '#' || buf[0] == ';')
-			continue;
-		if (buf[0] == '[') {
-			char *close = strchr(buf, ']');
-			if (close)
-				*close = '\0';
-			snprintf(section, sizeof(section), "%s", buf + 1);
-			trim(section);
-			section_known = section_index(section) >= 0;
-			if (!section_known) {
-				const char *near = dcv_nearest(section, names, N_SECTIONS);
-				finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
-					"unknown section [%s]: not a documented dcv.conf section%s%s%s", section,
-					near ? " (did you mean [" : "", near ? near : "", near ? "]?)" : "");
-			}
-			continue;
-		}
-		char *eq = strchr(buf, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		char *key = buf, *val = eq + 1;
-		trim(key);
-		trim(val);
-		unquote(val);
-		if (!section_known)
-			continue;
-		if (!section[0]) {
-			finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
-				"key '%s' outside any section: dcvserver reads keys only inside [sections]", key);
-			continue;
-		}
-		if (strcmp(key, "owner") == 0 && strcmp(section, "session-management/automatic-console-session") != 0) {
-			finding(out, DCV_SEV_ERROR, file, line, "dcv.owner-misplaced",
-				"'owner' in [%s]: it belongs in [session-management/automatic-console-session] "
-				"(and only acts with create-session = true)", section);
-			continue;
-		}
-		if (!dcv_dcvconf_known(section, key)) {
-			unknown_key(out, file, line, section, key);
-			continue;
-		}
-		if (strcmp(section, "security") == 0 && strcmp(key, "authentication") == 0 && strcmp(val, "none") == 0)
-			finding(out, DCV_SEV_WARN, file, line, "dcv.auth-none",
-				"authentication = none: anyone who reaches the port gets the desktop without logging in");
-		if (strcmp(section, "security") == 0 && strcmp(key, "auth-token-verifier") == 0 && bypass && val[0])
-			finding(out, DCV_SEV_ERROR, file, line, "dcv.verifier-in-bypass",
-				"auth-token-verifier set while the broker is bypassed: every login is sent to a "
-				"Session Manager broker that is stopped, so nobody can log in");
-		if (strcmp(section, "security") == 0 && strcmp(key, "no-tls-strict") == 0)
-			finding(out, DCV_SEV_WARN, file, line, "dcv.no-tls-strict-pointless",
-				"no-tls-strict only relaxes TLS towards the external auth-token-verifier; it does "
-				"nothing for client connections%s",
-				bypass ? ", and the bypass has no verifier" : "");
+	read_ini(text, file, &kv, out);
+	for (int i = 0; i < kv.n; i++) {
+		const struct kv *e = &kv.v[i];
+		if (strcmp(e->key, "owner") == 0 && strcmp(e->section, ACS) != 0)
+			finding(out, DCV_SEV_ERROR, file, e->line, "dcv.owner-misplaced",
+				"'owner' in [%s]: dcvserver reads it only in [" ACS "], so the "
+				"console session stays owned by the user running dcvserver", e->section);
+		else if (!dcv_dcvconf_known(e->section, e->key))
+			unknown_key(out, file, e);
+		else if (strcmp(e->section, "security") == 0)
+			lint_security(out, file, e, bypass, &kv);
 	}
+	sort_findings(out, first, NULL, 0);
+	for (int i = 0; i < kv.n; i++) {
+		free(kv.v[i].section);
+		free(kv.v[i].key);
+		free(kv.v[i].value);
+	}
+	free(kv.v);
 }
 
-/* ------------------------------------------------------------------ nginx */
+/* ------------------------------------------------------------------ nginx syntax */
 
-struct directive {
+struct ngx_dir {
 	char *name;
 	char **args;
 	int n_args;
 	int line;
-	const char *file;
-	int parent; /* index of the enclosing block directive, -1 at top level */
-	bool block;
+	int parent; /* index in the same file, -1 at its top level */
 };
 
-struct conf {
-	struct directive *v;
+struct ngx_file {
+	const char *name;
+	struct ngx_dir *v;
 	int n;
+	bool included; /* some other file includes it: not a root */
+	bool active;   /* being expanded: stops include cycles */
 };
 
-static void add_directive(struct conf *c, struct dcv_buf *words, int n_words, int line,
-			  const char *file, int parent, bool block)
-{
-	struct directive d = { 0 };
-	const char *w = words->data;
+struct words {
+	char **v;
+	int n;
+	int line; /* of the first word */
+};
 
-	d.line = line;
-	d.file = file;
-	d.parent = parent;
-	d.block = block;
-	d.args = xcalloc((size_t)n_words, sizeof(char *));
-	for (int i = 0; i < n_words; i++) {
-		if (i == 0)
-			d.name = xstrdup(w);
-		else
-			d.args[d.n_args++] = xstrdup(w);
-		w += strlen(w) + 1;
-	}
-	c->v = xrealloc(c->v, sizeof(*c->v) * (size_t)(c->n + 1));
-	c->v[c->n++] = d;
+static void words_clear(struct words *w)
+{
+	for (int i = 0; i < w->n; i++)
+		free(w->v[i]);
+	w->n = 0;
 }
 
-/* nginx syntax: words separated by blanks, ';' ends a directive, '{' opens a block, '}' closes
- * it, '#' to the end of the line is a comment, quotes group. */
-static void parse_nginx(struct conf *c, const char *file, const char *text)
+/* A word as nginx reads it: quoted ("..." or '...'), or up to a blank, ';', '{' or '}';
+ * `${var}` keeps its braces and a backslash escapes the next character. */
+static char *read_word(const char **pp, int *line)
 {
-	struct dcv_buf words = DCV_BUF_INIT;
-	int n_words = 0, line = 1, first_line = 1, stack[64], depth = 0;
+	struct dcv_buf b = DCV_BUF_INIT;
+	const char *p = *pp;
+	char quote = (*p == '"' || *p == '\'') ? *p++ : 0;
+
+	while (*p) {
+		if (quote ? *p == quote : (isspace((unsigned char)*p) || strchr(";{}", *p)))
+			break;
+		if (*p == '\\' && p[1]) {
+			char c = p[1];
+			if (strchr("\"'\\", c))
+				dcv_buf_addc(&b, c);
+			else if (c == 't' || c == 'n' || c == 'r')
+				dcv_buf_addc(&b, c == 't' ? '\t' : c == 'n' ? '\n' : '\r');
+			else
+				dcv_buf_add(&b, p, 2);
+			p += 2;
+			continue;
+		}
+		if (!quote && *p == '$' && p[1] == '{') {
+			size_t n = strcspn(p, "}\n");
+			dcv_buf_add(&b, p, n + (p[n] == '}'));
+			p += n + (p[n] == '}');
+			continue;
+		}
+		*line += *p == '\n';
+		dcv_buf_addc(&b, *p++);
+	}
+	if (quote && *p == quote)
+		p++;
+	*pp = p;
+	dcv_buf_addc(&b, '\0'); /* "" is a word too (`'' close;` in a map) */
+	return dcv_buf_detach(&b);
+}
+
+static int add_dir(struct ngx_file *f, struct words *w, int parent)
+{
+	struct ngx_dir d = { w->v[0], NULL, w->n - 1, w->line, parent };
+
+	d.args = xcalloc((size_t)w->n, sizeof(char *));
+	memcpy(d.args, w->v + 1, sizeof(char *) * (size_t)(w->n - 1));
+	w->n = 0; /* the directive owns the words now */
+	f->v = xrealloc(f->v, sizeof(*f->v) * (size_t)(f->n + 1));
+	f->v[f->n] = d;
+	return f->n++;
+}
+
+/* Directives with their block nesting; unbalanced braces are tolerated (nginx -t reports them). */
+static void ngx_parse(struct ngx_file *f, const char *text)
+{
+	struct words w = { 0 };
+	int *stack = NULL, depth = 0, line = 1, cap = 0;
 	const char *p = text ? text : "";
 
-	stack[0] = -1;
 	while (*p) {
+		int parent = depth ? stack[depth - 1] : -1;
 		if (*p == '\n') {
 			line++;
 			p++;
 		} else if (isspace((unsigned char)*p)) {
 			p++;
 		} else if (*p == '#') {
-			while (*p && *p != '\n')
-				p++;
+			p += strcspn(p, "\n");
 		} else if (*p == ';' || *p == '{') {
-			if (n_words)
-				add_directive(c, &words, n_words, first_line, file, depth ? stack[depth] : -1, *p == '{');
-			if (*p == '{' && depth < 63)
-				stack[++depth] = n_words ? c->n - 1 : -1;
-			dcv_buf_reset(&words);
-			n_words = 0;
+			int d = w.n ? add_dir(f, &w, parent) : parent;
+			if (*p == '{') {
+				if (depth == cap)
+					stack = xrealloc(stack, sizeof(int) * (size_t)(cap = 2 * cap + 8));
+				stack[depth++] = d;
+			}
 			p++;
 		} else if (*p == '}') {
-			if (depth)
-				depth--;
-			dcv_buf_reset(&words);
-			n_words = 0;
+			words_clear(&w);
+			depth -= depth > 0;
 			p++;
 		} else {
-			if (!n_words)
-				first_line = line;
-			if (*p == '"' || *p == '\'') {
-				char q = *p++;
-				while (*p && *p != q) {
-					if (*p == '\\' && p[1])
-						p++;
-					if (*p == '\n')
-						line++;
-					dcv_buf_addc(&words, *p++);
-				}
-				if (*p)
-					p++;
-			} else {
-				while (*p && !isspace((unsigned char)*p) && !strchr(";{}", *p))
-					dcv_buf_addc(&words, *p++);
-			}
-			dcv_buf_addc(&words, '\0');
-			words.len = words.len; /* the NUL separates words */
-			n_words++;
+			if (!w.n)
+				w.line = line;
+			w.v = xrealloc(w.v, sizeof(char *) * (size_t)(w.n + 1));
+			w.v[w.n++] = read_word(&p, &line);
 		}
 	}
-	dcv_buf_release(&words);
+	words_clear(&w);
+	free(w.v);
+	free(stack);
 }
 
-static void conf_release(struct conf *c)
+static void ngx_file_release(struct ngx_file *f)
 {
-	for (int i = 0; i < c->n; i++) {
-		free(c->v[i].name);
-		for (int k = 0; k < c->v[i].n_args; k++)
-			free(c->v[i].args[k]);
-		free(c->v[i].args);
+	for (int i = 0; i < f->n; i++) {
+		free(f->v[i].name);
+		for (int k = 0; k < f->v[i].n_args; k++)
+			free(f->v[i].args[k]);
+		free(f->v[i].args);
 	}
-	free(c->v);
+	free(f->v);
 }
 
-/* The nearest value of `name` for directive block `at` and its ancestors (nginx inheritance). */
-static const struct directive *inherited(const struct conf *c, int at, const char *name)
+/* ------------------------------------------------------------------ nginx tree */
+
+/* The configuration as nginx assembles it: every root file's directives, with `include`
+ * replaced by the files it names, so inheritance follows nginx.conf's http block into conf.d
+ * when the caller passes a whole `nginx -T` dump. Node 0 is the top. */
+struct node {
+	const struct ngx_file *file;
+	const struct ngx_dir *d; /* NULL for the top */
+	int parent, child, last, next;
+};
+
+struct tree {
+	struct node *v;
+	int n;
+};
+
+static int add_node(struct tree *t, const struct ngx_file *f, const struct ngx_dir *d, int parent)
 {
-	for (int b = at; ; b = c->v[b].parent) {
-		for (int i = 0; i < c->n; i++)
-			if (c->v[i].parent == b && strcmp(c->v[i].name, name) == 0)
-				return &c->v[i];
-		if (b < 0)
-			return NULL;
+	t->v = xrealloc(t->v, sizeof(*t->v) * (size_t)(t->n + 1));
+	t->v[t->n] = (struct node){ f, d, parent, -1, -1, -1 };
+	if (parent >= 0) {
+		if (t->v[parent].last >= 0)
+			t->v[t->v[parent].last].next = t->n;
+		else
+			t->v[parent].child = t->n;
+		t->v[parent].last = t->n;
 	}
+	return t->n++;
 }
 
-/* proxy_set_header is inherited only by levels that set none themselves. */
-static bool sets_header(const struct conf *c, int at, const char *header)
+/* nginx resolves a relative include against its prefix (/etc/nginx): match the tail. */
+static bool include_matches(const char *pattern, const char *name)
 {
-	for (int b = at; ; b = c->v[b].parent) {
-		bool any = false;
-		for (int i = 0; i < c->n; i++) {
-			if (c->v[i].parent != b || strcmp(c->v[i].name, "proxy_set_header") != 0)
-				continue;
-			any = true;
-			if (c->v[i].n_args >= 1 && strcasecmp(c->v[i].args[0], header) == 0)
-				return true;
-		}
-		if (any || b < 0)
-			return false;
-	}
-}
-
-static long seconds(const char *v)
-{
-	long ms;
-	if (!dcv_parse_duration(v, &ms))
-		return -1;
-	return ms / 1000;
-}
-
-static bool uses_variable(const struct conf *c, const char *var)
-{
-	for (int i = 0; i < c->n; i++)
-		for (int k = 0; k < c->v[i].n_args; k++)
-			if (strstr(c->v[i].args[k], var))
-				return true;
-	return false;
-}
-
-static bool defines_variable(const struct conf *c, const char *var)
-{
-	for (int i = 0; i < c->n; i++)
-		if (strcmp(c->v[i].name, "map") == 0 && c->v[i].n_args >= 2 && strcmp(c->v[i].args[1], var) == 0)
+	if (fnmatch(pattern, name, FNM_PATHNAME) == 0)
+		return true;
+	if (pattern[0] == '/')
+		return false;
+	for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/'))
+		if (fnmatch(pattern, s + 1, FNM_PATHNAME) == 0)
 			return true;
 	return false;
 }
 
-static void lint_locations(const struct conf *c, struct dcv_findings *out)
+static bool is(const struct ngx_dir *d, const char *name)
 {
-	for (int i = 0; i < c->n; i++) {
-		const struct directive *d = &c->v[i];
-		if (strcmp(d->name, "proxy_pass") != 0 || d->parent < 0)
-			continue;
-		int loc = d->parent;
-		const struct directive *hv = inherited(c, loc, "proxy_http_version");
-		if (!hv || hv->n_args < 1 || strcmp(hv->args[0], "1.1") != 0)
-			finding(out, DCV_SEV_ERROR, d->file, d->line, "nginx.http-version",
-				"proxy_pass without proxy_http_version 1.1: nginx speaks HTTP/1.0 upstream, where "
-				"no WebSocket upgrade exists, so DCV's browser client cannot connect");
-		if (!sets_header(c, loc, "Upgrade") || !sets_header(c, loc, "Connection"))
-			finding(out, DCV_SEV_ERROR, d->file, d->line, "nginx.upgrade-headers",
-				"proxy_pass without proxy_set_header Upgrade $http_upgrade and Connection "
-				"$connection_upgrade: nginx drops the hop-by-hop Upgrade, so the WebSocket never reaches DCV");
-		const struct directive *rt = inherited(c, loc, "proxy_read_timeout");
-		long s = rt && rt->n_args ? seconds(rt->args[0]) : 60;
-		if (s >= 0 && s < 30)
-			finding(out, DCV_SEV_WARN, rt ? rt->file : d->file, rt ? rt->line : d->line, "nginx.read-timeout",
-				"proxy_read_timeout %lds is close to DCV's 10 s WebSocket keepalive: two late pings "
-				"and nginx cuts a live session", s);
-	}
+	return d && strcmp(d->name, name) == 0;
 }
 
-static void lint_upstreams(const struct conf *c, struct dcv_findings *out)
+static void expand(struct tree *t, struct ngx_file *files, int n, int fi, int parent)
 {
-	for (int i = 0; i < c->n; i++) {
-		const struct directive *u = &c->v[i];
-		if (strcmp(u->name, "upstream") != 0 || u->n_args < 1)
+	struct ngx_file *f = &files[fi];
+	int *map = xcalloc((size_t)f->n + 1, sizeof(int));
+
+	f->active = true;
+	for (int i = 0; i < f->n; i++) {
+		const struct ngx_dir *d = &f->v[i];
+		int p = d->parent < 0 ? parent : map[d->parent];
+		map[i] = add_node(t, f, d, p);
+		if (!is(d, "include") || d->n_args != 1)
 			continue;
-		for (int j = 0; j < i; j++) {
-			const struct directive *o = &c->v[j];
-			if (strcmp(o->name, "upstream") == 0 && o->n_args >= 1 && strcmp(o->args[0], u->args[0]) == 0)
-				finding(out, DCV_SEV_ERROR, u->file, u->line, "nginx.duplicate-upstream",
-					"upstream \"%s\" is also defined in %s:%d; nginx loads both files and refuses "
-					"the configuration (duplicate upstream)",
-					u->args[0], o->file, o->line);
-		}
-		const struct directive *hash = NULL;
-		for (int k = 0; k < c->n; k++)
-			if (c->v[k].parent == i && (strcmp(c->v[k].name, "ip_hash") == 0 ||
-						    strcmp(c->v[k].name, "hash") == 0 || strcmp(c->v[k].name, "random") == 0))
-				hash = &c->v[k];
-		for (int k = 0; k < c->n && hash; k++) {
-			const struct directive *s = &c->v[k];
-			if (s->parent != i || strcmp(s->name, "server") != 0)
+		for (int g = 0; g < n; g++)
+			if (!files[g].active && include_matches(d->args[0], files[g].name))
+				expand(t, files, n, g, p);
+	}
+	f->active = false;
+	free(map);
+}
+
+static void build_tree(struct tree *t, struct ngx_file *files, int n)
+{
+	bool any_root = false;
+
+	add_node(t, NULL, NULL, -1);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < files[i].n; k++)
+			if (is(&files[i].v[k], "include") && files[i].v[k].n_args == 1)
+				for (int g = 0; g < n; g++)
+					if (g != i && include_matches(files[i].v[k].args[0], files[g].name))
+						files[g].included = true;
+	for (int i = 0; i < n; i++)
+		any_root |= !files[i].included;
+	for (int i = 0; i < n; i++)
+		if (!files[i].included || !any_root)
+			expand(t, files, n, i, 0);
+}
+
+#define FOR_CHILDREN(t, b, c) for (int c = (t)->v[b].child; c >= 0; c = (t)->v[c].next)
+
+/* The value a block sees for a simple directive: its own, else its enclosing blocks'. */
+static const struct ngx_dir *inherited(const struct tree *t, int at, const char *name)
+{
+	for (int b = at; b >= 0; b = t->v[b].parent)
+		FOR_CHILDREN(t, b, c)
+			if (is(t->v[c].d, name))
+				return t->v[c].d;
+	return NULL;
+}
+
+/* proxy_set_header is inherited only by a level that sets none of its own. */
+static const struct ngx_dir *header_set(const struct tree *t, int at, const char *header)
+{
+	for (int b = at; b >= 0; b = t->v[b].parent) {
+		bool any = false;
+		FOR_CHILDREN(t, b, c) {
+			const struct ngx_dir *d = t->v[c].d;
+			if (!is(d, "proxy_set_header"))
 				continue;
-			for (int a = 0; a < s->n_args; a++)
-				if (strcmp(s->args[a], "backup") == 0)
-					finding(out, DCV_SEV_ERROR, s->file, s->line, "nginx.backup-with-hash",
-						"server %s is a backup in an upstream balanced by %s: nginx refuses it "
-						"(\"balancing method does not support parameter backup\"); drop %s or the backup",
-						s->n_args ? s->args[0] : "?", hash->name, hash->name);
+			any = true;
+			if (d->n_args >= 2 && strcasecmp(d->args[0], header) == 0)
+				return d;
 		}
-		if (hash && strcmp(hash->name, "ip_hash") == 0)
-			finding(out, DCV_SEV_WARN, hash->file, hash->line, "nginx.ip-hash-privatelink",
-				"ip_hash behind PrivateLink: nginx sees the load balancer's address, not the user's, "
-				"so it pins per NLB node, not per user (unless proxy protocol is enabled)");
+		if (any)
+			return NULL;
 	}
+	return NULL;
 }
 
-static bool defines_health(const struct conf *c)
+static const char *location_of(const struct tree *t, int at)
 {
-	for (int i = 0; i < c->n; i++)
-		if (strcmp(c->v[i].name, "location") == 0)
-			for (int k = 0; k < c->v[i].n_args; k++)
-				if (strcmp(c->v[i].args[k], "/health") == 0)
-					return true;
+	for (int b = at; b > 0; b = t->v[b].parent)
+		if (is(t->v[b].d, "location") && t->v[b].d->n_args)
+			return t->v[b].d->args[t->v[b].d->n_args - 1];
+	return "(server)";
+}
+
+static bool contains_ci(const char *s, const char *needle)
+{
+	for (size_t n = strlen(needle); *s; s++)
+		if (strncasecmp(s, needle, n) == 0)
+			return true;
 	return false;
 }
 
-static void lint_crons(const struct conf *c, const char *crons, struct dcv_findings *out)
-{
-	int line = 0;
-	const char *p = crons;
+/* ------------------------------------------------------------------ nginx rules */
 
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char *l = xstrndup(p, len);
-		p += len + (nl ? 1 : 0);
-		line++;
-		if (l[0] != '#' && strstr(l, "/health")) {
-			if (!defines_health(c))
-				finding(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
-					"a cron job calls /health but no nginx location defines it: the request goes to "
-					"DCV, which answers 404");
-			if (strstr(l, "curl") && !strstr(l, " -f") && !strstr(l, "--fail") && !strstr(l, " -sf") &&
-			    !strstr(l, " -fs") && !strstr(l, "-kfs") && !strstr(l, "-fks"))
-				finding(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
-					"the health cron's curl has no -f: an HTTP error still exits 0, so the restart "
-					"after || never runs");
-		}
-		free(l);
-	}
+static void lint_proxy_pass(const struct tree *t, int i, struct dcv_findings *out)
+{
+	const struct ngx_dir *d = t->v[i].d, *v, *up, *conn;
+	const char *file = t->v[i].file->name, *target = d->n_args ? d->args[0] : "";
+	int at = t->v[i].parent;
+
+	v = inherited(t, at, "proxy_http_version");
+	if (!v || !v->n_args)
+		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
+			"proxy_pass %s without proxy_http_version 1.1: nginx speaks HTTP/1.0 to the upstream, "
+			"which has no WebSocket upgrade, so DCV's web client cannot connect", target);
+	else if (strcmp(v->args[0], "1.1") != 0)
+		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
+			"proxy_pass %s with proxy_http_version %s: the WebSocket upgrade needs HTTP/1.1, so DCV's "
+			"web client cannot connect", target, v->args[0]);
+
+	up = header_set(t, at, "Upgrade");
+	conn = header_set(t, at, "Connection");
+	if (!up || !conn)
+		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.upgrade-headers",
+			"location %s proxies to %s without proxy_set_header %s: nginx does not pass the hop-by-hop "
+			"Upgrade and Connection headers on its own, so the WebSocket never reaches DCV",
+			location_of(t, at), target,
+			!up && !conn ? "Upgrade and Connection" : !up ? "Upgrade" : "Connection");
+	else if (!contains_ci(conn->args[1], "upgrade") && strcasecmp(conn->args[1], "$http_connection") != 0)
+		finding(out, DCV_SEV_ERROR, file, conn->line, "nginx.upgrade-headers",
+			"proxy_set_header Connection \"%s\" for location %s: DCV never sees \"upgrade\", so the "
+			"WebSocket handshake fails (use $connection_upgrade)", conn->args[1], location_of(t, at));
+	else if (!contains_ci(up->args[1], "upgrade") && !contains_ci(up->args[1], "websocket"))
+		finding(out, DCV_SEV_ERROR, file, up->line, "nginx.upgrade-headers",
+			"proxy_set_header Upgrade \"%s\" for location %s: DCV never sees the client's Upgrade, so "
+			"the WebSocket handshake fails (use $http_upgrade)", up->args[1], location_of(t, at));
 }
 
-static int cmp_finding(const void *a, const void *b)
+/* nginx time: "60", "60s", "5m", "1h", "1m30s", "500ms" (also d, w, M, y) -> milliseconds. */
+static bool ngx_time(const char *s, long long *ms)
 {
-	const struct dcv_finding *x = a, *y = b;
-	int c = strcmp(x->file, y->file);
-	return c ? c : x->line - y->line;
+	static const struct {
+		const char *unit;
+		long long ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
+		      { "w", 604800000 }, { "M", 2592000000LL }, { "y", 31536000000LL } };
+	long long total = 0;
+	bool any = false;
+
+	while (*s) {
+		long long n = 0, mult = 1000;
+		if (*s == ' ') {
+			s++;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s))
+			return false;
+		for (; isdigit((unsigned char)*s); s++)
+			if ((n = n * 10 + (*s - '0')) > 1000000000LL)
+				return false;
+		for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+			size_t l = strlen(units[u].unit);
+			if (strncmp(s, units[u].unit, l) == 0 && !isalpha((unsigned char)s[l])) {
+				mult = units[u].ms;
+				s += l;
+				break;
+			}
+		}
+		if (isalpha((unsigned char)*s))
+			return false;
+		total += n * mult;
+		any = true;
+	}
+	*ms = total;
+	return any;
+}
+
+static void lint_read_timeout(const struct tree *t, int i, struct dcv_findings *out)
+{
+	const struct ngx_dir *d = t->v[i].d;
+	long long ms;
+
+	if (d->n_args == 1 && ngx_time(d->args[0], &ms) && ms < 30000)
+		finding(out, DCV_SEV_WARN, t->v[i].file->name, d->line, "nginx.read-timeout",
+			"proxy_read_timeout %s is close to DCV's 10 s WebSocket keepalive: one or two late "
+			"keepalives and nginx closes a live session (use 60s or more)", d->args[0]);
+}
+
+static bool uses_proxy_protocol(const struct tree *t)
+{
+	for (int i = 1; i < t->n; i++)
+		if (is(t->v[i].d, "real_ip_header") && t->v[i].d->n_args &&
+		    strcmp(t->v[i].d->args[0], "proxy_protocol") == 0)
+			return true;
+	return false;
+}
+
+static void lint_upstream(const struct tree *t, int i, struct dcv_findings *out)
+{
+	const struct ngx_dir *u = t->v[i].d, *balance = NULL;
+	const char *file = t->v[i].file->name;
+
+	if (!u->n_args)
+		return;
+	for (int j = 1; j < i; j++)
+		if (is(t->v[j].d, "upstream") && t->v[j].d->n_args && strcmp(t->v[j].d->args[0], u->args[0]) == 0) {
+			finding(out, DCV_SEV_ERROR, file, u->line, "nginx.duplicate-upstream",
+				"upstream %s is defined in both %s:%d and %s:%d: nginx loads both files and refuses "
+				"to start (duplicate upstream \"%s\")", u->args[0], t->v[j].file->name,
+				t->v[j].d->line, file, u->line, u->args[0]);
+			break;
+		}
+	FOR_CHILDREN(t, i, c)
+		if (is(t->v[c].d, "ip_hash") || is(t->v[c].d, "hash") || is(t->v[c].d, "random"))
+			balance = t->v[c].d;
+	if (!balance)
+		return;
+	FOR_CHILDREN(t, i, c) {
+		const struct ngx_dir *s = t->v[c].d;
+		for (int a = 1; is(s, "server") && a < s->n_args; a++)
+			if (strcmp(s->args[a], "backup") == 0)
+				finding(out, DCV_SEV_ERROR, t->v[c].file->name, s->line, "nginx.backup-with-hash",
+					"server %s is a backup in upstream %s, which balances with %s: nginx refuses "
+					"the configuration (\"balancing method does not support parameter backup\")",
+					s->args[0], u->args[0], balance->name);
+	}
+	if (is(balance, "ip_hash") && !uses_proxy_protocol(t))
+		finding(out, DCV_SEV_WARN, file, balance->line, "nginx.ip-hash-privatelink",
+			"ip_hash in upstream %s: behind PrivateLink nginx sees the NLB's address, not the "
+			"user's, so sessions are pinned per load-balancer node, not per user", u->args[0]);
+}
+
+/* `$name` or `${name}` as a whole variable reference in `s`. */
+static bool refers_to(const char *s, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = strchr(s, '$'); p; p = strchr(p + 1, '$')) {
+		if (p[1] == '{' && strncmp(p + 2, name, n) == 0 && p[2 + n] == '}')
+			return true;
+		if (strncmp(p + 1, name, n) == 0 && !isalnum((unsigned char)p[1 + n]) && p[1 + n] != '_')
+			return true;
+	}
+	return false;
+}
+
+static bool defines_variable(const struct tree *t, const char *var)
+{
+	for (int i = 1; i < t->n; i++) {
+		const struct ngx_dir *d = t->v[i].d;
+		const char *def = NULL;
+		if ((is(d, "map") || is(d, "split_clients")) && d->n_args >= 2)
+			def = d->args[1];
+		else if ((is(d, "set") || is(d, "perl_set") || is(d, "js_set")) && d->n_args >= 1)
+			def = d->args[0];
+		else if (is(d, "geo") && d->n_args >= 1)
+			def = d->args[d->n_args - 1];
+		if (def && def[0] == '$' && strcmp(def + 1, var) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void lint_connection_upgrade(const struct tree *t, struct dcv_findings *out)
+{
+	if (defines_variable(t, "connection_upgrade"))
+		return;
+	for (int i = 1; i < t->n; i++)
+		for (int a = 0; a < t->v[i].d->n_args; a++)
+			if (refers_to(t->v[i].d->args[a], "connection_upgrade")) {
+				finding(out, DCV_SEV_ERROR, t->v[i].file->name, t->v[i].d->line, "nginx.undefined-variable",
+					"$connection_upgrade is used but no map in the files nginx loads defines it: "
+					"nginx refuses the configuration (unknown \"connection_upgrade\" variable)");
+				break;
+			}
+}
+
+/* location /health, = /health, ^~ /health, or a regex naming it. */
+static bool defines_health(const struct tree *t)
+{
+	for (int i = 1; i < t->n; i++) {
+		const struct ngx_dir *d = t->v[i].d;
+		if (!is(d, "location") || !d->n_args)
+			continue;
+		const char *uri = d->args[d->n_args - 1];
+		bool regex = d->n_args > 1 && d->args[0][0] == '~';
+		if (regex ? strstr(uri, "health") != NULL : strcmp(uri, "/health") == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool calls_health(const char *line)
+{
+	for (const char *p = strstr(line, "/health"); p; p = strstr(p + 1, "/health")) {
+		char c = p[7];
+		if (!isalnum((unsigned char)c) && c != '-' && c != '_')
+			return true;
+	}
+	return false;
+}
+
+/* Does every curl on the line fail on an HTTP error (-f, --fail, --fail-with-body)? */
+static bool curl_fails(const char *line)
+{
+	/* short options whose value follows: a cluster ends at them */
+	static const char with_arg[] = "AbcCdDeEFHKmoPQrtTuUwxXyYz";
+	char *copy = xstrdup(line), *save = NULL;
+	bool in_curl = false, fail = false, ok = true, skip = false;
+
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		const char *base = strrchr(w, '/') ? strrchr(w, '/') + 1 : w;
+		if (strcmp(base, "curl") == 0) {
+			ok &= !in_curl || fail;
+			in_curl = true;
+			fail = skip = false;
+		} else if (!in_curl) {
+			continue;
+		} else if (skip) {
+			skip = false;
+		} else if (strcmp(w, "||") == 0 || strcmp(w, "&&") == 0 || strcmp(w, "|") == 0 || strcmp(w, ";") == 0) {
+			ok &= fail;
+			in_curl = false;
+		} else if (strncmp(w, "--", 2) == 0) {
+			fail |= strcmp(w, "--fail") == 0 || strcmp(w, "--fail-with-body") == 0;
+		} else if (w[0] == '-') {
+			for (const char *c = w + 1; *c; c++) {
+				if (*c == 'f')
+					fail = true;
+				if (strchr(with_arg, *c)) {
+					skip = c[1] == '\0';
+					break;
+				}
+			}
+		}
+	}
+	ok &= !in_curl || fail;
+	free(copy);
+	return ok;
+}
+
+static void lint_crons(const struct tree *t, const char *crons, struct dcv_findings *out)
+{
+	const char *p = crons;
+	bool health = defines_health(t);
+
+	for (int line = 1; *p; line++) {
+		size_t len = strcspn(p, "\n");
+		char *raw = xstrndup(p, len), *l = trim(raw);
+
+		p += len + (p[len] == '\n');
+		if (*l && *l != '#' && calls_health(l)) {
+			if (!health)
+				finding(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
+					"a cron job requests /health but no nginx location defines it: the request "
+					"reaches DCV, which has no /health and answers 404");
+			if (strstr(l, "curl") && !curl_fails(l))
+				finding(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
+					"the cron's curl has no -f/--fail: curl exits 0 on an HTTP error, so the "
+					"command after || never runs when the proxy answers 404 or 502");
+		}
+		free(raw);
+	}
 }
 
 void dcv_lint_nginx(const struct dcv_nginx_file *files, int n, const char *crons,
 		    struct dcv_findings *out)
 {
-	struct conf c = { 0 };
+	struct ngx_file *nf = xcalloc((size_t)n + 1, sizeof(*nf));
+	const char **names = xcalloc((size_t)n + 1, sizeof(*names));
+	struct tree t = { 0 };
 	int first = out->n;
 
-	for (int i = 0; i < n; i++)
-		parse_nginx(&c, files[i].name, files[i].text);
-	lint_locations(&c, out);
-	lint_upstreams(&c, out);
-	if (uses_variable(&c, "$connection_upgrade") && !defines_variable(&c, "$connection_upgrade")) {
-		for (int i = 0; i < c.n; i++) {
-			bool uses = false;
-			for (int k = 0; k < c.v[i].n_args; k++)
-				uses |= strstr(c.v[i].args[k], "$connection_upgrade") != NULL;
-			if (uses) {
-				finding(out, DCV_SEV_ERROR, c.v[i].file, c.v[i].line, "nginx.undefined-variable",
-					"$connection_upgrade is used but no map defines it in the files nginx loads: "
-					"nginx -t fails with unknown \"connection_upgrade\" variable");
-				break;
-			}
-		}
+	for (int i = 0; i < n; i++) {
+		nf[i].name = names[i] = files[i].name ? files[i].name : "";
+		ngx_parse(&nf[i], files[i].text);
 	}
+	build_tree(&t, nf, n);
+	for (int i = 1; i < t.n; i++) {
+		if (is(t.v[i].d, "proxy_pass") && t.v[i].parent > 0)
+			lint_proxy_pass(&t, i, out);
+		else if (is(t.v[i].d, "proxy_read_timeout"))
+			lint_read_timeout(&t, i, out);
+		else if (is(t.v[i].d, "upstream"))
+			lint_upstream(&t, i, out);
+	}
+	lint_connection_upgrade(&t, out);
 	if (crons)
-		lint_crons(&c, crons, out);
-	qsort(out->v + first, (size_t)(out->n - first), sizeof(*out->v), cmp_finding);
-	conf_release(&c);
+		lint_crons(&t, crons, out);
+	sort_findings(out, first, names, n);
+	for (int i = 0; i < n; i++)
+		ngx_file_release(&nf[i]);
+	free(nf);
+	free(names);
+	free(t.v);
 }

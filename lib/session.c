@@ -1,14 +1,17 @@
-/* Parsing `dcv list-sessions` in its JSON form and every text variant of reference §2.4. */
+/* Parsing `dcv list-sessions` in its JSON form and every text variant of reference §2.4,
+ * without regular expressions: names may hold quotes, spaces and `$(...)`. */
 #include "session.h"
 
 #include "buf.h"
 #include "err.h"
 
 #include <ctype.h>
-#include <stdbool.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define NO_SESSIONS "There are no sessions available"
 
 static void push(struct dcv_sessions *out, struct dcv_session s)
 {
@@ -16,191 +19,194 @@ static void push(struct dcv_sessions *out, struct dcv_session s)
 	out->v[out->n++] = s;
 }
 
+static void session_release(struct dcv_session *s)
+{
+	free(s->id);
+	free(s->owner);
+	free(s->type);
+	free(s->name);
+}
+
+static const char *skip_blanks(const char *p)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+/* A string field as text ("" when absent or null); numbers keep their JSON spelling. */
 static char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
 	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return NULL;
+		return xstrdup("");
 	return xstrdup(json_object_get_string(v));
+}
+
+static struct dcv_session json_session(struct json_object *o)
+{
+	struct dcv_session s = { jstr(o, "id"), jstr(o, "owner"), jstr(o, "type"), jstr(o, "name"), -1 };
+	struct json_object *n;
+
+	if (!*s.name) {
+		free(s.name);
+		s.name = NULL;
+	}
+	if (json_object_object_get_ex(o, "num-of-connections", &n) && !json_object_is_type(n, json_type_null))
+		s.connections = json_object_get_int(n);
+	return s;
 }
 
 int dcv_sessions_parse_json(const char *text, struct dcv_sessions *out, struct dcv_err *err)
 {
+	struct dcv_sessions list = { 0 };
 	struct json_tokener *tok;
 	struct json_object *root;
-	const char *p = text ? text : "";
+	const char *p = skip_blanks(text ? text : "");
+	size_t end;
 
-	memset(out, 0, sizeof(*out));
-	while (isspace((unsigned char)*p))
-		p++;
-	if (!*p)
-		return DCV_OK; /* an empty server may print nothing (reference §2.4) */
+	if (!*p) { /* servers with no session may print nothing at all */
+		*out = list;
+		return DCV_OK;
+	}
 	tok = json_tokener_new();
 	root = json_tokener_parse_ex(tok, p, (int)strlen(p));
+	end = json_tokener_get_parse_end(tok);
+	if (!root) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+		json_tokener_free(tok);
+		return dcv_err_set(err, DCV_E_REMOTE, "dcv list-sessions --json printed no valid JSON (%s): '%.80s'",
+				   e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e), p);
+	}
 	json_tokener_free(tok);
-	if (!root || !json_object_is_type(root, json_type_array)) {
+	if (!json_object_is_type(root, json_type_array) || *skip_blanks(p + end)) {
 		json_object_put(root);
-		return dcv_err_set(err, DCV_E_REMOTE, "dcv list-sessions --json: not a JSON array: %.80s", p);
+		return dcv_err_set(err, DCV_E_REMOTE, "dcv list-sessions --json printed something other than one "
+				   "array of sessions: '%.80s'", p);
 	}
 	for (size_t i = 0; i < json_object_array_length(root); i++) {
-		struct json_object *o = json_object_array_get_idx(root, i), *n;
-		struct dcv_session s = { 0 };
-		if (!json_object_is_type(o, json_type_object))
-			continue;
-		s.id = jstr(o, "id");
-		if (!s.id)
-			continue;
-		s.owner = jstr(o, "owner");
-		s.type = jstr(o, "type");
-		s.name = jstr(o, "name");
-		if (s.name && !*s.name) {
-			free(s.name);
-			s.name = NULL;
+		struct json_object *o = json_object_array_get_idx(root, i);
+		if (!json_object_is_type(o, json_type_object)) {
+			json_object_put(root);
+			dcv_sessions_release(&list);
+			return dcv_err_set(err, DCV_E_REMOTE,
+					   "dcv list-sessions --json: element %zu is not a session object", i + 1);
 		}
-		s.connections = json_object_object_get_ex(o, "num-of-connections", &n) ? json_object_get_int(n) : -1;
-		push(out, s);
+		push(&list, json_session(o));
 	}
 	json_object_put(root);
+	*out = list;
 	return DCV_OK;
 }
 
-/* A value that may be in single quotes; an unquoted one ends at a blank or `stop`. */
-static char *take(const char **pp, char stop)
-{
-	const char *p = *pp, *end;
-	char *v;
+/* ------------------------------------------------------------------ text */
 
-	if (*p == '\'') {
-		end = strrchr(p + 1, '\'');
-		/* the closing quote is the last one before the next " key:" or the ')' that ends it */
-		const char *q = strchr(p + 1, '\'');
-		while (q && !(q[1] == ' ' || q[1] == ')' || q[1] == '\0'))
-			q = strchr(q + 1, '\'');
-		end = q ? q : end;
-		if (!end)
-			return NULL;
-		v = xstrndup(p + 1, (size_t)(end - p - 1));
-		*pp = end + 1;
-		return v;
-	}
-	end = p;
-	while (*end && *end != ' ' && *end != stop)
-		end++;
-	v = xstrndup(p, (size_t)(end - p));
-	*pp = end;
-	return v;
+/* `'x'` -> `x`; anything else as it is. The first and last quote go: a quoted name may
+ * itself contain quotes. */
+static char *strip_quotes(const char *s, size_t n)
+{
+	if (n >= 2 && s[0] == '\'' && s[n - 1] == '\'')
+		return xstrndup(s + 1, n - 2);
+	return xstrndup(s, n);
 }
 
+static char *trim_copy(const char *s, size_t n, bool unquote)
+{
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	return unquote ? strip_quotes(s, n) : xstrndup(s, n);
+}
+
+static char *trimmed(const char *s, size_t n)
+{
+	return trim_copy(s, n, true);
+}
+
+/* `Session: <id> (owner:<owner> type:<type>[ name:<name>])`. The id ends at the first
+ * " (owner:", the owner (which may hold `\` or blanks) at the first " type:", and the name runs
+ * to the closing parenthesis, so it may hold anything, parentheses included. */
 static bool parse_line(const char *line, struct dcv_session *s)
 {
-	const char *p = line;
+	const char *p, *owner, *type, *close, *name, *rest;
+	size_t n = strlen(line);
 
-	memset(s, 0, sizeof(*s));
-	s->connections = -1;
-	if (strncmp(p, "Session:", 8) != 0)
+	if (strncmp(line, "Session:", 8) != 0 || !n || line[n - 1] != ')')
 		return false;
-	p += 8;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (!(s->id = take(&p, '(')) || !*s->id)
-		goto bad;
-	while (*p == ' ')
-		p++;
-	if (*p != '(')
-		goto bad;
-	p++;
-	while (*p && *p != ')') {
-		while (*p == ' ')
-			p++;
-		if (strncmp(p, "owner:", 6) == 0) {
-			p += 6;
-			s->owner = take(&p, ')');
-		} else if (strncmp(p, "type:", 5) == 0) {
-			p += 5;
-			s->type = take(&p, ')');
-		} else if (strncmp(p, "name:", 5) == 0) {
-			p += 5;
-			if (*p == '\'') {
-				s->name = take(&p, ')');
-			} else {
-				/* unquoted name (Windows servers): runs to the closing parenthesis */
-				const char *end = strrchr(p, ')');
-				if (!end)
-					goto bad;
-				s->name = xstrndup(p, (size_t)(end - p));
-				p = end;
-			}
-		} else {
-			while (*p && *p != ' ' && *p != ')')
-				p++;
-		}
-		if (!s->owner && !s->type && !s->name && *p && *p != ' ' && *p != ')')
-			goto bad;
+	close = line + n - 1;
+	p = line + 8;
+	if (!(owner = strstr(p, "(owner:")) || owner > close)
+		return false;
+	if (!(type = strstr(owner, " type:")) || type > close)
+		return false;
+	rest = type + 6 + strcspn(type + 6, " \t)");
+	if (rest > close)
+		rest = close;
+	name = strstr(rest, " name:");
+	*s = (struct dcv_session){ trimmed(p, (size_t)(owner - p)),
+				   trimmed(owner + 7, (size_t)(type - owner - 7)),
+				   trimmed(type + 6, (size_t)(rest - type - 6)),
+				   name ? trimmed(name + 6, (size_t)(close - name - 6)) : NULL, -1 };
+	if (!*s->id || !*s->owner || !*s->type) {
+		session_release(s);
+		return false;
 	}
-	if (*p != ')' || !s->owner)
-		goto bad;
-	if (!s->type)
-		s->type = xstrdup("");
+	if (s->name && !*s->name) {
+		free(s->name);
+		s->name = NULL;
+	}
 	return true;
-bad:
-	free(s->id);
-	free(s->owner);
-	free(s->type);
-	free(s->name);
-	memset(s, 0, sizeof(*s));
-	return false;
 }
 
 int dcv_sessions_parse_text(const char *text, struct dcv_sessions *out, struct dcv_err *err)
 {
+	struct dcv_sessions list = { 0 };
 	const char *p = text ? text : "";
 
-	memset(out, 0, sizeof(*out));
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char *line = xstrndup(p, len);
-		size_t l = strlen(line);
-		while (l && (line[l - 1] == '\r' || isspace((unsigned char)line[l - 1])))
-			line[--l] = '\0';
-		p += len + (nl ? 1 : 0);
-		if (!l || strcmp(line, "There are no sessions available.") == 0) {
-			free(line);
-			continue;
-		}
+	for (int no = 1; *p; no++) {
+		size_t len = strcspn(p, "\n");
+		char *line = trim_copy(p, len, false);
 		struct dcv_session s;
-		if (!parse_line(line, &s)) {
-			int rc = dcv_err_set(err, DCV_E_REMOTE, "unexpected line from dcv list-sessions: %.120s", line);
-			free(line);
-			dcv_sessions_release(out);
-			return rc;
+
+		p += len + (p[len] == '\n');
+		if (*line && strncmp(line, NO_SESSIONS, strlen(NO_SESSIONS)) != 0) {
+			if (!parse_line(line, &s)) {
+				int rc = dcv_err_set(err, DCV_E_REMOTE,
+						     "dcv list-sessions printed an unexpected line %d: '%.200s'", no, line);
+				free(line);
+				dcv_sessions_release(&list);
+				return rc;
+			}
+			push(&list, s);
 		}
-		push(out, s);
 		free(line);
 	}
+	*out = list;
 	return DCV_OK;
 }
 
 int dcv_sessions_parse(const char *text, struct dcv_sessions *out, struct dcv_err *err)
 {
-	const char *p = text ? text : "";
+	const char *p = skip_blanks(text ? text : "");
 
-	while (isspace((unsigned char)*p))
-		p++;
-	if (*p == '[' || *p == '\0')
+	/* '{' too: an object is JSON that is not a list, and says so better than "unexpected line" */
+	if (*p == '[' || *p == '{' || !*p)
 		return dcv_sessions_parse_json(p, out, err);
 	return dcv_sessions_parse_text(p, out, err);
 }
 
 void dcv_sessions_release(struct dcv_sessions *s)
 {
-	for (int i = 0; i < s->n; i++) {
-		free(s->v[i].id);
-		free(s->v[i].owner);
-		free(s->v[i].type);
-		free(s->v[i].name);
-	}
+	if (!s)
+		return;
+	for (int i = 0; i < s->n; i++)
+		session_release(&s->v[i]);
 	free(s->v);
 	s->v = NULL;
 	s->n = 0;
@@ -208,7 +214,7 @@ void dcv_sessions_release(struct dcv_sessions *s)
 
 const struct dcv_session *dcv_sessions_find(const struct dcv_sessions *s, const char *id)
 {
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; s && id && i < s->n; i++)
 		if (strcmp(s->v[i].id, id) == 0)
 			return &s->v[i];
 	return NULL;

@@ -116,7 +116,7 @@ void dcv_cert_info(const struct dcv_cert *c, struct dcv_cert_info *info)
 	name_line(X509_get_issuer_name(c->leaf), info->issuer, sizeof(info->issuer));
 	info->not_before = asn1_time(X509_get0_notBefore(c->leaf));
 	info->not_after = asn1_time(X509_get0_notAfter(c->leaf));
-	info->self_signed = X509_check_issued(c->leaf, c->leaf) == X509_V_OK;
+	info->self_signed = X509_self_signed(c->leaf, 0) == 1;
 	gens = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
 	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && info->n_sans < DCV_CERT_MAX_SANS; i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
@@ -143,7 +143,7 @@ void dcv_cert_info(const struct dcv_cert *c, struct dcv_cert_info *info)
 			snprintf(info->key_type, sizeof(info->key_type), "%s", EVP_PKEY_get0_type_name(pk));
 	}
 	if (X509_digest(c->leaf, EVP_sha256(), md, &mdlen))
-		for (unsigned i = 0; i < mdlen && 3 * i + 3 < sizeof(info->sha256); i++)
+		for (unsigned i = 0; i < mdlen && 3 * i + 2 < sizeof(info->sha256); i++)
 			snprintf(info->sha256 + 3 * i, 4, i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
 }
 
@@ -270,6 +270,11 @@ int dcv_cert_generate(const char *const *names, int n, int days, struct dcv_buf 
 	}
 	for (int i = 0; i < n; i++) {
 		const char *v = names[i];
+		/* one name is one SAN: a comma would smuggle more into the extension string */
+		if (!*v || strpbrk(v, ", \t\n\r")) {
+			rc = dcv_err_set(err, DCV_E_USAGE, "bad certificate name '%s'", v);
+			goto out;
+		}
 		bool ip = strncmp(v, "IP:", 3) == 0 || (strncmp(v, "DNS:", 4) != 0 && is_ip(v));
 		const char *bare = strncmp(v, "IP:", 3) == 0 ? v + 3 : strncmp(v, "DNS:", 4) == 0 ? v + 4 : v;
 		dcv_buf_addf(&san, "%s%s:%s", san.len ? "," : "", ip ? "IP" : "DNS", bare);

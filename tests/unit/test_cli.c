@@ -608,7 +608,12 @@ static int check_completion(const struct dcv_cmd *const *table, enum shell sh, c
 		if (!has_token(text, word))
 			bad += problem("%s: no %s '%s'", shell_file[sh],
 				       e[i].parent ? "subcommand" : "command", e[i].path);
-		bad += check_opts_in(sh, e[i].path, text, e[i].path, e[i].cmd->opts, true);
+		/* A command with subcommands takes no options before its subcommand
+		 * (cli_dispatch_sub): fish, whose value spelling is scoped ("cert:--remote"), must
+		 * not declare them there, and test_cli_bash_offers_the_table checks that bash does
+		 * not offer them. */
+		bad += check_opts_in(sh, e[i].path, text, e[i].path, e[i].cmd->opts,
+				     e[i].runnable || sh != FISH);
 		if (!e[i].runnable || sh == BASH) /* bash: see test_cli_bash_offers_the_table */
 			continue;
 		char *own = sh == ZSH ? zsh_function(text, e[i].path) : fish_lines(text, e[i].path);
