@@ -27,7 +27,7 @@ static const struct dcv_opt check_opts[] = {
 };
 
 static const struct dcv_opt gen_opts[] = {
-	{ "out", 'o', "DIR", "write cert.pem and key.pem (mode 600) here" },
+	{ "out", 'o', "DIR", "write cert.pem (mode 644) and key.pem (mode 600) here" },
 	{ "san", 's', "NAME", "another DNS name or IP address (repeatable)" },
 	{ "days", 0, "N", "validity in days (default 365)" },
 	{ "install", 0, NULL, "also install the pair at the gateway's cert/key paths and reload the proxy" },
@@ -417,12 +417,14 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+static const struct dcv_opt no_opts[] = { { NULL, 0, NULL, NULL } };
+
 static const struct dcv_cmd *const subs[] = { &sub_check, &sub_generate, NULL };
 
 const struct dcv_cmd dcv_cmd_cert = {
 	.name = "cert",
 	.summary = "check a certificate, or generate a self-signed pair for the endpoint",
 	.usage = "cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] | cert generate --out DIR [--san NAME]",
-	.opts = check_opts,
+	.opts = no_opts,
 	.subcmds = subs,
 };

@@ -150,7 +150,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 const struct dcv_cmd dcv_cmd_check = {
 	.name = "check",
 	.summary = "the full checklist over every hop, with the diagnosis of the first broken one",
-	.usage = "check [--format text|json|junit|tap|prometheus] [--output FILE] [--only IDS] [--skip IDS] [--hold DUR] [--strict]",
+	.usage = "check [--format text|json|junit|tap|prometheus] [--output FILE] [--only IDS] [--skip IDS] [--hold DUR] [--interval DUR] [--strict] [--json]",
 	.help = "Checks every host in parallel over one SSH connection each (one per jump host),\n"
 		"probes the endpoint from here and every agent from the gateway through its SSH\n"
 		"connection, then names the first broken hop, its likely cause and the command\n"

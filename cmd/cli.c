@@ -45,8 +45,13 @@ int usage_error(const struct dcv_cmd *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (cmd)
-		fprintf(stderr, "usage: dcvctl %s\nTry 'dcvctl %s --help'.\n", cmd->usage, cmd->name);
+	if (cmd) {
+		/* a subcommand's usage starts with its parent: "probe http [URL] ..." */
+		size_t first = strcspn(cmd->usage, " ");
+		bool sub = strncmp(cmd->usage, cmd->name, first) != 0 || cmd->name[first] != '\0';
+		fprintf(stderr, "usage: dcvctl %s\nTry 'dcvctl %.*s%s%s --help'.\n", cmd->usage, sub ? (int)first : 0,
+			cmd->usage, sub ? " " : "", cmd->name);
+	}
 	return EXIT_USAGE;
 }
 

@@ -516,12 +516,14 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 	return errors || failed ? EXIT_FAIL : EXIT_OK;
 }
 
+static const struct dcv_opt no_opts[] = { { NULL, 0, NULL, NULL } };
+
 static const struct dcv_cmd *const subs[] = { &sub_diff, &sub_lint, &sub_render, NULL };
 
 const struct dcv_cmd dcv_cmd_config = {
 	.name = "config",
 	.summary = "render, diff or lint the configurations dcvctl manages",
 	.usage = "config render KIND | config diff [HOST...] | config lint [HOST...|FILE...]",
-	.opts = plain_opts,
+	.opts = no_opts,
 	.subcmds = subs,
 };

@@ -31,7 +31,8 @@ static void print_step(void *user, const struct dcv_step *s)
 {
 	struct printer *p = user;
 	struct dcv_ctx *ctx = p->ctx;
-	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow" : "red";
+	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow"
+			: s->status == DCV_STEP_SKIPPED ? "dim" : "red";
 
 	if (p->json)
 		return;
@@ -125,12 +126,15 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		json_object_object_add(sum, "ok", json_object_new_int(res.ok));
 		json_object_object_add(sum, "changed", json_object_new_int(res.changed));
 		json_object_object_add(sum, "failed", json_object_new_int(res.failed));
+		json_object_object_add(sum, "skipped", json_object_new_int(res.skipped));
 		json_object_object_add(sum, "unreachable", json_object_new_int(res.unreachable));
 		json_object_object_add(root, "summary", sum);
 		out_json(root);
 	} else if (!ctx->quiet || res.failed) {
-		printf("%s%d ok, %d changed, %d failed%s in %.2f s%s\n", col(ctx, "bold"), res.ok, res.changed,
-		       res.failed, o.dry_run ? " (dry run)" : "", ms / 1000.0, col_end(ctx));
+		printf("%s%d ok, %d changed, %d failed", col(ctx, "bold"), res.ok, res.changed, res.failed);
+		if (res.skipped)
+			printf(", %d skipped", res.skipped);
+		printf("%s in %.2f s%s\n", o.dry_run ? " (dry run)" : "", ms / 1000.0, col_end(ctx));
 	}
 	if (res.failed == 0)
 		rc = EXIT_OK;

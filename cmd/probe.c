@@ -14,13 +14,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#define COMMON_OPTS                                                                          \
+	{ "via", 0, "HOST", "probe from HOST's vantage point through an SSH tunnel" },           \
+	{ "connect-to", 0, "HOST:PORT", "connect there instead of resolving the URL's name" },   \
+	{ "timeout", 0, "DUR", "give up after DUR (default 10s)" },                              \
+	{ "json", 0, NULL, "print as JSON" }
+
 static const struct dcv_opt opts[] = {
-	{ "via", 0, "HOST", "probe from HOST's vantage point through an SSH tunnel" },
-	{ "connect-to", 0, "HOST:PORT", "connect there instead of resolving the URL's name" },
-	{ "hold", 0, "DUR", "ws: keep the WebSocket open this long, with pings" },
-	{ "interval", 0, "DUR", "ws: ping interval during --hold (default 5s)" },
-	{ "timeout", 0, "DUR", "give up after DUR (default 10s)" },
-	{ "json", 0, NULL, "print as JSON" },
+	COMMON_OPTS,
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct dcv_opt ws_opts[] = {
+	COMMON_OPTS,
+	{ "hold", 0, "DUR", "keep the WebSocket open this long, with pings" },
+	{ "interval", 0, "DUR", "ping interval during --hold (default 5s)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -301,33 +309,36 @@ static int run(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, int kind, int arg
 	return rc;
 }
 
-#define PROBE_SUB(var, fn, kind, nm, sum, use)                                           \
+#define PROBE_SUB(var, fn, kind, nm, sum, use, options)                                  \
 	static int fn(struct dcv_ctx *ctx, int argc, char **argv);                       \
 	static const struct dcv_cmd var = { .name = nm, .summary = sum, .usage = use,    \
-					    .opts = opts, .run = fn };                   \
+					    .opts = options, .run = fn };                \
 	static int fn(struct dcv_ctx *ctx, int argc, char **argv)                        \
 	{                                                                                \
 		return run(ctx, &var, kind, argc, argv);                                 \
 	}
 
 PROBE_SUB(sub_http, run_http, 0, "http", "status, redirect and timings (DNS, connect, TLS, first byte)",
-	  "probe http [URL] [--via HOST] [--connect-to HOST:PORT] [--json]")
+	  "probe http [URL] [--via HOST] [--connect-to HOST:PORT] [--timeout DUR] [--json]", opts)
 PROBE_SUB(sub_tls, run_tls, 1, "tls",
 	  "protocol, cipher, ALPN, subject, SANs, issuer, days left, name coverage, chain",
-	  "probe tls [URL] [--via HOST] [--connect-to HOST:PORT] [--json]")
+	  "probe tls [URL] [--via HOST] [--connect-to HOST:PORT] [--timeout DUR] [--json]", opts)
 PROBE_SUB(sub_ws, run_ws, 2, "ws", "WebSocket upgrade (101 + correct accept); --hold keeps it open with pings",
-	  "probe ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--connect-to HOST:PORT] [--json]")
+	  "probe ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--connect-to HOST:PORT] [--timeout DUR] [--json]",
+	  ws_opts)
+
+static const struct dcv_opt no_opts[] = { { NULL, 0, NULL, NULL } };
 
 static const struct dcv_cmd *const subs[] = { &sub_http, &sub_tls, &sub_ws, NULL };
 
 const struct dcv_cmd dcv_cmd_probe = {
 	.name = "probe",
 	.summary = "probe an https URL: http, tls or ws, from here or --via a host",
-	.usage = "probe http|tls|ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--json]",
+	.usage = "probe http|tls|ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--timeout DUR] [--json]",
 	.help = "Without URL, probes the inventory's [endpoint] url, honouring connect-to, proxy,\n"
 		"ca-file and names. No proxy is used unless [endpoint] proxy says so. --via HOST\n"
 		"opens the TCP connection from HOST through the SSH connection, keeping the\n"
 		"original name for SNI and Host. Exit 0 when the probe passes, 1 when not.\n",
-	.opts = opts,
+	.opts = no_opts,
 	.subcmds = subs,
 };

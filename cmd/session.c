@@ -231,6 +231,8 @@ SESSION_SUB(sub_recreate, run_recreate, RECREATE, "recreate",
 	    "close and create each agent's configured session",
 	    "session recreate [--agent NAME] [--json]")
 
+static const struct dcv_opt no_opts[] = { { NULL, 0, NULL, NULL } };
+
 static const struct dcv_cmd *const subs[] = { &sub_close, &sub_create, &sub_list, &sub_recreate, NULL };
 
 const struct dcv_cmd dcv_cmd_session = {
@@ -240,6 +242,6 @@ const struct dcv_cmd dcv_cmd_session = {
 	.help = "Runs the dcv CLI with sudo on each agent (in parallel), every inventory value quoted.\n"
 		"create-session can exit 0 without creating anything, so success is what\n"
 		"'dcv list-sessions --json' shows afterwards, never the exit code alone.\n",
-	.opts = opts,
+	.opts = no_opts,
 	.subcmds = subs,
 };

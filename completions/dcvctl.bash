@@ -28,7 +28,9 @@ _dcvctl_opts()
 	deploy)          echo '-n --dry-run -d --diff --only=WHAT --json' ;;
 	exec)            echo '-i --stdin -s --sudo -t=DUR --timeout=DUR' ;;
 	hosts)           echo '-p --probe --json' ;;
-	'probe http'|'probe tls'|'probe ws')
+	'probe http'|'probe tls')
+		echo '--via=HOST --connect-to=HOST:PORT --timeout=DUR --json' ;;
+	'probe ws')
 		echo '--via=HOST --connect-to=HOST:PORT --hold=DUR --interval=DUR --timeout=DUR --json' ;;
 	service)         echo '--json' ;;
 	'session close'|'session create'|'session list'|'session recreate')

@@ -35,10 +35,8 @@ set -g __dcvctl_valued global:-c global:--config global:--color \
     'config render:-a' 'config render:--agent' \
     deploy:--only \
     exec:-t exec:--timeout \
-    'probe http:--via' 'probe http:--connect-to' 'probe http:--hold' 'probe http:--interval' \
-    'probe http:--timeout' \
-    'probe tls:--via' 'probe tls:--connect-to' 'probe tls:--hold' 'probe tls:--interval' \
-    'probe tls:--timeout' \
+    'probe http:--via' 'probe http:--connect-to' 'probe http:--timeout' \
+    'probe tls:--via' 'probe tls:--connect-to' 'probe tls:--timeout' \
     'probe ws:--via' 'probe ws:--connect-to' 'probe ws:--hold' 'probe ws:--interval' \
     'probe ws:--timeout' \
     'session close:-a' 'session close:--agent' 'session create:-a' 'session create:--agent' \
@@ -272,14 +270,10 @@ complete -c dcvctl -n '__dcvctl_using hosts' -l json -d 'print as JSON'
 # probe http|tls|ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--connect-to HOST:PORT] [--timeout DUR] [--json]
 complete -c dcvctl -n '__dcvctl_using probe http' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"
 complete -c dcvctl -n '__dcvctl_using probe http' -l connect-to -x -d "HOST:PORT to connect to instead of resolving the URL's name"
-complete -c dcvctl -n '__dcvctl_using probe http' -l hold -x -d 'ws: keep the WebSocket open this long, with pings'
-complete -c dcvctl -n '__dcvctl_using probe http' -l interval -x -d 'ws: ping interval during --hold (default 5s)'
 complete -c dcvctl -n '__dcvctl_using probe http' -l timeout -x -d 'give up after DUR (default 10s)'
 complete -c dcvctl -n '__dcvctl_using probe http' -l json -d 'print as JSON'
 complete -c dcvctl -n '__dcvctl_using probe tls' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"
 complete -c dcvctl -n '__dcvctl_using probe tls' -l connect-to -x -d "HOST:PORT to connect to instead of resolving the URL's name"
-complete -c dcvctl -n '__dcvctl_using probe tls' -l hold -x -d 'ws: keep the WebSocket open this long, with pings'
-complete -c dcvctl -n '__dcvctl_using probe tls' -l interval -x -d 'ws: ping interval during --hold (default 5s)'
 complete -c dcvctl -n '__dcvctl_using probe tls' -l timeout -x -d 'give up after DUR (default 10s)'
 complete -c dcvctl -n '__dcvctl_using probe tls' -l json -d 'print as JSON'
 complete -c dcvctl -n '__dcvctl_using probe ws' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"

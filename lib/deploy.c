@@ -58,6 +58,7 @@ const char *dcv_step_status_name(enum dcv_step_status s)
 	case DCV_STEP_OK: return "ok";
 	case DCV_STEP_CHANGED: return "changed";
 	case DCV_STEP_FAILED: return "failed";
+	case DCV_STEP_SKIPPED: return "skipped";
 	}
 	return "?";
 }
@@ -97,6 +98,8 @@ static enum dcv_step_status step_end(struct hostrun *hr, const char *name, enum 
 		res->ok++;
 	else if (st == DCV_STEP_CHANGED)
 		res->changed++;
+	else if (st == DCV_STEP_SKIPPED)
+		res->skipped++;
 	else
 		res->failed++;
 	if (hr->run->o->on_step)
@@ -661,8 +664,11 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 		pthread_cond_wait(&r->gate_cond, &r->gate_lock);
 	int gate = r->gate;
 	pthread_mutex_unlock(&r->gate_lock);
-	if (gate < 0)
+	if (gate < 0) {
+		step_end(&hr, "wait", DCV_STEP_SKIPPED, 0, NULL,
+			 "left as it was: the gateway failed, so the previous path keeps serving");
 		goto out;
+	}
 	dcv_render_dcvconf(dcv_buf_str(&f.file), h, true, &want);
 	if (agent_sm(&hr, &f) &&
 	    file_step(&hr, "dcv.conf", DCV_DCV_CONF, &f, want.data, NULL, NULL, &conf_changed) &&

@@ -9,7 +9,7 @@ struct dcv_err;
 struct dcv_inventory;
 struct dcv_ssh_pool;
 
-enum dcv_step_status { DCV_STEP_OK, DCV_STEP_CHANGED, DCV_STEP_FAILED };
+enum dcv_step_status { DCV_STEP_OK, DCV_STEP_CHANGED, DCV_STEP_FAILED, DCV_STEP_SKIPPED };
 
 struct dcv_step {
 	char host[64];
@@ -34,7 +34,7 @@ struct dcv_deploy_opts {
 struct dcv_deploy_result {
 	struct dcv_step *steps;
 	int n;
-	int ok, changed, failed;
+	int ok, changed, failed, skipped;
 	int unreachable; /* hosts that could not be reached or whose connection was lost */
 	int hosts;       /* hosts the run needed */
 	pthread_mutex_t lock;
