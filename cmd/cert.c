@@ -44,20 +44,6 @@ static void endpoint_host(const struct dcv_inventory *inv, char *out, size_t n)
 		dcv_url_split(inv->url, out, n, &port, path, sizeof(path));
 }
 
-static int read_file(const char *path, struct dcv_buf *out)
-{
-	FILE *f = fopen(path, "r");
-	char b[8192];
-	size_t n;
-
-	if (!f)
-		return -1;
-	while ((n = fread(b, 1, sizeof(b), f)) > 0)
-		dcv_buf_add(out, b, n);
-	fclose(f);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ check */
 
 static int run_check(struct dcv_ctx *ctx, int argc, char **argv);
@@ -113,11 +99,11 @@ static int load_source(struct dcv_ctx *ctx, struct cli_args *a, struct dcv_inven
 		}
 		snprintf(label, ll, "%s", remote);
 	} else if (a->n_pos && strncmp(a->pos[0], "https://", 8) != 0) {
-		if (read_file(a->pos[0], &pem) != 0) {
+		if (dcv_file_read(a->pos[0], &pem) != 0) {
 			out_error("cannot read '%s': %s", a->pos[0], strerror(errno));
 			return EXIT_INTERNAL;
 		}
-		if (keyp && read_file(keyp, key) != 0) {
+		if (keyp && dcv_file_read(keyp, key) != 0) {
 			out_error("cannot read '%s': %s", keyp, strerror(errno));
 			dcv_buf_release(&pem);
 			return EXIT_INTERNAL;
@@ -139,7 +125,7 @@ static int load_source(struct dcv_ctx *ctx, struct cli_args *a, struct dcv_inven
 		}
 		*cert = r.cert;
 		snprintf(label, ll, "%s", url);
-		if (keyp && read_file(keyp, key) != 0) {
+		if (keyp && dcv_file_read(keyp, key) != 0) {
 			out_error("cannot read '%s': %s", keyp, strerror(errno));
 			return EXIT_INTERNAL;
 		}
@@ -266,23 +252,6 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------------ generate */
 
-static int write_private(const char *path, const struct dcv_buf *b, mode_t mode)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	int rc = -1;
-
-	if (fd >= 0 && fchmod(fd, mode) == 0 && write(fd, b->data, b->len) == (ssize_t)b->len &&
-	    fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0)
-		rc = 0;
-	else if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct dcv_buf *cert,
 		   const struct dcv_buf *key)
 {
@@ -394,8 +363,8 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc == DCV_E_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
 	}
 	char *cp = xasprintf("%s/cert.pem", out), *kp = xasprintf("%s/key.pem", out);
-	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || write_private(kp, &key, 0600) != 0 ||
-	    write_private(cp, &cert, 0644) != 0) {
+	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || dcv_file_write_atomic(kp, key.data, key.len, 0600) != 0 ||
+	    dcv_file_write_atomic(cp, cert.data, cert.len, 0644) != 0) {
 		out_error("cannot write to '%s': %s", out, strerror(errno));
 		rc = EXIT_INTERNAL;
 	} else {

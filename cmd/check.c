@@ -27,23 +27,6 @@ static const struct dcv_opt opts[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
-static int write_atomic(const char *path, const struct dcv_buf *b)
-{
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int rc = -1;
-
-	if (fd >= 0 && write(fd, b->data ? b->data : "", b->len) == (ssize_t)b->len && fsync(fd) == 0 &&
-	    close(fd) == 0 && rename(tmp, path) == 0)
-		rc = 0;
-	else if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 static int run(struct dcv_ctx *ctx, int argc, char **argv)
 {
 	struct dcv_inventory *inv;
@@ -119,7 +102,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	else
 		dcv_report_prometheus(&rep, strict, &out);
 	if (output) {
-		if (write_atomic(output, &out) != 0) {
+		if (dcv_file_write_atomic(output, out.data, out.len, 0644) != 0) {
 			out_error("cannot write '%s': %s", output, strerror(errno));
 			rc = EXIT_INTERNAL;
 		}

@@ -360,20 +360,6 @@ static bool looks_like_dcvconf(const char *name, const char *text)
 	       strstr(text, "[security]") || strstr(text, "[session-management");
 }
 
-static int read_local(const char *path, struct dcv_buf *out)
-{
-	FILE *f = fopen(path, "r");
-	char buf[8192];
-	size_t n;
-
-	if (!f)
-		return -1;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		dcv_buf_add(out, buf, n);
-	fclose(f);
-	return 0;
-}
-
 static void print_findings(struct dcv_ctx *ctx, const struct dcv_findings *f)
 {
 	for (int i = 0; i < f->n; i++) {
@@ -426,7 +412,7 @@ static int lint_files(struct dcv_ctx *ctx, char **paths, int n, bool json)
 	int n_nginx = 0, rc = EXIT_OK;
 
 	for (int i = 0; i < n; i++) {
-		if (read_local(paths[i], &texts[i]) != 0) {
+		if (dcv_file_read(paths[i], &texts[i]) != 0) {
 			out_error("cannot read '%s': %s", paths[i], strerror(errno));
 			rc = EXIT_INTERNAL;
 			goto out;

@@ -4,6 +4,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +222,43 @@ long long dcv_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int dcv_file_read(const char *path, struct dcv_buf *out)
+{
+	FILE *f = fopen(path, "r");
+	char buf[8192];
+	size_t n;
+	int failed;
+
+	if (!f)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		dcv_buf_add(out, buf, n);
+	failed = ferror(f);
+	fclose(f);
+	return failed ? -1 : 0;
+}
+
+int dcv_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+	int rc = -1, saved;
+
+	if (fd >= 0 && fchmod(fd, (mode_t)mode) == 0 && write(fd, data ? data : "", len) == (ssize_t)len &&
+	    fsync(fd) == 0) {
+		rc = close(fd);
+		fd = -1;
+		if (rc == 0)
+			rc = rename(tmp, path);
+	}
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	errno = saved;
+	return rc;
 }

@@ -29,6 +29,12 @@ bool dcv_parse_bool(const char *s, bool *v);
 /* Decimal integer in [min, max]. */
 bool dcv_parse_int(const char *s, long min, long max, long *v);
 
+/* Read a whole local file into out (appended). -1 with errno set on failure. */
+int dcv_file_read(const char *path, struct dcv_buf *out);
+/* Write a local file atomically (temp file beside it, fsync, rename) with `mode`; the target
+ * never holds a partial file. -1 with errno set on failure. */
+int dcv_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
 /* Milliseconds on the monotonic clock. */
 long long dcv_now_ms(void);
 
