@@ -370,7 +370,7 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	} else {
 		rc = EXIT_OK;
 		if (!ctx->quiet) {
-			printf("wrote %s and %s (mode 600), valid %ld days, SANs:", cp, kp, days);
+			printf("wrote %s and %s (key mode 600), valid %ld days, SANs:", cp, kp, days);
 			for (int i = 0; i < n; i++)
 				printf(" %s", names[i]);
 			printf("\n");

@@ -291,8 +291,11 @@ int dcv_cert_generate(const char *const *names, int n, int days, struct dcv_buf 
 	X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400);
 	X509_set_pubkey(x, key);
 	subj = X509_get_subject_name(x);
+	/* a CN holds at most 64 characters (RFC 5280); VPC endpoint names are longer, and
+	 * clients match the SANs anyway */
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
-				   (const unsigned char *)(cn ? cn : "dcvctl"), -1, -1, 0);
+				   (const unsigned char *)(cn && strlen(cn) <= 64 ? cn : "dcvctl self-signed endpoint"),
+				   -1, -1, 0);
 	X509_set_issuer_name(x, subj);
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	const char *exts[][2] = {
