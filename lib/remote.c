@@ -16,7 +16,7 @@ static const char lock_script[] =
 	"mkdir -p /run/lock && "
 	"flock -n -E 75 /run/lock/dcvctl.lock sh -c "
 	"'printf \"%s\\n\" \"$1\" > /run/lock/dcvctl.owner; echo locked; exec cat >/dev/null' sh \"$0\"; "
-	"rc=$?; if [ $rc = 75 ]; then echo busy; cat /run/lock/dcvctl.owner 2>/dev/null; fi; exit $rc";
+	"rc=$?; if [ $rc = 75 ]; then printf 'busy %s\\n' \"$(cat /run/lock/dcvctl.owner 2>/dev/null)\"; fi; exit $rc";
 
 int dcv_remote_lock(struct dcv_ssh *c, const struct dcv_host *h, const char *owner,
 		    struct dcv_ssh_hold **lock, struct dcv_err *err)
@@ -31,8 +31,14 @@ int dcv_remote_lock(struct dcv_ssh *c, const struct dcv_host *h, const char *own
 	dcv_shquote(&cmd, owner);
 	rc = dcv_ssh_hold(c, cmd.data, h->ssh.sudo, &first, &status, lock, err);
 	dcv_buf_release(&cmd);
+	/* held only when the first line says so; anything else is the answer of a command that
+	 * is finishing without the lock */
+	if (rc == DCV_OK && *lock && strncmp(dcv_buf_str(&first), "locked\n", 7) != 0) {
+		dcv_ssh_unhold(*lock);
+		*lock = NULL;
+	}
 	if (rc == DCV_OK && !*lock) {
-		const char *who = strstr(dcv_buf_str(&first), "busy\n");
+		const char *who = strstr(dcv_buf_str(&first), "busy ");
 		if (who) {
 			char *line = xstrdup(who + 5);
 			line[strcspn(line, "\n")] = '\0';

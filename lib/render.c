@@ -308,8 +308,12 @@ void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool
 		set_key(&f, "security", "authentication", a);
 		free(a);
 	}
-	if (bypass)
+	/* The bypass stops the broker: its token verifier, and no-tls-strict, which only relaxes
+	 * TLS towards that verifier (reference/dcv.md §1.2), would send logins nowhere. */
+	if (bypass) {
 		remove_key(&f, "security", "auth-token-verifier");
+		remove_key(&f, "security", "no-tls-strict");
+	}
 	for (int i = 0; i < f.n; i++) {
 		dcv_buf_adds(out, f.v[i].text);
 		dcv_buf_addc(out, '\n');

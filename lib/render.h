@@ -16,7 +16,7 @@ void dcv_render_nginx(const struct dcv_inventory *inv, struct dcv_buf *out);
 /* The keys dcvctl manages in an agent's dcv.conf, applied to `existing` (may be "" or NULL):
  * [connectivity] web-port, web-url-path; [session-management] create-session = false;
  * [security] authentication when the inventory sets it; in bypass mode [security]
- * auth-token-verifier removed. Every other line, comments included, stays as it was.
+ * auth-token-verifier and no-tls-strict (which only concerns that verifier) removed. Every other line, comments included, stays as it was.
  * Applying it to its own output changes nothing. */
 void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool bypass,
 			struct dcv_buf *out);

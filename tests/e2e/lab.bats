@@ -11,6 +11,8 @@ setup_file() {
 	# The machine's own configuration, before the lab touches anything.
 	tree_digest /etc/nginx >"$BATS_FILE_TMPDIR/etc-nginx.before"
 	tree_digest /etc/dcv >"$BATS_FILE_TMPDIR/etc-dcv.before"
+	# These tests read the seed's before state: start from a fresh lab, whatever ran before.
+	[ "$(id -u)" -ne 0 ] || "$LAB" down >/dev/null 2>&1 || true
 	lab_setup_file
 }
 
