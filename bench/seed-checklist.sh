@@ -40,7 +40,9 @@ on_agent() { # name, command...
 	if [ -n "$ssh_line" ]; then
 		"${SSH[@]}" -p "${ssh_line##*:}" "ubuntu@${ssh_line%%:*}" "$@"
 	else
-		"${SSH[@]}" -J "ec2-user@$bastion_ssh" "ubuntu@$addr" "$@"
+		# -J would not pass our key and known_hosts to the jump's own ssh: spell it out
+		"${SSH[@]}" -o ProxyCommand="${SSH[*]} -W %h:%p -p ${bastion_ssh##*:} ec2-user@${bastion_ssh%%:*}" \
+			"ubuntu@$addr" "$@"
 	fi
 }
 

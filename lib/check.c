@@ -13,6 +13,7 @@
 #include "remote.h"
 #include "render.h"
 #include "report.h"
+#include "service.h"
 #include "ssh.h"
 #include "tls.h"
 #include "util.h"
@@ -40,6 +41,7 @@ struct run {
 	/* gateway tunnels */
 	struct dcv_ssh *gw_conn;
 	const struct dcv_host *gw;
+	bool gw_facts;
 };
 
 static bool wanted(const struct run *r, const char *id)
@@ -127,10 +129,7 @@ static void kv_release(struct kv *kv)
 	free(kv->vals);
 }
 
-static const char facts_prelude[] =
-	"b64() { base64 -w0; echo; }\n"
-	"unit() { a=$(systemctl is-active -- \"$1\" 2>/dev/null); e=$(systemctl is-enabled -- \"$1\" 2>/dev/null); "
-	"printf 'unit.%s=%s %s\\n' \"$1\" \"${a:-unknown}\" \"${e:-not-found}\"; }\n";
+static const char facts_prelude[] = "b64() { base64 -w0; echo; }\n";
 
 static int run_facts(struct dcv_ssh *c, const struct dcv_host *h, const char *script, struct kv *kv,
 		     struct dcv_err *err)
@@ -151,17 +150,19 @@ static int run_facts(struct dcv_ssh *c, const struct dcv_host *h, const char *sc
 	return rc;
 }
 
-static void unit_state(const struct kv *kv, const char *unit, char *active, char *enabled)
+/* The state of units[i] from the facts' "unit.I.Key=Value" lines. */
+static void unit_state(const struct kv *kv, int i, int n, char *active, char *enabled)
 {
-	char key[128];
-	const char *v;
+	struct dcv_buf lines = DCV_BUF_INIT;
+	struct dcv_unit_state st[4];
 
-	snprintf(key, sizeof(key), "unit.%s", unit);
-	v = kv_get(kv, key);
-	strcpy(active, "unknown");
-	strcpy(enabled, "unknown");
-	if (v)
-		sscanf(v, "%23s %23s", active, enabled);
+	for (int k = 0; k < kv->n; k++)
+		if (strncmp(kv->keys[k], "unit.", 5) == 0)
+			dcv_buf_addf(&lines, "%s=%s\n", kv->keys[k], kv->vals[k]);
+	dcv_units_parse(dcv_buf_str(&lines), st, n);
+	strcpy(active, st[i].active);
+	strcpy(enabled, st[i].enabled);
+	dcv_buf_release(&lines);
 }
 
 /* Record `error` for every wanted id of a host that could not be reached. */
@@ -205,9 +206,9 @@ static const char *proxy_file(const struct dcv_host *gw)
 
 static void gw_facts_script(const struct dcv_host *gw, struct dcv_buf *s)
 {
-	dcv_buf_adds(s, "unit dcv-connection-gateway; unit dcv-session-manager-broker; unit ");
-	dcv_shquote(s, proxy_unit(gw));
-	dcv_buf_adds(s, "\n");
+	const char *units[] = { "dcv-connection-gateway", "dcv-session-manager-broker", proxy_unit(gw) };
+
+	dcv_units_show_script(s, units, 3);
 	if (gw->proxy == DCV_PROXY_NGINX)
 		dcv_buf_adds(s, "t=$(nginx -t 2>&1); echo \"test.rc=$?\"; printf 'test.out='; printf '%s' \"$t\" | b64\n");
 	else if (gw->proxy == DCV_PROXY_HAPROXY)
@@ -232,9 +233,9 @@ static void gw_services(struct run *r, const struct dcv_host *gw, const struct k
 {
 	char a1[24], e1[24], a2[24], e2[24], pa[24], pe[24];
 
-	unit_state(kv, "dcv-connection-gateway", a1, e1);
-	unit_state(kv, "dcv-session-manager-broker", a2, e2);
-	unit_state(kv, proxy_unit(gw), pa, pe);
+	unit_state(kv, 0, 3, a1, e1);
+	unit_state(kv, 1, 3, a2, e2);
+	unit_state(kv, 2, 3, pa, pe);
 	if (gw->proxy != DCV_PROXY_CONNECTION_GATEWAY) {
 		bool ok = strcmp(a1, "active") != 0 && strcmp(a2, "active") != 0 &&
 			  strcmp(e1, "enabled") != 0 && strcmp(e2, "enabled") != 0;
@@ -417,13 +418,47 @@ static void gw_to_agent(void *user, int i)
 	close(fd);
 }
 
+static void gw_facts(struct run *r)
+{
+	const char *ids[] = { "gateway.legacy-services", "gateway.proxy.service", "gateway.proxy.config",
+			      "gateway.proxy.listen", "gateway.cert" };
+	const struct dcv_host *gw = r->gw;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf script = DCV_BUF_INIT;
+	struct kv kv;
+	long long t0 = dcv_now_ms();
+
+	gw_facts_script(gw, &script);
+	if (run_facts(r->gw_conn, gw, script.data, &kv, &e) != DCV_OK) {
+		unreachable(r, gw->name, ids, 5, e.msg);
+	} else {
+		gw_services(r, gw, &kv, t0);
+		gw_config(r, gw, &kv, t0);
+		gw_listen(r, gw, &kv, t0);
+		gw_cert(r, gw, &kv, t0);
+		kv_release(&kv);
+	}
+	dcv_buf_release(&script);
+}
+
+/* Job 0: the gateway's own state; job i: the probes through it to agent i-1. */
+static void gw_job(void *user, int i)
+{
+	struct run *r = user;
+
+	if (i == 0) {
+		if (r->gw_facts)
+			gw_facts(r);
+	} else {
+		gw_to_agent(r, i - 1);
+	}
+}
+
 static void check_gateway(struct run *r, const struct dcv_host *gw)
 {
 	const char *ids[] = { "gateway.ssh", "gateway.legacy-services", "gateway.proxy.service",
 			      "gateway.proxy.config", "gateway.proxy.listen", "gateway.cert" };
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf script = DCV_BUF_INIT;
-	struct kv kv;
 	struct dcv_ssh *c;
 	long long t0 = dcv_now_ms();
 	bool to_agents = false;
@@ -453,25 +488,16 @@ static void check_gateway(struct run *r, const struct dcv_host *gw)
 	}
 	add(r, "gateway.ssh", gw->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", gw->user,
 	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c));
-	if (wanted_prefix(r, ids + 1, 5)) {
-		t0 = dcv_now_ms();
-		gw_facts_script(gw, &script);
-		if (run_facts(c, gw, script.data, &kv, &e) != DCV_OK) {
-			unreachable(r, gw->name, ids + 1, 5, e.msg);
-		} else {
-			gw_services(r, gw, &kv, t0);
-			gw_config(r, gw, &kv, t0);
-			gw_listen(r, gw, &kv, t0);
-			gw_cert(r, gw, &kv, t0);
-			kv_release(&kv);
-		}
-		dcv_buf_release(&script);
+	r->gw_conn = c;
+	r->gw = gw;
+	r->gw_facts = wanted_prefix(r, ids + 1, 5);
+	/* the gateway's own state and the probes through it to each agent share its connection
+	 * at the same time */
+	if (to_agents && dcv_ssh_share(c, &e) != DCV_OK) {
+		unreachable(r, gw->name, ids + 1, 5, e.msg);
+		return;
 	}
-	if (to_agents) {
-		r->gw_conn = c;
-		r->gw = gw;
-		dcv_parallel(r->n_agents, r->n_agents < 8 ? r->n_agents : 8, gw_to_agent, r);
-	}
+	dcv_parallel(1 + (to_agents ? r->n_agents : 0), to_agents ? 9 : 1, gw_job, r);
 }
 
 /* ------------------------------------------------------------------ agents */
@@ -482,10 +508,8 @@ static void agent_config(struct run *r, const struct dcv_host *a, const char *id
 	struct dcv_buf conf = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
 	struct dcv_findings f = { 0 };
 	char name[128];
-	bool bypass = r->gw == NULL || r->gw->proxy != DCV_PROXY_CONNECTION_GATEWAY;
 	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
-
-	bypass = !gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY;
+	bool bypass = !gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY;
 	if (!kv_b64(kv, "conf", &conf)) {
 		add(r, id, a->name, DCV_CHECK_FAIL, t0, NULL, "%s is missing", DCV_DCV_CONF);
 		return;
@@ -569,18 +593,22 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 	add(r, ids[0], a->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d%s%s, host key %s", a->user, a->ssh_host,
 	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c));
 	t0 = dcv_now_ms();
-	if (run_facts(c, a, "unit " SM_AGENT "; unit dcvserver\n"
-			    "[ -e /etc/dcv/dcv.conf ] && { printf 'conf='; b64 < /etc/dcv/dcv.conf; }\n"
+	const char *units[] = { SM_AGENT, "dcvserver" };
+	struct dcv_buf script = DCV_BUF_INIT;
+	dcv_units_show_script(&script, units, 2);
+	dcv_buf_adds(&script, "[ -e /etc/dcv/dcv.conf ] && { printf 'conf='; b64 < /etc/dcv/dcv.conf; }\n"
 			    "s=$(dcv list-sessions --json 2>&1 || dcv list-sessions 2>&1); echo \"sessions.rc=$?\"; "
 			    "printf 'sessions='; printf '%s' \"$s\" | b64\n"
-			    "printf 'log='; tail -n 20 /var/log/dcv/server.log 2>/dev/null | b64\n",
-		      &kv, &e) != DCV_OK) {
+			    "printf 'log='; tail -n 20 /var/log/dcv/server.log 2>/dev/null | b64\n");
+	int frc = run_facts(c, a, script.data, &kv, &e);
+	dcv_buf_release(&script);
+	if (frc != DCV_OK) {
 		unreachable(r, a->name, idp + 1, 4, e.msg);
 		return;
 	}
 	char sa[24], se[24], da[24], de[24];
-	unit_state(&kv, SM_AGENT, sa, se);
-	unit_state(&kv, "dcvserver", da, de);
+	unit_state(&kv, 0, 2, sa, se);
+	unit_state(&kv, 1, 2, da, de);
 	if (!gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY) {
 		bool ok = strcmp(sa, "active") != 0 && strcmp(se, "enabled") != 0;
 		add(r, ids[1], a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL, "%s %s/%s%s", SM_AGENT, sa, se,

@@ -10,6 +10,7 @@
 #include "inventory.h"
 #include "remote.h"
 #include "render.h"
+#include "service.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -176,7 +177,7 @@ static int read_facts(struct hostrun *hr, const char *file, const char *const *u
 {
 	const struct dcv_host *h = hr->h;
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	int status = 0, rc, k = 0;
+	int status = 0, rc;
 	char *save = NULL;
 
 	memset(f, 0, sizeof(*f));
@@ -189,15 +190,11 @@ static int read_facts(struct hostrun *hr, const char *file, const char *const *u
 		dcv_shquote(&s, h->key);
 		dcv_buf_adds(&s, " ] && echo key=yes; ");
 	}
-	dcv_buf_adds(&s, "for u in");
-	for (int i = 0; i < n_units; i++) {
-		dcv_buf_addc(&s, ' ');
-		dcv_shquote(&s, units[i]);
+	for (int i = 0; i < n_units; i++)
 		f->unit_names[i] = units[i];
-	}
 	f->n_units = n_units;
-	dcv_buf_adds(&s, "; do echo \"unit=$(systemctl is-active -- \"$u\" 2>/dev/null) "
-			 "$(systemctl is-enabled -- \"$u\" 2>/dev/null || echo not-found)\"; done; f=");
+	dcv_units_show_script(&s, units, n_units);
+	dcv_buf_adds(&s, "f=");
 	dcv_shquote(&s, file);
 	dcv_buf_adds(&s, "; if [ -e \"$f\" ]; then printf 'file='; base64 -w0 < \"$f\"; echo; fi; exit 0");
 	rc = dcv_remote_sh(hr->c, h, s.data, &out, NULL, &status, e);
@@ -208,6 +205,12 @@ static int read_facts(struct hostrun *hr, const char *file, const char *const *u
 		dcv_buf_release(&out);
 		return rc;
 	}
+	struct dcv_unit_state st[4];
+	dcv_units_parse(out.data, st, n_units);
+	for (int i = 0; i < n_units; i++) {
+		snprintf(f->units[i].active, sizeof(f->units[i].active), "%s", st[i].active);
+		snprintf(f->units[i].enabled, sizeof(f->units[i].enabled), "%s", st[i].enabled);
+	}
 	for (char *l = strtok_r(out.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(l, "os=", 3) == 0) {
 			snprintf(f->os, sizeof(f->os), "%s", l + 3);
@@ -217,14 +220,6 @@ static int read_facts(struct hostrun *hr, const char *file, const char *const *u
 			f->cert = true;
 		} else if (strcmp(l, "key=yes") == 0) {
 			f->key = true;
-		} else if (strncmp(l, "unit=", 5) == 0 && k < n_units) {
-			char *sp = strchr(l + 5, ' ');
-			if (sp)
-				*sp = '\0';
-			snprintf(f->units[k].active, sizeof(f->units[k].active), "%s", l[5] ? l + 5 : "unknown");
-			snprintf(f->units[k].enabled, sizeof(f->units[k].enabled), "%s",
-				 sp && sp[1] ? sp + 1 : "not-found");
-			k++;
 		} else if (strncmp(l, "file=", 5) == 0) {
 			f->file_exists = true;
 			if (!dcv_base64_decode(l + 5, strlen(l + 5), &f->file))

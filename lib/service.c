@@ -5,6 +5,7 @@
 #include "ssh.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,4 +97,47 @@ void dcv_units_free(struct dcv_unit_state *s, int n)
 {
 	(void)n;
 	free(s);
+}
+
+void dcv_units_show_script(struct dcv_buf *s, const char *const *units, int n)
+{
+	/* one process for all units (the hosts' systemctl can be slow to start); systemd
+	 * prints one block per unit, in order, separated by empty lines, exit 0 even for
+	 * a unit it does not know (LoadState=not-found) */
+	dcv_buf_adds(s, "systemctl show -p Id -p LoadState -p ActiveState -p UnitFileState");
+	for (int i = 0; i < n; i++) {
+		dcv_buf_addc(s, ' ');
+		dcv_shquote(s, units[i]);
+	}
+	dcv_buf_adds(s, " 2>/dev/null | awk '/^$/ { n++; next } { print \"unit.\" n+0 \".\" $0 }'\n");
+}
+
+void dcv_units_parse(const char *output, struct dcv_unit_state *st, int n)
+{
+	bool missing[64] = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		snprintf(st[i].active, sizeof(st[i].active), "unknown");
+		snprintf(st[i].enabled, sizeof(st[i].enabled), "not-found");
+	}
+	for (const char *l = output; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char line[256], key[64], val[128] = "";
+		int idx;
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, l);
+		l += len + (nl ? 1 : 0);
+		if (sscanf(line, "unit.%d.%63[^=]=%127[^\n]", &idx, key, val) < 2 || idx < 0 || idx >= n)
+			continue;
+		if (strcmp(key, "ActiveState") == 0)
+			snprintf(st[idx].active, sizeof(st[idx].active), "%s", val[0] ? val : "unknown");
+		else if (strcmp(key, "UnitFileState") == 0 && val[0])
+			snprintf(st[idx].enabled, sizeof(st[idx].enabled), "%s", val);
+		else if (strcmp(key, "LoadState") == 0 && strcmp(val, "not-found") == 0 && idx < 64)
+			missing[idx] = true;
+	}
+	for (int i = 0; i < n && i < 64; i++)
+		if (missing[i])
+			snprintf(st[i].enabled, sizeof(st[i].enabled), "not-found");
 }

@@ -21,4 +21,11 @@ int dcv_service_apply(struct dcv_ssh *c, const struct dcv_host *h, const char *a
 		      struct dcv_buf *failure, struct dcv_err *err);
 void dcv_units_free(struct dcv_unit_state *s, int n);
 
+/* Append a shell command printing the state of every unit in one systemctl call, as lines
+ * "unit.INDEX.Key=Value" (INDEX into `units`). The names are dcvctl's own constants. */
+void dcv_units_show_script(struct dcv_buf *s, const char *const *units, int n);
+/* Fill st[0..n) from the output of that command (other lines are ignored); units it does not
+ * mention stay "unknown" / "not-found". */
+void dcv_units_parse(const char *output, struct dcv_unit_state *st, int n);
+
 #endif

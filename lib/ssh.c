@@ -152,8 +152,19 @@ struct pipe_chan {
 	bool ch_eof;   /* the remote side finished writing */
 };
 
+/* A command running on a relay's session, read as its output arrives so that forwarding
+ * never waits for it. */
+struct ajob {
+	struct req *q;
+	ssh_channel ch;
+	bool eof[2];
+	long long start, deadline;
+};
+
 struct relay {
 	struct dcv_ssh *conn;
+	struct ajob *jobs;
+	int n_jobs;
 	pthread_t thread;
 	int ctl[2];
 	pthread_mutex_t lock;
@@ -206,6 +217,64 @@ static void close_chan(struct relay *r, int i)
 	r->chans[i] = r->chans[--r->n_chans];
 }
 
+static void complete(struct relay *r, struct req *q, int rc)
+{
+	pthread_mutex_lock(&r->lock);
+	q->rc = rc;
+	q->done = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int exec_start(struct dcv_ssh *c, const struct dcv_ssh_exec *req, ssh_channel *out,
+		      struct dcv_err *err);
+static int exec_read(struct dcv_ssh *c, ssh_channel ch, const struct dcv_ssh_exec *req,
+		     struct dcv_ssh_result *res, bool eof[2], struct dcv_err *err);
+static int exec_finish(struct dcv_ssh *c, ssh_channel ch, const struct dcv_ssh_exec *req,
+		       struct dcv_ssh_result *res, long long deadline, struct dcv_err *err);
+static void exec_close(struct dcv_ssh *c, ssh_channel ch, struct dcv_ssh_result *res, long long start);
+static int timed_out(const struct dcv_ssh *c, const struct dcv_ssh_exec *req, struct dcv_err *err);
+static long exec_timeout(const struct dcv_ssh *c, const struct dcv_ssh_exec *req);
+
+/* Start a command as a job of the relay loop; false when it completed (failed) at once. */
+static bool job_start(struct relay *r, struct req *q)
+{
+	struct ajob j = { q, NULL, { false, false }, dcv_now_ms(), 0 };
+	int rc = exec_start(r->conn, q->exec, &j.ch, q->err);
+
+	if (rc != DCV_OK) {
+		complete(r, q, rc);
+		return false;
+	}
+	j.deadline = j.start + exec_timeout(r->conn, q->exec);
+	r->jobs = xrealloc(r->jobs, sizeof(*r->jobs) * (size_t)(r->n_jobs + 1));
+	r->jobs[r->n_jobs++] = j;
+	return true;
+}
+
+/* Advance every job; a job that ended (or failed, or the session died) completes. */
+static void jobs_pump(struct relay *r, bool dead)
+{
+	for (int i = r->n_jobs - 1; i >= 0; i--) {
+		struct ajob *j = &r->jobs[i];
+		int rc = dead ? dcv_err_set(j->q->err, DCV_E_LOST, "connection to %s lost", r->conn->host->name)
+			      : exec_read(r->conn, j->ch, j->q->exec, j->q->res, j->eof, j->q->err);
+		bool ended = rc != DCV_OK || (j->eof[0] && j->eof[1]);
+
+		if (rc == DCV_OK && !ended && dcv_now_ms() > j->deadline) {
+			rc = timed_out(r->conn, j->q->exec, j->q->err);
+			ended = true;
+		}
+		if (!ended)
+			continue;
+		if (rc == DCV_OK)
+			rc = exec_finish(r->conn, j->ch, j->q->exec, j->q->res, j->deadline, j->q->err);
+		exec_close(r->conn, j->ch, j->q->res, j->start);
+		complete(r, j->q, rc);
+		r->jobs[i] = r->jobs[--r->n_jobs];
+	}
+}
+
 static void serve_requests(struct relay *r)
 {
 	struct req *q;
@@ -224,14 +293,16 @@ static void serve_requests(struct relay *r)
 					    r->conn->host->name);
 		else if (q->kind == REQ_OPEN)
 			q->rc = open_forward(r, q->host, q->port, &q->fd, q->err);
-		else if (q->kind == REQ_EXEC)
+		else if (q->kind == REQ_EXEC && q->exec->in_fd < 0) {
+			/* completes later, from jobs_pump */
+			job_start(r, q);
+			q = next;
+			continue;
+		} else if (q->kind == REQ_EXEC)
 			q->rc = run_blocking(r->conn, q->exec, q->res, q->err);
 		else
 			q->rc = ping_blocking(r->conn, &q->ping_ms, q->err);
-		pthread_mutex_lock(&r->lock);
-		q->done = true;
-		pthread_cond_broadcast(&r->cond);
-		pthread_mutex_unlock(&r->lock);
+		complete(r, q, q->rc);
 		q = next;
 	}
 }
@@ -283,6 +354,21 @@ static bool pump(struct relay *r, const struct pollfd *pfd)
 	return ssh_is_connected(r->conn->s) != 0;
 }
 
+/* Reading one channel makes libssh take in the packets of all: data may be waiting in a
+ * channel's buffer with nothing left on the socket to wake poll(). */
+static bool buffered(struct relay *r)
+{
+	if (r->dead)
+		return false;
+	for (int i = 0; i < r->n_chans; i++)
+		if (!r->chans[i].ch_eof && ssh_channel_poll(r->chans[i].ch, 0) > 0)
+			return true;
+	for (int i = 0; i < r->n_jobs; i++)
+		if (ssh_channel_poll(r->jobs[i].ch, 0) > 0 || ssh_channel_poll(r->jobs[i].ch, 1) > 0)
+			return true;
+	return false;
+}
+
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
@@ -300,7 +386,7 @@ static void *relay_main(void *arg)
 		for (int i = 0; i < r->n_chans; i++)
 			pfd[2 + i] = (struct pollfd){ r->chans[i].sock_eof ? -1 : r->chans[i].sock,
 						      POLLIN, 0 };
-		if (poll(pfd, (nfds_t)(r->n_chans + 2), 200) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)(r->n_chans + 2), buffered(r) ? 0 : 200) < 0 && errno != EINTR)
 			break;
 		if (!r->dead && !pump(r, pfd)) {
 			/* Session gone: every host behind it sees EOF and reports a lost connection. */
@@ -308,11 +394,13 @@ static void *relay_main(void *arg)
 			while (r->n_chans)
 				close_chan(r, 0);
 		}
+		jobs_pump(r, r->dead);
 		if (pfd[0].revents & POLLIN)
 			serve_requests(r);
 	}
 	while (r->n_chans)
 		close_chan(r, 0);
+	jobs_pump(r, true);
 	free(pfd);
 	return NULL;
 }
@@ -372,6 +460,7 @@ static void relay_stop(struct relay *r)
 	close(r->ctl[0]);
 	close(r->ctl[1]);
 	free(r->chans);
+	free(r->jobs);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	free(r);
@@ -765,19 +854,21 @@ static int feed_stdin(struct dcv_ssh *c, ssh_channel ch, const struct dcv_ssh_ex
 	return DCV_OK;
 }
 
-static int run_blocking(struct dcv_ssh *c, const struct dcv_ssh_exec *req,
-			struct dcv_ssh_result *res, struct dcv_err *err)
+static long exec_timeout(const struct dcv_ssh *c, const struct dcv_ssh_exec *req)
+{
+	return req->timeout_ms > 0 ? req->timeout_ms : c->host->ssh.command_timeout_ms;
+}
+
+/* Open a channel and start the command; its stdin buffer is written and closed unless an fd
+ * streams it. */
+static int exec_start(struct dcv_ssh *c, const struct dcv_ssh_exec *req, ssh_channel *out,
+		      struct dcv_err *err)
 {
 	ssh_session s = c->s;
-	long timeout = req->timeout_ms > 0 ? req->timeout_ms : c->host->ssh.command_timeout_ms;
-	long long start = dcv_now_ms(), deadline = start + timeout;
 	struct dcv_buf cmd = DCV_BUF_INIT;
 	ssh_channel ch;
-	bool out_eof = false, err_eof = false, fd_open = req->in_fd >= 0;
-	char buf[16384];
-	int rc = DCV_OK, n = 0;
 
-	set_timeout(s, timeout);
+	set_timeout(s, exec_timeout(c, req));
 	ch = ssh_channel_new(s);
 	if (!ch)
 		return lost(c, err);
@@ -792,83 +883,110 @@ static int run_blocking(struct dcv_ssh *c, const struct dcv_ssh_exec *req,
 	} else {
 		dcv_buf_adds(&cmd, req->cmd);
 	}
-	if (ssh_channel_request_exec(ch, dcv_buf_str(&cmd)) != SSH_OK) {
-		dcv_buf_release(&cmd);
+	int rc = ssh_channel_request_exec(ch, dcv_buf_str(&cmd));
+	dcv_buf_release(&cmd);
+	for (size_t off = 0; rc == SSH_OK && req->in && off < req->in_len;) {
+		size_t chunk = req->in_len - off > 32768 ? 32768 : req->in_len - off;
+		int w = ssh_channel_write(ch, req->in + off, (uint32_t)chunk);
+		if (w <= 0)
+			rc = SSH_ERROR;
+		else
+			off += (size_t)w;
+	}
+	if (rc != SSH_OK) {
 		ssh_channel_free(ch);
 		return lost(c, err);
 	}
-	dcv_buf_release(&cmd);
-	if (req->in && req->in_len) {
-		for (size_t off = 0; off < req->in_len;) {
-			size_t chunk = req->in_len - off > 32768 ? 32768 : req->in_len - off;
-			int w = ssh_channel_write(ch, req->in + off, (uint32_t)chunk);
-			if (w <= 0) {
-				rc = lost(c, err);
-				goto out;
-			}
-			off += (size_t)w;
-		}
-	}
-	if (!fd_open)
+	if (req->in_fd < 0)
 		ssh_channel_send_eof(ch);
+	*out = ch;
+	return DCV_OK;
+}
 
-	while (!(out_eof && err_eof)) {
-		struct pollfd pfd[2] = { { ssh_get_fd(s), POLLIN, 0 }, { fd_open ? req->in_fd : -1, POLLIN, 0 } };
-		long long left = deadline - dcv_now_ms();
+/* Take what output is there without waiting; an end of stream sets its eof flag. */
+static int exec_read(struct dcv_ssh *c, ssh_channel ch, const struct dcv_ssh_exec *req,
+		     struct dcv_ssh_result *res, bool eof[2], struct dcv_err *err)
+{
+	char buf[16384];
+	int n = 0;
 
-		if (left <= 0) {
-			rc = dcv_err_set(err, DCV_E_TIMEOUT, "command did not finish within %lds",
-					 (timeout + 999) / 1000);
-			goto out;
-		}
-		if (poll(pfd, 2, (int)(left < 200 ? left : 200)) < 0 && errno != EINTR) {
-			rc = dcv_err_set(err, DCV_E_IO, "poll: %s", strerror(errno));
-			goto out;
-		}
-		if (fd_open && (pfd[1].revents & (POLLIN | POLLHUP))) {
-			rc = feed_stdin(c, ch, req, &fd_open, err);
-			if (rc != DCV_OK)
-				goto out;
-		}
-		for (int is_err = 0; is_err < 2; is_err++) {
-			bool *eof = is_err ? &err_eof : &out_eof;
-			while (!*eof && (n = ssh_channel_read_nonblocking(ch, buf, sizeof(buf), is_err)) > 0)
-				deliver(req, res, is_err, buf, (size_t)n);
-			if (*eof)
-				continue;
-			if (n == SSH_ERROR) {
-				rc = lost(c, err);
-				goto out;
-			}
-			if (n == SSH_EOF || ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))
-				*eof = true;
-		}
-		if (!ssh_is_connected(s)) {
-			rc = lost(c, err);
-			goto out;
-		}
+	for (int is_err = 0; is_err < 2; is_err++) {
+		while (!eof[is_err] && (n = ssh_channel_read_nonblocking(ch, buf, sizeof(buf), is_err)) > 0)
+			deliver(req, res, is_err, buf, (size_t)n);
+		if (eof[is_err])
+			continue;
+		if (n == SSH_ERROR)
+			return lost(c, err);
+		if (n == SSH_EOF || ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))
+			eof[is_err] = true;
 	}
-	set_timeout(s, deadline - dcv_now_ms() > 0 ? deadline - dcv_now_ms() : 1);
+	return ssh_is_connected(c->s) ? DCV_OK : lost(c, err);
+}
+
+/* After both streams ended: the exit status, and sudo's password prompt as an error. */
+static int exec_finish(struct dcv_ssh *c, ssh_channel ch, const struct dcv_ssh_exec *req,
+		       struct dcv_ssh_result *res, long long deadline, struct dcv_err *err)
+{
+	set_timeout(c->s, deadline - dcv_now_ms() > 0 ? deadline - dcv_now_ms() : 1);
 	res->status = ssh_channel_get_exit_status(ch);
 	if (res->status < 0 || res->status > 255) {
-		if (!ssh_is_connected(s)) {
-			rc = lost(c, err);
-			goto out;
-		}
+		if (!ssh_is_connected(c->s))
+			return lost(c, err);
 		res->status = 255; /* killed by a signal: no exit status, as ssh(1) reports it */
 	}
 	if (req->sudo && res->status == 1 && req->capture &&
 	    (strstr(dcv_buf_str(&res->err), "sudo: a password is required") ||
-	     strstr(dcv_buf_str(&res->err), "sudo: a terminal is required"))) {
-		rc = dcv_err_set(err, DCV_E_REMOTE,
-				 "sudo on %s wants a password for '%s': allow it NOPASSWD in sudoers, or set sudo = no",
-				 c->host->name, c->host->user);
-	}
-out:
+	     strstr(dcv_buf_str(&res->err), "sudo: a terminal is required")))
+		return dcv_err_set(err, DCV_E_REMOTE,
+				   "sudo on %s wants a password for '%s': allow it NOPASSWD in sudoers, or set sudo = no",
+				   c->host->name, c->host->user);
+	return DCV_OK;
+}
+
+static void exec_close(struct dcv_ssh *c, ssh_channel ch, struct dcv_ssh_result *res, long long start)
+{
 	res->ms = (long)(dcv_now_ms() - start);
 	ssh_channel_close(ch);
 	ssh_channel_free(ch);
-	set_timeout(s, c->host->ssh.command_timeout_ms);
+	set_timeout(c->s, c->host->ssh.command_timeout_ms);
+}
+
+static int timed_out(const struct dcv_ssh *c, const struct dcv_ssh_exec *req, struct dcv_err *err)
+{
+	return dcv_err_set(err, DCV_E_TIMEOUT, "command did not finish within %lds",
+			   (exec_timeout(c, req) + 999) / 1000);
+}
+
+static int run_blocking(struct dcv_ssh *c, const struct dcv_ssh_exec *req,
+			struct dcv_ssh_result *res, struct dcv_err *err)
+{
+	long long start = dcv_now_ms(), deadline = start + exec_timeout(c, req);
+	bool eof[2] = { false, false }, fd_open = req->in_fd >= 0;
+	ssh_channel ch;
+	int rc = exec_start(c, req, &ch, err);
+
+	if (rc != DCV_OK)
+		return rc;
+	while (rc == DCV_OK && !(eof[0] && eof[1])) {
+		struct pollfd pfd[2] = { { ssh_get_fd(c->s), POLLIN, 0 }, { fd_open ? req->in_fd : -1, POLLIN, 0 } };
+		long long left = deadline - dcv_now_ms();
+
+		if (left <= 0) {
+			rc = timed_out(c, req, err);
+			break;
+		}
+		if (poll(pfd, 2, (int)(left < 200 ? left : 200)) < 0 && errno != EINTR) {
+			rc = dcv_err_set(err, DCV_E_IO, "poll: %s", strerror(errno));
+			break;
+		}
+		if (fd_open && (pfd[1].revents & (POLLIN | POLLHUP)))
+			rc = feed_stdin(c, ch, req, &fd_open, err);
+		if (rc == DCV_OK)
+			rc = exec_read(c, ch, req, res, eof, err);
+	}
+	if (rc == DCV_OK)
+		rc = exec_finish(c, ch, req, res, deadline, err);
+	exec_close(c, ch, res, start);
 	return rc;
 }
 
@@ -909,6 +1027,11 @@ int dcv_ssh_ping(struct dcv_ssh *c, long *ms, struct dcv_err *err)
 		return rc;
 	}
 	return ping_blocking(c, ms, err);
+}
+
+int dcv_ssh_share(struct dcv_ssh *c, struct dcv_err *err)
+{
+	return ensure_relay(c, err) ? DCV_OK : err->code;
 }
 
 int dcv_ssh_tunnel(struct dcv_ssh *c, const char *host, int port, int *fd, struct dcv_err *err)

@@ -88,6 +88,10 @@ void dcv_ssh_unhold(struct dcv_ssh_hold *hold);
 /* Time of one request/response on the open connection (a channel open and close). */
 int dcv_ssh_ping(struct dcv_ssh *c, long *ms, struct dcv_err *err);
 
+/* Hand the connection to its own relay thread, after which any number of threads may run
+ * commands and open tunnels on it at once (each command is read as its output arrives). */
+int dcv_ssh_share(struct dcv_ssh *c, struct dcv_err *err);
+
 /* Open a TCP stream from the host's vantage point (direct-tcpip) and return a local socket
  * carrying it; the connection's owner thread copies bytes. Caller closes the fd. */
 int dcv_ssh_tunnel(struct dcv_ssh *c, const char *host, int port, int *fd, struct dcv_err *err);

@@ -401,6 +401,15 @@ def print_status(unit, lines):
             print(line)
 
 
+def show_missing(name, props, value_only):
+    # systemd answers `show` for a unit it cannot find with its defaults, exit 0
+    values = {"Id": full_name(name), "Names": full_name(name), "LoadState": "not-found",
+              "ActiveState": "inactive", "SubState": "dead", "UnitFileState": "", "MainPID": "0"}
+    for k in props or list(values):
+        v = values.get(k, "")
+        print(v if value_only else "%s=%s" % (k, v))
+
+
 def show(unit, props, value_only):
     state = active_state(unit)
     sub = {"active": "running", "failed": "failed"}.get(state, "dead")
@@ -527,8 +536,14 @@ def main():
         return rc
 
     rc = 0
-    for n in names:
+    for i, n in enumerate(names):
         u = canonical(n)
+        if verb == "show":
+            if i:
+                print()  # systemd separates units with an empty line
+            if u is None:
+                show_missing(n, props, value_only)
+                continue
         try:
             if u is None:
                 raise not_found(verb, n)
