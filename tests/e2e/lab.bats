@@ -520,7 +520,12 @@ assert [(x["id"], x["owner"], x["type"], x["name"]) for x in s] == \
 		lab_exec gateway curl -sk -X POST -w ' %{http_code}' \
 			"https://localhost:8447/resolveSession?$1"
 	}
-	run resolve 'transport=HTTP'
+	# the broker needs a moment to listen again after its restart (more on a loaded machine)
+	for _ in $(seq 50); do
+		run resolve 'transport=HTTP'
+		[[ $output == *" 400" ]] && break
+		sleep 0.2
+	done
 	[[ $output == *" 400" ]]
 	# No DNS mapping for the server yet: 404, as the field reports describe.
 	sleep 1.5
@@ -530,7 +535,12 @@ assert [(x["id"], x["owner"], x["type"], x["name"]) for x in s] == \
 		lab_exec gateway sh -c 'cat > /tmp/map.json'
 	run lab_exec gateway dcv-session-manager-broker register-server-dns-mappings --file-path /tmp/map.json
 	[ "$output" = "Successfully loaded 1 server id - dns name mappings from file /tmp/map.json" ]
-	run resolve 'sessionId=console&transport=HTTP'
+	# the agent reports its sessions every few seconds
+	for _ in $(seq 60); do
+		run resolve 'sessionId=console&transport=HTTP'
+		[[ $output == *" 200" ]] && break
+		sleep 0.25
+	done
 	[[ $output == *" 200" ]]
 	echo "${output% 200}" | /usr/bin/python3 -c '
 import json, sys
