@@ -90,6 +90,7 @@ static const char sm_dcvconf[] =
 	"[security]\n"
 	"administrators=[\"dcvsmagent\"]\n"
 	"auth-token-verifier=\"https://198.18.1.11:8445/agent/validate-authentication-token\"\n"
+	"no-tls-strict=true\n"
 	"ca-file=\"/etc/dcv/broker-ca.pem\"\n"
 	"\n"
 	"[connectivity]\n"
@@ -130,7 +131,9 @@ static void test_render_dcvconf_drops_verifier_in_bypass_only(void **state)
 	dcv_render_dcvconf(sm_dcvconf, dcv_inventory_host(inv, "dcv1"), true, &bypass);
 	dcv_render_dcvconf(sm_dcvconf, dcv_inventory_host(inv, "dcv1"), false, &sm);
 	assert_null(strstr(bypass.data, "auth-token-verifier"));
+	assert_null(strstr(bypass.data, "no-tls-strict"));
 	assert_non_null(strstr(sm.data, "auth-token-verifier="));
+	assert_non_null(strstr(sm.data, "no-tls-strict=true"));
 	dcv_buf_release(&bypass);
 	dcv_buf_release(&sm);
 	dcv_inventory_free(inv);
