@@ -29,12 +29,15 @@ CMD_LIB_OBJ := $(filter-out $(BUILD)/cmd/main.o,$(CMD_OBJ))
 BATS ?= bats
 E2E ?= $(sort $(wildcard tests/e2e/*.bats))
 
-.PHONY: all deps check unit e2e install clean demo demo-down lint-seeds
+.PHONY: all deps check unit e2e install clean demo demo-down FORCE
 
 all: dcvctl
 
-dcvctl: $(BUILD)/dcvctl
-	cp $< $@
+# ./dcvctl is whichever variant was built last (SAN=1 or not): copy whenever it differs
+dcvctl: $(BUILD)/dcvctl FORCE
+	@cmp -s $< $@ || cp $< $@
+
+FORCE:
 
 $(BUILD)/dcvctl: $(CMD_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
