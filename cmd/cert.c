@@ -252,6 +252,36 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------------ generate */
 
+/* A reload returns before nginx's new workers serve: wait (5 s at most) until the gateway's
+ * listener hands out the new certificate, so a check right after sees it. */
+static void wait_served(struct dcv_ctx *ctx, struct dcv_ssh *c, const struct dcv_host *gw,
+			const struct dcv_buf *cert)
+{
+	struct dcv_cert *parsed = NULL;
+	struct dcv_cert_info ci;
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_err err = DCV_ERR_INIT;
+	int status = 1;
+
+	if (dcv_cert_parse_pem(cert->data, cert->len, &parsed, &err) != DCV_OK)
+		return;
+	dcv_cert_info(parsed, &ci);
+	dcv_buf_addf(&s, "command -v openssl >/dev/null 2>&1 || exit 2; want=");
+	dcv_shquote(&s, ci.sha256);
+	dcv_buf_addf(&s, "; i=0; while [ $i -lt 25 ]; do "
+			 "got=$(openssl s_client -connect 127.0.0.1:%d </dev/null 2>/dev/null | "
+			 "openssl x509 -noout -fingerprint -sha256 2>/dev/null); "
+			 "[ \"${got#*=}\" = \"$want\" ] && exit 0; i=$((i+1)); sleep 0.2; done; exit 1",
+		     gw->listen);
+	if (dcv_remote_sh(c, gw, s.data, &out, NULL, &status, &err) == DCV_OK && status == 1)
+		out_notice(ctx, "gateway: port %d does not serve the new certificate yet (is the proxy running?)",
+			   gw->listen);
+	dcv_cert_info_release(&ci);
+	dcv_cert_free(parsed);
+	dcv_buf_release(&s);
+	dcv_buf_release(&out);
+}
+
 static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct dcv_buf *cert,
 		   const struct dcv_buf *key)
 {
@@ -297,9 +327,11 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		rc = DCV_E_REMOTE;
 	} else if (rc != DCV_OK) {
 		out_error("gateway: %s", err.msg);
-	} else if (!ctx->quiet) {
-		printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
-		       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
+	} else {
+		if (!ctx->quiet)
+			printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
+			       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
+		wait_served(ctx, c, gw, cert);
 	}
 	dcv_txn_release(&kt);
 	dcv_txn_release(&ct);
