@@ -148,6 +148,67 @@ static void remember(struct cli_args *a, int k)
 	a->all[k][a->count[k]] = a->val[k];
 }
 
+int ctx_set_color(struct dcv_ctx *ctx, const char *when)
+{
+	const char *no = getenv("NO_COLOR");
+
+	if (strcmp(when, "always") == 0)
+		ctx->color = true;
+	else if (strcmp(when, "never") == 0)
+		ctx->color = false;
+	else if (strcmp(when, "auto") == 0) {
+		const char *term = getenv("TERM");
+		ctx->color = ctx->tty && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
+	} else {
+		out_error("bad value '%s' for --color (expected auto, always or never)", when);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static struct dcv_ctx *global_ctx;
+
+void cli_set_context(struct dcv_ctx *ctx)
+{
+	global_ctx = ctx;
+}
+
+/* -v, -q, -c FILE, --color WHEN after the command, unless the command has its own meaning for
+ * them. Returns how many arguments it used (0: not a global option), -1 on a usage error. */
+static int global_option(const struct dcv_cmd *cmd, int argc, char **argv, int i)
+{
+	struct dcv_ctx *ctx = global_ctx;
+	const char *a = argv[i];
+
+	if (!ctx)
+		return 0;
+	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+		ctx->verbose++;
+		return 1;
+	}
+	if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		ctx->quiet = true;
+		return 1;
+	}
+	if (strncmp(a, "--color=", 8) == 0)
+		return ctx_set_color(ctx, a + 8) == EXIT_OK ? 1 : -1;
+	if (strncmp(a, "--config=", 9) == 0) {
+		ctx->config = a + 9;
+		return 1;
+	}
+	if (strcmp(a, "--color") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+		if (i + 1 >= argc) {
+			usage_error(cmd, "option '%s' needs a value", a);
+			return -1;
+		}
+		if (strcmp(a, "--color") == 0)
+			return ctx_set_color(ctx, argv[i + 1]) == EXIT_OK ? 2 : -1;
+		ctx->config = argv[i + 1];
+		return 2;
+	}
+	return 0;
+}
+
 int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -172,8 +233,13 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 			size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
 			k = find_long(cmd, s + 2, len);
 			if (k < 0) {
+				int used = global_option(cmd, argc, argv, i);
+				if (used > 0) {
+					i += used - 1;
+					continue;
+				}
 				cli_args_release(a);
-				return unknown_option(cmd, s);
+				return used < 0 ? EXIT_USAGE : unknown_option(cmd, s);
 			}
 			if (cmd->opts[k].arg) {
 				if (eq) {
@@ -194,6 +260,17 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 			remember(a, k);
 			a->count[k]++;
 			continue;
+		}
+		if (s[0] == '-' && s[1] && s[2] == '\0' && find_short(cmd, s[1]) < 0) {
+			int used = global_option(cmd, argc, argv, i);
+			if (used > 0) {
+				i += used - 1;
+				continue;
+			}
+			if (used < 0) {
+				cli_args_release(a);
+				return EXIT_USAGE;
+			}
 		}
 		if (s[0] == '-' && s[1]) {
 			for (char *c = s + 1; *c; c++) {

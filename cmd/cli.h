@@ -88,6 +88,11 @@ void out_json(struct json_object *root);
 /* Exit code for a lib error (design §4). */
 int exit_for(int code);
 
+/* Global options may also follow the command: cli_parse applies them to this context. */
+void cli_set_context(struct dcv_ctx *ctx);
+/* --color=WHEN (auto honours NO_COLOR, TERM=dumb and whether stdout is a terminal). */
+int ctx_set_color(struct dcv_ctx *ctx, const char *when);
+
 /* The inventory (loaded on first use, search path of design §5). Prints its error. */
 int ctx_inventory(struct dcv_ctx *ctx, struct dcv_inventory **out);
 /* Look up a host by name; prints "unknown host" with a suggestion. */

@@ -115,23 +115,6 @@ static int run_help(struct dcv_ctx *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int set_color(struct dcv_ctx *ctx, const char *when)
-{
-	const char *no = getenv("NO_COLOR");
-
-	if (strcmp(when, "always") == 0)
-		ctx->color = true;
-	else if (strcmp(when, "never") == 0)
-		ctx->color = false;
-	else if (strcmp(when, "auto") == 0) {
-		const char *term = getenv("TERM");
-		ctx->color = ctx->tty && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
-	} else {
-		out_error("bad value '%s' for --color (expected auto, always or never)", when);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
 
 /* stdout must really have been written before we claim success (git's habit). */
 static int finish(int rc)
@@ -195,12 +178,13 @@ int main(int argc, char **argv)
 		out_error("-v and -q cannot be used together");
 		return EXIT_USAGE;
 	}
-	if ((rc = set_color(&ctx, color)) != EXIT_OK)
+	if ((rc = ctx_set_color(&ctx, color)) != EXIT_OK)
 		return rc;
 	if (i == argc) {
 		global_help(stderr);
 		return EXIT_USAGE;
 	}
+	cli_set_context(&ctx);
 	const struct dcv_cmd *cmd = find_cmd(argv[i]);
 	if (!cmd)
 		return unknown_command(argv[i]);
