@@ -14,28 +14,7 @@
 #include "../../lib/buf.h"
 #include "../../lib/lint.h"
 
-static const char *srcdir(void)
-{
-	const char *s = getenv("SRCDIR");
-	return s && *s ? s : ".";
-}
-
-static char *fixture(const char *rel)
-{
-	struct dcv_buf b = DCV_BUF_INIT;
-	char *path = xasprintf("%s/tests/unit/fixtures/%s", srcdir(), rel);
-	FILE *f = fopen(path, "r");
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		fail_msg("cannot read '%s' (run from the repository root or set SRCDIR)", path);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		dcv_buf_add(&b, buf, n);
-	fclose(f);
-	free(path);
-	return dcv_buf_detach(&b);
-}
+#include "fixture.h"
 
 /* One "file:line W|E rule" line per finding: tests compare the whole list, order included. */
 static char *summary(const struct dcv_findings *f)

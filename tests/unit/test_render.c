@@ -15,33 +15,13 @@
 #include "../../lib/inventory.h"
 #include "../../lib/render.h"
 
-static const char *srcdir(void)
-{
-	const char *s = getenv("SRCDIR");
-	return s && *s ? s : ".";
-}
-
-static char *slurp(const char *rel)
-{
-	struct dcv_buf b = DCV_BUF_INIT;
-	char *path = xasprintf("%s/tests/unit/fixtures/%s", srcdir(), rel);
-	FILE *f = fopen(path, "r");
-	char buf[4096];
-	size_t n;
-
-	assert_non_null(f);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		dcv_buf_add(&b, buf, n);
-	fclose(f);
-	free(path);
-	return dcv_buf_detach(&b);
-}
+#include "fixture.h"
 
 static struct dcv_inventory *load(void)
 {
 	struct dcv_inventory *inv = NULL;
 	struct dcv_err err = DCV_ERR_INIT;
-	char *path = xasprintf("%s/tests/unit/fixtures/render.conf", srcdir());
+	char *path = fixture_path("render.conf");
 	int rc = dcv_inventory_load(path, "/root", &inv, &err);
 
 	if (rc)
@@ -55,12 +35,12 @@ static void test_render_nginx_matches_golden(void **state)
 {
 	struct dcv_inventory *inv = load();
 	struct dcv_buf out = DCV_BUF_INIT;
-	char *golden = slurp("render-nginx.golden");
+	char *golden = fixture("render-nginx.golden");
 
 	(void)state;
 	dcv_render_nginx(inv, &out);
 	if (getenv("UPDATE_GOLDEN")) {
-		char *p = xasprintf("%s/tests/unit/fixtures/render-nginx.golden", srcdir());
+		char *p = fixture_path("render-nginx.golden");
 		FILE *f = fopen(p, "w");
 		fputs(out.data, f);
 		fclose(f);

@@ -14,48 +14,27 @@
 #include "../../lib/buf.h"
 #include "../../lib/report.h"
 
-static const char *srcdir(void)
-{
-	const char *s = getenv("SRCDIR");
-	return s && *s ? s : ".";
-}
-
-static char *slurp(const char *rel)
-{
-	struct dcv_buf b = DCV_BUF_INIT;
-	char *path = xasprintf("%s/tests/unit/fixtures/%s", srcdir(), rel);
-	FILE *f = fopen(path, "r");
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		fail_msg("cannot read '%s' (run with UPDATE_GOLDEN=1 to create it)", path);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		dcv_buf_add(&b, buf, n);
-	fclose(f);
-	free(path);
-	return dcv_buf_detach(&b);
-}
+#include "fixture.h"
 
 static void assert_golden(const char *name, const struct dcv_buf *out)
 {
 	char *golden;
 
 	if (getenv("UPDATE_GOLDEN")) {
-		char *p = xasprintf("%s/tests/unit/fixtures/%s", srcdir(), name);
+		char *p = fixture_path(name);
 		FILE *f = fopen(p, "w");
 		assert_non_null(f);
 		fputs(dcv_buf_str(out), f);
 		fclose(f);
 		free(p);
 	}
-	golden = slurp(name);
+	golden = fixture(name);
 	assert_string_equal(dcv_buf_str(out), golden);
 	free(golden);
 }
 
 /* Insertion order interleaves hosts so grouping is exercised; hop order within a host. */
-static void fixture(struct dcv_report *r)
+static void sample_report(struct dcv_report *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->version = xstrdup("0.3.0");
@@ -104,7 +83,7 @@ static void test_report_text_matches_golden(void **state)
 	struct dcv_buf out = DCV_BUF_INIT;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_text(&r, false, false, &out);
 	assert_golden("report.txt", &out);
 	assert_null(strchr(out.data, '\033'));
@@ -126,7 +105,7 @@ static void test_report_text_colour(void **state)
 	struct dcv_buf out = DCV_BUF_INIT;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_text(&r, true, false, &out);
 	assert_non_null(strstr(out.data, "\033[32m\u2714\033[0m bastion.ssh"));
 	assert_non_null(strstr(out.data, "\033[31m\u2718\033[0m gateway.proxy.service"));
@@ -187,7 +166,7 @@ static void test_report_json_matches_golden_with_exact_keys(void **state)
 	struct json_object *root, *checks, *o;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_json(&r, false, &out);
 	assert_golden("report.json", &out);
 	assert_int_equal(out.data[out.len - 1], '\n');
@@ -247,7 +226,7 @@ static void test_report_junit_matches_golden_and_is_well_formed(void **state)
 	struct dcv_buf out = DCV_BUF_INIT;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_junit(&r, false, &out);
 	assert_golden("report.junit.xml", &out);
 	assert_xml_well_formed(&out);
@@ -306,7 +285,7 @@ static void test_report_tap_matches_golden_with_plan(void **state)
 	int n, plan;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_tap(&r, false, &out);
 	assert_golden("report.tap", &out);
 	assert_int_equal(strncmp(out.data, "TAP version 14\n1..6\n", 20), 0);
@@ -344,7 +323,7 @@ static void test_report_prometheus_matches_golden(void **state)
 	struct dcv_buf out = DCV_BUF_INIT;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_prometheus(&r, false, &out);
 	assert_golden("report.prom", &out);
 	assert_non_null(strstr(out.data, "\ndcvctl_check_healthy{id=\"gateway.cert\",host=\"gateway\"} 1\n"));
@@ -378,7 +357,7 @@ static void test_report_strict_counts_warnings_as_failures(void **state)
 	struct json_object *root, *sum, *c;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_counts(&r, false, &p, &f, &w, &s, &e);
 	assert_true(p == 2 && f == 1 && w == 1 && s == 1 && e == 1);
 	dcv_report_counts(&r, true, &p, &f, &w, &s, &e);
@@ -425,7 +404,7 @@ static void test_report_sort_groups_hosts_stably(void **state)
 	struct dcv_report r;
 
 	(void)state;
-	fixture(&r);
+	sample_report(&r);
 	dcv_report_sort(&r);
 	assert_int_equal(r.n, 6);
 	for (int i = 0; i < r.n; i++)
