@@ -2,6 +2,7 @@
 
 #include "err.h"
 #include "inventory.h"
+#include "remote.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -14,83 +15,52 @@ int dcv_service_apply(struct dcv_ssh *c, const struct dcv_host *h, const char *a
 		      const char *const *units, int n, struct dcv_unit_state **states,
 		      struct dcv_buf *failure, struct dcv_err *err)
 {
-	struct dcv_buf script = DCV_BUF_INIT, list = DCV_BUF_INIT;
-	struct dcv_ssh_exec req = DCV_SSH_EXEC_INIT;
-	struct dcv_ssh_result res;
-	int rc;
+	struct dcv_buf script = DCV_BUF_INIT, out = DCV_BUF_INIT, errout = DCV_BUF_INIT;
+	int status = 0, rc;
 
-	dcv_shquote_argv(&list, units, n);
+	/* the action, then every unit's state in the same round trip, then the action's exit
+	 * status and error text after a marker line */
 	if (action) {
 		dcv_buf_adds(&script, "msg=$(systemctl ");
 		dcv_shquote(&script, action);
-		dcv_buf_addf(&script, " -- %s 2>&1 >/dev/null); rc=$?; ", list.data);
+		dcv_buf_adds(&script, " --");
+		for (int i = 0; i < n; i++) {
+			dcv_buf_addc(&script, ' ');
+			dcv_shquote(&script, units[i]);
+		}
+		dcv_buf_adds(&script, " 2>&1 >/dev/null); rc=$?\n");
 	} else {
-		dcv_buf_adds(&script, "rc=0; ");
+		dcv_buf_adds(&script, "rc=0 msg=\n");
 	}
-	/* One line per unit: active, enabled; then the action's exit status and its error text. */
-	dcv_buf_addf(&script,
-		     "for u in %s; do a=$(systemctl is-active -- \"$u\" 2>/dev/null); "
-		     "e=$(systemctl is-enabled -- \"$u\" 2>/dev/null); "
-		     "printf 'unit\\t%%s\\t%%s\\n' \"${a:-unknown}\" \"${e:-not-found}\"; done; "
-		     "printf 'rc\\t%%s\\n' \"$rc\"; ",
-		     list.data);
-	if (action)
-		dcv_buf_adds(&script, "printf '%s\\n' \"$msg\"; ");
-	dcv_buf_adds(&script, "exit 0");
-	req.cmd = script.data;
-	req.sudo = h->ssh.sudo;
-	dcv_ssh_result_init(&res);
-	rc = dcv_ssh_run(c, &req, &res, err);
+	dcv_units_show_script(&script, units, n);
+	dcv_buf_adds(&script, "printf 'rc\\t%s\\n%s\\n' \"$rc\" \"$msg\"; exit 0");
+	rc = dcv_remote_sh(c, h, script.data, &out, &errout, &status, err);
 	dcv_buf_release(&script);
-	dcv_buf_release(&list);
-	if (rc != DCV_OK) {
-		dcv_ssh_result_release(&res);
-		return rc;
+	if (rc == DCV_OK && status != 0) {
+		dcv_buf_rtrim(&errout);
+		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot run systemctl (exit %d): %s", status,
+				 errout.len ? errout.data : "no output");
 	}
-	if (res.status != 0) {
-		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot run systemctl (exit %d): %s", res.status,
-				 res.err.len ? res.err.data : "no output");
-		dcv_ssh_result_release(&res);
-		return rc;
-	}
+	if (rc != DCV_OK)
+		goto out;
 	struct dcv_unit_state *st = xcalloc((size_t)n, sizeof(*st));
-	int k = 0, status = 0;
-	char *save = NULL, *line;
-	char *text = res.out.data ? res.out.data : "";
-	const char *rest = NULL;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "unit\t", 5) == 0 && k < n) {
-			char *tab = strchr(line + 5, '\t');
-			if (tab)
-				*tab = '\0';
-			snprintf(st[k].active, sizeof(st[k].active), "%s", line + 5);
-			snprintf(st[k].enabled, sizeof(st[k].enabled), "%s", tab ? tab + 1 : "unknown");
-			k++;
-		} else if (strncmp(line, "rc\t", 3) == 0) {
-			status = atoi(line + 3);
-			rest = save;
-			break;
-		}
-	}
-	for (; k < n; k++) {
-		snprintf(st[k].active, sizeof(st[k].active), "unknown");
-		snprintf(st[k].enabled, sizeof(st[k].enabled), "unknown");
-	}
-	if (status != 0) {
-		dcv_buf_addf(failure, "exit %d", status);
-		if (rest && *rest) {
+	const char *mark = strstr(dcv_buf_str(&out), "rc\t");
+	int action_rc = mark ? atoi(mark + 3) : 0;
+	dcv_units_parse(dcv_buf_str(&out), st, n);
+	if (action_rc != 0) {
+		const char *text = strchr(mark, '\n');
+		dcv_buf_addf(failure, "exit %d", action_rc);
+		if (text && text[1]) {
 			dcv_buf_adds(failure, ": ");
-			dcv_buf_adds(failure, rest);
-		}
-		if (res.err.len) {
-			dcv_buf_adds(failure, " ");
-			dcv_buf_adds(failure, res.err.data);
+			dcv_buf_adds(failure, text + 1);
 		}
 		dcv_buf_rtrim(failure);
 	}
-	dcv_ssh_result_release(&res);
 	*states = st;
-	return DCV_OK;
+out:
+	dcv_buf_release(&out);
+	dcv_buf_release(&errout);
+	return rc;
 }
 
 void dcv_units_free(struct dcv_unit_state *s, int n)
@@ -104,7 +74,7 @@ void dcv_units_show_script(struct dcv_buf *s, const char *const *units, int n)
 	/* one process for all units (the hosts' systemctl can be slow to start); systemd
 	 * prints one block per unit, in order, separated by empty lines, exit 0 even for
 	 * a unit it does not know (LoadState=not-found) */
-	dcv_buf_adds(s, "systemctl show -p Id -p LoadState -p ActiveState -p UnitFileState");
+	dcv_buf_adds(s, "systemctl show -p Id -p LoadState -p ActiveState -p UnitFileState --");
 	for (int i = 0; i < n; i++) {
 		dcv_buf_addc(s, ' ');
 		dcv_shquote(s, units[i]);
