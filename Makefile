@@ -91,7 +91,8 @@ fuzz-build: $(FUZZ_BIN)
 define fuzz_run
 	@mkdir -p build/fuzz/artifacts; failed=""; for n in $(FUZZ_NAMES); do \
 		rm -rf build/fuzz/work/$$n; mkdir -p build/fuzz/work/$$n; \
-		if build/fuzz/fuzz_$$n -max_total_time=$(1) -max_len=65536 -print_final_stats=1 \
+		dict=; [ ! -f tests/fuzz/fuzz_$$n.dict ] || dict=-dict=tests/fuzz/fuzz_$$n.dict; \
+		if build/fuzz/fuzz_$$n -max_total_time=$(1) -max_len=65536 -print_final_stats=1 $$dict \
 			-artifact_prefix=build/fuzz/artifacts/$$n- build/fuzz/work/$$n \
 			tests/fuzz/corpus/$$n >build/fuzz/work/$$n.log 2>&1; then r=ok; \
 		else r=FAILED; failed="$$failed $$n"; tail -n 40 build/fuzz/work/$$n.log; fi; \

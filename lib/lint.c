@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -731,6 +732,9 @@ static bool ngx_time(const char *s, long long *ms)
 			}
 		}
 		if (isalpha((unsigned char)*s))
+			return false;
+		/* nginx refuses a time it cannot hold: not a time here either (and no overflow) */
+		if (n > (LLONG_MAX - total) / mult)
 			return false;
 		total += n * mult;
 		any = true;

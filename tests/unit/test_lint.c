@@ -379,7 +379,9 @@ static void test_lint_nginx_http_version(void **state)
 static void test_lint_nginx_read_timeout(void **state)
 {
 	static const char *const short_[] = { "10s", "20", "29s", "500ms", "0" };
-	static const char *const long_[] = { "30s", "60", "60s", "5m", "1h", "1m 30s", "1d" };
+	/* the last two overflowed a long long into a short time (found by fuzz_lint_nginx) */
+	static const char *const long_[] = { "30s", "60", "60s", "5m", "1h", "1m 30s", "1d",
+					     "999999999y", "999999999M 999999999y" };
 	struct dcv_findings f = { 0 };
 	(void)state;
 
