@@ -1,11 +1,56 @@
 /* fuzz_render_dcvconf - the dcv.conf merge on whatever an agent already has: the managed keys
  * applied to arbitrary text, and applied again to its own output, which must change nothing
- * (deploy relies on it to report "unchanged"). The first byte picks bypass and the agent's
- * managed values. */
+ * (deploy relies on it to report "unchanged"); and an INI reader (inih) finds the managed
+ * values in the output. The first byte picks bypass and the agent's managed values. */
 #include "fuzz.h"
+
+#include <ctype.h>
+#include <ini.h>
 
 #include "../../lib/inventory.h"
 #include "../../lib/render.h"
+
+struct seen {
+	const char *port, *path, *auth;
+	int port_ok, path_ok, create_ok, auth_ok;
+};
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct seen *s = user;
+
+	/* the last value counts, as in the INI readers that allow a key twice */
+	if (strcmp(section, "connectivity") == 0 && strcmp(name, "web-port") == 0)
+		s->port_ok = strcmp(value, s->port) == 0;
+	else if (strcmp(section, "connectivity") == 0 && strcmp(name, "web-url-path") == 0)
+		s->path_ok = strcmp(value, s->path) == 0;
+	else if (strcmp(section, "session-management") == 0 && strcmp(name, "create-session") == 0)
+		s->create_ok = strcmp(value, "false") == 0;
+	else if (strcmp(section, "security") == 0 && strcmp(name, "authentication") == 0)
+		s->auth_ok = s->auth && strcmp(value, s->auth) == 0;
+	return 1;
+}
+
+/* Only for text an INI reader and render.c read alike: no line continued by indentation and
+ * no key ending at ':' (inih), no CR, and no blank inside a section's brackets: render.c trims "[ connectivity ]" to
+ * connectivity where inih (and GLib's key files) keep the blanks. That disagreement is
+ * reported, not settled here. */
+static bool plain_ini(const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		bool bol = p == s || p[-1] == '\n';
+		if (*p == '\r' || (bol && isspace((unsigned char)*p)))
+			return false;
+		/* inih also splits a key at ':' (GLib's key files only at '=') */
+		if (bol && strcspn(p, ":\n") < strcspn(p, "=\n"))
+			return false;
+		if (bol && *p == '[')
+			for (const char *q = p + 1; *q && *q != ']' && *q != '\n'; q++)
+				if (isspace((unsigned char)*q))
+					return false;
+	}
+	return true;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,6 +72,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strcmp(dcv_buf_str(&once), dcv_buf_str(&twice)) != 0) {
 		fprintf(stderr, "--- once\n%s\n--- twice\n%s\n", dcv_buf_str(&once), dcv_buf_str(&twice));
 		FUZZ_ASSERT(!"rendering its own output changed it");
+	}
+	if (plain_ini(existing)) {
+		char port[16];
+		struct seen seen = { port, data[0] & 4 ? "\"/\"" : "\"/dcv path/\"",
+				     agent.authentication ? (data[0] & 8 ? "\"system\"" : "\"none\"") : NULL };
+		snprintf(port, sizeof(port), "%d", agent.port);
+		if (ini_parse_string(dcv_buf_str(&once), handler, &seen) == 0 &&
+		    !(seen.port_ok && seen.path_ok && seen.create_ok && (!agent.authentication || seen.auth_ok))) {
+			fprintf(stderr, "--- rendered\n%s\n--- port %d path %d create %d auth %d\n", dcv_buf_str(&once),
+				seen.port_ok, seen.path_ok, seen.create_ok, seen.auth_ok);
+			FUZZ_ASSERT(!"an INI reader does not see the managed values");
+		}
 	}
 	dcv_buf_release(&once);
 	dcv_buf_release(&twice);
