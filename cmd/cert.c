@@ -57,6 +57,7 @@ static const struct dcv_cmd sub_check = {
 		"an untrusted chain is a warning. Expiry within [check] cert-warn-days is a warning.\n"
 		"Exit 0 when nothing failed, 1 otherwise.\n",
 	.opts = check_opts,
+	.max_args = 1,
 	.run = run_check,
 };
 
@@ -149,25 +150,19 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_cert_info ci;
 	struct dcv_err verr = DCV_ERR_INIT, kerr = DCV_ERR_INIT;
 	char label[1100], ep[256];
-	const char **names;
+	const char *const *names;
 	int n_names, rc = cli_parse(&sub_check, argc, argv, &a);
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	json = ctx->json || cli_flag(&sub_check, &a, "json");
-	if (a.n_pos > 1) {
-		cli_args_release(&a);
-		return usage_error(&sub_check, "one certificate at a time");
-	}
 	bool need_inv = !a.n_pos || cli_opt(&sub_check, &a, "remote") || ctx->config || getenv("DCVCTL_CONFIG") ||
 			access("dcvctl.conf", F_OK) == 0;
 	if (need_inv && (rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	dcv_cert_info(cert, &ci);
@@ -246,7 +241,6 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	dcv_cert_info_release(&ci);
 	dcv_cert_free(cert);
 	dcv_buf_release(&key);
-	cli_args_release(&a);
 	return failures ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -359,7 +353,8 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_inventory *inv = NULL;
 	struct dcv_buf cert = DCV_BUF_INIT, key = DCV_BUF_INIT;
 	struct dcv_err err = DCV_ERR_INIT;
-	const char *out, *days_s, **sans, *names[64];
+	const char *out, *days_s, *names[64];
+	const char *const *sans;
 	char ep[256];
 	long days = 365;
 	int n_sans, n = 0, rc = cli_parse(&sub_generate, argc, argv, &a);
@@ -369,17 +364,12 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	out = cli_opt(&sub_generate, &a, "out");
 	days_s = cli_opt(&sub_generate, &a, "days");
 	sans = cli_opt_all(&sub_generate, &a, "san", &n_sans);
-	if (!out || a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&sub_generate, a.n_pos ? "unexpected argument '%s'" : "--out DIR is required",
-				   a.n_pos ? a.pos[0] : "");
-	}
+	if (!out)
+		return usage_error(&sub_generate, "--out DIR is required");
 	if (days_s && !dcv_parse_int(days_s, 1, 3650, &days)) {
-		cli_args_release(&a);
 		return usage_error(&sub_generate, "--days takes 1 to 3650");
 	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (cli_flag(&sub_generate, &a, "install") || !n_sans)) {
-		cli_args_release(&a);
 		return rc;
 	}
 	endpoint_host(inv, ep, sizeof(ep));
@@ -391,7 +381,6 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 		names[n++] = sans[i];
 	if ((rc = dcv_cert_generate(names, n, (int)days, &cert, &key, &err)) != DCV_OK) {
 		out_error("%s", err.msg);
-		cli_args_release(&a);
 		return rc == DCV_E_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
 	}
 	char *cp = xasprintf("%s/cert.pem", out), *kp = xasprintf("%s/key.pem", out);
@@ -414,7 +403,6 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	free(kp);
 	dcv_buf_release(&cert);
 	dcv_buf_release(&key);
-	cli_args_release(&a);
 	return rc;
 }
 

@@ -44,6 +44,8 @@ static const struct dcv_cmd sub_render = {
 	.help = "'dcv' prints the keys dcvctl manages; deploy merges them into the agent's existing\n"
 		"dcv.conf, keeping every other key and comment ('config diff' shows the result).\n",
 	.opts = render_opts,
+	.min_args = 1,
+	.max_args = 1,
 	.run = run_render,
 };
 
@@ -58,12 +60,10 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	agent_name = cli_opt(&sub_render, &a, "agent");
-	if (a.n_pos != 1 || (strcmp(a.pos[0], "nginx") != 0 && strcmp(a.pos[0], "dcv") != 0)) {
-		cli_args_release(&a);
+	if ((strcmp(a.pos[0], "nginx") != 0 && strcmp(a.pos[0], "dcv") != 0)) {
 		return usage_error(&sub_render, "give the kind: nginx or dcv");
 	}
 	bool nginx = strcmp(a.pos[0], "nginx") == 0;
-	cli_args_release(&a);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (nginx) {
@@ -293,6 +293,7 @@ static const struct dcv_cmd sub_diff = {
 	.summary = "deployed configuration against the rendered one (exit 1 on drift)",
 	.usage = "config diff [HOST...]",
 	.opts = plain_opts,
+	.max_args = CLI_ARGS_MANY,
 	.run = run_diff,
 };
 
@@ -308,11 +309,9 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	json = ctx->json || cli_flag(&sub_diff, &a, "json");
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	n = pick_hosts(ctx, &sub_diff, a.pos, a.n_pos, &j.hosts);
-	cli_args_release(&a);
 	if (n < 0)
 		return -n;
 	hostjob_run(ctx, &j, n);
@@ -401,6 +400,7 @@ static const struct dcv_cmd sub_lint = {
 		"files, each agent's /etc/dcv/dcv.conf. No argument: every gateway and agent.\n"
 		"Each finding says why in one line. Warnings alone exit 0.\n",
 	.opts = plain_opts,
+	.max_args = CLI_ARGS_MANY,
 	.run = run_lint,
 };
 
@@ -459,15 +459,12 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 		files &= stat(a.pos[i], &st) == 0 && S_ISREG(st.st_mode);
 	if (files) {
 		rc = lint_files(ctx, a.pos, a.n_pos, json);
-		cli_args_release(&a);
 		return rc;
 	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	n = pick_hosts(ctx, &sub_lint, a.pos, a.n_pos, &j.hosts);
-	cli_args_release(&a);
 	if (n < 0)
 		return -n;
 	j.lint = true;

@@ -72,15 +72,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&dcv_cmd_deploy, "unexpected argument '%s'", a.pos[0]);
-	}
 	o.dry_run = cli_flag(&dcv_cmd_deploy, &a, "dry-run");
 	o.only = cli_opt(&dcv_cmd_deploy, &a, "only");
 	pr.json = ctx->json || cli_flag(&dcv_cmd_deploy, &a, "json");
 	pr.diffs = o.dry_run || cli_flag(&dcv_cmd_deploy, &a, "diff");
-	cli_args_release(&a);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 

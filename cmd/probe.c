@@ -61,8 +61,6 @@ static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args
 
 	memset(t, 0, sizeof(*t));
 	t->po = (struct dcv_probe_opts)DCV_PROBE_OPTS_INIT;
-	if (a->n_pos > 1)
-		return usage_error(cmd, "one URL at most");
 	if (a->n_pos == 0 || via || ctx->config || getenv("DCVCTL_CONFIG") || access("dcvctl.conf", F_OK) == 0) {
 		if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 			return rc;
@@ -305,14 +303,13 @@ static int run(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, int kind, int arg
 			rc = probe_ws(ctx, &t, &a, cmd, json);
 	}
 	teardown(&t);
-	cli_args_release(&a);
 	return rc;
 }
 
 #define PROBE_SUB(var, fn, kind, nm, sum, use, options)                                  \
 	static int fn(struct dcv_ctx *ctx, int argc, char **argv);                       \
 	static const struct dcv_cmd var = { .name = nm, .summary = sum, .usage = use,    \
-					    .opts = options, .run = fn };                \
+					    .opts = options, .max_args = 1, .run = fn };                \
 	static int fn(struct dcv_ctx *ctx, int argc, char **argv)                        \
 	{                                                                                \
 		return run(ctx, &var, kind, argc, argv);                                 \
