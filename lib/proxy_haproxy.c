@@ -373,12 +373,27 @@ static void lint_httpchk(const struct hcfg *c, const struct hstmt *s, const char
 		return;
 	for (int k = 2; k < s->n; k++)
 		if (s->w[k][0] == '/' && contains_ci(s->w[k], "health")) {
+			struct dcv_buf b = DCV_BUF_INIT;
+			for (int i = 0; i <= k; i++)
+				dcv_buf_addf(&b, "%s%s", i ? " " : "", s->w[i]);
 			dcv_findings_add(out, DCV_SEV_ERROR, file, s->line, "haproxy.health-404",
-					 "`%s %s` checks %s: DCV serves no such path (404), so HAProxy marks every DCV "
-					 "server down and answers 503; check TLS on the web port (check check-ssl)",
-					 s->w[0], s->w[1], s->w[k]);
+					 "`%s`: DCV serves no %s (404), so HAProxy marks every DCV server down and "
+					 "answers 503; check TLS on the web port (check check-ssl)",
+					 dcv_buf_str(&b), s->w[k]);
+			dcv_buf_release(&b);
 			return;
 		}
+}
+
+static const struct hstmt *stats_on(const struct hcfg *c, int sec)
+{
+	for (int i = 0; i < c->n; i++) {
+		const struct hstmt *s = &c->st[i];
+		if (s->sec == sec && strcmp(s->w[0], "stats") == 0 &&
+		    (strcmp(arg(s, 1), "enable") == 0 || strcmp(arg(s, 1), "uri") == 0))
+			return s;
+	}
+	return NULL;
 }
 
 static void lint_stats(const struct hcfg *c, const struct hstmt *s, const char *file,
@@ -390,7 +405,9 @@ static void lint_stats(const struct hcfg *c, const struct hstmt *s, const char *
 		dcv_findings_add(out, DCV_SEV_ERROR, file, s->line, "haproxy.default-stats-credentials",
 				 "`stats auth admin:admin`: the first credentials anyone tries; generate a "
 				 "password and keep it on the gateway");
-	if (strcmp(arg(s, 1), "enable") != 0)
+	/* either keyword turns the page on; report the section's first of them only */
+	if ((strcmp(arg(s, 1), "enable") != 0 && strcmp(arg(s, 1), "uri") != 0) ||
+	    stats_on(c, s->sec) != s)
 		return;
 	for (int i = 0; i < c->n; i++) {
 		const struct hstmt *b = &c->st[i];
@@ -477,6 +494,25 @@ static bool sticky(const struct hcfg *c, int sec)
 	       strcmp(alg, "source") == 0 || strncmp(alg, "hdr", 3) == 0 || strcmp(alg, "uri") == 0;
 }
 
+/* The prefix in "hdr_beg(host) [-i] PREFIX" (caller frees), NULL when the text has none. */
+static char *host_prefix(const char *cond)
+{
+	const char *p = strcasestr(cond, "hdr_beg(host)");
+
+	if (!p)
+		return NULL;
+	p += strlen("hdr_beg(host)");
+	for (;;) {
+		p += strspn(p, " ");
+		size_t len = strcspn(p, " ");
+		if (!len)
+			return NULL;
+		if (*p != '-')
+			return xstrndup(p, len);
+		p += len;
+	}
+}
+
 static void lint_split(const struct hcfg *c, const struct hstmt *s, const char *file,
 		       struct dcv_findings *out)
 {
@@ -495,14 +531,15 @@ static void lint_split(const struct hcfg *c, const struct hstmt *s, const char *
 	ws = section_named(c, "backend", arg(s, 1));
 	page = section_named(c, "backend", arg(def, 1));
 	if (contains_ci(dcv_buf_str(&cond), "upgrade") && ws >= 0 && page >= 0 &&
-	    !(sticky(c, ws) && sticky(c, page)))
+	    !(sticky(c, ws) && sticky(c, page))) {
+		char *host = host_prefix(dcv_buf_str(&cond));
 		dcv_findings_add(out, DCV_SEV_WARN, file, s->line, "haproxy.ws-split",
 				 "WebSocket requests go to backend '%s' and pages to '%s', not both keeping a "
-				 "client on one server: a WebSocket may reach another DCV server than its page%s",
-				 arg(s, 1), arg(def, 1),
-				 contains_ci(dcv_buf_str(&cond), "hdr_beg(host)")
-					 ? " (and the condition also matches any Host beginning with its prefix)"
-					 : "");
+				 "client on one server: a WebSocket may reach another DCV server than its page%s%s%s",
+				 arg(s, 1), arg(def, 1), host ? " (the condition also sends any Host: " : "",
+				 host ? host : "", host ? "* there, pages included)" : "");
+		free(host);
+	}
 	dcv_buf_release(&cond);
 }
 

@@ -16,7 +16,8 @@ struct dcv_inventory;
 /* The stats page, bound to 127.0.0.1 only (HAProxy's customary stats port). */
 #define DCV_HAPROXY_STATS_PORT 8404
 
-/* Facts about the gateway and secrets kept on it; the renderer only reads them. */
+/* Facts about the gateway and secrets kept on it; every pointer set. The renderer only reads
+ * them. */
 struct dcv_haproxy_env {
 	bool crypto_policies;       /* /etc/crypto-policies exists: PROFILE=SYSTEM is known */
 	const char *pem_path;       /* cert + key in one file, as `crt` needs (root, mode 600) */

@@ -336,6 +336,9 @@ static void test_haproxy_lint_seed(void **state)
 	struct dcv_findings f = { 0 };
 
 	(void)state;
+	dcv_lint_haproxy(text, "haproxy.cfg", false, &f);
+	assert_non_null(strstr(f.v[2].msg, "any Host: ws* there"));
+	dcv_findings_free(&f);
 	lint(text, false,
 	     "12 E haproxy.profile-system\n"
 	     "13 E haproxy.profile-system\n"
@@ -402,9 +405,11 @@ static void test_haproxy_lint_stats(void **state)
 	(void)state;
 	lint("listen s1\n    bind *:8080\n    stats enable\n    stats auth admin:admin\n"
 	     "listen s2\n    bind 127.0.0.1:8404\n    stats enable\n    stats auth ops:Xy7\n"
-	     "listen s3\n    bind :::8405\n    stats enable\n",
+	     "listen s3\n    bind :::8405\n    stats enable\n"
+	     "listen s4\n    bind 0.0.0.0:8406\n    stats uri /s\n    stats enable\n",
 	     false,
-	     "2 W haproxy.stats-public\n4 E haproxy.default-stats-credentials\n10 W haproxy.stats-public\n");
+	     "2 W haproxy.stats-public\n4 E haproxy.default-stats-credentials\n10 W haproxy.stats-public\n"
+	     "13 W haproxy.stats-public\n");
 }
 
 static void test_haproxy_lint_timeout_tunnel(void **state)
