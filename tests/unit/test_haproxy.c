@@ -496,7 +496,11 @@ static char *show_stat(const char *sock)
 			close(fd);
 		return NULL;
 	}
-	assert_int_equal(write(fd, "show stat\n", 10), 10);
+	/* no assert while haproxy runs: a failed test must still stop it */
+	if (write(fd, "show stat\n", 10) != 10) {
+		close(fd);
+		return NULL;
+	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		dcv_buf_add(&b, chunk, (size_t)n);
 	close(fd);
