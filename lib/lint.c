@@ -45,10 +45,8 @@ int dcv_findings_warnings(const struct dcv_findings *f)
 	return count(f, DCV_SEV_WARN);
 }
 
-static void finding(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
-		    const char *rule, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void finding(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
-		    const char *rule, const char *fmt, ...)
+void dcv_findings_add(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
+		      const char *rule, const char *fmt, ...)
 {
 	struct dcv_buf b = DCV_BUF_INIT;
 	va_list ap;
@@ -60,6 +58,7 @@ static void finding(struct dcv_findings *out, enum dcv_severity sev, const char 
 	out->v[out->n++] = (struct dcv_finding){ sev, xstrdup(file ? file : ""), line, xstrdup(rule),
 						 dcv_buf_detach(&b) };
 }
+
 
 /* Position of `file` in the caller's list: findings sort by it, so they come out in the order
  * the files were given (nginx's load order), unknown names (the crontab) last. */
@@ -247,7 +246,7 @@ static void unknown_section(struct dcv_findings *out, const char *file, int line
 	for (size_t i = 0; i < N_SECTIONS; i++)
 		names[i] = schema[i].section;
 	did_you_mean(&why, section, names, N_SECTIONS, "[", "]");
-	finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
+	dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
 		"unknown section [%s]: dcv.conf has no such section, so none of its keys take effect%s", section,
 		dcv_buf_str(&why));
 	dcv_buf_release(&why);
@@ -273,7 +272,7 @@ static void unknown_key(struct dcv_findings *out, const char *file, const struct
 		dcv_buf_addf(&why, "; it belongs in [%s]", elsewhere);
 	else
 		did_you_mean(&why, e->key, cands, n, "'", "'");
-	finding(out, DCV_SEV_ERROR, file, e->line, "dcv.unknown-key",
+	dcv_findings_add(out, DCV_SEV_ERROR, file, e->line, "dcv.unknown-key",
 		"unknown key '%s' in [%s]: dcv.conf has no such key%s", e->key, e->section, dcv_buf_str(&why));
 	dcv_buf_release(&why);
 }
@@ -305,7 +304,7 @@ static void read_ini(const char *text, const char *file, struct kvs *kv, struct 
 			section = NULL;
 			section_known = false;
 			if (!close || *trim(close + 1)) {
-				finding(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
+				dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
 					"malformed section header '%s': a header is [name] alone on its line", l);
 			} else {
 				*close = '\0';
@@ -319,11 +318,11 @@ static void read_ini(const char *text, const char *file, struct kvs *kv, struct 
 		}
 		char *eq = strchr(l, '=');
 		if (!eq || eq == l) {
-			finding(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
+			dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
 				"'%s' is neither [section], key = value nor a comment: it sets nothing", l);
 		} else if (!section && section_known) {
 			if (!reported_bare)
-				finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
+				dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
 					"key before any [section] header: dcv.conf keys take effect only inside a section");
 			reported_bare = true;
 		} else if (section_known) {
@@ -358,16 +357,16 @@ static void lint_security(struct dcv_findings *out, const char *file, const stru
 	const char *verifier = kv_value(kv, "security", "auth-token-verifier");
 
 	if (strcmp(e->key, "authentication") == 0 && strcasecmp(e->value, "none") == 0)
-		finding(out, DCV_SEV_WARN, file, e->line, "dcv.auth-none",
+		dcv_findings_add(out, DCV_SEV_WARN, file, e->line, "dcv.auth-none",
 			"authentication = none: anyone who reaches the port gets the desktop without logging in");
 	if (strcmp(e->key, "auth-token-verifier") == 0 && *e->value && bypass)
-		finding(out, DCV_SEV_ERROR, file, e->line, "dcv.verifier-in-bypass",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, e->line, "dcv.verifier-in-bypass",
 			"auth-token-verifier is set but the broker is bypassed: dcvserver sends every login to "
 			"'%s', the stopped Session Manager broker, so nobody can log in", e->value);
 	/* Only meaningful when an https verifier is really consulted. */
 	if (strcmp(e->key, "no-tls-strict") == 0 && is_true(e->value) &&
 	    (bypass || !verifier || strncasecmp(verifier, "https://", 8) != 0))
-		finding(out, DCV_SEV_WARN, file, e->line, "dcv.no-tls-strict-pointless",
+		dcv_findings_add(out, DCV_SEV_WARN, file, e->line, "dcv.no-tls-strict-pointless",
 			"no-tls-strict only relaxes certificate checks on the connection to an https "
 			"auth-token-verifier%s; it changes nothing for clients",
 			bypass || !verifier || !*verifier ? ", and none is in use" : "");
@@ -382,7 +381,7 @@ void dcv_lint_dcvconf(const char *text, const char *file, bool bypass, struct dc
 	for (int i = 0; i < kv.n; i++) {
 		const struct kv *e = &kv.v[i];
 		if (strcmp(e->key, "owner") == 0 && strcmp(e->section, ACS) != 0)
-			finding(out, DCV_SEV_ERROR, file, e->line, "dcv.owner-misplaced",
+			dcv_findings_add(out, DCV_SEV_ERROR, file, e->line, "dcv.owner-misplaced",
 				"'owner' in [%s]: dcvserver reads it only in [" ACS "], so the "
 				"console session stays owned by the user running dcvserver", e->section);
 		else if (!dcv_dcvconf_known(e->section, e->key))
@@ -674,28 +673,28 @@ static void lint_proxy_pass(const struct tree *t, int i, struct dcv_findings *ou
 
 	v = inherited(t, at, "proxy_http_version");
 	if (!v || !v->n_args)
-		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
 			"proxy_pass %s without proxy_http_version 1.1: nginx speaks HTTP/1.0 to the upstream, "
 			"which has no WebSocket upgrade, so DCV's web client cannot connect", target);
 	else if (strcmp(v->args[0], "1.1") != 0)
-		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
 			"proxy_pass %s with proxy_http_version %s: the WebSocket upgrade needs HTTP/1.1, so DCV's "
 			"web client cannot connect", target, v->args[0]);
 
 	up = header_set(t, at, "Upgrade");
 	conn = header_set(t, at, "Connection");
 	if (!up || !conn)
-		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.upgrade-headers",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, d->line, "nginx.upgrade-headers",
 			"location %s proxies to %s without proxy_set_header %s: nginx does not pass the hop-by-hop "
 			"Upgrade and Connection headers on its own, so the WebSocket never reaches DCV",
 			location_of(t, at), target,
 			!up && !conn ? "Upgrade and Connection" : !up ? "Upgrade" : "Connection");
 	else if (!contains_ci(conn->args[1], "upgrade") && strcasecmp(conn->args[1], "$http_connection") != 0)
-		finding(out, DCV_SEV_ERROR, file, conn->line, "nginx.upgrade-headers",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, conn->line, "nginx.upgrade-headers",
 			"proxy_set_header Connection \"%s\" for location %s: DCV never sees \"upgrade\", so the "
 			"WebSocket handshake fails (use $connection_upgrade)", conn->args[1], location_of(t, at));
 	else if (!contains_ci(up->args[1], "upgrade") && !contains_ci(up->args[1], "websocket"))
-		finding(out, DCV_SEV_ERROR, file, up->line, "nginx.upgrade-headers",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, up->line, "nginx.upgrade-headers",
 			"proxy_set_header Upgrade \"%s\" for location %s: DCV never sees the client's Upgrade, so "
 			"the WebSocket handshake fails (use $http_upgrade)", up->args[1], location_of(t, at));
 }
@@ -745,7 +744,7 @@ static void lint_read_timeout(const struct tree *t, int i, struct dcv_findings *
 	long long ms;
 
 	if (d->n_args == 1 && ngx_time(d->args[0], &ms) && ms < 30000)
-		finding(out, DCV_SEV_WARN, t->v[i].file->name, d->line, "nginx.read-timeout",
+		dcv_findings_add(out, DCV_SEV_WARN, t->v[i].file->name, d->line, "nginx.read-timeout",
 			"proxy_read_timeout %s is close to DCV's 10 s WebSocket keepalive: one or two late "
 			"keepalives and nginx closes a live session (use 60s or more)", d->args[0]);
 }
@@ -768,7 +767,7 @@ static void lint_upstream(const struct tree *t, int i, struct dcv_findings *out)
 		return;
 	for (int j = 1; j < i; j++)
 		if (is(t->v[j].d, "upstream") && t->v[j].d->n_args && strcmp(t->v[j].d->args[0], u->args[0]) == 0) {
-			finding(out, DCV_SEV_ERROR, file, u->line, "nginx.duplicate-upstream",
+			dcv_findings_add(out, DCV_SEV_ERROR, file, u->line, "nginx.duplicate-upstream",
 				"upstream %s is defined in both %s:%d and %s:%d: nginx loads both files and refuses "
 				"to start (duplicate upstream \"%s\")", u->args[0], t->v[j].file->name,
 				t->v[j].d->line, file, u->line, u->args[0]);
@@ -783,13 +782,13 @@ static void lint_upstream(const struct tree *t, int i, struct dcv_findings *out)
 		const struct ngx_dir *s = t->v[c].d;
 		for (int a = 1; is(s, "server") && a < s->n_args; a++)
 			if (strcmp(s->args[a], "backup") == 0)
-				finding(out, DCV_SEV_ERROR, t->v[c].file->name, s->line, "nginx.backup-with-hash",
+				dcv_findings_add(out, DCV_SEV_ERROR, t->v[c].file->name, s->line, "nginx.backup-with-hash",
 					"server %s is a backup in upstream %s, which balances with %s: nginx refuses "
 					"the configuration (\"balancing method does not support parameter backup\")",
 					s->args[0], u->args[0], balance->name);
 	}
 	if (is(balance, "ip_hash") && !uses_proxy_protocol(t))
-		finding(out, DCV_SEV_WARN, file, balance->line, "nginx.ip-hash-privatelink",
+		dcv_findings_add(out, DCV_SEV_WARN, file, balance->line, "nginx.ip-hash-privatelink",
 			"ip_hash in upstream %s: behind PrivateLink nginx sees the NLB's address, not the "
 			"user's, so sessions are pinned per load-balancer node, not per user", u->args[0]);
 }
@@ -832,7 +831,7 @@ static void lint_connection_upgrade(const struct tree *t, struct dcv_findings *o
 	for (int i = 1; i < t->n; i++)
 		for (int a = 0; a < t->v[i].d->n_args; a++)
 			if (refers_to(t->v[i].d->args[a], "connection_upgrade")) {
-				finding(out, DCV_SEV_ERROR, t->v[i].file->name, t->v[i].d->line, "nginx.undefined-variable",
+				dcv_findings_add(out, DCV_SEV_ERROR, t->v[i].file->name, t->v[i].d->line, "nginx.undefined-variable",
 					"$connection_upgrade is used but no map in the files nginx loads defines it: "
 					"nginx refuses the configuration (unknown \"connection_upgrade\" variable)");
 				break;
@@ -915,11 +914,11 @@ static void lint_crons(const struct tree *t, const char *crons, struct dcv_findi
 		p += len + (p[len] == '\n');
 		if (*l && *l != '#' && calls_health(l)) {
 			if (!health)
-				finding(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
+				dcv_findings_add(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
 					"a cron job requests /health but no nginx location defines it: the request "
 					"reaches DCV, which has no /health and answers 404");
 			if (strstr(l, "curl") && !curl_fails(l))
-				finding(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
+				dcv_findings_add(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
 					"the cron's curl has no -f/--fail: curl exits 0 on an HTTP error, so the "
 					"command after || never runs when the proxy answers 404 or 502");
 		}
