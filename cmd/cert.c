@@ -3,6 +3,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/inventory.h"
+#include "../lib/proxy.h"
 #include "../lib/probe.h"
 #include "../lib/remote.h"
 #include "../lib/ssh.h"
@@ -290,10 +291,11 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		out_error("--install: no [gateway] in %s", inv->path);
 		return EXIT_CONFIG;
 	}
-	const char *validate = gw->proxy == DCV_PROXY_NGINX ? "nginx -t" : gw->proxy == DCV_PROXY_HAPROXY ? "haproxy -c -f /etc/haproxy/haproxy.cfg" : NULL;
-	const char *apply = gw->proxy == DCV_PROXY_NGINX ? "if systemctl is-active --quiet nginx; then systemctl reload nginx; fi"
-			  : gw->proxy == DCV_PROXY_HAPROXY ? "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi"
-							   : "if systemctl is-active --quiet dcv-connection-gateway; then systemctl reload dcv-connection-gateway; fi";
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
+	if (!k) {
+		out_error("--install: proxy = %s is not managed by this dcvctl", dcv_proxy_name(gw->proxy));
+		return EXIT_CONFIG;
+	}
 	pool = ctx_pool(ctx);
 	rc = dcv_ssh_connect(pool, gw, &c, &err);
 	/* key first without validation (the old cert does not match it), then the cert, validated
@@ -301,7 +303,8 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 	if (rc == DCV_OK)
 		rc = dcv_remote_write_file(c, gw, gw->key, key->data, key->len, "600", NULL, NULL, &kt, &err);
 	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct, &err);
+		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", k->validate, k->reload, &ct,
+					   &err);
 	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
 		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
 		int st = 0;
@@ -325,7 +328,12 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		if (!ctx->quiet)
 			printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
 			       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
-		wait_served(ctx, c, gw, cert);
+		if (k->n_derived)
+			/* the proxy reads a file deploy builds from the pair (HAProxy's cert+key PEM) */
+			out_notice(ctx, "%s serves the new pair once `dcvctl deploy --only gateway` has rebuilt its files",
+				   k->name);
+		else
+			wait_served(ctx, c, gw, cert);
 	}
 	dcv_txn_release(&kt);
 	dcv_txn_release(&ct);

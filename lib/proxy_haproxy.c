@@ -3,6 +3,8 @@
  * the parser of `show stat` for gateway.proxy.backends. Pure: the caller does the I/O. */
 #include "proxy_haproxy.h"
 
+#include "proxy.h"
+
 #include "inventory.h"
 
 #include <ctype.h>
@@ -140,7 +142,7 @@ static void render_backend(const struct dcv_inventory *inv, struct dcv_buf *out)
 		     "    # seed's `option httpchk GET /health` gets 404 and marks every server down).\n"
 		     "    # DCV's certificate is its own self-signed one, hence `verify none` both for\n"
 		     "    # traffic (ssl) and for the check (check-ssl).\n"
-		     "    default-server inter 5s fall 3 rise 2\n");
+		     "    default-server inter 2s fall 2 rise 2\n");
 	for (int i = 0; i < inv->n_hosts; i++)
 		if (inv->hosts[i]->role == DCV_ROLE_AGENT)
 			server_line(out, inv->hosts[i], n_primary > 1);
@@ -686,3 +688,79 @@ void dcv_haproxy_stat_free(struct dcv_haproxy_stat *rows, int n)
 	}
 	free(rows);
 }
+/* ------------------------------------------------------------------ the kind */
+
+static void kind_render(const struct dcv_inventory *inv, const struct dcv_proxy_env *env, struct dcv_buf *out)
+{
+	struct dcv_haproxy_env he = {
+		.crypto_policies = env && env->crypto_policies,
+		.pem_path = DCV_HAPROXY_PEM,
+		/* `config render` has no gateway to read the generated credentials from */
+		.stats_user = env && env->stats_user ? env->stats_user : "dcvctl",
+		.stats_password = env && env->stats_password ? env->stats_password : "GENERATED-ON-FIRST-DEPLOY",
+		.stats_socket = DCV_HAPROXY_STATS_SOCKET,
+	};
+
+	dcv_render_haproxy(inv, &he, out);
+}
+
+static void kind_lint(const char *text, const char *file, const struct dcv_proxy_env *env,
+		      struct dcv_findings *out)
+{
+	dcv_lint_haproxy(text, file, env && env->crypto_policies, out);
+}
+
+static bool kind_backends(const char *status, struct dcv_backend_state **out, int *n)
+{
+	struct dcv_haproxy_stat *rows;
+	int nr, k = 0;
+
+	if (!dcv_haproxy_parse_stat(status, &rows, &nr))
+		return false;
+	*out = xcalloc((size_t)nr + 1, sizeof(**out));
+	for (int i = 0; i < nr; i++) {
+		const struct dcv_haproxy_stat *r = &rows[i];
+		if (strcmp(r->pxname, "dcv_servers") != 0 || strcmp(r->svname, "BACKEND") == 0)
+			continue;
+		struct dcv_backend_state *b = &(*out)[k++];
+		snprintf(b->name, sizeof(b->name), "%s", r->svname);
+		snprintf(b->status, sizeof(b->status), "%s", r->status);
+		b->up = strncmp(r->status, "UP", 2) == 0 || strcmp(r->status, "no check") == 0;
+		snprintf(b->detail, sizeof(b->detail), "%s%s%s", r->check_status, r->last_chk[0] ? ": " : "",
+			 r->last_chk[0] ? r->last_chk : r->check_desc);
+	}
+	*n = k;
+	dcv_haproxy_stat_free(rows, nr);
+	return true;
+}
+
+static const struct dcv_proxy_derived derived[] = {
+	{ "secret", "/etc/haproxy/dcvctl-stats.secret", DCV_DERIVE_SECRET },
+	{ "pem", DCV_HAPROXY_PEM, DCV_DERIVE_CERT_KEY },
+};
+static const char *const stop_units[] = { DCV_UNIT_GATEWAY, DCV_UNIT_BROKER, "nginx", NULL };
+static const char *const checks[] = { "gateway.proxy.backends", NULL };
+
+const struct dcv_proxy_kind dcv_proxy_haproxy = {
+	.id = DCV_PROXY_HAPROXY,
+	.name = "haproxy",
+	.bypass = true,
+	.unit = "haproxy",
+	.binary = "haproxy",
+	.package_rpm = "haproxy",
+	.package_deb = "haproxy",
+	.config = DCV_HAPROXY_CONF,
+	.validate = "haproxy -c -f " DCV_HAPROXY_CONF,
+	.reload = "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi",
+	.process = "haproxy",
+	.stop = stop_units,
+	.dump = "cat " DCV_HAPROXY_CONF,
+	.derived = derived,
+	.n_derived = 2,
+	.checks = checks,
+	/* socat is how HAProxy's own documentation talks to the stats socket */
+	.status = "echo 'show stat' | socat -t 2 - UNIX-CONNECT:" DCV_HAPROXY_STATS_SOCKET,
+	.backends = kind_backends,
+	.render = kind_render,
+	.lint = kind_lint,
+};
