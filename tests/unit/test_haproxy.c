@@ -573,7 +573,7 @@ static void test_haproxy_stat_from_live_haproxy(void **state)
 	replace(&text, "bind 127.0.0.1:8404\n", stats);
 	/* checks every 100 ms so the test takes well under a second; in the foreground, as the
 	 * user running the tests (chroot and setuid need root) */
-	replace(&text, "default-server inter 5s fall 3 rise 2", "default-server inter 100ms fall 1 rise 2");
+	replace(&text, "default-server inter 2s fall 2 rise 2", "default-server inter 100ms fall 1 rise 2");
 	replace(&text, "    chroot /var/lib/haproxy\n", "");
 	replace(&text, "    user haproxy\n    group haproxy\n", "");
 	replace(&text, "    daemon\n", "");
