@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int result_index = -1; /* SSL_CTX ex_data slot: the dcv_tls_result a handshake fills */
 
 static void init_curl(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	result_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl)
@@ -282,14 +284,35 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 	return DCV_OK;
 }
 
-static SSL *ssl_of(CURL *c)
+/* The handshake is read where OpenSSL finishes it: with CONNECT_ONLY libcurl detaches the
+ * connection from CURLINFO_TLS_SSL_PTR, and reattaching it with curl_easy_recv crashes libcurl
+ * once the server chose h2. The first completed handshake wins (TLS 1.3 reports again for
+ * post-handshake messages). */
+static void on_tls_info(const SSL *ssl, int where, int ret)
 {
-	struct curl_tlssessioninfo *ti = NULL;
+	struct dcv_tls_result *r = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), result_index);
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	X509 *leaf;
 
-	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
-	    ti->backend != CURLSSLBACKEND_OPENSSL)
-		return NULL;
-	return ti->internals;
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || !r || r->cert)
+		return;
+	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
+	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+	SSL_get0_alpn_selected(ssl, &alpn, &alen);
+	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (leaf)
+		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
+}
+
+static CURLcode on_ssl_ctx(CURL *c, void *ctx, void *r)
+{
+	(void)c;
+	SSL_CTX_set_ex_data(ctx, result_index, r);
+	SSL_CTX_set_info_callback(ctx, on_tls_info);
+	return CURLE_OK;
 }
 
 int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tls_result *r,
@@ -297,7 +320,6 @@ int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tl
 {
 	struct easy e;
 	CURLcode cc;
-	SSL *ssl;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -306,33 +328,18 @@ int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tl
 		return rc;
 	}
 	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
+	if (curl_easy_setopt(e.c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK) {
+		easy_close(&e);
+		return dcv_err_set(err, DCV_E_INTERNAL, "libcurl cannot show the TLS session (not the OpenSSL backend?)");
+	}
+	curl_easy_setopt(e.c, CURLOPT_SSL_CTX_DATA, r);
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		easy_close(&e);
+		dcv_tls_result_release(r);
 		return rc;
 	}
-	/* CONNECT_ONLY leaves the connection detached from the handle; a receive (answered with
-	 * CURLE_AGAIN: the server says nothing first) attaches it so the TLS session is visible. */
-	{
-		char b;
-		size_t got = 0;
-		curl_easy_recv(e.c, &b, 0, &got);
-	}
-	ssl = ssl_of(e.c);
-	if (!ssl) {
-		easy_close(&e);
-		return dcv_err_set(err, DCV_E_INTERNAL, "no TLS session from libcurl (not the OpenSSL backend?)");
-	}
-	const unsigned char *alpn = NULL;
-	unsigned alen = 0;
-	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
-	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
-	SSL_get0_alpn_selected(ssl, &alpn, &alen);
-	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
-	if (leaf)
-		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
 	r->connect_ms = info_ms(e.c, CURLINFO_CONNECT_TIME_T);
 	r->tls_ms = info_ms(e.c, CURLINFO_APPCONNECT_TIME_T);
 	easy_close(&e);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# Probes against real peers on 127.0.0.1: nginx with and without HTTP/2, openssl s_server, and
+# small Python servers that misbehave (never speak TLS, never end the body, a huge header).
+# Every server is started here on a free port, in its own process group, and stopped in teardown.
+
+PY=/usr/bin/python3   # python3 first on PATH may be a pyenv shim
+
+need() {  # need TOOL: under CI a missing tool fails the test; elsewhere it skips
+	command -v "$1" >/dev/null 2>&1 && return 0
+	[ "${CI:-}" = true ] && { echo "$1 is missing (scripts/deps installs it)" >&2; return 1; }
+	skip "$1 is not installed"
+}
+
+free_port() {
+	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {  # wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most)
+	local i
+	for i in $(seq 50); do
+		"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
+}
+
+start() {  # start CMD...: in its own process group, recorded for teardown
+	setsid "$@" >>"$DIR/servers.log" 2>&1 &
+	echo $! >>"$DIR/pids"
+}
+
+setup() {
+	DIR="$BATS_TEST_TMPDIR"
+	: >"$DIR/pids"
+	need openssl
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-keyout "$DIR/key.pem" -out "$DIR/cert.pem" -subj /CN=gw.example.com \
+		-addext subjectAltName=DNS:gw.example.com 2>/dev/null
+}
+
+teardown() {
+	local p
+	while read -r p; do
+		kill -- "-$p" 2>/dev/null || true
+	done <"$DIR/pids"
+}
+
+# nginx_up LISTEN-SUFFIX: nginx on a free port ("ssl http2" or "ssl"), answering 200 "ok"
+nginx_up() {
+	need nginx
+	PORT=$(free_port)
+	mkdir -p "$DIR/nginx"
+	cat >"$DIR/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/nginx/error.log;
+events {}
+http {
+	access_log off;
+	client_body_temp_path $DIR/nginx/cb;
+	proxy_temp_path $DIR/nginx/px;
+	fastcgi_temp_path $DIR/nginx/fc;
+	uwsgi_temp_path $DIR/nginx/uw;
+	scgi_temp_path $DIR/nginx/sc;
+	server {
+		listen 127.0.0.1:$PORT $1;
+		ssl_certificate $DIR/cert.pem;
+		ssl_certificate_key $DIR/key.pem;
+		location / { return 200 "ok\n"; }
+	}
+}
+CONF
+	start nginx -p "$DIR/nginx" -e "$DIR/nginx/error.log" -c "$DIR/nginx/nginx.conf"
+	wait_port "$PORT"
+	URL="https://gw.example.com:$PORT/"
+}
+
+probe() {  # probe KIND [ARGS...]: dcvctl probe KIND against $URL through 127.0.0.1:$PORT
+	local kind=$1
+	shift
+	run "$DCVCTL" probe "$kind" "$URL" --connect-to "127.0.0.1:$PORT" --timeout 5s "$@"
+}
+
+@test "probe tls against an HTTP/2 listener reports ALPN h2" {
+	nginx_up "ssl http2"
+	probe tls --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["alpn"])' <<<"$output")" = h2 ]
+}
+
+@test "probe tls against an HTTP/1.1-only listener reports ALPN http/1.1" {
+	nginx_up "ssl"
+	probe tls --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["alpn"])' <<<"$output")" = http/1.1 ]
+}
+
+@test "probe http answers over HTTP/2" {
+	nginx_up "ssl http2"
+	probe http --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$("$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["status"], d["http_version"])' <<<"$output")" = "200 2" ]
+}
+
+@test "cert check of an HTTP/2 URL reads the served certificate" {
+	nginx_up "ssl http2"
+	run "$DCVCTL" cert check "https://127.0.0.1:$PORT/" --name gw.example.com
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"covered     gw.example.com"* ]]
+}
