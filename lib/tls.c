@@ -124,11 +124,15 @@ void dcv_cert_info(const struct dcv_cert *c, struct dcv_cert_info *info)
 			const unsigned char *s = ASN1_STRING_get0_data(g->d.dNSName);
 			info->sans[info->n_sans++] = xasprintf("DNS:%.*s", ASN1_STRING_length(g->d.dNSName), s);
 		} else if (g->type == GEN_IPADD) {
-			char ip[INET6_ADDRSTRLEN] = "?";
+			char ip[INET6_ADDRSTRLEN];
 			int l = ASN1_STRING_length(g->d.iPAddress);
 			const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
-			inet_ntop(l == 4 ? AF_INET : AF_INET6, b, ip, sizeof(ip));
-			info->sans[info->n_sans++] = xasprintf("IP:%s", ip);
+			/* only 4 or 16 bytes are an address (RFC 5280 4.2.1.6); any server can send
+			 * other lengths, which are reported, never read as a 16-byte address */
+			if ((l == 4 || l == 16) && inet_ntop(l == 4 ? AF_INET : AF_INET6, b, ip, sizeof(ip)))
+				info->sans[info->n_sans++] = xasprintf("IP:%s", ip);
+			else
+				info->sans[info->n_sans++] = xasprintf("IP:invalid (%d bytes)", l);
 		}
 	}
 	GENERAL_NAMES_free(gens);

@@ -186,6 +186,32 @@ static void ca_release(struct ca *ca)
 	EVP_PKEY_free(ca->key);
 }
 
+/* A self-signed leaf whose only SANs are iPAddress entries of the given raw lengths (bytes
+ * 1, 2, 3, ...): what any TLS server can send, whatever RFC 5280 says. */
+static struct dcv_cert *cert_with_ip_sans(EVP_PKEY *k, const int *lens, int n)
+{
+	X509 *x = make_cert("odd.example.com", k, NULL, NULL, -300, 86400, NULL, 0);
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	struct dcv_cert *c;
+
+	for (int i = 0; i < n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+		unsigned char b[64];
+		for (int j = 0; j < lens[i]; j++)
+			b[j] = (unsigned char)(j + 1);
+		assert_int_equal(ASN1_OCTET_STRING_set(o, b, lens[i]), 1);
+		GENERAL_NAME_set0_value(g, GEN_IPADD, o);
+		sk_GENERAL_NAME_push(gens, g);
+	}
+	assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	GENERAL_NAMES_free(gens);
+	c = dcv_cert_from_openssl(x, NULL);
+	X509_free(x);
+	return c;
+}
+
 /* ---------------------------------------------------------------- coverage */
 
 static void test_tls_covers_exact_name(void **state)
@@ -661,6 +687,32 @@ static void test_tls_info_rsa_key_type(void **state)
 	EVP_PKEY_free(k);
 }
 
+static void test_tls_info_ip_sans_of_odd_length_are_invalid(void **state)
+{
+	const int lens[] = { 0, 1, 5, 15, 4, 16, 17 };
+	EVP_PKEY *k = new_key();
+	struct dcv_cert *c = cert_with_ip_sans(k, lens, 7);
+	struct dcv_cert_info info;
+
+	(void)state;
+	dcv_cert_info(c, &info);
+	assert_int_equal(info.n_sans, 7);
+	assert_string_equal(info.sans[0], "IP:invalid (0 bytes)");
+	assert_string_equal(info.sans[1], "IP:invalid (1 bytes)");
+	assert_string_equal(info.sans[2], "IP:invalid (5 bytes)");
+	assert_string_equal(info.sans[3], "IP:invalid (15 bytes)");
+	assert_string_equal(info.sans[4], "IP:1.2.3.4");
+	assert_string_equal(info.sans[5], "IP:102:304:506:708:90a:b0c:d0e:f10");
+	assert_string_equal(info.sans[6], "IP:invalid (17 bytes)");
+	/* an invalid entry covers nothing, a valid one still does */
+	assert_false(dcv_cert_covers(c, "1.2.3.4.5"));
+	assert_false(dcv_cert_covers(c, "1.2.3.5"));
+	assert_true(dcv_cert_covers(c, "1.2.3.4"));
+	dcv_cert_info_release(&info);
+	dcv_cert_free(c);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_tls_info_fields),
 		cmocka_unit_test(test_tls_info_self_signed_flag),
 		cmocka_unit_test(test_tls_info_rsa_key_type),
+		cmocka_unit_test(test_tls_info_ip_sans_of_odd_length_are_invalid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
