@@ -3,6 +3,7 @@
 #include "err.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -168,13 +169,37 @@ long dcv_cert_days_left(const struct dcv_cert_info *info, time_t now)
 	return days;
 }
 
+/* The name as a host name: labels of letters, digits, '-' and '_' (real names carry it), none
+ * empty; one trailing dot (the root) is dropped. Anything else covers nothing - above all a
+ * leading dot, which X509_check_host reads as "any name under it". */
+static bool host_name(const char *name, char *out, size_t n)
+{
+	size_t len = strlen(name);
+
+	if (len && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= n || name[0] == '.' || name[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (ch == '.' ? name[i + 1] == '.' : !(isalnum(ch) || ch == '-' || ch == '_'))
+			return false;
+	}
+	memcpy(out, name, len);
+	out[len] = '\0';
+	return true;
+}
+
 bool dcv_cert_covers(const struct dcv_cert *c, const char *name)
 {
 	unsigned char buf[16];
+	char host[256];
 
 	if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
 		return X509_check_ip_asc(c->leaf, name, 0) == 1;
-	return X509_check_host(c->leaf, name, 0,
+	if (!host_name(name, host, sizeof(host)))
+		return false;
+	return X509_check_host(c->leaf, host, 0,
 			       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
 			       NULL) == 1;
 }

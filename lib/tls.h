@@ -38,7 +38,8 @@ void dcv_cert_info_release(struct dcv_cert_info *info);
 long dcv_cert_days_left(const struct dcv_cert_info *info, time_t now);
 
 /* Does a SAN cover `name`? RFC 6125: DNS SANs only (no CN fallback), a wildcard covers exactly
- * one left-most label; an IP address matches IP SANs only. */
+ * one left-most label; an IP address matches IP SANs only. A name with a leading dot, an empty
+ * label or other than letters, digits, '-', '_' is never covered; "name." is "name". */
 bool dcv_cert_covers(const struct dcv_cert *c, const char *name);
 
 /* Does the private key (PEM) belong to the certificate? DCV_OK, or DCV_E_REMOTE with why. */
