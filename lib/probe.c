@@ -211,12 +211,24 @@ static int easy_open(struct easy *e, const char *url, const struct dcv_probe_opt
 		curl_easy_setopt(e->c, CURLOPT_PROXY, "");
 		curl_easy_setopt(e->c, CURLOPT_NOPROXY, "*");
 	}
-	/* chain and name are judged by the TLS probe and reported, not by curl here */
+	/* without a CA file, chain and name are judged by the TLS probe and reported (verify_peer) */
 	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(e->c, CURLOPT_USERAGENT, "dcvctl/0.1");
 	curl_easy_setopt(e->c, CURLOPT_WRITEFUNCTION, discard);
 	return DCV_OK;
+}
+
+/* With a CA file the HTTP and WebSocket probes trust it alone, chain and name, as a client set
+ * up with it would; the TLS probe never refuses a handshake: it reports the chain instead. */
+static void verify_peer(struct easy *e, const struct dcv_probe_opts *o)
+{
+	if (!o->ca_file)
+		return;
+	curl_easy_setopt(e->c, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e->c, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 2L);
 }
 
 static void easy_close(struct easy *e)
@@ -256,6 +268,7 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 		easy_close(&e);
 		return rc;
 	}
+	verify_peer(&e, o);
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
@@ -551,6 +564,7 @@ int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, 
 	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
 	/* the seed's listener offers h2; an Upgrade only exists in HTTP/1.1 */
 	curl_easy_setopt(e.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	verify_peer(&e, o);
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);

@@ -169,6 +169,11 @@ long dcv_cert_days_left(const struct dcv_cert_info *info, time_t now)
 	return days;
 }
 
+bool dcv_cert_not_yet_valid(const struct dcv_cert_info *info, time_t now)
+{
+	return difftime(info->not_before, now) > 0;
+}
+
 /* The name as a host name: labels of letters, digits, '-' and '_' (real names carry it), none
  * empty; one trailing dot (the root) is dropped. Anything else covers nothing - above all a
  * leading dot, which X509_check_host reads as "any name under it". */
@@ -238,6 +243,8 @@ int dcv_cert_verify(const struct dcv_cert *c, const char *ca_file, struct dcv_er
 		X509_STORE_set_default_paths(store);
 	}
 	X509_STORE_CTX_init(ctx, store, c->leaf, c->chain);
+	/* without a purpose a leaf made for TLS clients only would verify */
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
 	if (X509_verify_cert(ctx) != 1)
 		rc = dcv_err_set(err, DCV_E_REMOTE, "%s",
 				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));

@@ -115,3 +115,61 @@ probe() {  # probe KIND [ARGS...]: dcvctl probe KIND against $URL through 127.0.
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"covered     gw.example.com"* ]]
 }
+
+# inventory CA-FILE: an inventory whose endpoint is $URL through 127.0.0.1:$PORT
+inventory() {
+	cat >"$DIR/dcvctl.conf" <<CONF
+[endpoint]
+url = $URL
+connect-to = 127.0.0.1:$PORT
+ca-file = $1
+
+[ssh]
+identity = $DIR/nonexistent-identity
+
+[gateway]
+address = 127.0.0.1
+ssh = 127.0.0.1:1
+user = root
+CONF
+}
+
+other_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-keyout "$DIR/other.key" -out "$DIR/other.pem" -subj /CN=someone-else 2>/dev/null
+}
+
+@test "probe http with a ca-file that did not sign the server fails" {
+	nginx_up "ssl http2"
+	other_ca
+	inventory "$DIR/other.pem"
+	run "$DCVCTL" -c "$DIR/dcvctl.conf" probe http --timeout 5s
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *certificate* ]]
+}
+
+@test "probe http with the server's CA as ca-file passes" {
+	nginx_up "ssl http2"
+	inventory "$DIR/cert.pem"
+	run "$DCVCTL" -c "$DIR/dcvctl.conf" probe http --timeout 5s
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "probe ws with a ca-file that did not sign the server fails on the certificate" {
+	nginx_up "ssl"
+	other_ca
+	inventory "$DIR/other.pem"
+	run "$DCVCTL" -c "$DIR/dcvctl.conf" probe ws --timeout 5s
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *certificate* ]]
+}
+
+@test "cert check without a ca-file says plainly the chain was not verified" {
+	run "$DCVCTL" cert check "$DIR/cert.pem" --name gw.example.com
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"chain    warning: NOT verified (no ca-file)"* ]]
+}

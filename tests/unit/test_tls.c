@@ -857,6 +857,74 @@ static void test_tls_verify_uses_the_chain_that_came_with_the_leaf(void **state)
 	ca_release(&root);
 }
 
+/* A leaf for TLS clients only (extendedKeyUsage clientAuth) signed by `ca`. */
+static X509 *client_only_leaf(EVP_PKEY *k, struct ca *ca)
+{
+	X509 *x = X509_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+	X509_gmtime_adj(X509_getm_notBefore(x), -300);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+				   (const unsigned char *)"gw.example.com", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(ca->cert));
+	add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always");
+	add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE");
+	add_ext(x, ca->cert, NID_ext_key_usage, "clientAuth");
+	add_ext(x, ca->cert, NID_subject_alt_name, "DNS:gw.example.com");
+	assert_true(X509_sign(x, ca->key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void test_tls_verify_client_only_leaf_fails(void **state)
+{
+	struct ca ca;
+	EVP_PKEY *k = new_key();
+	X509 *leaf;
+	struct dcv_cert *c;
+	struct dcv_err err = DCV_ERR_INIT;
+
+	(void)state;
+	ca_init(&ca, "dcvctl test root");
+	leaf = client_only_leaf(k, &ca);
+	c = dcv_cert_from_openssl(leaf, NULL);
+	assert_int_equal(dcv_cert_verify(c, ca.file, &err), DCV_E_REMOTE);
+	if (!strstr(err.msg, "purpose"))
+		fail_msg("message does not name the purpose: %s", err.msg);
+	dcv_cert_free(c);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	ca_release(&ca);
+}
+
+static void test_tls_verify_not_yet_valid_fails(void **state)
+{
+	struct ca ca;
+	EVP_PKEY *k = new_key();
+	X509 *leaf;
+	struct dcv_cert *c;
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_cert_info info;
+
+	(void)state;
+	ca_init(&ca, "dcvctl test root");
+	leaf = make_cert("gw.example.com", k, ca.cert, ca.key, 86400, 7L * 86400, "DNS:gw.example.com", 0);
+	c = dcv_cert_from_openssl(leaf, NULL);
+	assert_int_equal(dcv_cert_verify(c, ca.file, &err), DCV_E_REMOTE);
+	if (!strstr(err.msg, "not yet valid"))
+		fail_msg("message does not say not yet valid: %s", err.msg);
+	dcv_cert_info(c, &info);
+	assert_true(dcv_cert_not_yet_valid(&info, time(NULL)));
+	assert_false(dcv_cert_not_yet_valid(&info, info.not_before));
+	dcv_cert_info_release(&info);
+	dcv_cert_free(c);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	ca_release(&ca);
+}
+
 static void test_tls_verify_missing_ca_file_is_io_error(void **state)
 {
 	struct pair p;
@@ -1039,6 +1107,8 @@ int main(void)
 		cmocka_unit_test(test_tls_verify_other_ca_fails),
 		cmocka_unit_test(test_tls_verify_uses_the_chain_that_came_with_the_leaf),
 		cmocka_unit_test(test_tls_verify_missing_ca_file_is_io_error),
+		cmocka_unit_test(test_tls_verify_client_only_leaf_fails),
+		cmocka_unit_test(test_tls_verify_not_yet_valid_fails),
 		cmocka_unit_test(test_tls_parse_pem_rejects_junk),
 		cmocka_unit_test(test_tls_info_fields),
 		cmocka_unit_test(test_tls_info_self_signed_flag),
