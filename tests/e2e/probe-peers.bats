@@ -173,3 +173,83 @@ other_ca() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"chain    warning: NOT verified (no ca-file)"* ]]
 }
+
+# pyserver MODE: a Python server on a free port that misbehaves in one way:
+#   silent      accepts TCP and never says a word (no TLS)
+#   endless     TLS, a 200 head, then a body that trickles forever
+#   hugeheader  TLS, a 200 head carrying one 200 KB header
+pyserver() {
+	PORT=$(free_port)
+	cat >"$DIR/server.py" <<'PYEOF'
+import socket, ssl, sys, threading, time
+mode, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(8)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ctx.set_alpn_protocols(["http/1.1"])
+
+def serve(c):
+    try:
+        if mode == "silent":
+            time.sleep(60)
+            return
+        s = ctx.wrap_socket(c, server_side=True)
+        s.recv(65536)
+        if mode == "endless":
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+            while True:
+                s.sendall(b"1\r\nx\r\n")
+                time.sleep(0.5)
+        else:
+            s.sendall(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 200000 + b"\r\nContent-Length: 0\r\n\r\n")
+            time.sleep(5)
+    except Exception:
+        pass
+
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PYEOF
+	start "$PY" "$DIR/server.py" "$1" "$PORT" "$DIR/cert.pem" "$DIR/key.pem"
+	wait_port "$PORT"
+	URL="https://gw.example.com:$PORT/"
+}
+
+@test "probe http stops after the head of an endless body and keeps status and timings" {
+	pyserver endless
+	SECONDS=0
+	probe http --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$SECONDS" -lt 4 ]
+	[ "$("$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["status"])' <<<"$output")" = 200 ]
+	"$PY" -c 'import json,sys; d = json.load(sys.stdin); assert d["timings"]["first_byte_ms"] > 0, d' <<<"$output"
+}
+
+@test "probe http against a huge response header says so" {
+	pyserver hugeheader
+	probe http
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"response head"*"larger than"* ]]
+	[[ "$output" != *"ut of memory"* ]]
+}
+
+@test "probe http against a listener that never speaks TLS reports a TLS handshake timeout" {
+	pyserver silent
+	run "$DCVCTL" probe http "$URL" --connect-to "127.0.0.1:$PORT" --timeout 2s
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"TLS handshake timed out"* ]]
+}
+
+@test "probe tls against a listener that never speaks TLS reports a TLS handshake timeout" {
+	pyserver silent
+	run "$DCVCTL" probe tls "$URL" --connect-to "127.0.0.1:$PORT" --timeout 2s
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"TLS handshake timed out"* ]]
+}
