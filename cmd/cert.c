@@ -168,6 +168,8 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc;
 	}
 	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
+		dcv_cert_free(cert);
+		dcv_buf_release(&key);
 		cli_args_release(&a);
 		return rc;
 	}

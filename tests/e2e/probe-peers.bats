@@ -253,3 +253,12 @@ PYEOF
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"TLS handshake timed out"* ]]
 }
+
+@test "cert check of a file that holds no certificate fails, with --key read too" {
+	echo "not a certificate" >"$DIR/junk.pem"
+	run "$DCVCTL" cert check "$DIR/junk.pem" --key "$DIR/key.pem"
+	echo "$output"
+	# 1, not LeakSanitizer's 23 when DCVCTL is a SAN=1 build: the key buffer is released
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no PEM certificate found"* ]]
+}
