@@ -166,6 +166,7 @@ struct easy {
 	long timeout_ms;
 	/* http: the response head as it arrives */
 	long head_status;
+	char location[512]; /* of the final head, as sent (maybe relative) */
 	size_t head_bytes;
 	bool head_done, head_too_big;
 	/* the TLS handshake, seen from OpenSSL (on_tls_info) */
@@ -293,6 +294,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		const char *sp = memchr(p, ' ', len);
 		e->head_status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		e->location[0] = '\0';
+	} else if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+		const char *v = p + 9, *end = p + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		snprintf(e->location, sizeof(e->location), "%.*s", (int)(end - v), v);
 	} else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
 		if (e->head_status >= 200) {
 			e->head_done = true;
@@ -302,6 +311,23 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 	return len;
 }
 
+/* Where a Location leads, absolute, as libcurl's CURLINFO_REDIRECT_URL would say: the
+ * transfer ends at the head, before libcurl works it out itself. */
+static void resolve(const char *base, const char *location, char *out, size_t n)
+{
+	CURLU *u = curl_url();
+	char *abs = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK)
+		snprintf(out, n, "%s", abs);
+	else
+		snprintf(out, n, "%s", location);
+	curl_free(abs);
+	curl_url_cleanup(u);
+}
+
 int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_http_result *r,
 		   struct dcv_err *err)
 {
@@ -309,7 +335,7 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 	CURLcode cc;
 	int rc;
 	long ver = 0;
-	char *redir = NULL, *ip = NULL;
+	char *ip = NULL;
 	long port = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -329,9 +355,8 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 		return rc;
 	}
 	curl_easy_getinfo(e.c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(e.c, CURLINFO_REDIRECT_URL, &redir);
-	if (redir)
-		snprintf(r->redirect, sizeof(r->redirect), "%s", redir);
+	if (e.location[0])
+		resolve(url, e.location, r->redirect, sizeof(r->redirect));
 	curl_easy_getinfo(e.c, CURLINFO_HTTP_VERSION, &ver);
 	snprintf(r->http_version, sizeof(r->http_version), "%s",
 		 ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");

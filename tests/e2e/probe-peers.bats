@@ -35,7 +35,7 @@ setup() {
 	DIR="$BATS_TEST_TMPDIR"
 	: >"$DIR/pids"
 	need openssl
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
 		-keyout "$DIR/key.pem" -out "$DIR/cert.pem" -subj /CN=gw.example.com \
 		-addext subjectAltName=DNS:gw.example.com 2>/dev/null
 }
@@ -139,6 +139,14 @@ other_ca() {
 		-keyout "$DIR/other.key" -out "$DIR/other.pem" -subj /CN=someone-else 2>/dev/null
 }
 
+@test "check of an HTTP/2 endpoint passes tls and http" {
+	nginx_up "ssl http2"
+	inventory "$DIR/cert.pem"
+	run "$DCVCTL" -c "$DIR/dcvctl.conf" check --only endpoint --json
+	echo "$output"
+	[ "$("$PY" -c 'import json,sys; d = {c["id"]: c["status"] for c in json.load(sys.stdin)["checks"]}; print(d["endpoint.tls"], d["endpoint.http"])' <<<"$output")" = "pass pass" ]
+}
+
 @test "probe http with a ca-file that did not sign the server fails" {
 	nginx_up "ssl http2"
 	other_ca
@@ -178,6 +186,7 @@ other_ca() {
 #   silent      accepts TCP and never says a word (no TLS)
 #   endless     TLS, a 200 head, then a body that trickles forever
 #   hugeheader  TLS, a 200 head carrying one 200 KB header
+#   redirect    TLS, a 302 head, then a body that never comes
 pyserver() {
 	PORT=$(free_port)
 	cat >"$DIR/server.py" <<'PYEOF'
@@ -198,7 +207,10 @@ def serve(c):
             return
         s = ctx.wrap_socket(c, server_side=True)
         s.recv(65536)
-        if mode == "endless":
+        if mode == "redirect":
+            s.sendall(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 1000000\r\n\r\n")
+            time.sleep(30)
+        elif mode == "endless":
             s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
             while True:
                 s.sendall(b"1\r\nx\r\n")
@@ -227,6 +239,15 @@ PYEOF
 	[ "$SECONDS" -lt 4 ]
 	[ "$("$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["status"])' <<<"$output")" = 200 ]
 	"$PY" -c 'import json,sys; d = json.load(sys.stdin); assert d["timings"]["first_byte_ms"] > 0, d' <<<"$output"
+}
+
+@test "probe http reports a redirect from the head alone" {
+	pyserver redirect
+	SECONDS=0
+	probe http --json
+	echo "$output"
+	[ "$SECONDS" -lt 4 ]
+	[ "$("$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["status"], d["redirect"])' <<<"$output")" = "302 $URL"elsewhere ]
 }
 
 @test "probe http against a huge response header says so" {
