@@ -648,11 +648,7 @@ int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, 
 	/* the seed's listener offers h2; an Upgrade only exists in HTTP/1.1 */
 	curl_easy_setopt(e.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	verify_peer(&e, o);
-	curl_easy_setopt(e.c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e.c, CURLOPT_HEADERDATA, &e);
 	cc = curl_easy_perform(e.c);
-	if (cc == CURLE_WRITE_ERROR && e.head_done)
-		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		goto out;
