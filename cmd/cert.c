@@ -55,7 +55,8 @@ static const struct dcv_cmd sub_check = {
 	.help = "Without an argument, checks the inventory's endpoint URL. Names to cover default to\n"
 		"the endpoint's host name and [endpoint] names (RFC 6125: a wildcard covers one label,\n"
 		"no CN fallback). The chain is verified against [endpoint] ca-file when set; without it\n"
-		"an untrusted chain is a warning. Expiry within [check] cert-warn-days is a warning.\n"
+		"an untrusted chain is a warning (chain NOT verified). Expiry within [check] cert-warn-days\n"
+		"is a warning; an expired certificate or one not valid yet fails.\n"
 		"Exit 0 when nothing failed, 1 otherwise.\n",
 	.opts = check_opts,
 	.max_args = 1,
@@ -164,10 +165,13 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc;
 	}
 	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
+		dcv_cert_free(cert);
+		dcv_buf_release(&key);
 		return rc;
 	}
 	dcv_cert_info(cert, &ci);
 	long days = dcv_cert_days_left(&ci, time(NULL));
+	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
 	int warn_days = inv ? inv->cert_warn_days : 30;
 	const char *ca = inv ? inv->ca_file : NULL;
 	bool verified = dcv_cert_verify(cert, ca, &verr) == DCV_OK;
@@ -204,9 +208,9 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 			printf("%s%s%s %s\n", col(ctx, c ? "green" : "red"), c ? "covered    " : "NOT covered", col_end(ctx), names[i]);
 		}
 	}
-	const char *exp = days < 0 ? "expired" : days < warn_days ? "expiring" : "ok";
-	failures += days < 0;
-	warnings += days >= 0 && days < warn_days;
+	const char *exp = days < 0 ? "expired" : early ? "not yet valid" : days < warn_days ? "expiring" : "ok";
+	failures += days < 0 || early;
+	warnings += days >= 0 && !early && days < warn_days;
 	failures += key_checked && !key_ok;
 	failures += ca && !verified;
 	warnings += !ca && !verified;
@@ -228,14 +232,15 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 		json_object_object_add(root, "fingerprint_sha256", json_object_new_string(ci.sha256));
 		out_json(root);
 	} else {
-		printf("expiry   %s%ld days%s (%s; warn under %d)\n", col(ctx, days < 0 ? "red" : days < warn_days ? "yellow" : "green"),
+		printf("expiry   %s%ld days%s (%s; warn under %d)\n",
+		       col(ctx, days < 0 || early ? "red" : days < warn_days ? "yellow" : "green"),
 		       days, col_end(ctx), exp, warn_days);
 		if (key_checked)
 			printf("key      %s%s%s\n", col(ctx, key_ok ? "green" : "red"), key_ok ? "matches" : kerr.msg, col_end(ctx));
 		if (verified)
 			printf("chain    verified against %s\n", ca ? ca : "the system store");
 		else
-			printf("chain    %s%s: %s%s\n", col(ctx, ca ? "red" : "yellow"), ca ? "NOT verified" : "warning: untrusted (no ca-file)",
+			printf("chain    %s%s: %s%s\n", col(ctx, ca ? "red" : "yellow"), ca ? "NOT verified" : "warning: NOT verified (no ca-file)",
 			       verr.msg, col_end(ctx));
 		printf("sha256   %s\n", ci.sha256);
 	}

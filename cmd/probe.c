@@ -173,13 +173,14 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 	}
 	dcv_cert_info(r.cert, &ci);
 	long days = dcv_cert_days_left(&ci, time(NULL));
+	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
 	bool covered = dcv_cert_covers(r.cert, t->host);
 	bool verified = dcv_cert_verify(r.cert, t->po.ca_file, &verr) == DCV_OK;
 	bool names_ok = true;
 	for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
 		names_ok &= dcv_cert_covers(r.cert, t->inv->names[i]);
 	/* without a CA file an untrusted chain is only a warning (the seed's self-signed cert) */
-	bool ok = covered && names_ok && days >= 0 && (verified || !t->po.ca_file);
+	bool ok = covered && names_ok && days >= 0 && !early && (verified || !t->po.ca_file);
 	if (json) {
 		struct json_object *o = json_object_new_object(), *sans = json_object_new_array();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
@@ -193,6 +194,7 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 			json_object_array_add(sans, json_object_new_string(ci.sans[i]));
 		json_object_object_add(o, "sans", sans);
 		json_object_object_add(o, "days_left", json_object_new_int64(days));
+		json_object_object_add(o, "not_yet_valid", json_object_new_boolean(early));
 		json_object_object_add(o, "host", json_object_new_string(t->host));
 		json_object_object_add(o, "host_covered", json_object_new_boolean(covered));
 		json_object_object_add(o, "names_covered", json_object_new_boolean(names_ok));
@@ -207,7 +209,7 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 		for (int i = 0; i < ci.n_sans; i++)
 			printf(" %s", ci.sans[i]);
 		printf("%s\nexpires  in %ld days (%s)\n", ci.n_sans ? "" : " (none)", days,
-		       days < 0 ? "EXPIRED" : "ok");
+		       days < 0 ? "EXPIRED" : early ? "NOT YET VALID" : "ok");
 		printf("%s%s%s %s by a SAN\n", col(ctx, covered ? "green" : "red"), t->host, col_end(ctx),
 		       covered ? "is covered" : "is NOT covered");
 		for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
@@ -217,7 +219,7 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 			       t->po.ca_file ? t->po.ca_file : "");
 		else
 			printf("chain    %s%s: %s%s\n", col(ctx, t->po.ca_file ? "red" : "yellow"),
-			       t->po.ca_file ? "NOT verified" : "warning: untrusted", verr.msg, col_end(ctx));
+			       t->po.ca_file ? "NOT verified" : "warning: NOT verified (no ca-file)", verr.msg, col_end(ctx));
 	}
 	dcv_cert_info_release(&ci);
 	dcv_tls_result_release(&r);

@@ -696,12 +696,15 @@ static void endpoint_tls(struct run *r, const struct dcv_probe_opts *po)
 		    "certificate does not cover %s; its SANs: %s", missing.data, sans.len ? sans.data : "none");
 	else if (days < 0)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate expired %ld days ago", -days);
+	else if (dcv_cert_not_yet_valid(&ci, time(NULL)))
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate not valid yet: it starts in %ld days",
+		    (long)(difftime(ci.not_before, time(NULL)) / 86400));
 	else if (!verified && r->inv->ca_file)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "chain not verified against %s: %s",
 		    r->inv->ca_file, ve.msg);
 	else if (!verified)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data,
-		    "%s, name covered, but the chain is untrusted (%s; set [endpoint] ca-file)", tr.protocol, ve.msg);
+		    "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)", tr.protocol, ve.msg);
 	else if (days < r->inv->cert_warn_days)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data, "certificate expires in %ld days", days);
 	else

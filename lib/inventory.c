@@ -111,9 +111,11 @@ static int k_connect_to(struct parser *p, const char *key, const char *v)
 	char *h;
 	int port;
 
-	if (!dcv_parse_hostport(v, 0, &h, &port) || port == 0)
+	if (!dcv_parse_hostport(v, 0, &h, &port))
 		return bad_value(p, key, v, "HOST:PORT");
 	free(h);
+	if (port == 0)
+		return bad_value(p, key, v, "HOST:PORT");
 	set_str(&p->inv->connect_to, v);
 	return 1;
 }

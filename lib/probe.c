@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int easy_index = -1; /* SSL_CTX ex_data slot: the struct easy a handshake reports to */
 
 static void init_curl(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	easy_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl)
@@ -161,7 +163,21 @@ struct easy {
 	char errbuf[CURL_ERROR_SIZE];
 	char host[256], path[1024];
 	int port;
+	long timeout_ms;
+	/* http: the response head as it arrives */
+	long head_status;
+	char location[512]; /* of the final head, as sent (maybe relative) */
+	size_t head_bytes;
+	bool head_done, head_too_big;
+	/* the TLS handshake, seen from OpenSSL (on_tls_info) */
+	bool hello_sent, handshake_done;
+	struct dcv_tls_result *tls; /* the TLS probe's result to fill, else NULL */
 };
+
+static CURLcode on_ssl_ctx(CURL *c, void *ctx, void *e);
+
+/* Larger response heads are refused (the WebSocket probe uses the same bound) */
+#define HEAD_MAX 65536
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
 {
@@ -197,6 +213,7 @@ static int easy_open(struct easy *e, const char *url, const struct dcv_probe_opt
 		free(entry);
 		curl_easy_setopt(e->c, CURLOPT_CONNECT_TO, e->connect_to);
 	}
+	e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000L;
 	curl_easy_setopt(e->c, CURLOPT_URL, url);
 	curl_easy_setopt(e->c, CURLOPT_ERRORBUFFER, e->errbuf);
 	curl_easy_setopt(e->c, CURLOPT_NOSIGNAL, 1L);
@@ -209,12 +226,27 @@ static int easy_open(struct easy *e, const char *url, const struct dcv_probe_opt
 		curl_easy_setopt(e->c, CURLOPT_PROXY, "");
 		curl_easy_setopt(e->c, CURLOPT_NOPROXY, "*");
 	}
-	/* chain and name are judged by the TLS probe and reported, not by curl here */
+	/* without a CA file, chain and name are judged by the TLS probe and reported (verify_peer) */
 	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(e->c, CURLOPT_USERAGENT, "dcvctl/0.1");
+	if (curl_easy_setopt(e->c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK)
+		return dcv_err_set(err, DCV_E_INTERNAL, "libcurl cannot show the TLS session (not the OpenSSL backend?)");
+	curl_easy_setopt(e->c, CURLOPT_SSL_CTX_DATA, e);
 	curl_easy_setopt(e->c, CURLOPT_WRITEFUNCTION, discard);
 	return DCV_OK;
+}
+
+/* With a CA file the HTTP and WebSocket probes trust it alone, chain and name, as a client set
+ * up with it would; the TLS probe never refuses a handshake: it reports the chain instead. */
+static void verify_peer(struct easy *e, const struct dcv_probe_opts *o)
+{
+	if (!o->ca_file)
+		return;
+	curl_easy_setopt(e->c, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e->c, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 2L);
 }
 
 static void easy_close(struct easy *e)
@@ -225,18 +257,75 @@ static void easy_close(struct easy *e)
 	bridge_stop(&e->bridge);
 }
 
-static int curl_fail(struct easy *e, CURLcode cc, struct dcv_err *err)
-{
-	const char *why = e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc);
-	int code = cc == CURLE_OPERATION_TIMEDOUT ? DCV_E_TIMEOUT : DCV_E_CONNECT;
-	return dcv_err_set(err, code, "%s", why);
-}
-
 static double info_ms(CURL *c, CURLINFO what)
 {
 	curl_off_t us = 0;
 	curl_easy_getinfo(c, what, &us);
 	return (double)us / 1000.0;
+}
+
+static int curl_fail(struct easy *e, CURLcode cc, struct dcv_err *err)
+{
+	const char *why = e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc);
+
+	/* libcurl says "out of memory" for a header line over its own 100 KiB limit */
+	if (e->head_too_big || (cc == CURLE_OUT_OF_MEMORY && !e->head_done))
+		return dcv_err_set(err, DCV_E_REMOTE, "response head larger than %d KiB", HEAD_MAX / 1024);
+	/* the hello went out over TCP and no handshake came back: a listener without TLS */
+	if (cc == CURLE_OPERATION_TIMEDOUT && e->hello_sent && !e->handshake_done)
+		return dcv_err_set(err, DCV_E_TIMEOUT,
+				   "TLS handshake timed out after %ld ms (the port accepts TCP but no TLS server answers)",
+				   e->timeout_ms);
+	return dcv_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? DCV_E_TIMEOUT : DCV_E_CONNECT, "%s", why);
+}
+
+/* The probe wants the response head only: stop at its end, whatever the body does (slow,
+ * endless). 1xx heads are not the answer and are passed over. */
+static size_t on_header(char *p, size_t size, size_t n, void *u)
+{
+	struct easy *e = u;
+	size_t len = size * n;
+
+	e->head_bytes += len;
+	if (e->head_bytes > HEAD_MAX) {
+		e->head_too_big = true;
+		return 0;
+	}
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+		e->head_status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		e->location[0] = '\0';
+	} else if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+		const char *v = p + 9, *end = p + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		snprintf(e->location, sizeof(e->location), "%.*s", (int)(end - v), v);
+	} else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
+		if (e->head_status >= 200) {
+			e->head_done = true;
+			return 0; /* ends the transfer: CURLE_WRITE_ERROR with head_done set */
+		}
+	}
+	return len;
+}
+
+/* Where a Location leads, absolute, as libcurl's CURLINFO_REDIRECT_URL would say: the
+ * transfer ends at the head, before libcurl works it out itself. */
+static void resolve(const char *base, const char *location, char *out, size_t n)
+{
+	CURLU *u = curl_url();
+	char *abs = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK)
+		snprintf(out, n, "%s", abs);
+	else
+		snprintf(out, n, "%s", location);
+	curl_free(abs);
+	curl_url_cleanup(u);
 }
 
 int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_http_result *r,
@@ -246,7 +335,7 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 	CURLcode cc;
 	int rc;
 	long ver = 0;
-	char *redir = NULL, *ip = NULL;
+	char *ip = NULL;
 	long port = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -254,16 +343,20 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 		easy_close(&e);
 		return rc;
 	}
+	verify_peer(&e, o);
+	curl_easy_setopt(e.c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e.c, CURLOPT_HEADERDATA, &e);
 	cc = curl_easy_perform(e.c);
+	if (cc == CURLE_WRITE_ERROR && e.head_done)
+		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		easy_close(&e);
 		return rc;
 	}
 	curl_easy_getinfo(e.c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(e.c, CURLINFO_REDIRECT_URL, &redir);
-	if (redir)
-		snprintf(r->redirect, sizeof(r->redirect), "%s", redir);
+	if (e.location[0])
+		resolve(url, e.location, r->redirect, sizeof(r->redirect));
 	curl_easy_getinfo(e.c, CURLINFO_HTTP_VERSION, &ver);
 	snprintf(r->http_version, sizeof(r->http_version), "%s",
 		 ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
@@ -282,14 +375,44 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 	return DCV_OK;
 }
 
-static SSL *ssl_of(CURL *c)
+/* The handshake is read where OpenSSL does it: with CONNECT_ONLY libcurl detaches the
+ * connection from CURLINFO_TLS_SSL_PTR, and reattaching it with curl_easy_recv crashes libcurl
+ * once the server chose h2. The first completed handshake wins (TLS 1.3 reports again for
+ * post-handshake messages). */
+static void on_tls_info(const SSL *ssl, int where, int ret)
 {
-	struct curl_tlssessioninfo *ti = NULL;
+	struct easy *e = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), easy_index);
+	struct dcv_tls_result *r;
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	X509 *leaf;
 
-	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
-	    ti->backend != CURLSSLBACKEND_OPENSSL)
-		return NULL;
-	return ti->internals;
+	(void)ret;
+	if (!e)
+		return;
+	if (where & SSL_CB_HANDSHAKE_START)
+		e->hello_sent = true;
+	if (!(where & SSL_CB_HANDSHAKE_DONE))
+		return;
+	e->handshake_done = true;
+	r = e->tls;
+	if (!r || r->cert)
+		return;
+	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
+	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+	SSL_get0_alpn_selected(ssl, &alpn, &alen);
+	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (leaf)
+		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
+}
+
+static CURLcode on_ssl_ctx(CURL *c, void *ctx, void *e)
+{
+	(void)c;
+	SSL_CTX_set_ex_data(ctx, easy_index, e);
+	SSL_CTX_set_info_callback(ctx, on_tls_info);
+	return CURLE_OK;
 }
 
 int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tls_result *r,
@@ -297,7 +420,6 @@ int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tl
 {
 	struct easy e;
 	CURLcode cc;
-	SSL *ssl;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -306,33 +428,14 @@ int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tl
 		return rc;
 	}
 	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
+	e.tls = r;
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		easy_close(&e);
+		dcv_tls_result_release(r);
 		return rc;
 	}
-	/* CONNECT_ONLY leaves the connection detached from the handle; a receive (answered with
-	 * CURLE_AGAIN: the server says nothing first) attaches it so the TLS session is visible. */
-	{
-		char b;
-		size_t got = 0;
-		curl_easy_recv(e.c, &b, 0, &got);
-	}
-	ssl = ssl_of(e.c);
-	if (!ssl) {
-		easy_close(&e);
-		return dcv_err_set(err, DCV_E_INTERNAL, "no TLS session from libcurl (not the OpenSSL backend?)");
-	}
-	const unsigned char *alpn = NULL;
-	unsigned alen = 0;
-	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
-	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
-	SSL_get0_alpn_selected(ssl, &alpn, &alen);
-	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
-	if (leaf)
-		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
 	r->connect_ms = info_ms(e.c, CURLINFO_CONNECT_TIME_T);
 	r->tls_ms = info_ms(e.c, CURLINFO_APPCONNECT_TIME_T);
 	easy_close(&e);
@@ -544,6 +647,7 @@ int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, 
 	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
 	/* the seed's listener offers h2; an Upgrade only exists in HTTP/1.1 */
 	curl_easy_setopt(e.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	verify_peer(&e, o);
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);

@@ -12,7 +12,7 @@ struct dcv_cert;
 struct dcv_probe_opts {
 	const char *connect_to; /* "host:port": connect there, keep the URL's name (SNI, Host) */
 	const char *proxy;      /* NULL: no proxy at all, whatever the environment says */
-	const char *ca_file;    /* verify the chain against it (NULL: report, do not fail) */
+	const char *ca_file;    /* http, ws: verify chain and name against it alone (NULL: do not) */
 	long timeout_ms;        /* whole probe (default 10 s) */
 	int via_fd;             /* -1, or a connected stream (an SSH tunnel) to speak over */
 	const char *origin;     /* ws: Origin header (default https://<host>) */
