@@ -471,10 +471,11 @@ static int close_code(const struct dcv_ws_msg *m)
 	return m->len >= 2 ? m->payload[0] << 8 | m->payload[1] : 1005;
 }
 
-/* The server closes the TCP connection after the close handshake (§5.5.1): give it `ms`. */
+/* The server closes the TCP connection after the close handshake (§5.5.1): a client should
+ * let it, so the server's side does not linger; half a second at most. */
 static void wait_eof(struct ws_conn *c, long ms)
 {
-	long long until = dcv_now_ms() + ms;
+	long long until = dcv_now_ms() + (ms < 500 ? ms : 500);
 	long left;
 
 	while ((left = (long)(until - dcv_now_ms())) > 0 && recv_some(c->e, &c->in, left) >= 0)
@@ -497,7 +498,7 @@ static void echo_close(struct ws_conn *c, const struct dcv_ws_msg *m, long long 
 		snprintf(r->failure + l, sizeof(r->failure) - l, "; cannot echo its close: %s", err->msg);
 		return;
 	}
-	wait_eof(c, 1000);
+	wait_eof(c, 500);
 }
 
 /* We close (1000): the server must answer with its own close within `ms` (§7.1.2), after data

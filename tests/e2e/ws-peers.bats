@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # probe ws against other people's WebSocket servers (issue 11, RFC 6455 §4.1 and §5): Python
-# `websockets` (Debian) and node's `ws` (npm, tests/peers/install), and a server that breaks one
-# rule at a time (tests/peers/bad-ws-server). All serve TLS on 127.0.0.1 with a self-signed
+# `websockets` (Debian) and node's `ws` (npm, tests/peers/install), websockify as the lab runs
+# it, and a server that breaks one rule at a time (tests/peers/bad-ws-server). All serve TLS on 127.0.0.1 with a self-signed
 # certificate made here; dcvctl reaches them by name through --connect-to.
 
 bats_require_minimum_version 1.5.0
@@ -26,15 +26,23 @@ setup_file() {
 		return 1
 	}
 	export DCVCTL
-	command -v openssl >/dev/null || missing "needs openssl" >/dev/null || return 1
-	PY_SKIP= NODE_SKIP=
+	command -v openssl >/dev/null || {
+		echo "ws-peers.bats: needs openssl (scripts/deps installs it)" >&2
+		return 1
+	}
+	PY_SKIP= NODE_SKIP= WSF_SKIP=
 	"$PY" -c 'import websockets' 2>/dev/null || PY_SKIP=$(missing "needs python3-websockets") || return 1
+	if ! "$PY" -c 'import websockify' 2>/dev/null; then
+		WSF_SKIP=$(missing "needs python3-websockify") || return 1
+	elif ! command -v socat >/dev/null; then
+		WSF_SKIP=$(missing "needs socat") || return 1
+	fi
 	if ! command -v node >/dev/null; then
 		NODE_SKIP=$(missing "needs node") || return 1
 	elif [ ! -f "$PEERS/node/node_modules/ws/package.json" ]; then
 		NODE_SKIP=$(missing "needs node's ws (run tests/peers/install)") || return 1
 	fi
-	export PY_SKIP NODE_SKIP
+	export PY_SKIP NODE_SKIP WSF_SKIP
 	WS_DIR="$BATS_FILE_TMPDIR/ws"
 	export WS_DIR
 	mkdir -p "$WS_DIR"
@@ -48,7 +56,32 @@ setup_file() {
 	if [ -z "$NODE_SKIP" ]; then
 		NODE_PORT=$(serve node node "$PEERS/node-ws-server" "$WS_DIR/cert.pem" "$WS_DIR/key.pem" 500)
 	fi
-	export PY_PORT NODE_PORT
+	if [ -z "$WSF_SKIP" ]; then
+		# websockify (the lab's DCV server front end) in front of an echo on another port
+		read -r WSF_PORT ECHO_PORT <<<"$("$PY" -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s:
+    x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')"
+		socat "TCP-LISTEN:$ECHO_PORT,bind=127.0.0.1,fork,reuseaddr" EXEC:cat >/dev/null 2>&1 3>&- &
+		echo $! >>"$PIDS"
+		"$PY" -m websockify --cert "$WS_DIR/cert.pem" --key "$WS_DIR/key.pem" "127.0.0.1:$WSF_PORT" \
+			"127.0.0.1:$ECHO_PORT" >"$WS_DIR/websockify.log" 2>&1 3>&- &
+		echo $! >>"$PIDS"
+		wait_listen "$WSF_PORT"
+	fi
+	export PY_PORT NODE_PORT WSF_PORT
+}
+
+wait_listen() {  # wait_listen PORT: until 127.0.0.1:PORT accepts (5 s at most)
+	local i
+	for i in $(seq 50); do
+		"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
 }
 
 teardown_file() {
@@ -159,6 +192,16 @@ bad_server() {  # bad_server MODE: the misbehaving server's port
 	run --separate-stderr probe "$NODE_PORT"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "ok 101 Switching Protocols, Sec-WebSocket-Accept correct"* ]]
+}
+
+@test "websockify: --hold gets pongs, and our close is answered with 1000" {
+	[ -z "$WSF_SKIP" ] || skip "$WSF_SKIP"
+	run --separate-stderr probe "$WSF_PORT" --hold 1s --interval 250ms --json
+	[ "$status" -eq 0 ]
+	pyjson "$output" 'assert d["accept_ok"] is True, d'
+	pyjson "$output" 'assert d["hold"]["pongs"] >= 3, d'
+	pyjson "$output" 'assert d["close_code"] == 1000, d'
+	pyjson "$output" 'assert d["failure"] is None, d'
 }
 
 # ---- the handshake (§4.1)
