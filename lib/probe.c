@@ -505,8 +505,8 @@ static void echo_close(struct ws_conn *c, const struct dcv_ws_msg *m, long long 
  * and control frames it had in flight, which are dropped. */
 static void ws_close(struct ws_conn *c, long ms, struct dcv_ws_result *r, struct dcv_err *err)
 {
-	const uint8_t bye[2] = { 0x03, 0xe8 };
-	long long t0 = dcv_now_ms(), until = t0 + ms;
+	const uint8_t bye[2] = { 0x03, 0xe8 }; /* 1000: normal closure */
+	long long until = dcv_now_ms() + ms;
 	struct dcv_ws_msg m;
 	char why[200];
 	int got;
