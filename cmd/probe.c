@@ -253,7 +253,10 @@ static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, c
 		json_object_object_add(o, "ok", json_object_new_boolean(ok));
 		json_object_object_add(o, "status", json_object_new_int64(r.status));
 		json_object_object_add(o, "accept_ok", json_object_new_boolean(r.accept_ok));
+		json_object_object_add(o, "rejected", r.rejected[0] ? json_object_new_string(r.rejected) : NULL);
 		json_object_object_add(o, "upgrade_ms", json_object_new_double(r.upgrade_ms));
+		json_object_object_add(o, "close_code", json_object_new_int(r.close_code));
+		json_object_object_add(o, "failure", r.failure[0] ? json_object_new_string(r.failure) : NULL);
 		if (r.status != 101 || !r.accept_ok)
 			json_object_object_add(o, "headers", json_object_new_string(dcv_buf_str(&r.headers)));
 		if (hold_ms) {
@@ -276,10 +279,13 @@ static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, c
 			printf("%s held %.1f s: %d pings, %d pongs, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms%s%s\n",
 			       r.failure[0] ? "FAILED:" : "hold:", r.held_ms / 1000.0, r.pings_sent, r.pongs,
 			       r.server_pings, r.rtt_p50, r.rtt_p95, r.rtt_max, r.failure[0] ? " - " : "", r.failure);
-	} else {
-		printf("%sfailed%s: %s\n%s", col(ctx, "red"), col_end(ctx),
-		       r.status == 101 ? "101 but a wrong Sec-WebSocket-Accept" : "no upgrade",
+		else if (r.failure[0])
+			printf("%sFAILED%s: %s\n", col(ctx, "red"), col_end(ctx), r.failure);
+	} else if (r.status == 101) {
+		printf("%sfailed%s: 101 Switching Protocols but %s\n%s", col(ctx, "red"), col_end(ctx), r.rejected,
 		       dcv_buf_str(&r.headers));
+	} else {
+		printf("%sfailed%s: no upgrade\n%s", col(ctx, "red"), col_end(ctx), dcv_buf_str(&r.headers));
 	}
 	dcv_ws_result_release(&r);
 	return ok ? EXIT_OK : EXIT_FAIL;

@@ -762,13 +762,18 @@ static void check_endpoint(struct run *r)
 		t0 = dcv_now_ms();
 		if (dcv_probe_ws(inv->url, &po, 0, 0, &wr, &e) != DCV_OK)
 			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		else if (wr.status == 101 && wr.accept_ok)
+		else if (wr.status == 101 && wr.accept_ok && !wr.failure[0])
 			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_PASS, t0, NULL,
 			    "101 Switching Protocols, Sec-WebSocket-Accept correct");
+		else if (wr.status == 101 && wr.accept_ok)
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "101 Switching Protocols, then %s",
+			    wr.failure);
+		else if (wr.status == 101)
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers),
+			    "101 Switching Protocols but %s", wr.rejected);
 		else
 			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "%s",
-			    wr.status == 101 ? "101 with a wrong Sec-WebSocket-Accept"
-			    : wr.status == 400 ? "400: a proxy dropped the Upgrade headers?"
+			    wr.status == 400 ? "400: a proxy dropped the Upgrade headers?"
 			    : wr.status == 403 ? "403: DCV refused the Origin (allowed-ws-origin-regex)?"
 					       : "no upgrade");
 		dcv_ws_result_release(&wr);
@@ -780,7 +785,8 @@ static void check_endpoint(struct run *r)
 		if (dcv_probe_ws(inv->url, &po, r->o->hold_ms, r->o->hold_interval_ms, &wr, &e) != DCV_OK)
 			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
 		else if (wr.status != 101 || !wr.accept_ok)
-			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "no upgrade (%ld)", wr.status);
+			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "no upgrade (%ld)%s%s",
+			    wr.status, wr.rejected[0] ? ": " : "", wr.rejected);
 		else
 			add(r, "endpoint.hold", "endpoint", wr.failure[0] ? DCV_CHECK_FAIL : DCV_CHECK_PASS, t0, NULL,
 			    "%s%sheld %.1f s: %d pongs to %d pings, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms",
