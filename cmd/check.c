@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,7 +103,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	else
 		dcv_report_prometheus(&rep, strict, &out);
 	if (output) {
-		if (dcv_file_write_atomic(output, out.data, out.len, 0644) != 0) {
+		/* a report is an ordinary file: the mode a shell redirect would give it */
+		mode_t um = umask(0);
+		umask(um);
+		if (dcv_file_write_atomic(output, out.data, out.len, 0666 & ~(unsigned)um) != 0) {
 			out_error("cannot write '%s': %s", output, strerror(errno));
 			rc = EXIT_INTERNAL;
 		}

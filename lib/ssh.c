@@ -562,6 +562,17 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 	return rc;
 }
 
+/* Without a callback libssh (through OpenSSL's default PEM callback) would ask for the
+ * passphrase on the terminal, hanging a parallel or unattended run: refuse, and remember
+ * that a passphrase was wanted. */
+static int refuse_passphrase(const char *prompt, char *buf, size_t len, int echo, int verify,
+			     void *userdata)
+{
+	(void)prompt, (void)buf, (void)len, (void)echo, (void)verify;
+	*(bool *)userdata = true;
+	return -1;
+}
+
 static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *err)
 {
 	const struct dcv_host *h = c->host;
@@ -572,14 +583,15 @@ static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *e
 	for (int i = 0; i < h->ssh.n_identity; i++) {
 		ssh_key key = NULL;
 		const char *path = h->ssh.identity[i];
+		bool encrypted = false;
 
 		if (access(path, R_OK) != 0) {
 			dcv_buf_addf(&tried, "%s%s (%s)", tried.len ? ", " : "", path, strerror(errno));
 			continue;
 		}
-		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
-			dcv_buf_addf(&tried, "%s%s (unreadable or passphrase-protected: load it into ssh-agent)",
-				     tried.len ? ", " : "", path);
+		if (ssh_pki_import_privkey_file(path, NULL, refuse_passphrase, &encrypted, &key) != SSH_OK) {
+			dcv_buf_addf(&tried, "%s%s (%s)", tried.len ? ", " : "", path,
+				     encrypted ? "encrypted key, use ssh-agent" : "not a private key libssh can read");
 			continue;
 		}
 		set_timeout(s, deadline - dcv_now_ms());
