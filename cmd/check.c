@@ -120,7 +120,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		size_t l = strlen(rep.checks[i].id);
 		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0) {
 			ssh_total++;
-			ssh_failed += rep.checks[i].status != DCV_CHECK_PASS;
+			/* a warn row (host key not verified) is connected, not unreachable */
+			ssh_failed += rep.checks[i].status == DCV_CHECK_FAIL || rep.checks[i].status == DCV_CHECK_ERROR;
 		}
 	}
 	if (rc == EXIT_OK) {

@@ -26,6 +26,7 @@ struct dcv_ssh {
 	ssh_session s;
 	long connect_ms;
 	char hostkey[160];
+	bool hostkey_unverified; /* let through by host-key-policy = off */
 	int connections; /* TCP/channel connections made to this host's SSH endpoint */
 	struct relay *relay; /* set once the session is owned by a relay thread */
 };
@@ -105,9 +106,9 @@ static void sem_release(struct dcv_ssh_pool *pool)
 	pthread_mutex_unlock(&pool->sem_lock);
 }
 
-static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *fmt, ...)
+static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, bool warning, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, bool warning, const char *fmt, ...)
 {
 	struct dcv_buf b = DCV_BUF_INIT;
 	va_list ap;
@@ -117,7 +118,7 @@ static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, const ch
 	va_start(ap, fmt);
 	dcv_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	pool->opts.notice(pool->opts.notice_user, h, dcv_buf_str(&b));
+	pool->opts.notice(pool->opts.notice_user, h, warning, dcv_buf_str(&b));
 	dcv_buf_release(&b);
 }
 
@@ -515,7 +516,8 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
 		if (h->ssh.host_key_policy == DCV_HOSTKEY_OFF) {
-			notice(c->pool, h, "warning: host key for %s does not match %s (%s); connecting anyway because host-key-policy = off",
+			c->hostkey_unverified = true;
+			notice(c->pool, h, true, "warning: host key for %s does not match %s (%s); connecting anyway because host-key-policy = off",
 			       where, kh, c->hostkey);
 			break;
 		}
@@ -528,7 +530,8 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 	case SSH_KNOWN_HOSTS_UNKNOWN:
 	case SSH_KNOWN_HOSTS_NOT_FOUND:
 		if (h->ssh.host_key_policy == DCV_HOSTKEY_OFF) {
-			notice(c->pool, h, "warning: host key for %s not verified (%s): host-key-policy = off",
+			c->hostkey_unverified = true;
+			notice(c->pool, h, true, "warning: host key for %s not verified (%s): host-key-policy = off",
 			       where, c->hostkey);
 			break;
 		}
@@ -540,7 +543,7 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 				rc = dcv_err_set(err, DCV_E_HOSTKEY, "cannot record host key for %s in %s: %s",
 						 where, kh, ssh_get_error(s));
 			else
-				notice(c->pool, h, "recorded new host key for %s in %s: %s", where, kh,
+				notice(c->pool, h, false, "recorded new host key for %s in %s: %s", where, kh,
 				       c->hostkey);
 			break;
 		}
@@ -711,7 +714,7 @@ static int connect_locked(struct dcv_ssh *c, struct dcv_err *err)
 	set_timeout(c->s, h->ssh.command_timeout_ms);
 	if (c->pool->opts.verbose) {
 		char where[300];
-		notice(c->pool, h, "connected to %s as %s%s%s in %ld ms, host key %s", endpoint_name(h, where, sizeof(where)),
+		notice(c->pool, h, false, "connected to %s as %s%s%s in %ld ms, host key %s", endpoint_name(h, where, sizeof(where)),
 		       h->user, h->jump ? " via " : "", h->jump ? h->jump->name : "", c->connect_ms, c->hostkey);
 	}
 	return DCV_OK;
@@ -784,6 +787,11 @@ long dcv_ssh_connect_ms(const struct dcv_ssh *c)
 const char *dcv_ssh_hostkey(const struct dcv_ssh *c)
 {
 	return c->hostkey;
+}
+
+bool dcv_ssh_hostkey_verified(const struct dcv_ssh *c)
+{
+	return !c->hostkey_unverified;
 }
 
 void dcv_ssh_pool_free(struct dcv_ssh_pool *pool)
