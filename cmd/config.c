@@ -160,7 +160,11 @@ static void lint_gateway(struct hostjob *j, int i, struct dcv_ssh *c)
 	if (status != 0) {
 		/* nginx -T fails on an invalid configuration: that is the first finding */
 		struct dcv_buf t = DCV_BUF_INIT;
-		dcv_remote_sh(c, h, "nginx -t 2>&1", &t, NULL, &status, &j->err[i]);
+		j->rc[i] = dcv_remote_sh(c, h, "nginx -t 2>&1", &t, NULL, &status, &j->err[i]);
+		if (j->rc[i] != DCV_OK) {
+			dcv_buf_release(&t);
+			goto out;
+		}
 		dcv_buf_rtrim(&t);
 		const char *last = strrchr(dcv_buf_str(&t), '\n');
 		struct dcv_findings *f = &j->findings[i];
