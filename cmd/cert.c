@@ -382,7 +382,7 @@ static int out_dir_check(const char *out)
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		out_error("refusing to write the private key into '%s': the folder is writable by group or "
 			  "others (mode %03o); run chmod go-w on it or choose another folder",
-			  out, (unsigned)(st.st_mode & 0777));
+			  out, (unsigned)(st.st_mode & 07777));
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
