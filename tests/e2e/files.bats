@@ -134,3 +134,29 @@ inventory() {
 	[[ $stderr == *"the folder belongs to uid $(id -u nobody), not to you"* ]]
 	[ ! -e "$BATS_TEST_TMPDIR/theirs/key.pem" ]
 }
+
+@test "the remote write never follows a symlink planted at the old fixed temp name" {
+	known_host target >"$BATS_TEST_TMPDIR/kh"
+	inventory "identity = $SSHD_DIR/keys/ed25519" "sudo = no"
+	gw="$BATS_TEST_TMPDIR/gw"
+	mkdir -p "$gw"
+	{
+		echo "proxy = connection-gateway"
+		echo "listen = $T_PORT"
+		echo "cert = $gw/cert.pem"
+		echo "key = $gw/key.pem"
+	} >>"$INV"
+	ln -s "$BATS_TEST_TMPDIR/stolen-key" "$gw/.key.pem.dcvctl-new"
+	ln -s "$BATS_TEST_TMPDIR/stolen-cert" "$gw/.cert.pem.dcvctl-new"
+	run --separate-stderr dcv -q cert generate --out "$BATS_TEST_TMPDIR/pair" --san portal.example.com --install
+	expect_status 0
+	[ ! -e "$BATS_TEST_TMPDIR/stolen-key" ]
+	[ ! -e "$BATS_TEST_TMPDIR/stolen-cert" ]
+	[ -L "$gw/.key.pem.dcvctl-new" ]
+	cmp "$gw/key.pem" "$BATS_TEST_TMPDIR/pair/key.pem"
+	cmp "$gw/cert.pem" "$BATS_TEST_TMPDIR/pair/cert.pem"
+	[ "$(stat -c %a "$gw/key.pem")" = 600 ]
+	[ "$(stat -c %a "$gw/cert.pem")" = 644 ]
+	# nothing else left beside the targets: the two planted links and the two files
+	[ "$(find "$gw" -mindepth 1 | wc -l)" -eq 4 ]
+}
