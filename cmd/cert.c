@@ -312,15 +312,22 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 					   &err);
 	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
 		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
-		int st = 0;
+		int st = 0, mrc = DCV_OK;
 		if (kt.backup[0]) {
 			dcv_buf_adds(&s, "mv -f -- ");
 			dcv_shquote(&s, kt.backup);
 			dcv_buf_addc(&s, ' ');
 			dcv_shquote(&s, gw->key);
-			dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
+			mrc = dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
+			dcv_buf_rtrim(&o);
 		}
-		out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		if (mrc == DCV_OK && st == 0)
+			out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		else
+			out_error("gateway: the proxy refuses the new pair; the previous certificate is back, but putting "
+				  "the previous key back failed (%s): run mv -f %s %s on %s; the proxy said: %s",
+				  mrc != DCV_OK ? err.msg : o.len ? o.data : "mv failed", kt.backup, gw->key, gw->name,
+				  dcv_buf_str(&ct.output));
 		dcv_buf_release(&s);
 		dcv_buf_release(&o);
 		rc = DCV_E_REMOTE;
@@ -360,6 +367,34 @@ static const struct dcv_cmd sub_generate = {
 	.run = run_generate,
 };
 
+/* The private key goes into --out: a folder someone else owns or may write to could hand it
+ * to them (a planted file, a swapped folder), so only a private folder of ours is accepted. */
+static int out_dir_check(const char *out)
+{
+	struct stat st;
+
+	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || stat(out, &st) != 0) {
+		out_error("cannot use '%s': %s", out, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		out_error("cannot use '%s': not a folder", out);
+		return EXIT_USAGE;
+	}
+	if (st.st_uid != geteuid()) {
+		out_error("refusing to write the private key into '%s': the folder belongs to uid %u, not to you",
+			  out, (unsigned)st.st_uid);
+		return EXIT_USAGE;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		out_error("refusing to write the private key into '%s': the folder is writable by group or "
+			  "others (mode %03o); run chmod go-w on it or choose another folder",
+			  out, (unsigned)(st.st_mode & 07777));
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 {
 	struct cli_args a;
@@ -397,12 +432,12 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc == DCV_E_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
 	}
 	char *cp = xasprintf("%s/cert.pem", out), *kp = xasprintf("%s/key.pem", out);
-	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || dcv_file_write_atomic(kp, key.data, key.len, 0600) != 0 ||
-	    dcv_file_write_atomic(cp, cert.data, cert.len, 0644) != 0) {
+	rc = out_dir_check(out);
+	if (rc == EXIT_OK && (dcv_file_write_atomic(kp, key.data, key.len, 0600) != 0 ||
+		   dcv_file_write_atomic(cp, cert.data, cert.len, 0644) != 0)) {
 		out_error("cannot write to '%s': %s", out, strerror(errno));
 		rc = EXIT_INTERNAL;
-	} else {
-		rc = EXIT_OK;
+	} else if (rc == EXIT_OK) {
 		if (!ctx->quiet) {
 			printf("wrote %s and %s (key mode 600), valid %ld days, SANs:", cp, kp, days);
 			for (int i = 0; i < n; i++)

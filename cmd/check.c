@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,7 +95,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	else
 		dcv_report_prometheus(&rep, strict, &out);
 	if (output) {
-		if (dcv_file_write_atomic(output, out.data, out.len, 0644) != 0) {
+		/* a report is an ordinary file: the mode a shell redirect would give it */
+		mode_t um = umask(0);
+		umask(um);
+		if (dcv_file_write_atomic(output, out.data, out.len, 0666 & ~(unsigned)um) != 0) {
 			out_error("cannot write '%s': %s", output, strerror(errno));
 			rc = EXIT_INTERNAL;
 		}
@@ -108,7 +112,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		size_t l = strlen(rep.checks[i].id);
 		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0) {
 			ssh_total++;
-			ssh_failed += rep.checks[i].status != DCV_CHECK_PASS;
+			/* a warn row (host key not verified) is connected, not unreachable */
+			ssh_failed += rep.checks[i].status == DCV_CHECK_FAIL || rep.checks[i].status == DCV_CHECK_ERROR;
 		}
 	}
 	if (rc == EXIT_OK) {

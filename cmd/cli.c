@@ -446,9 +446,13 @@ struct dcv_host *ctx_host(struct dcv_ctx *ctx, const char *name)
 	return NULL;
 }
 
-static void pool_notice(void *user, const struct dcv_host *h, const char *msg)
+static void pool_notice(void *user, const struct dcv_host *h, bool warning, const char *msg)
 {
-	out_notice(user, "%s: %s", h->name, msg);
+	/* an unverified host key is a security fact: -q does not hide it */
+	if (warning)
+		out_error("%s: %s", h->name, msg);
+	else
+		out_notice(user, "%s: %s", h->name, msg);
 }
 
 struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx)

@@ -170,6 +170,18 @@ static void unit_state(const struct kv *kv, int i, int n, char *active, char *en
 	dcv_buf_release(&lines);
 }
 
+/* host-key-policy = off connects whatever key the host offers: its SSH row warns, never passes.
+ * ssh_note completes the row's message. */
+static enum dcv_check_status ssh_status(const struct dcv_ssh *c)
+{
+	return dcv_ssh_hostkey_verified(c) ? DCV_CHECK_PASS : DCV_CHECK_WARN;
+}
+
+static const char *ssh_note(const struct dcv_ssh *c)
+{
+	return dcv_ssh_hostkey_verified(c) ? "" : "; host key not verified (host-key-policy = off)";
+}
+
 /* Record `error` for every wanted id of a host that could not be reached. */
 static void unreachable(struct run *r, const char *host, const char *const *ids, int n, const char *why)
 {
@@ -190,8 +202,8 @@ static void check_bastion(struct run *r, const struct dcv_host *b)
 	if (dcv_ssh_connect(r->pool, b, &c, &e) != DCV_OK)
 		add(r, "bastion.ssh", b->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
 	else
-		add(r, "bastion.ssh", b->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", b->user,
-		    b->ssh_host, b->ssh_port, dcv_ssh_hostkey(c));
+		add(r, "bastion.ssh", b->name, ssh_status(c), t0, NULL, "%s@%s:%d, host key %s%s", b->user,
+		    b->ssh_host, b->ssh_port, dcv_ssh_hostkey(c), ssh_note(c));
 }
 
 /* ------------------------------------------------------------------ gateway */
@@ -516,8 +528,8 @@ static void check_gateway(struct run *r, const struct dcv_host *gw)
 		}
 		return;
 	}
-	add(r, "gateway.ssh", gw->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", gw->user,
-	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c));
+	add(r, "gateway.ssh", gw->name, ssh_status(c), t0, NULL, "%s@%s:%d, host key %s%s", gw->user,
+	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c), ssh_note(c));
 	r->gw_conn = c;
 	r->gw = gw;
 	r->gw_facts = wanted_prefix(r, ids + 1, n_ids - 1);
@@ -618,8 +630,8 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 		unreachable(r, a->name, idp + 1, 4, "no SSH connection to the agent");
 		return;
 	}
-	add(r, ids[0], a->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d%s%s, host key %s", a->user, a->ssh_host,
-	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c));
+	add(r, ids[0], a->name, ssh_status(c), t0, NULL, "%s@%s:%d%s%s, host key %s%s", a->user, a->ssh_host,
+	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c), ssh_note(c));
 	t0 = dcv_now_ms();
 	const char *units[] = { SM_AGENT, "dcvserver" };
 	struct dcv_buf script = DCV_BUF_INIT;

@@ -715,11 +715,16 @@ static bool agent_server(struct hostrun *hr, struct facts *f, bool conf_changed,
 	} else if (msg.len) {
 		ok = step_end(hr, "dcvserver", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
 	} else {
-		if (!unit_enabled(srv))
-			systemctl(hr, "enable", dcvserver, 1, &msg, &e);
 		*restarted = true;
-		step_end(hr, "dcvserver", DCV_STEP_CHANGED, 0, NULL, "dcvserver %s",
-			 unit_active(srv) ? "restarted (dcv.conf changed)" : "started");
+		/* not enabled, dcvserver would not come back after a reboot: that is a failure too */
+		if (!unit_enabled(srv) && systemctl(hr, "enable", dcvserver, 1, &msg, &e) != DCV_OK)
+			ok = failed_err(hr, "dcvserver", &e);
+		else if (msg.len)
+			ok = step_end(hr, "dcvserver", DCV_STEP_FAILED, 0, NULL, "dcvserver %s, but %s",
+				      unit_active(srv) ? "restarted" : "started", msg.data) != DCV_STEP_FAILED;
+		else
+			step_end(hr, "dcvserver", DCV_STEP_CHANGED, 0, NULL, "dcvserver %s",
+				 unit_active(srv) ? "restarted (dcv.conf changed)" : "started");
 	}
 	dcv_buf_release(&msg);
 	return ok;
