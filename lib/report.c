@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sanitize.h"
+
 /* Evidence tails shown by the text table; JSON, JUnit and TAP carry the whole evidence. */
 #define TEXT_EVIDENCE_LINES 20
 
@@ -138,70 +140,9 @@ static bool is_bad(enum dcv_check_status st, bool strict)
 	return st == DCV_CHECK_FAIL || st == DCV_CHECK_ERROR || (strict && st == DCV_CHECK_WARN);
 }
 
-/* ------------------------------------------------------------------ text hygiene */
-
-/* Length of the UTF-8 sequence at s and its code point, or 0 when the bytes are not UTF-8
- * (overlong forms, surrogates and values past U+10FFFF included). */
-static int utf8_decode(const unsigned char *s, unsigned *cp)
-{
-	static const unsigned min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-		: (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-	unsigned v;
-
-	if (len <= 1) {
-		*cp = s[0];
-		return len;
-	}
-	v = s[0] & (0x7f >> len);
-	for (int i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
-/* Evidence is remote output (logs, command output): it may carry terminal escapes or bytes that
- * are not UTF-8, and neither may reach a terminal, an XML parser or a JSON consumer. Bad bytes
- * become U+FFFD; control characters other than \t \n \r are dropped, C1 too (0x9b is a CSI). */
-static char *clean(const char *s)
-{
-	struct dcv_buf b = DCV_BUF_INIT;
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	while (*p) {
-		unsigned cp;
-		int len = utf8_decode(p, &cp);
-
-		if (len == 0) {
-			dcv_buf_adds(&b, "\ufffd");
-			p++;
-			continue;
-		}
-		if (cp == 0xfffe || cp == 0xffff) /* not characters in XML 1.0 */
-			dcv_buf_adds(&b, "\ufffd");
-		else if ((cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f)) || cp == '\t' ||
-			 cp == '\n' || cp == '\r')
-			dcv_buf_add(&b, p, (size_t)len);
-		p += len;
-	}
-	return dcv_buf_detach(&b);
-}
-
-/* A value that must stay on one line (messages are meant to, but come from remote text). */
-static char *oneline(const char *s)
-{
-	char *c = clean(s);
-
-	for (char *p = c; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	return c;
-}
+/* ------------------------------------------------------------------ text hygiene
+ * Ids, hosts, messages and evidence carry remote text (logs, SANs, session fields): every one of
+ * them passes dcv_sanitize or dcv_sanitize_line on its way into any format. */
 
 /* Callers may be running under a locale with a decimal comma; formats need a point. */
 static void add_seconds(struct dcv_buf *out, long ms, int decimals)
@@ -226,7 +167,7 @@ struct lines {
 static void lines_split(struct lines *l, const char *s)
 {
 	struct dcv_buf b = DCV_BUF_INIT;
-	char *c = clean(s), *p;
+	char *c = dcv_sanitize(s), *p;
 
 	for (p = c; *p; p++)
 		if (*p != '\r')
@@ -279,11 +220,11 @@ static void text_diagnosis(struct dcv_buf *out, const struct dcv_diagnosis *d)
 		dcv_buf_adds(out, "diagnosis: every hop answered\n");
 		return;
 	}
-	hop = oneline(d->hop);
-	cause = oneline(d->cause);
+	hop = dcv_sanitize_line(d->hop);
+	cause = dcv_sanitize_line(d->cause);
 	dcv_buf_addf(out, "diagnosis: %s: %s\n", hop, cause);
 	if (d->hint) {
-		hint = oneline(d->hint);
+		hint = dcv_sanitize_line(d->hint);
 		dcv_buf_addf(out, "fix: %s\n", hint);
 		free(hint);
 	}
@@ -306,11 +247,11 @@ void dcv_report_text(const struct dcv_report *r, bool color, bool strict, struct
 	}
 	for (int k = 0; k < r->n; k++) {
 		const struct dcv_check *c = &r->checks[idx[k]];
-		char *id = oneline(c->id), *msg = oneline(c->message);
+		char *id = dcv_sanitize_line(c->id), *msg = dcv_sanitize_line(c->message);
 		unsigned st = (unsigned)c->status <= DCV_CHECK_ERROR ? c->status : DCV_CHECK_ERROR;
 
 		if (k == 0 || strcmp(c->host, r->checks[idx[k - 1]].host) != 0) {
-			char *host = oneline(c->host);
+			char *host = dcv_sanitize_line(c->host);
 			dcv_buf_addf(out, "%s%s\n", k ? "\n" : "", host);
 			free(host);
 		}
@@ -342,7 +283,7 @@ static struct json_object *jstr(const char *s)
 
 	if (!s)
 		return NULL; /* json-c serialises a NULL member as null */
-	c = clean(s);
+	c = dcv_sanitize(s);
 	o = json_object_new_string(c);
 	free(c);
 	return o;
@@ -398,7 +339,7 @@ void dcv_report_json(const struct dcv_report *r, bool strict, struct dcv_buf *ou
 
 static void xml_add(struct dcv_buf *out, const char *s)
 {
-	char *c = clean(s);
+	char *c = dcv_sanitize(s);
 
 	for (const char *p = c; *p; p++) {
 		switch (*p) {
@@ -516,7 +457,7 @@ void dcv_report_junit(const struct dcv_report *r, bool strict, struct dcv_buf *o
 /* TAP 14: an unescaped '#' in a description starts a directive. */
 static void tap_description(struct dcv_buf *out, const char *s)
 {
-	char *c = oneline(s);
+	char *c = dcv_sanitize_line(s);
 
 	for (const char *p = c; *p; p++) {
 		if (*p == '#' || *p == '\\')
@@ -529,7 +470,7 @@ static void tap_description(struct dcv_buf *out, const char *s)
 /* A YAML double-quoted scalar: safe for any text, unlike a plain one (": ", leading '-'...). */
 static void yaml_quoted(struct dcv_buf *out, const char *s)
 {
-	char *c = clean(s);
+	char *c = dcv_sanitize(s);
 
 	dcv_buf_addc(out, '"');
 	for (const char *p = c; *p; p++) {
@@ -579,11 +520,11 @@ static void tap_diagnosis(struct dcv_buf *out, const struct dcv_diagnosis *d)
 		dcv_buf_adds(out, "# diagnosis: every hop answered\n");
 		return;
 	}
-	hop = oneline(d->hop);
-	cause = oneline(d->cause);
+	hop = dcv_sanitize_line(d->hop);
+	cause = dcv_sanitize_line(d->cause);
 	dcv_buf_addf(out, "# diagnosis: %s: %s\n", hop, cause);
 	if (d->hint) {
-		hint = oneline(d->hint);
+		hint = dcv_sanitize_line(d->hint);
 		dcv_buf_addf(out, "# fix: %s\n", hint);
 		free(hint);
 	}
@@ -599,7 +540,7 @@ void dcv_report_tap(const struct dcv_report *r, bool strict, struct dcv_buf *out
 	for (int k = 0; k < r->n; k++) {
 		const struct dcv_check *c = &r->checks[idx[k]];
 		bool bad = is_bad(c->status, strict);
-		char *msg = oneline(c->message);
+		char *msg = dcv_sanitize_line(c->message);
 
 		dcv_buf_addf(out, "%s %d - ", bad ? "not ok" : "ok", k + 1);
 		tap_description(out, c->id);
@@ -624,7 +565,7 @@ void dcv_report_tap(const struct dcv_report *r, bool strict, struct dcv_buf *out
 
 static void prom_label(struct dcv_buf *out, const char *name, const char *value)
 {
-	char *c = clean(value);
+	char *c = dcv_sanitize(value);
 
 	dcv_buf_addf(out, "%s=\"", name);
 	for (const char *p = c; *p; p++) {
