@@ -55,16 +55,17 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
 deps:
 	@scripts/deps
 
+# every binary runs, so a failure in one does not hide the results of the others
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 e2e: dcvctl
 	$(SUDO) env DCVCTL=$(CURDIR)/dcvctl CI=$(CI) $(BATS) $(E2E)
 
+# one closing line over every test: "N passed, N failed, N skipped" (scripts/summary)
 check: deps
 	$(MAKE) dcvctl
-	$(MAKE) unit
-	$(MAKE) e2e
+	scripts/summary $(MAKE) -k --no-print-directory unit e2e
 
 install: dcvctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -15,6 +15,7 @@
 #include "remote.h"
 #include "render.h"
 #include "report.h"
+#include "sanitize.h"
 #include "service.h"
 #include "ssh.h"
 #include "tls.h"
@@ -748,9 +749,12 @@ static void check_endpoint(struct run *r)
 	if (wanted(r, "endpoint.tcp")) {
 		char *h = NULL;
 		int port = r->ep_port;
-		if (inv->proxy)
-			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_SKIP, 0, NULL, "through the proxy %s", inv->proxy);
-		else if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port) ||
+		if (inv->proxy) {
+			/* the row reaches reports and CI logs: never the proxy's password */
+			char *shown = dcv_url_redact(inv->proxy);
+			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_SKIP, 0, NULL, "through the proxy %s", shown);
+			free(shown);
+		} else if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port) ||
 			 dcv_probe_tcp(h, port, po.timeout_ms, &ms, remote, sizeof(remote), &e) != DCV_OK)
 			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg[0] ? e.msg : "bad connect-to");
 		else

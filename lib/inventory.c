@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "sanitize.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -184,8 +185,13 @@ static int k_names(struct parser *p, const char *key, const char *v)
 
 static int k_proxy_url(struct parser *p, const char *key, const char *v)
 {
-	if (!strstr(v, "://"))
-		return bad_value(p, key, v, "a proxy URL such as http://proxy:3128");
+	if (!strstr(v, "://")) {
+		/* the error is printed: not the password of a proxy written without its scheme */
+		char *shown = dcv_url_redact(v);
+		int rc = bad_value(p, key, shown, "a proxy URL such as http://proxy:3128");
+		free(shown);
+		return rc;
+	}
 	set_str(&p->inv->proxy, v);
 	return 1;
 }

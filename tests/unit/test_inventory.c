@@ -302,6 +302,9 @@ static void test_inventory_bad_values(void **state)
 		     ":7: bad value 'dcv' for 'web-url-path' in [agent dcv1] (expected an absolute path on the host)");
 	expect_error(GATEWAY "proxy = apache\n", NAME
 		     ":4: bad value 'apache' for 'proxy' in [gateway] (expected nginx, haproxy or connection-gateway)");
+	/* the [endpoint] proxy's password stays out of the printed error */
+	expect_error("[endpoint]\nproxy = ops:s3cret@proxy.example.com:3128\n" GATEWAY, NAME
+		     ":2: bad value 'proxy.example.com:3128' for 'proxy' in [endpoint] (expected a proxy URL such as http://proxy:3128)");
 	expect_error("[gateway]\naddress = 198.18.0.10:22\nuser = u\n", NAME
 		     ":2: bad value '198.18.0.10:22' for 'address' in [gateway] (expected a host name or IP address without port)");
 	expect_error("[gateway]\naddress = 198.18.0.10\nssh = gw.example.com:99999\nuser = u\n", NAME
