@@ -5,10 +5,10 @@
 #include <string.h>
 
 /* Bounds: the files come from remote hosts. Beyond them the diff is replaced by one line saying
- * so: a line table over DIFF_MAX_LINES, or more than DIFF_MAX_STEPS steps of the search (about a
- * second; two 15k-line files with nothing in common stay under it). */
+ * so: a line table over DIFF_MAX_LINES, or more than DIFF_MAX_STEPS steps of the search (a quarter
+ * of a second; two 8k-line files with nothing in common stay under it). */
 #define DIFF_MAX_LINES 1000000
-#define DIFF_MAX_STEPS 300000000LL
+#define DIFF_MAX_STEPS 100000000LL
 
 /* A line with its newline, if it has one: "x" and "x\n" differ, as in diff -u. */
 struct lines {
