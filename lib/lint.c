@@ -595,12 +595,13 @@ static bool include_matches(const char *pattern, const char *name, const char *p
 	       fnmatch(pattern, name + n + 1, FNM_PATHNAME) == 0;
 }
 
-/* The folder of nginx.conf when the caller passes it (an `nginx -T` dump), else Debian's. */
+/* The folder of nginx.conf when the caller passes it (an `nginx -T` dump, local files), else
+ * Debian's. */
 static char *conf_prefix(const struct ngx_file *files, int n)
 {
 	for (int i = 0; i < n; i++) {
 		const char *slash = strrchr(files[i].name, '/');
-		if (files[i].name[0] == '/' && strcmp(slash + 1, "nginx.conf") == 0)
+		if (slash && strcmp(slash + 1, "nginx.conf") == 0)
 			return xstrndup(files[i].name, (size_t)(slash - files[i].name));
 	}
 	return xstrdup("/etc/nginx");

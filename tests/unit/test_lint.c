@@ -650,6 +650,11 @@ static void test_lint_nginx_follows_includes(void **state)
 	nginx(&f, NULL, "/srv/conf.d/dcv.conf:4 E nginx.http-version\n/srv/conf.d/dcv.conf:5 W nginx.read-timeout\n",
 	      "/etc/nginx/nginx.conf", conf, "/srv/conf.d/dcv.conf", site, NULL);
 	dcv_findings_free(&f);
+	/* local copies: the prefix is where their nginx.conf is */
+	nginx(&f, NULL, "./conf.d/dcv.conf:5 W nginx.read-timeout\n", "./nginx.conf", conf, "./conf.d/dcv.conf", site, NULL);
+	dcv_findings_free(&f);
+	nginx(&f, NULL, "conf.d/dcv.conf:5 W nginx.read-timeout\n", "nginx.conf", conf, "conf.d/dcv.conf", site, NULL);
+	dcv_findings_free(&f);
 	free(conf);
 }
 
