@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,46 +71,55 @@ static int file_rank(const char *file, const char *const *names, int n)
 	return n;
 }
 
-static bool before(const struct dcv_finding *a, const struct dcv_finding *b, const char *const *names, int n)
-{
-	int ra = file_rank(a->file, names, n), rb = file_rank(b->file, names, n);
-
-	return ra != rb ? ra < rb : a->line < b->line;
-}
-
 static bool same_finding(const struct dcv_finding *a, const struct dcv_finding *b)
 {
 	return a->line == b->line && strcmp(a->file, b->file) == 0 && strcmp(a->rule, b->rule) == 0 &&
 	       strcmp(a->msg, b->msg) == 0;
 }
 
-/* Stable insertion sort of out->v[first..] by file rank then line; equal findings (a file
- * included twice reports the same line twice) collapse into one. */
+struct ranked {
+	struct dcv_finding f;
+	int rank, seq;
+};
+
+static int by_place(const void *pa, const void *pb)
+{
+	const struct ranked *a = pa, *b = pb;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	if (a->f.line != b->f.line)
+		return a->f.line < b->f.line ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Stable sort of out->v[first..] by file rank then line; equal findings (a file included twice
+ * reports the same line twice) collapse into one. n log n: an include expansion may repeat a
+ * finding thousands of times. */
 static void sort_findings(struct dcv_findings *out, int first, const char *const *names, int n)
 {
-	for (int i = first + 1; i < out->n; i++) {
-		struct dcv_finding x = out->v[i];
-		int j = i;
-		while (j > first && before(&x, &out->v[j - 1], names, n)) {
-			out->v[j] = out->v[j - 1];
-			j--;
-		}
-		out->v[j] = x;
-	}
-	int w = first;
-	for (int i = first; i < out->n; i++) {
+	int count = out->n - first, w = first, run = first;
+	struct ranked *r = xcalloc((size_t)count + 1, sizeof(*r));
+
+	for (int i = 0; i < count; i++)
+		r[i] = (struct ranked){ out->v[first + i], file_rank(out->v[first + i].file, names, n), i };
+	qsort(r, (size_t)count, sizeof(*r), by_place);
+	for (int i = 0; i < count; i++) {
 		bool dup = false;
-		for (int k = first; k < w && !dup; k++)
-			dup = same_finding(&out->v[k], &out->v[i]);
+		if (i && (r[i].rank != r[i - 1].rank || r[i].f.line != r[i - 1].f.line))
+			run = w; /* a new place: duplicates are only among one place's findings */
+		for (int k = run; k < w && !dup; k++)
+			dup = same_finding(&out->v[k], &r[i].f);
 		if (dup) {
-			free(out->v[i].file);
-			free(out->v[i].rule);
-			free(out->v[i].msg);
+			free(r[i].f.file);
+			free(r[i].f.rule);
+			free(r[i].f.msg);
 		} else {
-			out->v[w++] = out->v[i];
+			out->v[w++] = r[i].f;
 		}
 	}
 	out->n = w;
+	free(r);
 }
 
 /* ------------------------------------------------------------------ dcv.conf */
@@ -406,6 +416,8 @@ struct ngx_dir {
 	int n_args;
 	int line;
 	int parent; /* index in the same file, -1 at its top level */
+	int *incl;  /* for an include: the files it names, as indices in the caller's list */
+	int n_incl;
 };
 
 struct ngx_file {
@@ -413,7 +425,9 @@ struct ngx_file {
 	struct ngx_dir *v;
 	int n;
 	bool included; /* some other file includes it: not a root */
-	bool active;   /* being expanded: stops include cycles */
+	int scc;       /* its strongly connected component in the include graph */
+	bool cyclic;   /* in an include cycle */
+	bool expanded; /* in the tree at least once */
 };
 
 struct words {
@@ -526,6 +540,7 @@ static void ngx_file_release(struct ngx_file *f)
 		for (int k = 0; k < f->v[i].n_args; k++)
 			free(f->v[i].args[k]);
 		free(f->v[i].args);
+		free(f->v[i].incl);
 	}
 	free(f->v);
 }
@@ -543,12 +558,14 @@ struct node {
 
 struct tree {
 	struct node *v;
-	int n;
+	int n, cap;
+	bool truncated; /* NGX_MAX_NODES reached */
 };
 
 static int add_node(struct tree *t, const struct ngx_file *f, const struct ngx_dir *d, int parent)
 {
-	t->v = xrealloc(t->v, sizeof(*t->v) * (size_t)(t->n + 1));
+	if (t->n == t->cap)
+		t->v = xrealloc(t->v, sizeof(*t->v) * (size_t)(t->cap = 2 * t->cap + 64));
 	t->v[t->n] = (struct node){ f, d, parent, -1, -1, -1 };
 	if (parent >= 0) {
 		if (t->v[parent].last >= 0)
@@ -560,17 +577,33 @@ static int add_node(struct tree *t, const struct ngx_file *f, const struct ngx_d
 	return t->n++;
 }
 
-/* nginx resolves a relative include against its prefix (/etc/nginx): match the tail. */
-static bool include_matches(const char *pattern, const char *name)
+/* Bound on the assembled configuration: files included from many places may multiply (a file
+ * including another twice, down ten levels, is 1024 copies), and the files come from remote
+ * hosts. Real gateway configurations are a few hundred directives. */
+#define NGX_MAX_NODES 20000
+
+/* nginx resolves a relative include against its prefix, the folder of nginx.conf; names
+ * given relative (a lone file, a test) match the pattern as they are. */
+static bool include_matches(const char *pattern, const char *name, const char *prefix)
 {
+	size_t n = strlen(prefix);
+
 	if (fnmatch(pattern, name, FNM_PATHNAME) == 0)
 		return true;
-	if (pattern[0] == '/')
-		return false;
-	for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/'))
-		if (fnmatch(pattern, s + 1, FNM_PATHNAME) == 0)
-			return true;
-	return false;
+	return pattern[0] != '/' && strncmp(name, prefix, n) == 0 && name[n] == '/' &&
+	       fnmatch(pattern, name + n + 1, FNM_PATHNAME) == 0;
+}
+
+/* The folder of nginx.conf when the caller passes it (an `nginx -T` dump, local files), else
+ * Debian's. */
+static char *conf_prefix(const struct ngx_file *files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *slash = strrchr(files[i].name, '/');
+		if (slash && strcmp(slash + 1, "nginx.conf") == 0)
+			return xstrndup(files[i].name, (size_t)(slash - files[i].name));
+	}
+	return xstrdup("/etc/nginx");
 }
 
 static bool is(const struct ngx_dir *d, const char *name)
@@ -578,23 +611,135 @@ static bool is(const struct ngx_dir *d, const char *name)
 	return d && strcmp(d->name, name) == 0;
 }
 
-static void expand(struct tree *t, struct ngx_file *files, int n, int fi, int parent)
+/* The include graph, matched once: every include directive learns the files it names. */
+static void link_includes(struct ngx_file *files, int n)
+{
+	char *prefix = conf_prefix(files, n);
+
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < files[i].n; k++) {
+			struct ngx_dir *d = &files[i].v[k];
+			if (!is(d, "include") || d->n_args != 1)
+				continue;
+			for (int g = 0; g < n; g++) {
+				if (!include_matches(d->args[0], files[g].name, prefix))
+					continue;
+				d->incl = xrealloc(d->incl, sizeof(int) * (size_t)(d->n_incl + 1));
+				d->incl[d->n_incl++] = g;
+				files[g].included |= g != i;
+			}
+		}
+	free(prefix);
+}
+
+/* Tarjan's strongly connected components over the include graph. */
+struct scc {
+	int *index, *low, *stack;
+	bool *on_stack;
+	int next, sp, n_comp;
+};
+
+static void strongconnect(struct ngx_file *files, struct scc *s, int v)
+{
+	s->index[v] = s->low[v] = s->next++;
+	s->stack[s->sp++] = v;
+	s->on_stack[v] = true;
+	for (int k = 0; k < files[v].n; k++)
+		for (int e = 0; e < files[v].v[k].n_incl; e++) {
+			int w = files[v].v[k].incl[e];
+			if (s->index[w] < 0) {
+				strongconnect(files, s, w);
+				s->low[v] = s->low[w] < s->low[v] ? s->low[w] : s->low[v];
+			} else if (s->on_stack[w] && s->index[w] < s->low[v]) {
+				s->low[v] = s->index[w];
+			}
+		}
+	if (s->low[v] != s->index[v])
+		return;
+	int w;
+	do {
+		w = s->stack[--s->sp];
+		s->on_stack[w] = false;
+		files[w].scc = s->n_comp;
+	} while (w != v);
+	s->n_comp++;
+}
+
+/* A file is in a cycle when it includes a file of its own component (itself included). */
+static void find_cycles(struct ngx_file *files, int n)
+{
+	struct scc s = { xcalloc((size_t)n + 1, sizeof(int)), xcalloc((size_t)n + 1, sizeof(int)),
+			 xcalloc((size_t)n + 1, sizeof(int)), xcalloc((size_t)n + 1, sizeof(bool)), 0, 0, 0 };
+
+	for (int v = 0; v < n; v++)
+		s.index[v] = -1;
+	for (int v = 0; v < n; v++)
+		if (s.index[v] < 0)
+			strongconnect(files, &s, v);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < files[v].n; k++)
+			for (int e = 0; e < files[v].v[k].n_incl; e++)
+				files[v].cyclic |= files[files[v].v[k].incl[e]].scc == files[v].scc;
+	free(s.index);
+	free(s.low);
+	free(s.stack);
+	free(s.on_stack);
+}
+
+/* One finding per cycle, at the first include that closes it, naming the files in it. */
+static void lint_include_cycles(const struct ngx_file *files, int n, struct dcv_findings *out)
+{
+	for (int i = 0; i < n; i++) {
+		bool first = files[i].cyclic;
+		for (int j = 0; j < i && first; j++)
+			first = !(files[j].cyclic && files[j].scc == files[i].scc);
+		if (!first)
+			continue;
+		const struct ngx_dir *d = NULL;
+		for (int k = 0; k < files[i].n && !d; k++)
+			for (int e = 0; e < files[i].v[k].n_incl && !d; e++)
+				if (files[files[i].v[k].incl[e]].scc == files[i].scc)
+					d = &files[i].v[k];
+		struct dcv_buf who = DCV_BUF_INIT;
+		int members = 0, total = 0;
+		for (int j = i; j < n; j++)
+			total += files[j].scc == files[i].scc;
+		for (int j = i; j < n && members < 4; j++)
+			if (files[j].scc == files[i].scc)
+				dcv_buf_addf(&who, "%s%s", !members++ ? "" : members == total ? " and " : ", ",
+					     files[j].name);
+		if (total > members)
+			dcv_buf_addf(&who, " and %d more", total - members);
+		finding(out, DCV_SEV_ERROR, files[i].name, d->line, "nginx.include-cycle",
+			"include %s: %s %s, and nginx has no cycle check: it recurses until open() fails "
+			"(too many open files) and refuses the configuration",
+			d->args[0], who.data, total > 1 ? "include each other" : "includes itself");
+		dcv_buf_release(&who);
+	}
+}
+
+/* The file's directives under `parent`, each include replaced by the files it names, as often as
+ * it is included; a file in a cycle (reported, and fatal to nginx) only once, so that its rules
+ * are checked without following the cycle through every order of its files. */
+static void expand(struct tree *t, struct ngx_file *files, int fi, int parent)
 {
 	struct ngx_file *f = &files[fi];
-	int *map = xcalloc((size_t)f->n + 1, sizeof(int));
 
-	f->active = true;
+	if (f->cyclic && f->expanded)
+		return;
+	f->expanded = true;
+	int *map = xcalloc((size_t)f->n + 1, sizeof(int));
 	for (int i = 0; i < f->n; i++) {
 		const struct ngx_dir *d = &f->v[i];
 		int p = d->parent < 0 ? parent : map[d->parent];
+		if (t->n >= NGX_MAX_NODES) {
+			t->truncated = true;
+			break;
+		}
 		map[i] = add_node(t, f, d, p);
-		if (!is(d, "include") || d->n_args != 1)
-			continue;
-		for (int g = 0; g < n; g++)
-			if (!files[g].active && include_matches(d->args[0], files[g].name))
-				expand(t, files, n, g, p);
+		for (int e = 0; e < d->n_incl; e++)
+			expand(t, files, d->incl[e], p);
 	}
-	f->active = false;
 	free(map);
 }
 
@@ -603,17 +748,13 @@ static void build_tree(struct tree *t, struct ngx_file *files, int n)
 	bool any_root = false;
 
 	add_node(t, NULL, NULL, -1);
-	for (int i = 0; i < n; i++)
-		for (int k = 0; k < files[i].n; k++)
-			if (is(&files[i].v[k], "include") && files[i].v[k].n_args == 1)
-				for (int g = 0; g < n; g++)
-					if (g != i && include_matches(files[i].v[k].args[0], files[g].name))
-						files[g].included = true;
+	link_includes(files, n);
+	find_cycles(files, n);
 	for (int i = 0; i < n; i++)
 		any_root |= !files[i].included;
 	for (int i = 0; i < n; i++)
 		if (!files[i].included || !any_root)
-			expand(t, files, n, i, 0);
+			expand(t, files, i, 0);
 }
 
 #define FOR_CHILDREN(t, b, c) for (int c = (t)->v[b].child; c >= 0; c = (t)->v[c].next)
@@ -729,7 +870,8 @@ static bool ngx_time(const char *s, long long *ms)
 				break;
 			}
 		}
-		if (isalpha((unsigned char)*s))
+		/* nginx refuses a time that does not fit; so does this, instead of overflowing */
+		if (isalpha((unsigned char)*s) || n > (LLONG_MAX - total) / mult)
 			return false;
 		total += n * mult;
 		any = true;
@@ -939,6 +1081,11 @@ void dcv_lint_nginx(const struct dcv_nginx_file *files, int n, const char *crons
 		ngx_parse(&nf[i], files[i].text);
 	}
 	build_tree(&t, nf, n);
+	lint_include_cycles(nf, n, out);
+	if (t.truncated)
+		finding(out, DCV_SEV_WARN, names[0], 0, "nginx.include-limit",
+			"the includes expand to more than %d directives: only the first %d were linted",
+			NGX_MAX_NODES, NGX_MAX_NODES);
 	for (int i = 1; i < t.n; i++) {
 		if (is(t.v[i].d, "proxy_pass") && t.v[i].parent > 0)
 			lint_proxy_pass(&t, i, out);
