@@ -710,7 +710,7 @@ static void lint_include_cycles(const struct ngx_file *files, int n, struct dcv_
 					     files[j].name);
 		if (total > members)
 			dcv_buf_addf(&who, " and %d more", total - members);
-		finding(out, DCV_SEV_ERROR, files[i].name, d->line, "nginx.include-cycle",
+		dcv_findings_add(out, DCV_SEV_ERROR, files[i].name, d->line, "nginx.include-cycle",
 			"include %s: %s %s, and nginx has no cycle check: it recurses until open() fails "
 			"(too many open files) and refuses the configuration",
 			d->args[0], who.data, total > 1 ? "include each other" : "includes itself");
@@ -1083,7 +1083,7 @@ void dcv_lint_nginx(const struct dcv_nginx_file *files, int n, const char *crons
 	build_tree(&t, nf, n);
 	lint_include_cycles(nf, n, out);
 	if (t.truncated)
-		finding(out, DCV_SEV_WARN, names[0], 0, "nginx.include-limit",
+		dcv_findings_add(out, DCV_SEV_WARN, names[0], 0, "nginx.include-limit",
 			"the includes expand to more than %d directives: only the first %d were linted",
 			NGX_MAX_NODES, NGX_MAX_NODES);
 	for (int i = 1; i < t.n; i++) {
