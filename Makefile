@@ -29,7 +29,7 @@ CMD_LIB_OBJ := $(filter-out $(BUILD)/cmd/main.o,$(CMD_OBJ))
 BATS ?= bats
 E2E ?= $(sort $(wildcard tests/e2e/*.bats))
 
-.PHONY: all deps check unit e2e install clean demo demo-down FORCE
+.PHONY: all deps check unit unit-san fuzz fuzz-build fuzz-smoke e2e install clean demo demo-down FORCE
 
 all: dcvctl
 
@@ -58,6 +58,55 @@ deps:
 # every binary runs, so a failure in one does not hide the results of the others
 unit: $(UNIT_BIN)
 	@rc=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || rc=1; done; exit $$rc
+
+# The unit tests again under ASan/UBSan (build/san); any UB report fails the run.
+unit-san:
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(MAKE) SAN=1 unit
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) on the lib compiled by clang into build/fuzz. Each runs
+# on a scratch copy of its seed corpus (tests/fuzz/corpus/NAME stays as committed); a crash
+# leaves build/fuzz/artifacts/NAME-crash-* and fails the run.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SMOKE_TIME ?= 5
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wshadow \
+	-Wno-missing-field-initializers -MMD -MP $(PKG_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
+# a target that #includes a lib .c for its static parsers links without that object
+FUZZ_EXCLUDE_httphead := build/fuzz/lib/probe.o
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+		$(filter-out $(FUZZ_EXCLUDE_$*),$(FUZZ_LIB_OBJ)) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+define fuzz_run
+	@mkdir -p build/fuzz/artifacts; failed=""; for n in $(FUZZ_NAMES); do \
+		rm -rf build/fuzz/work/$$n; mkdir -p build/fuzz/work/$$n; \
+		if build/fuzz/fuzz_$$n -max_total_time=$(1) -max_len=65536 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/artifacts/$$n- build/fuzz/work/$$n \
+			tests/fuzz/corpus/$$n >build/fuzz/work/$$n.log 2>&1; then r=ok; \
+		else r=FAILED; failed="$$failed $$n"; tail -n 40 build/fuzz/work/$$n.log; fi; \
+		printf 'fuzz_%s: %s, %s runs, %s exec/s\n' $$n $$r \
+			"$$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/work/$$n.log)" \
+			"$$(sed -n 's/^stat::average_exec_per_sec: *//p' build/fuzz/work/$$n.log)"; \
+	done; [ -z "$$failed" ] || { echo "fuzz targets failed:$$failed (inputs in build/fuzz/artifacts)"; exit 1; }
+endef
+
+fuzz: $(FUZZ_BIN)
+	$(call fuzz_run,$(FUZZ_TIME))
+
+fuzz-smoke: $(FUZZ_BIN)
+	$(call fuzz_run,$(FUZZ_SMOKE_TIME))
 
 e2e: dcvctl
 	$(SUDO) env DCVCTL=$(CURDIR)/dcvctl CI=$(CI) $(BATS) $(E2E)

@@ -298,6 +298,9 @@ static void test_inventory_bad_values(void **state)
 		     ":2: bad value 'http://portal.example.com:8443/' for 'url' in [endpoint] (expected an https:// URL)");
 	expect_error("[endpoint]\nurl = https://\n" GATEWAY, NAME
 		     ":2: bad value 'https://' for 'url' in [endpoint] (expected an https:// URL)");
+	/* found by fuzz_inventory: the host was leaked when the port was missing */
+	expect_error("[endpoint]\nconnect-to = 198.18.0.11\n" GATEWAY, NAME
+		     ":2: bad value '198.18.0.11' for 'connect-to' in [endpoint] (expected HOST:PORT)");
 	expect_error(GATEWAY "[agent dcv1]\naddress = 198.18.0.20\nuser = u\nweb-url-path = dcv\n", NAME
 		     ":7: bad value 'dcv' for 'web-url-path' in [agent dcv1] (expected an absolute path on the host)");
 	expect_error(GATEWAY "proxy = apache\n", NAME
