@@ -77,7 +77,6 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
 # a target that #includes a lib .c for its static parsers links without that object
-FUZZ_EXCLUDE_httphead := build/fuzz/lib/probe.o
 
 build/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -470,7 +470,7 @@ static void gw_facts(struct run *r)
 			    dcv_proxy_name(gw->proxy));
 		return;
 	}
-	if (dcv_gw_facts_read(r->gw_conn, gw, k, &f, &e) != DCV_OK) {
+	if (dcv_gw_facts_read(r->gw_conn, gw, k, true, &f, &e) != DCV_OK) {
 		unreachable(r, gw->name, ids, k->backends ? 6 : 5, e.msg);
 		return;
 	}

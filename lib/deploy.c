@@ -607,7 +607,7 @@ static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 
 	if (!host_open(&g.hr))
 		goto out;
-	if (dcv_gw_facts_read(g.hr.c, h, g.k, &g.f, &e) != DCV_OK) {
+	if (dcv_gw_facts_read(g.hr.c, h, g.k, false, &g.f, &e) != DCV_OK) {
 		failed_err(&g.hr, "facts", &e);
 		goto out;
 	}

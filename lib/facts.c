@@ -21,7 +21,8 @@ static void assign(struct dcv_buf *s, const char *var, const char *value)
 	dcv_buf_addc(s, '\n');
 }
 
-void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, struct dcv_buf *s)
+void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, bool validate,
+			 struct dcv_buf *s)
 {
 	const char *units[DCV_FACTS_MAX_UNITS];
 	int n = 0;
@@ -36,10 +37,13 @@ void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind 
 	assign(s, "f", k->config);
 	assign(s, "c", gw->cert);
 	assign(s, "k", gw->key);
-	dcv_buf_adds(s, "if command -v \"$bin\" >/dev/null 2>&1; then echo binary=yes; "
-			"t=$(");
-	dcv_buf_adds(s, k->validate); /* dcvctl's own constant */
-	dcv_buf_adds(s, " 2>&1); echo \"validate.rc=$?\"; printf 'validate.out='; printf '%s' \"$t\" | b64; fi\n");
+	dcv_buf_adds(s, "if command -v \"$bin\" >/dev/null 2>&1; then echo binary=yes; ");
+	if (validate) {
+		dcv_buf_adds(s, "t=$(");
+		dcv_buf_adds(s, k->validate); /* dcvctl's own constant */
+		dcv_buf_adds(s, " 2>&1); echo \"validate.rc=$?\"; printf 'validate.out='; printf '%s' \"$t\" | b64; ");
+	}
+	dcv_buf_adds(s, "fi\n");
 	dcv_units_show_script(s, units, n);
 	dcv_buf_adds(s, "[ -e \"$f\" ] && { printf 'config='; b64 < \"$f\"; }\n");
 	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", gw->listen);
@@ -141,12 +145,12 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 }
 
 int dcv_gw_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
-		      struct dcv_gw_facts *f, struct dcv_err *err)
+		      bool validate, struct dcv_gw_facts *f, struct dcv_err *err)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
 	int status = 0, rc;
 
-	dcv_gw_facts_script(gw, k, &s);
+	dcv_gw_facts_script(gw, k, validate, &s);
 	rc = dcv_remote_sh(c, gw, s.data, &out, NULL, &status, err);
 	dcv_buf_release(&s);
 	if (rc == DCV_OK && status != 0)

@@ -25,7 +25,7 @@ struct dcv_gw_facts {
 	struct dcv_unit_state units[DCV_FACTS_MAX_UNITS];
 	bool config_exists;
 	struct dcv_buf config;    /* the kind's managed file */
-	int validate_rc;          /* exit status of the kind's validate command */
+	int validate_rc;          /* exit status of the kind's validate command, -1 not run */
 	struct dcv_buf validate_out;
 	struct dcv_buf ss;        /* `ss -Htlnp` for the listen port */
 	char listener[64];        /* the process holding the listen port, "" when none */
@@ -40,13 +40,16 @@ struct dcv_gw_facts {
 	struct dcv_buf crons;     /* root's crontab, /etc/crontab and /etc/cron.d */
 };
 
-/* The script that prints a gateway's facts for kind `k` (inventory values quoted). */
-void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, struct dcv_buf *s);
+/* The script that prints a gateway's facts for kind `k` (inventory values quoted); with
+ * `validate`, the kind's validate command runs too (check and lint judge it; deploy validates
+ * inside its file transaction instead). */
+void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, bool validate,
+			 struct dcv_buf *s);
 /* Parse that script's output; false when it is not facts output at all. */
 bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct dcv_gw_facts *f);
 /* Run the script on the gateway (with sudo) and parse it. */
 int dcv_gw_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
-		      struct dcv_gw_facts *f, struct dcv_err *err);
+		      bool validate, struct dcv_gw_facts *f, struct dcv_err *err);
 void dcv_gw_facts_release(struct dcv_gw_facts *f);
 
 /* The state of `unit` among the facts' units, NULL when it was not asked for. */

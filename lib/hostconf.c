@@ -21,7 +21,7 @@ static int gw_read(struct dcv_ssh *c, const struct dcv_host *h, const struct dcv
 	if (!*k)
 		return dcv_err_set(err, DCV_E_CONFIG, "proxy = %s has no managed configuration in this dcvctl",
 				   dcv_proxy_name(h->proxy));
-	int rc = dcv_gw_facts_read(c, h, *k, f, err);
+	int rc = dcv_gw_facts_read(c, h, *k, true, f, err);
 	if (rc != DCV_OK)
 		return rc;
 	memset(env, 0, sizeof(*env));
