@@ -297,10 +297,10 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		return EXIT_CONFIG;
 	}
 	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
-	if (!k) {
-		out_error("--install: proxy = %s is not managed by this dcvctl", dcv_proxy_name(gw->proxy));
-		return EXIT_CONFIG;
-	}
+	/* a kind without a table entry (the Connection Gateway) has no validator of ours */
+	const char *validate = k ? k->validate : NULL;
+	const char *apply = k ? k->reload
+			      : "if systemctl is-active --quiet " DCV_UNIT_GATEWAY "; then systemctl reload " DCV_UNIT_GATEWAY "; fi";
 	pool = ctx_pool(ctx);
 	rc = dcv_ssh_connect(pool, gw, &c, &err);
 	/* key first without validation (the old cert does not match it), then the cert, validated
@@ -308,7 +308,7 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 	if (rc == DCV_OK)
 		rc = dcv_remote_write_file(c, gw, gw->key, key->data, key->len, "600", NULL, NULL, &kt, &err);
 	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", k->validate, k->reload, &ct,
+		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct,
 					   &err);
 	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
 		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
@@ -340,7 +340,7 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		if (!ctx->quiet)
 			printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
 			       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
-		if (k->n_derived)
+		if (k && k->n_derived)
 			/* the proxy reads a file deploy builds from the pair (HAProxy's cert+key PEM) */
 			out_notice(ctx, "%s serves the new pair once `dcvctl deploy --only gateway` has rebuilt its files",
 				   k->name);

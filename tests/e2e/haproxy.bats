@@ -20,7 +20,7 @@ setup_file() {
 
 teardown_file() {
 	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
-		"$LAB" exec gateway -- sh -c 'rm -f /usr/local/sbin/haproxy; pkill -f "e2e-hold-8404" || true' >/dev/null 2>&1 || true
+		"$LAB" exec gateway -- sh -c 'rm -f /usr/local/sbin/haproxy; pkill -f "[e]2e-hold-8404" || true' >/dev/null 2>&1 || true
 		"$LAB" exec dcv1 -- systemctl start dcvserver >/dev/null 2>&1 || true
 		"$DCVCTL" -c "$LAB_CONF" deploy --proxy nginx >/dev/null 2>&1 || true
 	fi
@@ -77,8 +77,8 @@ assert "nginx" in st[("gateway", "legacy")]["detail"], st[("gateway", "legacy")]
 	[ "${lines[0]}" = "600 root" ]
 	[ "${lines[1]}" = "600 root" ]
 	# never admin:admin
-	run lab_exec gateway grep -c 'admin:admin' "$HA_CFG"
-	[ "$output" = 0 ]
+	run lab_exec gateway grep -q 'admin:admin' "$HA_CFG"
+	[ "$status" -eq 1 ]
 }
 
 @test "the generated stats password appears in no output: deploy --dry-run diff, config diff, check" {
@@ -153,6 +153,8 @@ assert d["diagnosis"]["hint"] == "dcvctl service start dcv1 dcvserver", d["diagn
 }
 
 @test "a HAProxy configuration the gateway refuses leaves nginx serving and exits 1" {
+	# the file must differ from the rendered one, or deploy has nothing to validate
+	lab_exec gateway sh -c "echo '# edited by hand (e2e)' >> $HA_CFG"
 	# haproxy -c fails on the gateway (sudo's secure_path finds /usr/local/sbin first)
 	lab_exec gateway sh -c 'printf "#!/bin/sh\ncase \" \$* \" in *\" -c \"*) echo \"[ALERT] e2e: refused\" >&2; exit 1;; esac\nexec /usr/sbin/haproxy \"\$@\"\n" > /usr/local/sbin/haproxy; chmod 755 /usr/local/sbin/haproxy'
 	run --separate-stderr dcv deploy --proxy haproxy --json
@@ -168,11 +170,22 @@ assert ("gateway", "legacy") not in st, st.keys()'
 	[ "$(unit_state haproxy)" = "inactive disabled" ]
 }
 
+# Something else on HAProxy's stats port 127.0.0.1:8404, so HAProxy cannot bind and does not start.
+hold_stats_port() {
+	lab_exec gateway sh -c "setsid /usr/bin/python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"127.0.0.1\", 8404)); s.listen(); time.sleep(120)' e2e-hold-8404 >/dev/null 2>&1 </dev/null &"
+}
+
+release_stats_port() {
+	lab_exec gateway sh -c 'pkill -f "[e]2e-hold-8404" || true'
+}
+
 @test "a HAProxy that does not start (its stats port taken) is stopped and nginx started again, exit 1" {
-	lab_exec gateway sh -c 'setsid socat TCP-LISTEN:8404,bind=127.0.0.1,reuseaddr,fork EXEC:/bin/true,argv0=e2e-hold-8404 >/dev/null 2>&1 < /dev/null &'
+	hold_stats_port
 	wait_for 5 lab_exec gateway sh -c "ss -Hltn 'sport = :8404' | grep -q 8404"
 	run --separate-stderr dcv deploy --proxy haproxy --json
-	lab_exec gateway sh -c 'pkill -f e2e-hold-8404 || true'
+	release_stats_port
 	[ "$status" -eq 1 ]
 	pyjson "$output" '
 st = {(x["host"], x["step"]): x for x in d["steps"]}
