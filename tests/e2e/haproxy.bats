@@ -77,7 +77,7 @@ assert "nginx" in st[("gateway", "legacy")]["detail"], st[("gateway", "legacy")]
 	[ "${lines[0]}" = "600 root" ]
 	[ "${lines[1]}" = "600 root" ]
 	# never admin:admin
-	run lab_exec gateway grep -q 'admin:admin' "$HA_CFG"
+	run lab_exec gateway grep -Eq '^[[:space:]]*stats auth admin:admin' "$HA_CFG"
 	[ "$status" -eq 1 ]
 }
 
