@@ -3,6 +3,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/inventory.h"
+#include "../lib/proxy.h"
 #include "../lib/probe.h"
 #include "../lib/remote.h"
 #include "../lib/ssh.h"
@@ -54,9 +55,11 @@ static const struct dcv_cmd sub_check = {
 	.help = "Without an argument, checks the inventory's endpoint URL. Names to cover default to\n"
 		"the endpoint's host name and [endpoint] names (RFC 6125: a wildcard covers one label,\n"
 		"no CN fallback). The chain is verified against [endpoint] ca-file when set; without it\n"
-		"an untrusted chain is a warning. Expiry within [check] cert-warn-days is a warning.\n"
+		"an untrusted chain is a warning (chain NOT verified). Expiry within [check] cert-warn-days\n"
+		"is a warning; an expired certificate or one not valid yet fails.\n"
 		"Exit 0 when nothing failed, 1 otherwise.\n",
 	.opts = check_opts,
+	.max_args = 1,
 	.run = run_check,
 };
 
@@ -149,29 +152,26 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_cert_info ci;
 	struct dcv_err verr = DCV_ERR_INIT, kerr = DCV_ERR_INIT;
 	char label[1100], ep[256];
-	const char **names;
+	const char *const *names;
 	int n_names, rc = cli_parse(&sub_check, argc, argv, &a);
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	json = ctx->json || cli_flag(&sub_check, &a, "json");
-	if (a.n_pos > 1) {
-		cli_args_release(&a);
-		return usage_error(&sub_check, "one certificate at a time");
-	}
 	bool need_inv = !a.n_pos || cli_opt(&sub_check, &a, "remote") || ctx->config || getenv("DCVCTL_CONFIG") ||
 			access("dcvctl.conf", F_OK) == 0;
 	if (need_inv && (rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
-		cli_args_release(&a);
+		dcv_cert_free(cert);
+		dcv_buf_release(&key);
 		return rc;
 	}
 	dcv_cert_info(cert, &ci);
 	long days = dcv_cert_days_left(&ci, time(NULL));
+	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
 	int warn_days = inv ? inv->cert_warn_days : 30;
 	const char *ca = inv ? inv->ca_file : NULL;
 	bool verified = dcv_cert_verify(cert, ca, &verr) == DCV_OK;
@@ -208,9 +208,9 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 			printf("%s%s%s %s\n", col(ctx, c ? "green" : "red"), c ? "covered    " : "NOT covered", col_end(ctx), names[i]);
 		}
 	}
-	const char *exp = days < 0 ? "expired" : days < warn_days ? "expiring" : "ok";
-	failures += days < 0;
-	warnings += days >= 0 && days < warn_days;
+	const char *exp = days < 0 ? "expired" : early ? "not yet valid" : days < warn_days ? "expiring" : "ok";
+	failures += days < 0 || early;
+	warnings += days >= 0 && !early && days < warn_days;
 	failures += key_checked && !key_ok;
 	failures += ca && !verified;
 	warnings += !ca && !verified;
@@ -232,21 +232,21 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 		json_object_object_add(root, "fingerprint_sha256", json_object_new_string(ci.sha256));
 		out_json(root);
 	} else {
-		printf("expiry   %s%ld days%s (%s; warn under %d)\n", col(ctx, days < 0 ? "red" : days < warn_days ? "yellow" : "green"),
+		printf("expiry   %s%ld days%s (%s; warn under %d)\n",
+		       col(ctx, days < 0 || early ? "red" : days < warn_days ? "yellow" : "green"),
 		       days, col_end(ctx), exp, warn_days);
 		if (key_checked)
 			printf("key      %s%s%s\n", col(ctx, key_ok ? "green" : "red"), key_ok ? "matches" : kerr.msg, col_end(ctx));
 		if (verified)
 			printf("chain    verified against %s\n", ca ? ca : "the system store");
 		else
-			printf("chain    %s%s: %s%s\n", col(ctx, ca ? "red" : "yellow"), ca ? "NOT verified" : "warning: untrusted (no ca-file)",
+			printf("chain    %s%s: %s%s\n", col(ctx, ca ? "red" : "yellow"), ca ? "NOT verified" : "warning: NOT verified (no ca-file)",
 			       verr.msg, col_end(ctx));
 		printf("sha256   %s\n", ci.sha256);
 	}
 	dcv_cert_info_release(&ci);
 	dcv_cert_free(cert);
 	dcv_buf_release(&key);
-	cli_args_release(&a);
 	return failures ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -296,10 +296,11 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		out_error("--install: no [gateway] in %s", inv->path);
 		return EXIT_CONFIG;
 	}
-	const char *validate = gw->proxy == DCV_PROXY_NGINX ? "nginx -t" : gw->proxy == DCV_PROXY_HAPROXY ? "haproxy -c -f /etc/haproxy/haproxy.cfg" : NULL;
-	const char *apply = gw->proxy == DCV_PROXY_NGINX ? "if systemctl is-active --quiet nginx; then systemctl reload nginx; fi"
-			  : gw->proxy == DCV_PROXY_HAPROXY ? "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi"
-							   : "if systemctl is-active --quiet dcv-connection-gateway; then systemctl reload dcv-connection-gateway; fi";
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
+	/* a kind without a table entry (the Connection Gateway) has no validator of ours */
+	const char *validate = k ? k->validate : NULL;
+	const char *apply = k ? k->reload
+			      : "if systemctl is-active --quiet " DCV_UNIT_GATEWAY "; then systemctl reload " DCV_UNIT_GATEWAY "; fi";
 	pool = ctx_pool(ctx);
 	rc = dcv_ssh_connect(pool, gw, &c, &err);
 	/* key first without validation (the old cert does not match it), then the cert, validated
@@ -307,18 +308,26 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 	if (rc == DCV_OK)
 		rc = dcv_remote_write_file(c, gw, gw->key, key->data, key->len, "600", NULL, NULL, &kt, &err);
 	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct, &err);
+		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct,
+					   &err);
 	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
 		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
-		int st = 0;
+		int st = 0, mrc = DCV_OK;
 		if (kt.backup[0]) {
 			dcv_buf_adds(&s, "mv -f -- ");
 			dcv_shquote(&s, kt.backup);
 			dcv_buf_addc(&s, ' ');
 			dcv_shquote(&s, gw->key);
-			dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
+			mrc = dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
+			dcv_buf_rtrim(&o);
 		}
-		out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		if (mrc == DCV_OK && st == 0)
+			out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		else
+			out_error("gateway: the proxy refuses the new pair; the previous certificate is back, but putting "
+				  "the previous key back failed (%s): run mv -f %s %s on %s; the proxy said: %s",
+				  mrc != DCV_OK ? err.msg : o.len ? o.data : "mv failed", kt.backup, gw->key, gw->name,
+				  dcv_buf_str(&ct.output));
 		dcv_buf_release(&s);
 		dcv_buf_release(&o);
 		rc = DCV_E_REMOTE;
@@ -331,7 +340,12 @@ static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct 
 		if (!ctx->quiet)
 			printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
 			       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
-		wait_served(ctx, c, gw, cert);
+		if (k && k->n_derived)
+			/* the proxy reads a file deploy builds from the pair (HAProxy's cert+key PEM) */
+			out_notice(ctx, "%s serves the new pair once `dcvctl deploy --only gateway` has rebuilt its files",
+				   k->name);
+		else
+			wait_served(ctx, c, gw, cert);
 	}
 	dcv_txn_release(&kt);
 	dcv_txn_release(&ct);
@@ -353,13 +367,42 @@ static const struct dcv_cmd sub_generate = {
 	.run = run_generate,
 };
 
+/* The private key goes into --out: a folder someone else owns or may write to could hand it
+ * to them (a planted file, a swapped folder), so only a private folder of ours is accepted. */
+static int out_dir_check(const char *out)
+{
+	struct stat st;
+
+	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || stat(out, &st) != 0) {
+		out_error("cannot use '%s': %s", out, strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		out_error("cannot use '%s': not a folder", out);
+		return EXIT_USAGE;
+	}
+	if (st.st_uid != geteuid()) {
+		out_error("refusing to write the private key into '%s': the folder belongs to uid %u, not to you",
+			  out, (unsigned)st.st_uid);
+		return EXIT_USAGE;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		out_error("refusing to write the private key into '%s': the folder is writable by group or "
+			  "others (mode %03o); run chmod go-w on it or choose another folder",
+			  out, (unsigned)(st.st_mode & 07777));
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 {
 	struct cli_args a;
 	struct dcv_inventory *inv = NULL;
 	struct dcv_buf cert = DCV_BUF_INIT, key = DCV_BUF_INIT;
 	struct dcv_err err = DCV_ERR_INIT;
-	const char *out, *days_s, **sans, *names[64];
+	const char *out, *days_s, *names[64];
+	const char *const *sans;
 	char ep[256];
 	long days = 365;
 	int n_sans, n = 0, rc = cli_parse(&sub_generate, argc, argv, &a);
@@ -369,17 +412,12 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	out = cli_opt(&sub_generate, &a, "out");
 	days_s = cli_opt(&sub_generate, &a, "days");
 	sans = cli_opt_all(&sub_generate, &a, "san", &n_sans);
-	if (!out || a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&sub_generate, a.n_pos ? "unexpected argument '%s'" : "--out DIR is required",
-				   a.n_pos ? a.pos[0] : "");
-	}
+	if (!out)
+		return usage_error(&sub_generate, "--out DIR is required");
 	if (days_s && !dcv_parse_int(days_s, 1, 3650, &days)) {
-		cli_args_release(&a);
 		return usage_error(&sub_generate, "--days takes 1 to 3650");
 	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (cli_flag(&sub_generate, &a, "install") || !n_sans)) {
-		cli_args_release(&a);
 		return rc;
 	}
 	endpoint_host(inv, ep, sizeof(ep));
@@ -391,16 +429,15 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 		names[n++] = sans[i];
 	if ((rc = dcv_cert_generate(names, n, (int)days, &cert, &key, &err)) != DCV_OK) {
 		out_error("%s", err.msg);
-		cli_args_release(&a);
 		return rc == DCV_E_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
 	}
 	char *cp = xasprintf("%s/cert.pem", out), *kp = xasprintf("%s/key.pem", out);
-	if ((mkdir(out, 0700) != 0 && errno != EEXIST) || dcv_file_write_atomic(kp, key.data, key.len, 0600) != 0 ||
-	    dcv_file_write_atomic(cp, cert.data, cert.len, 0644) != 0) {
+	rc = out_dir_check(out);
+	if (rc == EXIT_OK && (dcv_file_write_atomic(kp, key.data, key.len, 0600) != 0 ||
+		   dcv_file_write_atomic(cp, cert.data, cert.len, 0644) != 0)) {
 		out_error("cannot write to '%s': %s", out, strerror(errno));
 		rc = EXIT_INTERNAL;
-	} else {
-		rc = EXIT_OK;
+	} else if (rc == EXIT_OK) {
 		if (!ctx->quiet) {
 			printf("wrote %s and %s (key mode 600), valid %ld days, SANs:", cp, kp, days);
 			for (int i = 0; i < n; i++)
@@ -414,7 +451,6 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	free(kp);
 	dcv_buf_release(&cert);
 	dcv_buf_release(&key);
-	cli_args_release(&a);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,14 +44,12 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	fmt = cli_opt(&dcv_cmd_check, &a, "format");
 	if ((ctx->json || cli_flag(&dcv_cmd_check, &a, "json")) && fmt && strcmp(fmt, "json") != 0) {
-		cli_args_release(&a);
 		return usage_error(&dcv_cmd_check, "--json and --format %s disagree", fmt);
 	}
 	if (!fmt)
 		fmt = ctx->json || cli_flag(&dcv_cmd_check, &a, "json") ? "json" : "text";
 	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "junit") && strcmp(fmt, "tap") &&
 	    strcmp(fmt, "prometheus")) {
-		cli_args_release(&a);
 		return usage_error(&dcv_cmd_check, "unknown format '%s' (text, json, junit, tap, prometheus)", fmt);
 	}
 	output = cli_opt(&dcv_cmd_check, &a, "output");
@@ -62,14 +61,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	o.hold_interval_ms = 5000;
 	o.probe_timeout_ms = 10000;
 	if ((hold && !dcv_parse_duration(hold, &o.hold_ms)) || (iv && (!dcv_parse_duration(iv, &o.hold_interval_ms) || !o.hold_interval_ms))) {
-		cli_args_release(&a);
 		return usage_error(&dcv_cmd_check, "bad duration for --%s", hold && !o.hold_ms ? "hold" : "interval");
 	}
-	if (a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&dcv_cmd_check, "unexpected argument '%s'", a.pos[0]);
-	}
-	cli_args_release(&a);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (!o.hold_ms && inv->hold_ms)
@@ -102,7 +95,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	else
 		dcv_report_prometheus(&rep, strict, &out);
 	if (output) {
-		if (dcv_file_write_atomic(output, out.data, out.len, 0644) != 0) {
+		/* a report is an ordinary file: the mode a shell redirect would give it */
+		mode_t um = umask(0);
+		umask(um);
+		if (dcv_file_write_atomic(output, out.data, out.len, 0666 & ~(unsigned)um) != 0) {
 			out_error("cannot write '%s': %s", output, strerror(errno));
 			rc = EXIT_INTERNAL;
 		}
@@ -116,7 +112,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		size_t l = strlen(rep.checks[i].id);
 		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0) {
 			ssh_total++;
-			ssh_failed += rep.checks[i].status != DCV_CHECK_PASS;
+			/* a warn row (host key not verified) is connected, not unreachable */
+			ssh_failed += rep.checks[i].status == DCV_CHECK_FAIL || rep.checks[i].status == DCV_CHECK_ERROR;
 		}
 	}
 	if (rc == EXIT_OK) {

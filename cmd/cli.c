@@ -142,10 +142,23 @@ static int unknown_option(const struct dcv_cmd *cmd, const char *arg)
 	return usage_error(cmd, "unknown option '%s'", arg);
 }
 
-static void remember(struct cli_args *a, int k)
+static int remember(const struct dcv_cmd *cmd, struct cli_args *a, int k)
 {
-	a->all[k] = xrealloc(a->all[k], sizeof(char *) * (size_t)(a->count[k] + 1));
-	a->all[k][a->count[k]] = a->val[k];
+	if (a->count[k] == CLI_MAX_REPEAT)
+		return usage_error(cmd, "option '--%s' given more than %d times", cmd->opts[k].name,
+				   CLI_MAX_REPEAT);
+	a->all[k][a->count[k]++] = a->val[k];
+	return EXIT_OK;
+}
+
+/* The positional bounds the command declares. */
+static int check_bounds(const struct dcv_cmd *cmd, const struct cli_args *a)
+{
+	if (a->n_pos > cmd->max_args)
+		return usage_error(cmd, "unexpected argument '%s'", a->pos[cmd->max_args]);
+	if (a->n_pos < cmd->min_args)
+		return usage_error(cmd, "missing argument%s", cmd->min_args - a->n_pos > 1 ? "s" : "");
+	return EXIT_OK;
 }
 
 int ctx_set_color(struct dcv_ctx *ctx, const char *when)
@@ -212,10 +225,10 @@ static int global_option(const struct dcv_cmd *cmd, int argc, char **argv, int i
 int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->pos = xcalloc((size_t)argc + 1, sizeof(char *));
+	a->pos = argv + 1; /* positional arguments are moved here, never ahead of the reading */
 	for (int i = 1; i < argc; i++) {
 		char *s = argv[i];
-		int k;
+		int k, rc;
 
 		if (strcmp(s, "--") == 0) {
 			a->has_rest = true;
@@ -225,7 +238,6 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 		}
 		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
 			cli_help(stdout, cmd, "");
-			cli_args_release(a);
 			return -1;
 		}
 		if (s[0] == '-' && s[1] == '-') {
@@ -238,27 +250,23 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 					i += used - 1;
 					continue;
 				}
-				cli_args_release(a);
 				return used < 0 ? EXIT_USAGE : unknown_option(cmd, s);
 			}
 			if (cmd->opts[k].arg) {
-				if (eq) {
+				if (eq)
 					a->val[k] = eq + 1;
-				} else if (i + 1 < argc) {
+				else if (i + 1 < argc)
 					a->val[k] = argv[++i];
-				} else {
-					cli_args_release(a);
+				else
 					return usage_error(cmd, "option '--%s' needs a value (%s)", cmd->opts[k].name,
 							   cmd->opts[k].arg);
-				}
 			} else if (eq) {
-				cli_args_release(a);
 				return usage_error(cmd, "option '--%s' takes no value", cmd->opts[k].name);
 			} else {
 				a->val[k] = "";
 			}
-			remember(a, k);
-			a->count[k]++;
+			if ((rc = remember(cmd, a, k)) != EXIT_OK)
+				return rc;
 			continue;
 		}
 		if (s[0] == '-' && s[1] && s[2] == '\0' && find_short(cmd, s[1]) < 0) {
@@ -267,55 +275,40 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 				i += used - 1;
 				continue;
 			}
-			if (used < 0) {
-				cli_args_release(a);
+			if (used < 0)
 				return EXIT_USAGE;
-			}
 		}
 		if (s[0] == '-' && s[1]) {
 			for (char *c = s + 1; *c; c++) {
 				k = find_short(cmd, *c);
 				if (k < 0) {
 					char opt[3] = { '-', *c, 0 };
-					cli_args_release(a);
 					return unknown_option(cmd, opt);
 				}
 				if (cmd->opts[k].arg) {
-					if (c[1]) {
+					if (c[1])
 						a->val[k] = c + 1;
-					} else if (i + 1 < argc) {
+					else if (i + 1 < argc)
 						a->val[k] = argv[++i];
-					} else {
-						cli_args_release(a);
+					else
 						return usage_error(cmd, "option '-%c' needs a value (%s)", *c,
 								   cmd->opts[k].arg);
-					}
-					remember(a, k);
-					a->count[k]++;
+					if ((rc = remember(cmd, a, k)) != EXIT_OK)
+						return rc;
 					break;
 				}
 				a->val[k] = "";
-				remember(a, k);
-				a->count[k]++;
+				if ((rc = remember(cmd, a, k)) != EXIT_OK)
+					return rc;
 			}
 			continue;
 		}
 		a->pos[a->n_pos++] = s;
 	}
-	return EXIT_OK;
+	return check_bounds(cmd, a);
 }
 
-void cli_args_release(struct cli_args *a)
-{
-	free(a->pos);
-	a->pos = NULL;
-	for (int i = 0; i < CLI_MAX_OPTS; i++) {
-		free(a->all[i]);
-		a->all[i] = NULL;
-	}
-}
-
-const char **cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n)
+const char *const *cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n)
 {
 	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
 		if (strcmp(cmd->opts[i].name, name) == 0) {
@@ -453,9 +446,13 @@ struct dcv_host *ctx_host(struct dcv_ctx *ctx, const char *name)
 	return NULL;
 }
 
-static void pool_notice(void *user, const struct dcv_host *h, const char *msg)
+static void pool_notice(void *user, const struct dcv_host *h, bool warning, const char *msg)
 {
-	out_notice(user, "%s: %s", h->name, msg);
+	/* an unverified host key is a security fact: -q does not hide it */
+	if (warning)
+		out_error("%s: %s", h->name, msg);
+	else
+		out_notice(user, "%s: %s", h->name, msg);
 }
 
 struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx)

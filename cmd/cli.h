@@ -48,30 +48,38 @@ struct dcv_cmd {
 	const char *help;   /* longer text for --help, may be NULL */
 	const struct dcv_opt *opts; /* terminated by { NULL } */
 	const struct dcv_cmd *const *subcmds; /* NULL-terminated, or NULL */
+	/* Positional arguments the command takes (after options, before "--"): cli_parse refuses
+	 * fewer than min_args or more than max_args, so a command never sees a stray one. */
+	int min_args, max_args;
 	int (*run)(struct dcv_ctx *ctx, int argc, char **argv);
 };
 
-/* Parsed arguments of one command. */
+#define CLI_ARGS_MANY 1024
+
+/* Parsed arguments of one command. Nothing here is allocated: every string is borrowed from
+ * argv (positional arguments are moved to the front of argv[1..]), so the values stay valid as
+ * long as argv does and there is nothing to release. */
 #define CLI_MAX_OPTS 32
+#define CLI_MAX_REPEAT 32
 struct cli_args {
 	const char *val[CLI_MAX_OPTS]; /* per opts[] index: value, "" for a set flag, NULL unset */
 	int count[CLI_MAX_OPTS];
-	const char **all[CLI_MAX_OPTS]; /* every value of a repeated option, in order */
-	char **pos;   /* positional arguments (borrowed from argv) */
+	const char *all[CLI_MAX_OPTS][CLI_MAX_REPEAT]; /* every value of a repeated option, in order */
+	char **pos;   /* positional arguments (in argv) */
 	int n_pos;
 	char **rest;  /* after "--" when the command takes it */
 	int n_rest;
 	bool has_rest;
 };
 
-/* Parse argv[1..] of `cmd` (argv[0] is its name). Prints usage errors; returns EXIT_OK, or
- * EXIT_USAGE, or -1 after printing --help (the caller returns 0). */
+/* Parse argv[1..] of `cmd` (argv[0] is its name), enforcing its options and its positional
+ * bounds. Prints usage errors; returns EXIT_OK, or EXIT_USAGE, or -1 after printing --help
+ * (the caller returns 0). Reorders argv[1..]. */
 int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a);
-void cli_args_release(struct cli_args *a);
 const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name);
 bool cli_flag(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name);
 /* Every value given for a repeatable option; *n is how many. */
-const char **cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n);
+const char *const *cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n);
 void cli_help(FILE *f, const struct dcv_cmd *cmd, const char *prefix);
 /* Dispatch argv[0] among subcommands with "did you mean". */
 int cli_dispatch_sub(struct dcv_ctx *ctx, const struct dcv_cmd *parent, int argc, char **argv);

@@ -4,7 +4,9 @@
 #include "../lib/buf.h"
 #include "../lib/diff.h"
 #include "../lib/inventory.h"
+#include "../lib/hostconf.h"
 #include "../lib/lint.h"
+#include "../lib/proxy.h"
 #include "../lib/remote.h"
 #include "../lib/render.h"
 #include "../lib/ssh.h"
@@ -39,11 +41,13 @@ static const struct dcv_host *first_agent(const struct dcv_inventory *inv)
 static int run_render(struct dcv_ctx *ctx, int argc, char **argv);
 static const struct dcv_cmd sub_render = {
 	.name = "render",
-	.summary = "print a configuration as deploy writes it (nginx, or an agent's managed dcv.conf keys)",
-	.usage = "config render nginx|dcv [--agent NAME]",
+	.summary = "print a configuration as deploy writes it (nginx, haproxy, or an agent's managed dcv.conf keys)",
+	.usage = "config render nginx|haproxy|dcv [--agent NAME]",
 	.help = "'dcv' prints the keys dcvctl manages; deploy merges them into the agent's existing\n"
 		"dcv.conf, keeping every other key and comment ('config diff' shows the result).\n",
 	.opts = render_opts,
+	.min_args = 1,
+	.max_args = 1,
 	.run = run_render,
 };
 
@@ -58,23 +62,21 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	agent_name = cli_opt(&sub_render, &a, "agent");
-	if (a.n_pos != 1 || (strcmp(a.pos[0], "nginx") != 0 && strcmp(a.pos[0], "dcv") != 0)) {
-		cli_args_release(&a);
-		return usage_error(&sub_render, "give the kind: nginx or dcv");
-	}
-	bool nginx = strcmp(a.pos[0], "nginx") == 0;
-	cli_args_release(&a);
+	const struct dcv_proxy_kind *k = dcv_proxy_kind_named(a.pos[0]);
+	if (!k && strcmp(a.pos[0], "dcv") != 0)
+		return usage_error(&sub_render, "unknown kind '%s' (nginx, haproxy or dcv)", a.pos[0]);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
-	if (nginx) {
-		dcv_render_nginx(inv, &out);
+	if (k) {
+		/* no gateway is asked: generated secrets are shown as placeholders */
+		k->render(inv, &(struct dcv_proxy_env){ 0 }, &out);
 	} else {
 		const struct dcv_host *h = agent_name ? ctx_host(ctx, agent_name) : first_agent(inv);
 		if (!h)
 			return agent_name ? EXIT_USAGE : (out_error("no [agent] in %s", inv->path), EXIT_CONFIG);
 		if (h->role != DCV_ROLE_AGENT)
 			return usage_error(&sub_render, "'%s' is not an agent", agent_name);
-		dcv_render_dcvconf("", h, true, &out);
+		dcv_render_dcvconf("", h, dcv_proxy_bypass(inv), &out);
 	}
 	fputs(dcv_buf_str(&out), stdout);
 	dcv_buf_release(&out);
@@ -94,131 +96,6 @@ struct hostjob {
 	bool lint;
 };
 
-static void diff_one(struct hostjob *j, int i, struct dcv_ssh *c)
-{
-	const struct dcv_host *h = j->hosts[i];
-	struct dcv_buf cur = DCV_BUF_INIT, want = DCV_BUF_INIT;
-	const char *path = h->role == DCV_ROLE_GATEWAY ? DCV_NGINX_CONF : DCV_DCV_CONF;
-	bool exists = false;
-
-	j->rc[i] = dcv_remote_read(c, h, path, &cur, &exists, &j->err[i]);
-	if (j->rc[i] != DCV_OK)
-		goto out;
-	if (h->role == DCV_ROLE_GATEWAY)
-		dcv_render_nginx(j->inv, &want);
-	else
-		dcv_render_dcvconf(dcv_buf_str(&cur), h, true, &want);
-	char *la = xasprintf("%s:%s%s", h->name, path, exists ? "" : " (absent)");
-	char *lb = xasprintf("%s:%s (rendered)", h->name, path);
-	dcv_diff(dcv_buf_str(&cur), want.data, la, lb, &j->out[i]);
-	free(la);
-	free(lb);
-out:
-	dcv_buf_release(&cur);
-	dcv_buf_release(&want);
-}
-
-/* nginx -T prints every file nginx loads after "# configuration file NAME:" lines. */
-static int split_nginx_dump(const char *dump, struct dcv_nginx_file **files, char ***texts)
-{
-	int n = 0;
-	const char *p = dump;
-
-	*files = NULL;
-	*texts = NULL;
-	while ((p = strstr(p, "# configuration file "))) {
-		const char *name = p + strlen("# configuration file ");
-		const char *colon = strstr(name, ":\n");
-		if (!colon)
-			break;
-		const char *body = colon + 2;
-		const char *next = strstr(body, "\n# configuration file ");
-		size_t len = next ? (size_t)(next - body + 1) : strlen(body);
-		*files = xrealloc(*files, sizeof(**files) * (size_t)(n + 1));
-		*texts = xrealloc(*texts, sizeof(**texts) * (size_t)(2 * (n + 1)));
-		(*texts)[2 * n] = xstrndup(name, (size_t)(colon - name));
-		(*texts)[2 * n + 1] = xstrndup(body, len);
-		(*files)[n].name = (*texts)[2 * n];
-		(*files)[n].text = (*texts)[2 * n + 1];
-		n++;
-		p = body + len;
-	}
-	return n;
-}
-
-static void lint_gateway(struct hostjob *j, int i, struct dcv_ssh *c)
-{
-	const struct dcv_host *h = j->hosts[i];
-	struct dcv_buf dump = DCV_BUF_INIT, crons = DCV_BUF_INIT, err = DCV_BUF_INIT, s = DCV_BUF_INIT;
-	struct dcv_nginx_file *files;
-	char **texts;
-	int status = 0, n;
-
-	j->rc[i] = dcv_remote_sh(c, h, "nginx -T 2>/dev/null", &dump, &err, &status, &j->err[i]);
-	if (j->rc[i] != DCV_OK)
-		goto out;
-	if (status != 0) {
-		/* nginx -T fails on an invalid configuration: that is the first finding */
-		struct dcv_buf t = DCV_BUF_INIT;
-		dcv_remote_sh(c, h, "nginx -t 2>&1", &t, NULL, &status, &j->err[i]);
-		dcv_buf_rtrim(&t);
-		const char *last = strrchr(dcv_buf_str(&t), '\n');
-		struct dcv_findings *f = &j->findings[i];
-		f->v = xrealloc(f->v, sizeof(*f->v) * (size_t)(f->n + 1));
-		f->v[f->n++] = (struct dcv_finding){ DCV_SEV_ERROR, xstrdup("nginx -t"), 0,
-						     xstrdup("nginx.invalid"),
-						     xasprintf("nginx refuses its configuration: %s",
-							       last ? last + 1 : dcv_buf_str(&t)) };
-		dcv_buf_release(&t);
-		goto out;
-	}
-	dcv_remote_sh(c, h, "crontab -l -u root 2>/dev/null; cat /etc/cron.d/* /etc/crontab 2>/dev/null; exit 0",
-		      &crons, NULL, &status, &j->err[i]);
-	n = split_nginx_dump(dcv_buf_str(&dump), &files, &texts);
-	dcv_lint_nginx(files, n, crons.data, &j->findings[i]);
-	for (int k = 0; k < 2 * n; k++)
-		free(texts[k]);
-	free(texts);
-	free(files);
-	/* the certificate files the configuration names must exist */
-	dcv_buf_adds(&s, "for f in ");
-	dcv_shquote(&s, h->cert);
-	dcv_buf_addc(&s, ' ');
-	dcv_shquote(&s, h->key);
-	dcv_buf_adds(&s, "; do [ -r \"$f\" ] || echo \"$f\"; done");
-	dcv_buf_reset(&dump);
-	if (dcv_remote_sh(c, h, s.data, &dump, NULL, &status, &j->err[i]) == DCV_OK) {
-		char *save = NULL;
-		for (char *l = strtok_r(dump.data ? dump.data : (char[]){ 0 }, "\n", &save); l;
-		     l = strtok_r(NULL, "\n", &save)) {
-			struct dcv_findings *f = &j->findings[i];
-			f->v = xrealloc(f->v, sizeof(*f->v) * (size_t)(f->n + 1));
-			f->v[f->n++] = (struct dcv_finding){ DCV_SEV_ERROR, xstrdup(l), 0, xstrdup("nginx.cert-missing"),
-							     xasprintf("certificate file %s is missing: nginx will not start", l) };
-		}
-	}
-out:
-	dcv_buf_release(&dump);
-	dcv_buf_release(&crons);
-	dcv_buf_release(&err);
-	dcv_buf_release(&s);
-}
-
-static void lint_agent(struct hostjob *j, int i, struct dcv_ssh *c)
-{
-	const struct dcv_host *h = j->hosts[i];
-	struct dcv_buf cur = DCV_BUF_INIT;
-	bool exists = false;
-
-	j->rc[i] = dcv_remote_read(c, h, DCV_DCV_CONF, &cur, &exists, &j->err[i]);
-	if (j->rc[i] == DCV_OK && exists) {
-		char *name = xasprintf("%s:%s", h->name, DCV_DCV_CONF);
-		dcv_lint_dcvconf(dcv_buf_str(&cur), name, true, &j->findings[i]);
-		free(name);
-	}
-	dcv_buf_release(&cur);
-}
-
 static void host_worker(void *user, int i)
 {
 	struct hostjob *j = user;
@@ -228,11 +105,9 @@ static void host_worker(void *user, int i)
 	if (j->rc[i] != DCV_OK)
 		return;
 	if (!j->lint)
-		diff_one(j, i, c);
-	else if (j->hosts[i]->role == DCV_ROLE_GATEWAY)
-		lint_gateway(j, i, c);
+		j->rc[i] = dcv_hostconf_diff(c, j->inv, j->hosts[i], &j->out[i], &j->err[i]);
 	else
-		lint_agent(j, i, c);
+		j->rc[i] = dcv_hostconf_lint(c, j->inv, j->hosts[i], &j->findings[i], &j->err[i]);
 }
 
 /* Hosts named on the command line, or the gateway and every agent. */
@@ -293,6 +168,7 @@ static const struct dcv_cmd sub_diff = {
 	.summary = "deployed configuration against the rendered one (exit 1 on drift)",
 	.usage = "config diff [HOST...]",
 	.opts = plain_opts,
+	.max_args = CLI_ARGS_MANY,
 	.run = run_diff,
 };
 
@@ -308,11 +184,9 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	json = ctx->json || cli_flag(&sub_diff, &a, "json");
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	n = pick_hosts(ctx, &sub_diff, a.pos, a.n_pos, &j.hosts);
-	cli_args_release(&a);
 	if (n < 0)
 		return -n;
 	hostjob_run(ctx, &j, n);
@@ -360,6 +234,18 @@ static bool looks_like_dcvconf(const char *name, const char *text)
 	       strstr(text, "[security]") || strstr(text, "[session-management");
 }
 
+/* HAProxy's sections start at the left margin; nginx has no such words. */
+static bool looks_like_haproxy(const char *text)
+{
+	static const char *const heads[] = { "global", "defaults", "frontend ", "backend ", "listen " };
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+			if (strncmp(l, heads[i], strlen(heads[i])) == 0)
+				return true;
+	return false;
+}
+
 static void print_findings(struct dcv_ctx *ctx, const struct dcv_findings *f)
 {
 	for (int i = 0; i < f->n; i++) {
@@ -393,14 +279,16 @@ static struct json_object *findings_json(const struct dcv_findings *f)
 static int run_lint(struct dcv_ctx *ctx, int argc, char **argv);
 static const struct dcv_cmd sub_lint = {
 	.name = "lint",
-	.summary = "lint dcv.conf and nginx configurations, on hosts or local files (exit 1 on an error)",
+	.summary = "lint dcv.conf, nginx and HAProxy configurations, on hosts or local files (exit 1 on an error)",
 	.usage = "config lint [HOST...|FILE...]",
 	.help = "Arguments that name existing local files are linted as files (nginx files together,\n"
-		"as nginx would load them; dcv.conf by name or content); otherwise as inventory hosts:\n"
-		"the gateway's whole nginx configuration (nginx -T), its crontabs and certificate\n"
-		"files, each agent's /etc/dcv/dcv.conf. No argument: every gateway and agent.\n"
+		"as nginx would load them; dcv.conf by name or content; haproxy.cfg by its sections);\n"
+		"otherwise as inventory hosts: the gateway's whole proxy configuration (nginx -T, or\n"
+		"haproxy.cfg), its crontabs and certificate files, each agent's /etc/dcv/dcv.conf.\n"
+		"No argument: every gateway and agent.\n"
 		"Each finding says why in one line. Warnings alone exit 0.\n",
 	.opts = plain_opts,
+	.max_args = CLI_ARGS_MANY,
 	.run = run_lint,
 };
 
@@ -419,6 +307,9 @@ static int lint_files(struct dcv_ctx *ctx, char **paths, int n, bool json)
 		}
 		if (looks_like_dcvconf(paths[i], dcv_buf_str(&texts[i])))
 			dcv_lint_dcvconf(dcv_buf_str(&texts[i]), paths[i], true, &f);
+		else if (looks_like_haproxy(dcv_buf_str(&texts[i])))
+			/* a file alone says nothing of its host: judged as off RHEL (no crypto-policies) */
+			dcv_proxy_haproxy.lint(dcv_buf_str(&texts[i]), paths[i], &(struct dcv_proxy_env){ 0 }, &f);
 		else
 			nf[n_nginx++] = (struct dcv_nginx_file){ paths[i], dcv_buf_str(&texts[i]) };
 	}
@@ -459,15 +350,12 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 		files &= stat(a.pos[i], &st) == 0 && S_ISREG(st.st_mode);
 	if (files) {
 		rc = lint_files(ctx, a.pos, a.n_pos, json);
-		cli_args_release(&a);
 		return rc;
 	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
-		cli_args_release(&a);
 		return rc;
 	}
 	n = pick_hosts(ctx, &sub_lint, a.pos, a.n_pos, &j.hosts);
-	cli_args_release(&a);
 	if (n < 0)
 		return -n;
 	j.lint = true;

@@ -4,6 +4,7 @@
 #include "../lib/buf.h"
 #include "../lib/deploy.h"
 #include "../lib/inventory.h"
+#include "../lib/proxy.h"
 #include "../lib/ssh.h"
 #include "../lib/util.h"
 
@@ -18,6 +19,7 @@ static const struct dcv_opt opts[] = {
 	{ "dry-run", 'n', NULL, "print the plan and unified diffs; change nothing on any host" },
 	{ "diff", 'd', NULL, "print unified diffs of the files as they are changed" },
 	{ "only", 0, "WHAT", "gateway, agents, or one host name" },
+	{ "proxy", 0, "KIND", "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy" },
 	{ "json", 0, NULL, "one JSON document with every step and a summary" },
 	{ NULL, 0, NULL, NULL },
 };
@@ -72,17 +74,19 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&dcv_cmd_deploy, "unexpected argument '%s'", a.pos[0]);
-	}
 	o.dry_run = cli_flag(&dcv_cmd_deploy, &a, "dry-run");
 	o.only = cli_opt(&dcv_cmd_deploy, &a, "only");
 	pr.json = ctx->json || cli_flag(&dcv_cmd_deploy, &a, "json");
 	pr.diffs = o.dry_run || cli_flag(&dcv_cmd_deploy, &a, "diff");
-	cli_args_release(&a);
+	const char *kind = cli_opt(&dcv_cmd_deploy, &a, "proxy");
+	const struct dcv_proxy_kind *k = kind ? dcv_proxy_kind_named(kind) : NULL;
+	if (kind && !k)
+		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
+	struct dcv_host *gw = dcv_inventory_gateway(inv);
+	if (k && gw)
+		gw->proxy = k->id; /* this run only: the inventory file is not rewritten */
 
 	char *owner = owner_string();
 	struct dcv_ssh_pool *pool = ctx_pool(ctx);
@@ -148,16 +152,20 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 
 const struct dcv_cmd dcv_cmd_deploy = {
 	.name = "deploy",
-	.summary = "deploy the nginx bypass (runbook Phase 1): idempotent, with backup and rollback",
-	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--json]",
-	.help = "Gateway first: install nginx if missing, require the certificate and key, write\n"
-		"/etc/nginx/conf.d/dcv-proxy.conf and validate it with nginx -t (an invalid file is\n"
-		"put back), stop and disable dcv-connection-gateway and dcv-session-manager-broker,\n"
-		"start and enable nginx and confirm it listens (if it does not, what was stopped is\n"
-		"started again). Then every agent in parallel: stop and disable the Session Manager\n"
-		"agent, merge dcv.conf (only the keys dcvctl manages; auth-token-verifier removed),\n"
-		"restart dcvserver only if dcv.conf changed, create the session if missing.\n"
-		"A second run changes nothing. A remote lock refuses two deploys on one host.\n"
+	.summary = "deploy the bypass with nginx or HAProxy (runbook Phase 1, Phase 2): idempotent, with rollback",
+	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--proxy nginx|haproxy] [--json]",
+	.help = "Gateway first, for the inventory's proxy kind (or --proxy): install the proxy if\n"
+		"missing, require the certificate and key, build the files the kind derives on the\n"
+		"gateway (HAProxy: the combined cert+key PEM, mode 600, and stats credentials\n"
+		"generated once), write its configuration and validate it (nginx -t, haproxy -c; an\n"
+		"invalid file is put back while the old proxy keeps serving), then stop and disable\n"
+		"what must give up the port (dcv-connection-gateway, dcv-session-manager-broker, the\n"
+		"other proxy kind), start and enable the proxy and confirm it listens (if it does\n"
+		"not, what was stopped is started again). Then every agent in parallel: stop and\n"
+		"disable the Session Manager agent, merge dcv.conf (only the keys dcvctl manages;\n"
+		"auth-token-verifier removed), restart dcvserver only if dcv.conf changed, create the\n"
+		"session if missing. A second run changes nothing. A remote lock refuses two deploys\n"
+		"on one host. Secrets never appear in diffs or messages.\n"
 		"Exit: 0 all steps ok or changed, 1 a step failed (rolled back), 4 the gateway or\n"
 		"every host could not be reached or the connection was lost.\n",
 	.opts = opts,

@@ -40,16 +40,13 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	if (a.n_pos != 1 || !a.has_rest || a.n_rest == 0) {
-		cli_args_release(&a);
 		return usage_error(&dcv_cmd_exec, a.n_pos == 0 ? "missing HOST" :
 					   a.n_pos > 1 ? "put the command after '--'" : "missing '-- CMD'");
 	}
 	if ((t = cli_opt(&dcv_cmd_exec, &a, "timeout")) && !dcv_parse_duration(t, &req.timeout_ms)) {
-		cli_args_release(&a);
 		return usage_error(&dcv_cmd_exec, "bad duration '%s' for --timeout", t);
 	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK || !(h = ctx_host(ctx, a.pos[0]))) {
-		cli_args_release(&a);
 		return rc ? rc : EXIT_USAGE;
 	}
 	dcv_shquote_argv(&cmd, (const char *const *)a.rest, a.n_rest);
@@ -58,7 +55,6 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	req.in_fd = cli_flag(&dcv_cmd_exec, &a, "stdin") ? STDIN_FILENO : -1;
 	req.output = stream;
 	req.capture = req.sudo; /* only to recognise sudo's password prompt */
-	cli_args_release(&a);
 
 	dcv_ssh_result_init(&res);
 	pool = ctx_pool(ctx);
@@ -86,5 +82,6 @@ const struct dcv_cmd dcv_cmd_exec = {
 		"Exits with the remote command's status, or 255 when dcvctl could not run it\n"
 		"(connect, authentication, host key, lost connection, timeout).\n",
 	.opts = opts,
+	.max_args = CLI_ARGS_MANY,
 	.run = run,
 };

@@ -64,11 +64,6 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	probe = cli_flag(&dcv_cmd_hosts, &a, "probe");
 	json = ctx->json || cli_flag(&dcv_cmd_hosts, &a, "json");
-	if (a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&dcv_cmd_hosts, "unexpected argument '%s'", a.pos[0]);
-	}
-	cli_args_release(&a);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 

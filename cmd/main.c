@@ -74,6 +74,7 @@ const struct dcv_cmd dcv_cmd_help = {
 	.summary = "show help for dcvctl or a command",
 	.usage = "help [COMMAND]",
 	.opts = help_opts,
+	.max_args = 1,
 	.run = run_help,
 };
 

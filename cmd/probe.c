@@ -61,8 +61,6 @@ static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args
 
 	memset(t, 0, sizeof(*t));
 	t->po = (struct dcv_probe_opts)DCV_PROBE_OPTS_INIT;
-	if (a->n_pos > 1)
-		return usage_error(cmd, "one URL at most");
 	if (a->n_pos == 0 || via || ctx->config || getenv("DCVCTL_CONFIG") || access("dcvctl.conf", F_OK) == 0) {
 		if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 			return rc;
@@ -175,13 +173,14 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 	}
 	dcv_cert_info(r.cert, &ci);
 	long days = dcv_cert_days_left(&ci, time(NULL));
+	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
 	bool covered = dcv_cert_covers(r.cert, t->host);
 	bool verified = dcv_cert_verify(r.cert, t->po.ca_file, &verr) == DCV_OK;
 	bool names_ok = true;
 	for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
 		names_ok &= dcv_cert_covers(r.cert, t->inv->names[i]);
 	/* without a CA file an untrusted chain is only a warning (the seed's self-signed cert) */
-	bool ok = covered && names_ok && days >= 0 && (verified || !t->po.ca_file);
+	bool ok = covered && names_ok && days >= 0 && !early && (verified || !t->po.ca_file);
 	if (json) {
 		struct json_object *o = json_object_new_object(), *sans = json_object_new_array();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
@@ -195,6 +194,7 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 			json_object_array_add(sans, json_object_new_string(ci.sans[i]));
 		json_object_object_add(o, "sans", sans);
 		json_object_object_add(o, "days_left", json_object_new_int64(days));
+		json_object_object_add(o, "not_yet_valid", json_object_new_boolean(early));
 		json_object_object_add(o, "host", json_object_new_string(t->host));
 		json_object_object_add(o, "host_covered", json_object_new_boolean(covered));
 		json_object_object_add(o, "names_covered", json_object_new_boolean(names_ok));
@@ -209,7 +209,7 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 		for (int i = 0; i < ci.n_sans; i++)
 			printf(" %s", ci.sans[i]);
 		printf("%s\nexpires  in %ld days (%s)\n", ci.n_sans ? "" : " (none)", days,
-		       days < 0 ? "EXPIRED" : "ok");
+		       days < 0 ? "EXPIRED" : early ? "NOT YET VALID" : "ok");
 		printf("%s%s%s %s by a SAN\n", col(ctx, covered ? "green" : "red"), t->host, col_end(ctx),
 		       covered ? "is covered" : "is NOT covered");
 		for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
@@ -219,7 +219,7 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 			       t->po.ca_file ? t->po.ca_file : "");
 		else
 			printf("chain    %s%s: %s%s\n", col(ctx, t->po.ca_file ? "red" : "yellow"),
-			       t->po.ca_file ? "NOT verified" : "warning: untrusted", verr.msg, col_end(ctx));
+			       t->po.ca_file ? "NOT verified" : "warning: NOT verified (no ca-file)", verr.msg, col_end(ctx));
 	}
 	dcv_cert_info_release(&ci);
 	dcv_tls_result_release(&r);
@@ -253,7 +253,10 @@ static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, c
 		json_object_object_add(o, "ok", json_object_new_boolean(ok));
 		json_object_object_add(o, "status", json_object_new_int64(r.status));
 		json_object_object_add(o, "accept_ok", json_object_new_boolean(r.accept_ok));
+		json_object_object_add(o, "rejected", r.rejected[0] ? json_object_new_string(r.rejected) : NULL);
 		json_object_object_add(o, "upgrade_ms", json_object_new_double(r.upgrade_ms));
+		json_object_object_add(o, "close_code", json_object_new_int(r.close_code));
+		json_object_object_add(o, "failure", r.failure[0] ? json_object_new_string(r.failure) : NULL);
 		if (r.status != 101 || !r.accept_ok)
 			json_object_object_add(o, "headers", json_object_new_string(dcv_buf_str(&r.headers)));
 		if (hold_ms) {
@@ -276,10 +279,13 @@ static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, c
 			printf("%s held %.1f s: %d pings, %d pongs, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms%s%s\n",
 			       r.failure[0] ? "FAILED:" : "hold:", r.held_ms / 1000.0, r.pings_sent, r.pongs,
 			       r.server_pings, r.rtt_p50, r.rtt_p95, r.rtt_max, r.failure[0] ? " - " : "", r.failure);
-	} else {
-		printf("%sfailed%s: %s\n%s", col(ctx, "red"), col_end(ctx),
-		       r.status == 101 ? "101 but a wrong Sec-WebSocket-Accept" : "no upgrade",
+		else if (r.failure[0])
+			printf("%sFAILED%s: %s\n", col(ctx, "red"), col_end(ctx), r.failure);
+	} else if (r.status == 101) {
+		printf("%sfailed%s: 101 Switching Protocols but %s\n%s", col(ctx, "red"), col_end(ctx), r.rejected,
 		       dcv_buf_str(&r.headers));
+	} else {
+		printf("%sfailed%s: no upgrade\n%s", col(ctx, "red"), col_end(ctx), dcv_buf_str(&r.headers));
 	}
 	dcv_ws_result_release(&r);
 	return ok ? EXIT_OK : EXIT_FAIL;
@@ -305,14 +311,13 @@ static int run(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, int kind, int arg
 			rc = probe_ws(ctx, &t, &a, cmd, json);
 	}
 	teardown(&t);
-	cli_args_release(&a);
 	return rc;
 }
 
 #define PROBE_SUB(var, fn, kind, nm, sum, use, options)                                  \
 	static int fn(struct dcv_ctx *ctx, int argc, char **argv);                       \
 	static const struct dcv_cmd var = { .name = nm, .summary = sum, .usage = use,    \
-					    .opts = options, .run = fn };                \
+					    .opts = options, .max_args = 1, .run = fn };                \
 	static int fn(struct dcv_ctx *ctx, int argc, char **argv)                        \
 	{                                                                                \
 		return run(ctx, &var, kind, argc, argv);                                 \

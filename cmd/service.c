@@ -35,22 +35,16 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	json = ctx->json || cli_flag(&dcv_cmd_service, &a, "json");
-	if (a.n_pos < 3) {
-		cli_args_release(&a);
-		return usage_error(&dcv_cmd_service, "need ACTION, HOST and at least one UNIT");
-	}
 	action = a.pos[0];
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		known |= strcmp(actions[i], action) == 0;
 	if (!known) {
 		const char *near = dcv_nearest(action, actions, sizeof(actions) / sizeof(actions[0]));
-		cli_args_release(&a);
 		if (near)
 			return usage_error(&dcv_cmd_service, "unknown action '%s' (did you mean '%s'?)", action, near);
 		return usage_error(&dcv_cmd_service, "unknown action '%s'", action);
 	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK || !(h = ctx_host(ctx, a.pos[1]))) {
-		cli_args_release(&a);
 		return rc ? rc : EXIT_USAGE;
 	}
 	int n_units = a.n_pos - 2;
@@ -104,7 +98,6 @@ out:
 	dcv_units_free(st, n_units);
 	dcv_buf_release(&msg);
 	dcv_ssh_pool_free(pool);
-	cli_args_release(&a);
 	return rc;
 }
 
@@ -116,5 +109,7 @@ const struct dcv_cmd dcv_cmd_service = {
 		"active and enabled state. 'status' exits 1 when a unit is not active; other\n"
 		"actions exit 1 when systemctl fails.\n",
 	.opts = opts,
+	.min_args = 3,
+	.max_args = CLI_ARGS_MANY,
 	.run = run,
 };

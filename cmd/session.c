@@ -135,11 +135,6 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 		return rc < 0 ? EXIT_OK : rc;
 	only = cli_opt(cmd, &a, "agent");
 	json = ctx->json || cli_flag(cmd, &a, "json");
-	if (a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(cmd, "unexpected argument '%s'", a.pos[0]);
-	}
-	cli_args_release(&a);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (only) {

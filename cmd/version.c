@@ -17,10 +17,6 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (a.n_pos) {
-		cli_args_release(&a);
-		return usage_error(&dcv_cmd_version, "unexpected argument '%s'", a.pos[0]);
-	}
 	if (ctx->json || cli_flag(&dcv_cmd_version, &a, "json")) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "version", json_object_new_string(DCV_VERSION));
@@ -31,7 +27,6 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		printf("dcvctl %s (libssh %s, json-c %s)\n", DCV_VERSION, dcv_libssh_version(),
 		       json_c_version());
 	}
-	cli_args_release(&a);
 	return EXIT_OK;
 }
 

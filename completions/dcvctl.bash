@@ -25,7 +25,7 @@ _dcvctl_opts()
 	'config diff')   echo '--json' ;;
 	'config lint')   echo '--json' ;;
 	'config render') echo '-a=AGENT --agent=AGENT' ;;
-	deploy)          echo '-n --dry-run -d --diff --only=WHAT --json' ;;
+	deploy)          echo '-n --dry-run -d --diff --only=WHAT --proxy=KIND --json' ;;
 	exec)            echo '-i --stdin -s --sudo -t=DUR --timeout=DUR' ;;
 	hosts)           echo '-p --probe --json' ;;
 	'probe http'|'probe tls')
@@ -60,7 +60,7 @@ _dcvctl_args()
 	'cert check 1')    echo @file ;;
 	'config diff '*)   echo @managed ;;
 	'config lint '*)   echo '@managed @file' ;;
-	'config render 1') echo 'nginx dcv' ;;
+	'config render 1') echo 'nginx haproxy dcv' ;;
 	'exec 1')          echo @host ;;
 	'exec '*)          echo -- ;;
 	'help 1')          echo @command ;;

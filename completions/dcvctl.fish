@@ -10,7 +10,7 @@ set -g __dcvctl_commands \
     'cert	check a certificate, or generate a self-signed pair for the endpoint' \
     'check	the full checklist over every hop, with the diagnosis of the first broken one' \
     'config	render, diff or lint the configurations dcvctl manages' \
-    'deploy	deploy the nginx bypass (runbook Phase 1): idempotent, with backup and rollback' \
+    'deploy	deploy the bypass with nginx or HAProxy (runbook Phase 1, Phase 2): idempotent, with rollback' \
     'exec	run a command on a host, arguments passed literally, output streamed' \
     'help	show help for dcvctl or a command' \
     "hosts	list the inventory's hosts; --probe connects to each in parallel" \
@@ -33,7 +33,7 @@ set -g __dcvctl_valued global:-c global:--config global:--color \
     check:-f check:--format check:-o check:--output check:--only check:--skip check:--hold \
     check:--interval \
     'config render:-a' 'config render:--agent' \
-    deploy:--only \
+    deploy:--only deploy:--proxy \
     exec:-t exec:--timeout \
     'probe http:--via' 'probe http:--connect-to' 'probe http:--timeout' \
     'probe tls:--via' 'probe tls:--connect-to' 'probe tls:--timeout' \
@@ -243,14 +243,15 @@ complete -c dcvctl -n '__dcvctl_using config lint' -l json -d 'print as JSON'
 complete -c dcvctl -n '__dcvctl_arg config lint 1+' -a '(__dcvctl_hosts managed)' -d 'inventory host'
 complete -c dcvctl -n '__dcvctl_arg config lint 1+' -F
 
-# config render nginx|dcv [--agent NAME]
+# config render nginx|haproxy|dcv [--agent NAME]
 complete -c dcvctl -n '__dcvctl_using config render' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'the agent whose dcv.conf to render (default: the first)'
-complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx dcv' -d kind
+complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx haproxy dcv' -d kind
 
-# deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--json]
+# deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--proxy nginx|haproxy] [--json]
 complete -c dcvctl -n '__dcvctl_using deploy' -s n -l dry-run -d 'print the plan and unified diffs; change nothing on any host'
 complete -c dcvctl -n '__dcvctl_using deploy' -s d -l diff -d 'print unified diffs of the files as they are changed'
 complete -c dcvctl -n '__dcvctl_using deploy' -l only -x -a 'gateway agents (__dcvctl_hosts agent)' -d 'gateway, agents, or one host name'
+complete -c dcvctl -n '__dcvctl_using deploy' -l proxy -x -a 'nginx haproxy' -d 'deploy this proxy kind (nginx or haproxy) instead of the inventory\'s proxy'
 complete -c dcvctl -n '__dcvctl_using deploy' -l json -d 'one JSON document with every step and a summary'
 
 # exec [-i] [--sudo] [--timeout DUR] HOST -- CMD [ARG...]

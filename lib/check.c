@@ -6,13 +6,16 @@
 #include "agent.h"
 #include "buf.h"
 #include "diff.h"
+#include "facts.h"
 #include "err.h"
 #include "inventory.h"
 #include "lint.h"
 #include "probe.h"
+#include "proxy.h"
 #include "remote.h"
 #include "render.h"
 #include "report.h"
+#include "sanitize.h"
 #include "service.h"
 #include "ssh.h"
 #include "tls.h"
@@ -42,6 +45,9 @@ struct run {
 	struct dcv_ssh *gw_conn;
 	const struct dcv_host *gw;
 	bool gw_facts;
+	/* servers the proxy itself marks down, for the diagnosis */
+	struct dcv_backend_state *down;
+	int n_down;
 };
 
 static bool wanted(const struct run *r, const char *id)
@@ -165,6 +171,18 @@ static void unit_state(const struct kv *kv, int i, int n, char *active, char *en
 	dcv_buf_release(&lines);
 }
 
+/* host-key-policy = off connects whatever key the host offers: its SSH row warns, never passes.
+ * ssh_note completes the row's message. */
+static enum dcv_check_status ssh_status(const struct dcv_ssh *c)
+{
+	return dcv_ssh_hostkey_verified(c) ? DCV_CHECK_PASS : DCV_CHECK_WARN;
+}
+
+static const char *ssh_note(const struct dcv_ssh *c)
+{
+	return dcv_ssh_hostkey_verified(c) ? "" : "; host key not verified (host-key-policy = off)";
+}
+
 /* Record `error` for every wanted id of a host that could not be reached. */
 static void unreachable(struct run *r, const char *host, const char *const *ids, int n, const char *why)
 {
@@ -185,156 +203,128 @@ static void check_bastion(struct run *r, const struct dcv_host *b)
 	if (dcv_ssh_connect(r->pool, b, &c, &e) != DCV_OK)
 		add(r, "bastion.ssh", b->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
 	else
-		add(r, "bastion.ssh", b->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", b->user,
-		    b->ssh_host, b->ssh_port, dcv_ssh_hostkey(c));
+		add(r, "bastion.ssh", b->name, ssh_status(c), t0, NULL, "%s@%s:%d, host key %s%s", b->user,
+		    b->ssh_host, b->ssh_port, dcv_ssh_hostkey(c), ssh_note(c));
 }
 
 /* ------------------------------------------------------------------ gateway */
 
-static const char *proxy_unit(const struct dcv_host *gw)
+static void gw_services(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+			const struct dcv_gw_facts *f, long long t0)
 {
-	return gw->proxy == DCV_PROXY_NGINX ? "nginx" : gw->proxy == DCV_PROXY_HAPROXY ? "haproxy"
-										 : "dcv-connection-gateway";
-}
+	struct dcv_buf states = DCV_BUF_INIT, wrong = DCV_BUF_INIT;
+	const struct dcv_unit_state *u = dcv_gw_facts_unit(f, k->unit);
+	bool active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
 
-static const char *proxy_file(const struct dcv_host *gw)
-{
-	return gw->proxy == DCV_PROXY_NGINX ? DCV_NGINX_CONF
-	       : gw->proxy == DCV_PROXY_HAPROXY ? "/etc/haproxy/haproxy.cfg"
-						: "/etc/dcv-connection-gateway/dcv-connection-gateway.conf";
-}
-
-static void gw_facts_script(const struct dcv_host *gw, struct dcv_buf *s)
-{
-	const char *units[] = { "dcv-connection-gateway", "dcv-session-manager-broker", proxy_unit(gw) };
-
-	dcv_units_show_script(s, units, 3);
-	if (gw->proxy == DCV_PROXY_NGINX)
-		dcv_buf_adds(s, "t=$(nginx -t 2>&1); echo \"test.rc=$?\"; printf 'test.out='; printf '%s' \"$t\" | b64\n");
-	else if (gw->proxy == DCV_PROXY_HAPROXY)
-		dcv_buf_adds(s, "t=$(haproxy -c -f /etc/haproxy/haproxy.cfg 2>&1); echo \"test.rc=$?\"; printf 'test.out='; printf '%s' \"$t\" | b64\n");
-	dcv_buf_adds(s, "f=");
-	dcv_shquote(s, proxy_file(gw));
-	dcv_buf_adds(s, "; [ -e \"$f\" ] && { printf 'file='; b64 < \"$f\"; }\n");
-	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", gw->listen);
-	dcv_buf_adds(s, "c=");
-	dcv_shquote(s, gw->cert);
-	dcv_buf_adds(s, "; k=");
-	dcv_shquote(s, gw->key);
-	dcv_buf_adds(s, "\n[ -r \"$c\" ] && { printf 'cert='; b64 < \"$c\"; }\n"
-			"[ -r \"$k\" ] && echo key=yes\n"
-			"if command -v openssl >/dev/null 2>&1 && [ -r \"$c\" ] && [ -r \"$k\" ]; then "
-			"a=$(openssl x509 -noout -pubkey -in \"$c\" 2>/dev/null | sha256sum); "
-			"b=$(openssl pkey -pubout -in \"$k\" 2>/dev/null | sha256sum); "
-			"if [ \"$a\" = \"$b\" ]; then echo keymatch=yes; else echo keymatch=no; fi; fi\n");
-}
-
-static void gw_services(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
-{
-	char a1[24], e1[24], a2[24], e2[24], pa[24], pe[24];
-
-	unit_state(kv, 0, 3, a1, e1);
-	unit_state(kv, 1, 3, a2, e2);
-	unit_state(kv, 2, 3, pa, pe);
-	if (gw->proxy != DCV_PROXY_CONNECTION_GATEWAY) {
-		bool ok = strcmp(a1, "active") != 0 && strcmp(a2, "active") != 0 &&
-			  strcmp(e1, "enabled") != 0 && strcmp(e2, "enabled") != 0;
-		add(r, "gateway.legacy-services", gw->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL,
-		    "dcv-connection-gateway %s/%s, dcv-session-manager-broker %s/%s%s", a1, e1, a2, e2,
-		    ok ? "" : ": the bypass needs both stopped and disabled");
+	/* every unit that must not run for this kind to own the port, named when it does */
+	for (int i = 0; k->stop[i]; i++) {
+		const struct dcv_unit_state *s = dcv_gw_facts_unit(f, k->stop[i]);
+		dcv_buf_addf(&states, "%s%s %s/%s", i ? ", " : "", k->stop[i], s->active, s->enabled);
+		if (dcv_unit_is_active(s) || dcv_unit_is_enabled(s))
+			dcv_buf_addf(&wrong, "%s%s is %s", wrong.len ? ", " : "", k->stop[i],
+				     dcv_unit_is_active(s) ? "running" : "enabled");
 	}
-	bool active = strcmp(pa, "active") == 0, enabled = strcmp(pe, "enabled") == 0;
+	add(r, "gateway.legacy-services", gw->name, wrong.len ? DCV_CHECK_FAIL : DCV_CHECK_PASS, t0, NULL,
+	    "%s%s%s%s", states.data, wrong.len ? ": " : "", dcv_buf_str(&wrong),
+	    wrong.len ? ", but this bypass needs it stopped and disabled" : "");
 	add(r, "gateway.proxy.service", gw->name,
 	    !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN, t0, NULL, "%s %s, %s%s",
-	    proxy_unit(gw), pa, pe, active && !enabled ? " (will not start at boot)" : "");
+	    k->unit, u->active, u->enabled, active && !enabled ? " (will not start at boot)" : "");
+	dcv_buf_release(&states);
+	dcv_buf_release(&wrong);
 }
 
-static void gw_config(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+static void gw_config(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+		      const struct dcv_gw_facts *f, long long t0)
 {
-	struct dcv_buf out = DCV_BUF_INIT, file = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT;
-	const char *trc = kv_get(kv, "test.rc");
+	struct dcv_buf want = DCV_BUF_INIT, d = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_proxy_env env = { .crypto_policies = f->crypto_policies };
+	char *secret = f->secret ? xstrdup(f->secret) : NULL, *colon = secret ? strchr(secret, ':') : NULL;
 
-	kv_b64(kv, "test.out", &out);
-	if (trc && strcmp(trc, "0") != 0) {
-		add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
-		    "%s refuses its configuration", gw->proxy == DCV_PROXY_NGINX ? "nginx -t" : "haproxy -c");
-	} else if (gw->proxy == DCV_PROXY_NGINX) {
-		bool exists = kv_b64(kv, "file", &file);
-		dcv_render_nginx(r->inv, &want);
-		if (!exists)
-			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, NULL,
-			    "nginx -t passes but %s is missing: run dcvctl deploy", DCV_NGINX_CONF);
-		else if (dcv_diff(file.data, want.data, "deployed", "rendered", &d))
-			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_WARN, t0, d.data,
-			    "nginx -t passes; %s drifted from the rendered file (dcvctl config diff gateway)",
-			    DCV_NGINX_CONF);
-		else
-			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_PASS, t0, NULL,
-			    "nginx -t passes; %s is as rendered", DCV_NGINX_CONF);
-	} else {
-		add(r, "gateway.proxy.config", gw->name, trc ? DCV_CHECK_PASS : DCV_CHECK_SKIP, t0, NULL, "%s",
-		    trc ? "configuration valid" : "no validator for this proxy");
+	if (colon) {
+		*colon = '\0';
+		env.stats_user = secret;
+		env.stats_password = colon + 1;
 	}
-	dcv_buf_release(&out);
-	dcv_buf_release(&file);
+	dcv_buf_adds(&out, dcv_buf_str(&f->validate_out));
+	dcv_proxy_redact(&env, &out);
+	if (!f->has_binary) {
+		add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s is not installed: run dcvctl deploy",
+		    k->name);
+	} else if (f->validate_rc != 0) {
+		add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
+		    "`%s` refuses the configuration", k->validate);
+	} else {
+		k->render(r->inv, &env, &want);
+		if (!f->config_exists)
+			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, NULL,
+			    "`%s` passes but %s is missing: run dcvctl deploy", k->validate, k->config);
+		else if (dcv_diff(f->config.data, want.data, "deployed", "rendered", &d)) {
+			dcv_proxy_redact(&env, &d);
+			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_WARN, t0, d.data,
+			    "`%s` passes; %s drifted from the rendered file (dcvctl config diff gateway)", k->validate,
+			    k->config);
+		} else
+			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_PASS, t0, NULL, "`%s` passes; %s is as rendered",
+			    k->validate, k->config);
+	}
+	if (want.data)
+		explicit_bzero(want.data, want.len);
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
 	dcv_buf_release(&want);
 	dcv_buf_release(&d);
+	dcv_buf_release(&out);
 }
 
-/* Process names as ss shows them (the kernel's 15 characters) and the unit they belong to. */
+/* The unit a listening process belongs to, as ss shows its name (the kernel keeps 15
+ * characters): every proxy kind's own, and the Session Manager's java. */
 static const char *unit_of_process(const char *proc)
 {
 	if (strncmp(proc, "dcv-connection-", 15) == 0)
-		return "dcv-connection-gateway";
-	if (strcmp(proc, "nginx") == 0 || strcmp(proc, "haproxy") == 0)
-		return proc;
+		return DCV_UNIT_GATEWAY;
+	for (int i = 0; dcv_proxy_kinds[i]; i++)
+		if (strcmp(proc, dcv_proxy_kinds[i]->process) == 0)
+			return dcv_proxy_kinds[i]->unit;
 	if (strncmp(proc, "java", 4) == 0)
-		return "dcv-session-manager-broker (java)";
+		return DCV_UNIT_BROKER " (java)";
 	return NULL;
 }
 
-static void gw_listen(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+static void gw_listen(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+		      const struct dcv_gw_facts *f, long long t0)
 {
-	struct dcv_buf ss = DCV_BUF_INIT;
-	const char *want = gw->proxy == DCV_PROXY_CONNECTION_GATEWAY ? "dcv-connection-" : proxy_unit(gw);
-	char proc[64] = "";
+	const char *proc = f->listener;
 
-	kv_b64(kv, "ss", &ss);
-	const char *u = strstr(dcv_buf_str(&ss), "users:((\"");
-	if (u)
-		sscanf(u + 9, "%63[^\"]", proc);
-	if (!ss.len)
+	if (!f->ss.len)
 		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, NULL, "nothing listens on %d",
 		    gw->listen);
-	else if (strcmp(proc, want) == 0)
-		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_PASS, t0, NULL, "%s listens on %d",
-		    proxy_unit(gw), gw->listen);
+	else if (strcmp(proc, k->process) == 0)
+		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_PASS, t0, NULL, "%s listens on %d", k->unit,
+		    gw->listen);
 	else {
 		const char *unit = unit_of_process(proc);
-		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, ss.data,
+		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, f->ss.data,
 		    "port %d is held by %s%s%s%s, not %s", gw->listen, proc[0] ? proc : "another process",
-		    unit ? " (unit " : "", unit ? unit : "", unit ? ")" : "", proxy_unit(gw));
+		    unit ? " (unit " : "", unit ? unit : "", unit ? ")" : "", k->unit);
 	}
-	dcv_buf_release(&ss);
 }
 
-static void gw_cert(struct run *r, const struct dcv_host *gw, const struct kv *kv, long long t0)
+static void gw_cert(struct run *r, const struct dcv_host *gw, const struct dcv_gw_facts *f, long long t0)
 {
-	struct dcv_buf pem = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	struct dcv_buf ev = DCV_BUF_INIT;
 	struct dcv_cert *cert = NULL;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_cert_info ci;
-	const char *km = kv_get(kv, "keymatch");
 
-	if (!kv_b64(kv, "cert", &pem) || !kv_get(kv, "key")) {
+	if (!f->cert_pem.len || !f->key_readable) {
 		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s missing or unreadable",
-		    !pem.len ? gw->cert : gw->key);
-		dcv_buf_release(&pem);
+		    !f->cert_pem.len ? gw->cert : gw->key);
 		return;
 	}
-	if (dcv_cert_parse_pem(pem.data, pem.len, &cert, &e) != DCV_OK) {
+	if (dcv_cert_parse_pem(f->cert_pem.data, f->cert_pem.len, &cert, &e) != DCV_OK) {
 		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s: %s", gw->cert, e.msg);
-		dcv_buf_release(&pem);
 		return;
 	}
 	dcv_cert_info(cert, &ci);
@@ -343,7 +333,7 @@ static void gw_cert(struct run *r, const struct dcv_host *gw, const struct kv *k
 	for (int i = 0; i < ci.n_sans; i++)
 		dcv_buf_addf(&ev, " %s", ci.sans[i]);
 	dcv_buf_addf(&ev, "\ndays left %ld", days);
-	if (km && strcmp(km, "no") == 0)
+	if (f->key_match == 0)
 		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%s does not belong to %s", gw->key, gw->cert);
 	else if (days < 0)
 		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%s expired %ld days ago", gw->cert, -days);
@@ -352,10 +342,56 @@ static void gw_cert(struct run *r, const struct dcv_host *gw, const struct kv *k
 		    gw->cert, days, r->inv->cert_warn_days);
 	else
 		add(r, "gateway.cert", gw->name, DCV_CHECK_PASS, t0, NULL, "cert and key present%s, %ld days left",
-		    km ? " and matching" : "", days);
+		    f->key_match == 1 ? " and matching" : "", days);
 	dcv_cert_info_release(&ci);
 	dcv_cert_free(cert);
-	dcv_buf_release(&pem);
+	dcv_buf_release(&ev);
+}
+
+static const struct dcv_host *agent_named(const struct run *r, const char *name)
+{
+	for (int i = 0; i < r->n_agents; i++)
+		if (strcmp(r->agents[i]->name, name) == 0)
+			return r->agents[i];
+	return NULL;
+}
+
+/* The proxy's own view of its servers: a DOWN one is named with the proxy's check result. */
+static void gw_backends(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+			const struct dcv_gw_facts *f, long long t0)
+{
+	struct dcv_backend_state *b = NULL;
+	struct dcv_buf down = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	int n = 0, n_down = 0;
+
+	if (!k->backends)
+		return;
+	if (!f->status_ok || !k->backends(f->status.data, &b, &n)) {
+		add(r, "gateway.proxy.backends", gw->name, DCV_CHECK_FAIL, t0, NULL,
+		    "%s does not answer `%s`: is %s running?", k->name, k->status, k->unit);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct dcv_host *a = agent_named(r, b[i].name);
+		dcv_buf_addf(&ev, "%s %s %s\n", b[i].name, b[i].status, b[i].detail);
+		if (b[i].up)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		r->down = xrealloc(r->down, sizeof(*r->down) * (size_t)(r->n_down + 1));
+		r->down[r->n_down++] = b[i];
+		pthread_mutex_unlock(&r->lock);
+		n_down++;
+		dcv_buf_addf(&down, "%s%s%s%s (%s: %s)", down.len ? ", " : "", b[i].name, a ? " " : "",
+			     a && a->backup ? "[backup]" : "", b[i].status, b[i].detail);
+	}
+	if (n_down)
+		add(r, "gateway.proxy.backends", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%d of %d servers down: %s",
+		    n_down, n, down.data);
+	else
+		add(r, "gateway.proxy.backends", gw->name, n ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, ev.data,
+		    n ? "%d of %d servers up" : "%d servers in the backend", n, n);
+	free(b);
+	dcv_buf_release(&down);
 	dcv_buf_release(&ev);
 }
 
@@ -421,24 +457,29 @@ static void gw_to_agent(void *user, int i)
 static void gw_facts(struct run *r)
 {
 	const char *ids[] = { "gateway.legacy-services", "gateway.proxy.service", "gateway.proxy.config",
-			      "gateway.proxy.listen", "gateway.cert" };
+			      "gateway.proxy.listen", "gateway.cert", "gateway.proxy.backends" };
 	const struct dcv_host *gw = r->gw;
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf script = DCV_BUF_INIT;
-	struct kv kv;
+	struct dcv_gw_facts f;
 	long long t0 = dcv_now_ms();
 
-	gw_facts_script(gw, &script);
-	if (run_facts(r->gw_conn, gw, script.data, &kv, &e) != DCV_OK) {
-		unreachable(r, gw->name, ids, 5, e.msg);
-	} else {
-		gw_services(r, gw, &kv, t0);
-		gw_config(r, gw, &kv, t0);
-		gw_listen(r, gw, &kv, t0);
-		gw_cert(r, gw, &kv, t0);
-		kv_release(&kv);
+	if (!k) {
+		for (int i = 0; i < 5; i++)
+			add(r, ids[i], gw->name, DCV_CHECK_SKIP, 0, NULL, "proxy = %s is not checked by this dcvctl yet",
+			    dcv_proxy_name(gw->proxy));
+		return;
 	}
-	dcv_buf_release(&script);
+	if (dcv_gw_facts_read(r->gw_conn, gw, k, true, &f, &e) != DCV_OK) {
+		unreachable(r, gw->name, ids, k->backends ? 6 : 5, e.msg);
+		return;
+	}
+	gw_services(r, gw, k, &f, t0);
+	gw_config(r, gw, k, &f, t0);
+	gw_listen(r, gw, k, &f, t0);
+	gw_cert(r, gw, &f, t0);
+	gw_backends(r, gw, k, &f, t0);
+	dcv_gw_facts_release(&f);
 }
 
 /* Job 0: the gateway's own state; job i: the probes through it to agent i-1. */
@@ -457,7 +498,9 @@ static void gw_job(void *user, int i)
 static void check_gateway(struct run *r, const struct dcv_host *gw)
 {
 	const char *ids[] = { "gateway.ssh", "gateway.legacy-services", "gateway.proxy.service",
-			      "gateway.proxy.config", "gateway.proxy.listen", "gateway.cert" };
+			      "gateway.proxy.config", "gateway.proxy.listen", "gateway.cert", "gateway.proxy.backends" };
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
+	int n_ids = k && k->backends ? 7 : 6;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_ssh *c;
 	long long t0 = dcv_now_ms();
@@ -466,35 +509,35 @@ static void check_gateway(struct run *r, const struct dcv_host *gw)
 	for (int i = 0; i < r->n_agents && !to_agents; i++) {
 		char p[96];
 		const char *suffixes[] = { "tcp", "tls", "http" };
-		for (int k = 0; k < 3 && !to_agents; k++) {
-			snprintf(p, sizeof(p), "gateway.to.%s.%s", r->agents[i]->name, suffixes[k]);
+		for (int x = 0; x < 3 && !to_agents; x++) {
+			snprintf(p, sizeof(p), "gateway.to.%s.%s", r->agents[i]->name, suffixes[x]);
 			to_agents = wanted(r, p);
 		}
 	}
-	if (!wanted_prefix(r, ids, 6) && !to_agents)
+	if (!wanted_prefix(r, ids, n_ids) && !to_agents)
 		return;
 	if (dcv_ssh_connect(r->pool, gw, &c, &e) != DCV_OK) {
 		add(r, "gateway.ssh", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		unreachable(r, gw->name, ids + 1, 5, "no SSH connection to the gateway");
+		unreachable(r, gw->name, ids + 1, n_ids - 1, "no SSH connection to the gateway");
 		for (int i = 0; i < r->n_agents; i++) {
 			const char *sfx[] = { "tcp", "tls", "http" };
-			for (int k = 0; k < 3; k++) {
+			for (int x = 0; x < 3; x++) {
 				char id[96];
-				snprintf(id, sizeof(id), "gateway.to.%s.%s", r->agents[i]->name, sfx[k]);
+				snprintf(id, sizeof(id), "gateway.to.%s.%s", r->agents[i]->name, sfx[x]);
 				add(r, id, gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no SSH connection to the gateway");
 			}
 		}
 		return;
 	}
-	add(r, "gateway.ssh", gw->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d, host key %s", gw->user,
-	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c));
+	add(r, "gateway.ssh", gw->name, ssh_status(c), t0, NULL, "%s@%s:%d, host key %s%s", gw->user,
+	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c), ssh_note(c));
 	r->gw_conn = c;
 	r->gw = gw;
-	r->gw_facts = wanted_prefix(r, ids + 1, 5);
+	r->gw_facts = wanted_prefix(r, ids + 1, n_ids - 1);
 	/* the gateway's own state and the probes through it to each agent share its connection
 	 * at the same time */
 	if (to_agents && dcv_ssh_share(c, &e) != DCV_OK) {
-		unreachable(r, gw->name, ids + 1, 5, e.msg);
+		unreachable(r, gw->name, ids + 1, n_ids - 1, e.msg);
 		return;
 	}
 	dcv_parallel(1 + (to_agents ? r->n_agents : 0), to_agents ? 9 : 1, gw_job, r);
@@ -508,8 +551,7 @@ static void agent_config(struct run *r, const struct dcv_host *a, const char *id
 	struct dcv_buf conf = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
 	struct dcv_findings f = { 0 };
 	char name[128];
-	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
-	bool bypass = !gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY;
+	bool bypass = dcv_proxy_bypass(r->inv);
 	if (!kv_b64(kv, "conf", &conf)) {
 		add(r, id, a->name, DCV_CHECK_FAIL, t0, NULL, "%s is missing", DCV_DCV_CONF);
 		return;
@@ -573,7 +615,6 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 	char ids[5][96];
 	const char *idp[5];
 	const char *sfx[] = { "ssh", "sm-agent", "dcvserver", "config", "session" };
-	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_ssh *c;
 	struct kv kv;
@@ -590,8 +631,8 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 		unreachable(r, a->name, idp + 1, 4, "no SSH connection to the agent");
 		return;
 	}
-	add(r, ids[0], a->name, DCV_CHECK_PASS, t0, NULL, "%s@%s:%d%s%s, host key %s", a->user, a->ssh_host,
-	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c));
+	add(r, ids[0], a->name, ssh_status(c), t0, NULL, "%s@%s:%d%s%s, host key %s%s", a->user, a->ssh_host,
+	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c), ssh_note(c));
 	t0 = dcv_now_ms();
 	const char *units[] = { SM_AGENT, "dcvserver" };
 	struct dcv_buf script = DCV_BUF_INIT;
@@ -609,7 +650,7 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 	char sa[24], se[24], da[24], de[24];
 	unit_state(&kv, 0, 2, sa, se);
 	unit_state(&kv, 1, 2, da, de);
-	if (!gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY) {
+	if (dcv_proxy_bypass(r->inv)) {
 		bool ok = strcmp(sa, "active") != 0 && strcmp(se, "enabled") != 0;
 		add(r, ids[1], a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL, "%s %s/%s%s", SM_AGENT, sa, se,
 		    ok ? "" : ": the bypass needs it stopped and disabled");
@@ -668,12 +709,15 @@ static void endpoint_tls(struct run *r, const struct dcv_probe_opts *po)
 		    "certificate does not cover %s; its SANs: %s", missing.data, sans.len ? sans.data : "none");
 	else if (days < 0)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate expired %ld days ago", -days);
+	else if (dcv_cert_not_yet_valid(&ci, time(NULL)))
+		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate not valid yet: it starts in %ld days",
+		    (long)(difftime(ci.not_before, time(NULL)) / 86400));
 	else if (!verified && r->inv->ca_file)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "chain not verified against %s: %s",
 		    r->inv->ca_file, ve.msg);
 	else if (!verified)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data,
-		    "%s, name covered, but the chain is untrusted (%s; set [endpoint] ca-file)", tr.protocol, ve.msg);
+		    "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)", tr.protocol, ve.msg);
 	else if (days < r->inv->cert_warn_days)
 		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data, "certificate expires in %ld days", days);
 	else
@@ -705,9 +749,12 @@ static void check_endpoint(struct run *r)
 	if (wanted(r, "endpoint.tcp")) {
 		char *h = NULL;
 		int port = r->ep_port;
-		if (inv->proxy)
-			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_SKIP, 0, NULL, "through the proxy %s", inv->proxy);
-		else if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port) ||
+		if (inv->proxy) {
+			/* the row reaches reports and CI logs: never the proxy's password */
+			char *shown = dcv_url_redact(inv->proxy);
+			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_SKIP, 0, NULL, "through the proxy %s", shown);
+			free(shown);
+		} else if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port) ||
 			 dcv_probe_tcp(h, port, po.timeout_ms, &ms, remote, sizeof(remote), &e) != DCV_OK)
 			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg[0] ? e.msg : "bad connect-to");
 		else
@@ -731,13 +778,18 @@ static void check_endpoint(struct run *r)
 		t0 = dcv_now_ms();
 		if (dcv_probe_ws(inv->url, &po, 0, 0, &wr, &e) != DCV_OK)
 			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		else if (wr.status == 101 && wr.accept_ok)
+		else if (wr.status == 101 && wr.accept_ok && !wr.failure[0])
 			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_PASS, t0, NULL,
 			    "101 Switching Protocols, Sec-WebSocket-Accept correct");
+		else if (wr.status == 101 && wr.accept_ok)
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "101 Switching Protocols, then %s",
+			    wr.failure);
+		else if (wr.status == 101)
+			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers),
+			    "101 Switching Protocols but %s", wr.rejected);
 		else
 			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "%s",
-			    wr.status == 101 ? "101 with a wrong Sec-WebSocket-Accept"
-			    : wr.status == 400 ? "400: a proxy dropped the Upgrade headers?"
+			    wr.status == 400 ? "400: a proxy dropped the Upgrade headers?"
 			    : wr.status == 403 ? "403: DCV refused the Origin (allowed-ws-origin-regex)?"
 					       : "no upgrade");
 		dcv_ws_result_release(&wr);
@@ -749,7 +801,8 @@ static void check_endpoint(struct run *r)
 		if (dcv_probe_ws(inv->url, &po, r->o->hold_ms, r->o->hold_interval_ms, &wr, &e) != DCV_OK)
 			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
 		else if (wr.status != 101 || !wr.accept_ok)
-			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "no upgrade (%ld)", wr.status);
+			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "no upgrade (%ld)%s%s",
+			    wr.status, wr.rejected[0] ? ": " : "", wr.rejected);
 		else
 			add(r, "endpoint.hold", "endpoint", wr.failure[0] ? DCV_CHECK_FAIL : DCV_CHECK_PASS, t0, NULL,
 			    "%s%sheld %.1f s: %d pongs to %d pings, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms",
@@ -799,10 +852,12 @@ static void diagnose(struct run *r)
 	}
 	if (gw && bad(rep, "%s.ssh", "gateway"))
 		SET("gateway", "dcvctl hosts --probe", "no SSH to the gateway: %s", find(rep, "gateway.ssh")->message);
+	const struct dcv_proxy_kind *k = gw ? dcv_proxy_kind(gw->proxy) : NULL;
+	const char *unit = k ? k->unit : gw ? dcv_proxy_name(gw->proxy) : "";
 	if (gw && bad(rep, "%s.proxy.service", "gateway")) {
-		char *hint = xasprintf("dcvctl service start gateway %s", proxy_unit(gw));
+		char *hint = xasprintf("dcvctl service start gateway %s", unit);
 		d->hop = xstrdup("gateway");
-		d->cause = xasprintf("%s is not running on the gateway", proxy_unit(gw));
+		d->cause = xasprintf("%s is not running on the gateway", unit);
 		d->hint = hint;
 		goto out;
 	}
@@ -843,6 +898,13 @@ static void diagnose(struct run *r)
 			snprintf(hint, sizeof(hint), "dcvctl deploy --only %s", n);
 			SET(n, hint, "the Session Manager agent still runs on %s", n);
 		}
+		for (int b = 0; b < r->n_down; b++)
+			if (strcmp(r->down[b].name, n) == 0) {
+				snprintf(hint, sizeof(hint), "dcvctl probe http https://%s:%d%s --via gateway",
+					 r->agents[i]->address, r->agents[i]->port, r->agents[i]->web_url_path);
+				SET(n, hint, "%s marks %s %s (%s) although dcvserver runs there", unit, n,
+				    r->down[b].status, r->down[b].detail);
+			}
 	}
 	if (bad(rep, "endpoint.%s", "tcp"))
 		SET("endpoint", "aws elbv2 describe-target-health --target-group-arn <TARGET_GROUP_ARN>",
@@ -959,6 +1021,7 @@ int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	diagnose(&r);
 	rep->duration_ms = (long)(dcv_now_ms() - t0);
 	free(r.agents);
+	free(r.down);
 	free(t.v);
 	pthread_mutex_destroy(&r.lock);
 	return DCV_OK;

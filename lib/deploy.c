@@ -7,7 +7,9 @@
 #include "buf.h"
 #include "diff.h"
 #include "err.h"
+#include "facts.h"
 #include "inventory.h"
+#include "proxy.h"
 #include "remote.h"
 #include "render.h"
 #include "service.h"
@@ -18,10 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
-#define LEGACY_GW_1 "dcv-connection-gateway"
-#define LEGACY_GW_2 "dcv-session-manager-broker"
-#define SM_AGENT "dcv-session-manager-agent"
+#define SM_AGENT DCV_UNIT_SM_AGENT
 
 struct run {
 	const struct dcv_inventory *inv;
@@ -147,10 +148,8 @@ static void host_close(struct hostrun *hr)
 
 /* ------------------------------------------------------------------ facts */
 
+/* An agent's facts: its units and dcv.conf. */
 struct facts {
-	char os[32];
-	bool has_nginx;
-	bool cert, key;
 	struct unit units[4];
 	const char *unit_names[4];
 	int n_units;
@@ -171,7 +170,7 @@ static struct unit *unit_of(struct facts *f, const char *name)
 	return NULL;
 }
 
-/* One round trip: OS, nginx presence, cert/key, unit states and the managed file. */
+/* One round trip: unit states and the managed file. */
 static int read_facts(struct hostrun *hr, const char *file, const char *const *units, int n_units,
 		      struct facts *f, struct dcv_err *e)
 {
@@ -181,15 +180,6 @@ static int read_facts(struct hostrun *hr, const char *file, const char *const *u
 	char *save = NULL;
 
 	memset(f, 0, sizeof(*f));
-	dcv_buf_adds(&s, "(. /etc/os-release 2>/dev/null; echo \"os=${ID:-unknown}\"); "
-			 "command -v nginx >/dev/null 2>&1 && echo nginx=yes; ");
-	if (h->role == DCV_ROLE_GATEWAY) {
-		dcv_buf_adds(&s, "[ -r ");
-		dcv_shquote(&s, h->cert);
-		dcv_buf_adds(&s, " ] && echo cert=yes; [ -r ");
-		dcv_shquote(&s, h->key);
-		dcv_buf_adds(&s, " ] && echo key=yes; ");
-	}
 	for (int i = 0; i < n_units; i++)
 		f->unit_names[i] = units[i];
 	f->n_units = n_units;
@@ -212,15 +202,7 @@ static int read_facts(struct hostrun *hr, const char *file, const char *const *u
 		snprintf(f->units[i].enabled, sizeof(f->units[i].enabled), "%s", st[i].enabled);
 	}
 	for (char *l = strtok_r(out.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(l, "os=", 3) == 0) {
-			snprintf(f->os, sizeof(f->os), "%s", l + 3);
-		} else if (strcmp(l, "nginx=yes") == 0) {
-			f->has_nginx = true;
-		} else if (strcmp(l, "cert=yes") == 0) {
-			f->cert = true;
-		} else if (strcmp(l, "key=yes") == 0) {
-			f->key = true;
-		} else if (strncmp(l, "file=", 5) == 0) {
+		if (strncmp(l, "file=", 5) == 0) {
 			f->file_exists = true;
 			if (!dcv_base64_decode(l + 5, strlen(l + 5), &f->file))
 				rc = dcv_err_set(e, DCV_E_REMOTE, "cannot decode %s", file);
@@ -267,19 +249,22 @@ static int systemctl(struct hostrun *hr, const char *verb, const char *const *un
 }
 
 /* A file step: compare, diff, and write through the transaction. *changed tells whether the
- * file was (or, in a dry run, would be) rewritten. */
-static bool file_step(struct hostrun *hr, const char *name, const char *path, struct facts *f,
-		      const char *want, const char *validate, const char *apply, bool *changed)
+ * file was (or, in a dry run, would be) rewritten. Secrets of `env` never reach a diff or a
+ * message. */
+static bool file_step(struct hostrun *hr, const char *name, const char *path, bool exists,
+		      const struct dcv_buf *current, const char *want, const struct dcv_proxy_env *env,
+		      const char *validate, const char *apply, bool *changed)
 {
 	struct dcv_buf d = DCV_BUF_INIT;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_txn txn;
-	char *old_label = xasprintf("%s:%s%s", hr->h->name, path, f->file_exists ? "" : " (absent)");
+	char *old_label = xasprintf("%s:%s%s", hr->h->name, path, exists ? "" : " (absent)");
 	char *new_label = xasprintf("%s:%s (rendered)", hr->h->name, path);
-	bool differ = dcv_diff(dcv_buf_str(&f->file), want, old_label, new_label, &d);
+	bool differ = dcv_diff(dcv_buf_str(current), want, old_label, new_label, &d);
 
 	free(old_label);
 	free(new_label);
+	dcv_proxy_redact(env, &d);
 	*changed = differ;
 	if (!differ) {
 		dcv_buf_release(&d);
@@ -290,12 +275,12 @@ static bool file_step(struct hostrun *hr, const char *name, const char *path, st
 		step_end(hr, name, DCV_STEP_CHANGED, 0, dcv_buf_detach(&d), "would write %s", path);
 		return true;
 	}
-	if (dcv_remote_write_file(hr->c, hr->h, path, want, strlen(want), NULL, validate, apply,
-				  &txn, &e) !=
+	if (dcv_remote_write_file(hr->c, hr->h, path, want, strlen(want), NULL, validate, apply, &txn, &e) !=
 	    DCV_OK) {
 		dcv_buf_release(&d);
 		return failed_err(hr, name, &e);
 	}
+	dcv_proxy_redact(env, &txn.output);
 	if (txn.status == DCV_TXN_INVALID) {
 		step_end(hr, name, DCV_STEP_FAILED, 0, dcv_buf_detach(&d),
 			 "validation failed, previous %s put back and nothing reloaded: %s", path,
@@ -317,234 +302,336 @@ static bool file_step(struct hostrun *hr, const char *name, const char *path, st
 
 /* ------------------------------------------------------------------ gateway */
 
-static const char *install_command(const char *os)
+static const char *install_command(const struct dcv_proxy_kind *k, const char *os, struct dcv_buf *cmd)
 {
 	static const char *const rpm[] = { "amzn", "rhel", "centos", "fedora", "rocky", "almalinux", "ol" };
 	static const char *const deb[] = { "ubuntu", "debian" };
 
 	for (size_t i = 0; i < sizeof(rpm) / sizeof(rpm[0]); i++)
-		if (strcmp(os, rpm[i]) == 0)
-			return "if command -v dnf >/dev/null 2>&1; then dnf install -y nginx; else yum install -y nginx; fi";
+		if (strcmp(os, rpm[i]) == 0) {
+			dcv_buf_addf(cmd, "if command -v dnf >/dev/null 2>&1; then dnf install -y %s; else yum install -y %s; fi",
+				     k->package_rpm, k->package_rpm);
+			return cmd->data;
+		}
 	for (size_t i = 0; i < sizeof(deb) / sizeof(deb[0]); i++)
-		if (strcmp(os, deb[i]) == 0)
-			return "DEBIAN_FRONTEND=noninteractive apt-get install -y nginx";
+		if (strcmp(os, deb[i]) == 0) {
+			dcv_buf_addf(cmd, "DEBIAN_FRONTEND=noninteractive apt-get install -y %s", k->package_deb);
+			return cmd->data;
+		}
 	return NULL;
 }
 
-static bool gw_package(struct hostrun *hr, struct facts *f)
-{
-	struct dcv_buf out = DCV_BUF_INIT;
-	struct dcv_err e = DCV_ERR_INIT;
-	const char *cmd;
-	int status = 0;
+struct gw {
+	struct hostrun hr;
+	const struct dcv_proxy_kind *k;
+	struct dcv_gw_facts f;
+	struct dcv_proxy_env env;
+	char *secret;  /* "user:password" of the stats page, held for the render */
+	const char *stopped[DCV_FACTS_MAX_UNITS], *disabled[DCV_FACTS_MAX_UNITS];
+	int n_stopped, n_disabled;
+};
 
-	if (f->has_nginx) {
-		step_end(hr, "package", DCV_STEP_OK, 0, NULL, "nginx is installed");
-		return true;
-	}
-	cmd = install_command(f->os);
-	if (!cmd) {
-		step_end(hr, "package", DCV_STEP_FAILED, 0, NULL,
-			 "nginx is missing and the package manager of os '%s' is unknown: install nginx by hand",
-			 f->os);
-		return false;
-	}
-	if (hr->run->o->dry_run) {
-		step_end(hr, "package", DCV_STEP_CHANGED, 0, NULL, "would install nginx (%s)", f->os);
-		return true;
-	}
-	if (dcv_remote_sh(hr->c, hr->h, cmd, &out, &out, &status, &e) != DCV_OK) {
-		dcv_buf_release(&out);
-		return failed_err(hr, "package", &e);
-	}
-	dcv_buf_rtrim(&out);
-	if (status != 0) {
+static bool gw_package(struct gw *g)
+{
+	struct hostrun *hr = &g->hr;
+	struct dcv_buf out = DCV_BUF_INIT, cmd = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	int status = 0;
+	bool ok = true;
+
+	if (g->f.has_binary) {
+		step_end(hr, "package", DCV_STEP_OK, 0, NULL, "%s is installed", g->k->name);
+	} else if (!install_command(g->k, g->f.os, &cmd)) {
+		ok = step_end(hr, "package", DCV_STEP_FAILED, 0, NULL,
+			      "%s is missing and the package manager of os '%s' is unknown: install %s by hand",
+			      g->k->name, g->f.os, g->k->name) != DCV_STEP_FAILED;
+	} else if (hr->run->o->dry_run) {
+		step_end(hr, "package", DCV_STEP_CHANGED, 0, NULL, "would install %s (%s)", g->k->name, g->f.os);
+	} else if (dcv_remote_sh(hr->c, hr->h, cmd.data, &out, &out, &status, &e) != DCV_OK) {
+		ok = failed_err(hr, "package", &e);
+	} else if (status != 0) {
+		dcv_buf_rtrim(&out);
 		const char *last = strrchr(dcv_buf_str(&out), '\n');
-		step_end(hr, "package", DCV_STEP_FAILED, 0, NULL, "installing nginx failed (exit %d): %s",
-			 status, last ? last + 1 : dcv_buf_str(&out));
-		dcv_buf_release(&out);
-		return false;
+		ok = step_end(hr, "package", DCV_STEP_FAILED, 0, NULL, "installing %s failed (exit %d): %s",
+			      g->k->name, status, last ? last + 1 : dcv_buf_str(&out)) != DCV_STEP_FAILED;
+	} else {
+		step_end(hr, "package", DCV_STEP_CHANGED, 0, NULL, "installed %s", g->k->name);
 	}
 	dcv_buf_release(&out);
-	step_end(hr, "package", DCV_STEP_CHANGED, 0, NULL, "installed nginx");
-	return true;
+	dcv_buf_release(&cmd);
+	return ok;
 }
 
-static bool gw_cert(struct hostrun *hr, struct facts *f)
+static bool gw_cert(struct gw *g)
 {
+	struct hostrun *hr = &g->hr;
 	const struct dcv_host *h = hr->h;
 	const char *host = hr->run->inv->url ? hr->run->inv->url + 8 : "ENDPOINT-NAME";
 	int hl = (int)strcspn(host, ":/");
+	bool cert = g->f.cert_pem.len > 0;
 
-	if (f->cert && f->key) {
+	if (cert && g->f.key_readable) {
 		step_end(hr, "cert", DCV_STEP_OK, 0, NULL, "%s and %s present", h->cert, h->key);
 		return true;
 	}
 	step_end(hr, "cert", DCV_STEP_FAILED, 0, NULL,
 		 "missing %s on %s: create a pair whose SAN is the endpoint name %.*s and install it with "
 		 "`dcvctl cert generate --out ./gateway-cert --install` (or put your own at %s and %s)",
-		 !f->cert ? h->cert : h->key, h->name, hl, host, h->cert, h->key);
+		 !cert ? h->cert : h->key, h->name, hl, host, h->cert, h->key);
 	return false;
 }
 
-/* Put back what the deploy stopped, after nginx failed to take over. */
-static void gw_rollback(struct hostrun *hr, const char *const *stopped, int n_stopped,
-			const char *const *disabled, int n_disabled, struct dcv_buf *note)
+/* A password for the proxy's stats page: letters and digits only, since HAProxy 1.5 (Amazon
+ * Linux 2) cannot quote. */
+static char *random_token(size_t n)
 {
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf msg = DCV_BUF_INIT;
-	const char *nginx[] = { "nginx" };
+	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+	unsigned char raw[64];
+	char *t = xmalloc(n + 1);
 
-	systemctl(hr, "stop", nginx, 1, &msg, &e);
-	dcv_buf_reset(&msg);
-	if (n_disabled)
-		systemctl(hr, "enable", disabled, n_disabled, &msg, &e);
-	dcv_buf_reset(&msg);
-	if (n_stopped && systemctl(hr, "start", stopped, n_stopped, &msg, &e) == DCV_OK && !msg.len) {
-		dcv_buf_adds(note, "; restarted");
-		for (int i = 0; i < n_stopped; i++)
-			dcv_buf_addf(note, " %s", stopped[i]);
-	} else if (n_stopped) {
-		dcv_buf_addf(note, "; could not restart the previous services: %s",
-			     msg.len ? msg.data : e.msg);
-	}
-	dcv_buf_release(&msg);
+	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n)
+		abort(); /* the kernel always has entropy for getrandom() after boot */
+	for (size_t i = 0; i < n; i++)
+		t[i] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
+	t[n] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	return t;
 }
 
-/* Stop and disable what runs or is enabled of the legacy units; absent units are fine. */
-static bool gw_legacy(struct hostrun *hr, struct facts *f, const char **stopped, int *n_stopped,
-		      const char **disabled, int *n_disabled)
+/* A file built on the gateway from what is there: the secret once, the cert+key file whenever
+ * it differs from cert and key. Neither content is ever printed. */
+static bool gw_derived(struct gw *g, int i)
 {
-	static const char *const legacy[] = { LEGACY_GW_1, LEGACY_GW_2 };
+	const struct dcv_proxy_derived *d = &g->k->derived[i];
+	struct hostrun *hr = &g->hr;
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf msg = DCV_BUF_INIT;
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_txn txn;
+	int status = 0;
 	bool ok = true;
 
-	for (int i = 0; i < 2; i++) {
-		struct unit *u = unit_of(f, legacy[i]);
-		if (unit_active(u))
-			stopped[(*n_stopped)++] = legacy[i];
-		if (unit_enabled(u))
-			disabled[(*n_disabled)++] = legacy[i];
+	if (d->how == DCV_DERIVE_SECRET) {
+		if (g->f.derived_exists[i] && g->f.secret && strchr(g->f.secret, ':')) {
+			g->secret = xstrdup(g->f.secret);
+			step_end(hr, d->step, DCV_STEP_OK, 0, NULL, "%s kept (mode 600)", d->path);
+			goto split;
+		}
+		char *pw = random_token(24);
+		g->secret = xasprintf("dcvctl:%s", pw);
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+		if (hr->run->o->dry_run) {
+			step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "would generate %s (mode 600)", d->path);
+		} else if (dcv_remote_write_file(hr->c, hr->h, d->path, g->secret, strlen(g->secret), "600", NULL,
+						 NULL, &txn, &e) != DCV_OK) {
+			ok = failed_err(hr, d->step, &e);
+		} else {
+			dcv_txn_release(&txn);
+			step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "generated %s (mode 600)", d->path);
+		}
+	split:
+		if (ok) {
+			char *colon = strchr(g->secret, ':');
+			*colon = '\0';
+			g->env.stats_user = g->secret;
+			g->env.stats_password = colon + 1;
+		}
+		return ok;
 	}
-	if (!*n_stopped && !*n_disabled) {
-		step_end(hr, "legacy", DCV_STEP_OK, 0, NULL, "%s and %s stopped and disabled (or absent)",
-			 LEGACY_GW_1, LEGACY_GW_2);
-	} else if (hr->run->o->dry_run) {
-		step_end(hr, "legacy", DCV_STEP_CHANGED, 0, NULL, "would stop %d and disable %d of %s, %s",
-			 *n_stopped, *n_disabled, LEGACY_GW_1, LEGACY_GW_2);
-	} else if ((*n_stopped && systemctl(hr, "stop", stopped, *n_stopped, &msg, &e) != DCV_OK) ||
-		   (!msg.len && *n_disabled &&
-		    systemctl(hr, "disable", disabled, *n_disabled, &msg, &e) != DCV_OK)) {
-		ok = failed_err(hr, "legacy", &e);
-	} else if (msg.len) {
-		step_end(hr, "legacy", DCV_STEP_FAILED, 0, NULL, "%s", msg.data);
-		ok = false;
+	if (g->f.derived_current[i]) {
+		step_end(hr, d->step, DCV_STEP_OK, 0, NULL, "%s holds %s and its key", d->path, hr->h->cert);
+		return true;
+	}
+	if (hr->run->o->dry_run) {
+		step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "would write %s from %s and %s (mode 600)", d->path,
+			 hr->h->cert, hr->h->key);
+		return true;
+	}
+	/* root-only from the first byte: the umask applies before the key is written */
+	dcv_buf_adds(&s, "set -e; umask 077; d=");
+	dcv_shquote(&s, d->path);
+	dcv_buf_adds(&s, "; t=$(mktemp \"$d.XXXXXX\"); cat ");
+	dcv_shquote(&s, hr->h->cert);
+	dcv_buf_addc(&s, ' ');
+	dcv_shquote(&s, hr->h->key);
+	dcv_buf_adds(&s, " > \"$t\"; chown root:root \"$t\" 2>/dev/null || true; mv -f \"$t\" \"$d\"");
+	if (dcv_remote_sh(hr->c, hr->h, s.data, &out, &out, &status, &e) != DCV_OK) {
+		ok = failed_err(hr, d->step, &e);
+	} else if (status != 0) {
+		dcv_buf_rtrim(&out);
+		ok = step_end(hr, d->step, DCV_STEP_FAILED, 0, NULL, "cannot write %s: %s", d->path,
+			      dcv_buf_str(&out)) != DCV_STEP_FAILED;
 	} else {
-		step_end(hr, "legacy", DCV_STEP_CHANGED, 0, NULL, "stopped %d, disabled %d of %s, %s",
-			 *n_stopped, *n_disabled, LEGACY_GW_1, LEGACY_GW_2);
+		step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "wrote %s from %s and %s (mode 600)", d->path,
+			 hr->h->cert, hr->h->key);
 	}
-	dcv_buf_release(&msg);
+	dcv_buf_release(&s);
+	dcv_buf_release(&out);
 	return ok;
 }
 
-static bool gw_service(struct hostrun *hr, struct facts *f, bool reloaded, const char **stopped,
-		       int n_stopped, const char **disabled, int n_disabled)
+/* Put back what the deploy stopped, after the proxy failed to take over. */
+static void gw_rollback(struct gw *g, struct dcv_buf *note)
 {
-	struct unit *ng = unit_of(f, "nginx");
-	const char *nginx[] = { "nginx" };
+	struct hostrun *hr = &g->hr;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_buf msg = DCV_BUF_INIT;
+	const char *unit[] = { g->k->unit };
+
+	systemctl(hr, "stop", unit, 1, &msg, &e);
+	dcv_buf_reset(&msg);
+	if (g->n_disabled)
+		systemctl(hr, "enable", g->disabled, g->n_disabled, &msg, &e);
+	dcv_buf_reset(&msg);
+	if (g->n_stopped && systemctl(hr, "start", g->stopped, g->n_stopped, &msg, &e) == DCV_OK && !msg.len) {
+		dcv_buf_adds(note, "; restarted");
+		for (int i = 0; i < g->n_stopped; i++)
+			dcv_buf_addf(note, " %s", g->stopped[i]);
+		dcv_buf_adds(note, ", which serves as before");
+	} else if (g->n_stopped) {
+		dcv_buf_addf(note, "; could not restart the previous services: %s", msg.len ? msg.data : e.msg);
+	}
+	dcv_buf_release(&msg);
+}
+
+/* Stop and disable whatever of the kind's `stop` units runs or is enabled; absent units are fine. */
+static bool gw_stop_others(struct gw *g)
+{
+	struct hostrun *hr = &g->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT, names = DCV_BUF_INIT;
 	bool ok = true;
 
-	if (unit_active(ng) && unit_enabled(ng)) {
-		step_end(hr, "service", DCV_STEP_OK, 0, NULL, "nginx active and enabled%s",
+	for (int i = 0; g->k->stop[i]; i++) {
+		const struct dcv_unit_state *u = dcv_gw_facts_unit(&g->f, g->k->stop[i]);
+		if (dcv_unit_is_active(u))
+			g->stopped[g->n_stopped++] = g->k->stop[i];
+		if (dcv_unit_is_enabled(u))
+			g->disabled[g->n_disabled++] = g->k->stop[i];
+		dcv_buf_addf(&names, "%s%s", i ? ", " : "", g->k->stop[i]);
+	}
+	if (!g->n_stopped && !g->n_disabled) {
+		step_end(hr, "legacy", DCV_STEP_OK, 0, NULL, "%s stopped and disabled (or absent)", names.data);
+	} else if (hr->run->o->dry_run) {
+		step_end(hr, "legacy", DCV_STEP_CHANGED, 0, NULL, "would stop %d and disable %d of %s", g->n_stopped,
+			 g->n_disabled, names.data);
+	} else if ((g->n_stopped && systemctl(hr, "stop", g->stopped, g->n_stopped, &msg, &e) != DCV_OK) ||
+		   (!msg.len && g->n_disabled &&
+		    systemctl(hr, "disable", g->disabled, g->n_disabled, &msg, &e) != DCV_OK)) {
+		ok = failed_err(hr, "legacy", &e);
+	} else if (msg.len) {
+		gw_rollback(g, &msg);
+		ok = step_end(hr, "legacy", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
+	} else {
+		step_end(hr, "legacy", DCV_STEP_CHANGED, 0, NULL, "stopped %d, disabled %d of %s", g->n_stopped,
+			 g->n_disabled, names.data);
+	}
+	dcv_buf_release(&msg);
+	dcv_buf_release(&names);
+	return ok;
+}
+
+static bool gw_service(struct gw *g, bool reloaded)
+{
+	struct hostrun *hr = &g->hr;
+	const struct dcv_unit_state *u = dcv_gw_facts_unit(&g->f, g->k->unit);
+	const char *unit[] = { g->k->unit };
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT;
+	bool ok = true, active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
+
+	if (active && enabled) {
+		step_end(hr, "service", DCV_STEP_OK, 0, NULL, "%s active and enabled%s", g->k->unit,
 			 reloaded ? " (reloaded)" : "");
 	} else if (hr->run->o->dry_run) {
-		step_end(hr, "service", DCV_STEP_CHANGED, 0, NULL, "would %s nginx",
-			 unit_active(ng) ? "enable" : "start and enable");
-	} else if ((!unit_active(ng) && systemctl(hr, "start", nginx, 1, &msg, &e) != DCV_OK) ||
-		   (!msg.len && !unit_enabled(ng) && systemctl(hr, "enable", nginx, 1, &msg, &e) != DCV_OK)) {
+		step_end(hr, "service", DCV_STEP_CHANGED, 0, NULL, "would %s %s", active ? "enable" : "start and enable",
+			 g->k->unit);
+	} else if ((!active && systemctl(hr, "start", unit, 1, &msg, &e) != DCV_OK) ||
+		   (!msg.len && !enabled && systemctl(hr, "enable", unit, 1, &msg, &e) != DCV_OK)) {
 		ok = failed_err(hr, "service", &e);
 	} else if (msg.len) {
-		gw_rollback(hr, stopped, n_stopped, disabled, n_disabled, &msg);
-		step_end(hr, "service", DCV_STEP_FAILED, 0, NULL, "%s", msg.data);
-		ok = false;
+		gw_rollback(g, &msg);
+		ok = step_end(hr, "service", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
 	} else {
-		step_end(hr, "service", DCV_STEP_CHANGED, 0, NULL, "nginx %s",
-			 unit_active(ng) ? "enabled" : "started and enabled");
+		step_end(hr, "service", DCV_STEP_CHANGED, 0, NULL, "%s %s", g->k->unit,
+			 active ? "enabled" : "started and enabled");
 	}
 	dcv_buf_release(&msg);
 	return ok;
 }
 
 /* The proxy really holds the port (within 5 s). */
-static bool gw_listen(struct hostrun *hr, const char **stopped, int n_stopped,
-		      const char **disabled, int n_disabled)
+static bool gw_listen(struct gw *g)
 {
+	struct hostrun *hr = &g->hr;
 	const struct dcv_host *gw = hr->h;
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf out = DCV_BUF_INIT, msg = DCV_BUF_INIT;
-	char script[512];
+	struct dcv_buf out = DCV_BUF_INIT, msg = DCV_BUF_INIT, s = DCV_BUF_INIT;
 	int status = 0;
 	bool ok = true;
 
 	if (hr->run->o->dry_run) {
-		step_end(hr, "listen", DCV_STEP_OK, 0, NULL, "would check that nginx listens on %d", gw->listen);
+		step_end(hr, "listen", DCV_STEP_OK, 0, NULL, "would check that %s listens on %d", g->k->process,
+			 gw->listen);
 		return true;
 	}
-	snprintf(script, sizeof(script),
-		 "i=0; while [ $i -lt 25 ]; do s=$(ss -Htlnp 'sport = :%d' 2>/dev/null); "
-		 "case \"$s\" in *'\"nginx\"'*) echo ok; exit 0;; esac; i=$((i+1)); sleep 0.2; done; "
-		 "printf '%%s\\n' \"${s:-nothing}\"; exit 1",
-		 gw->listen);
-	if (dcv_remote_sh(hr->c, gw, script, &out, NULL, &status, &e) != DCV_OK) {
+	dcv_buf_addf(&s,
+		     "i=0; while [ $i -lt 25 ]; do s=$(ss -Htlnp 'sport = :%d' 2>/dev/null); "
+		     "case \"$s\" in *'\"%s\"'*) echo ok; exit 0;; esac; i=$((i+1)); sleep 0.2; done; "
+		     "printf '%%s\\n' \"${s:-nothing}\"; exit 1",
+		     gw->listen, g->k->process);
+	if (dcv_remote_sh(hr->c, gw, s.data, &out, NULL, &status, &e) != DCV_OK) {
 		ok = failed_err(hr, "listen", &e);
 	} else if (status != 0) {
 		dcv_buf_rtrim(&out);
-		dcv_buf_addf(&msg, "nginx does not listen on %d (ss: %s)", gw->listen, dcv_buf_str(&out));
-		gw_rollback(hr, stopped, n_stopped, disabled, n_disabled, &msg);
-		step_end(hr, "listen", DCV_STEP_FAILED, 0, NULL, "%s", msg.data);
-		ok = false;
+		dcv_buf_addf(&msg, "%s does not listen on %d (ss: %s)", g->k->process, gw->listen, dcv_buf_str(&out));
+		gw_rollback(g, &msg);
+		ok = step_end(hr, "listen", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
 	} else {
-		step_end(hr, "listen", DCV_STEP_OK, 0, NULL, "nginx listens on %d", gw->listen);
+		step_end(hr, "listen", DCV_STEP_OK, 0, NULL, "%s listens on %d", g->k->process, gw->listen);
 	}
 	dcv_buf_release(&out);
 	dcv_buf_release(&msg);
+	dcv_buf_release(&s);
 	return ok;
 }
 
-static bool deploy_gateway(struct run *r, const struct dcv_host *gw)
+/* The new proxy is installed and validated while the old one still serves; only then are
+ * the units holding the port stopped, and if the new one does not come up they start again. */
+static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 {
-	struct hostrun hr = { r, gw, NULL, NULL, 0, false };
-	const char *units[] = { LEGACY_GW_1, LEGACY_GW_2, "nginx" };
-	const char *stopped[2], *disabled[2];
-	int n_stopped = 0, n_disabled = 0;
-	struct facts f;
+	struct gw g = { .hr = { r, h, NULL, NULL, 0, false }, .k = dcv_proxy_kind(h->proxy) };
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_buf want = DCV_BUF_INIT;
 	bool changed = false, ok = false;
 
-	memset(&f, 0, sizeof(f));
-	if (!host_open(&hr))
+	if (!host_open(&g.hr))
 		goto out;
-	if (read_facts(&hr, DCV_NGINX_CONF, units, 3, &f, &e) != DCV_OK) {
-		failed_err(&hr, "facts", &e);
+	if (dcv_gw_facts_read(g.hr.c, h, g.k, false, &g.f, &e) != DCV_OK) {
+		failed_err(&g.hr, "facts", &e);
 		goto out;
 	}
-	dcv_render_nginx(r->inv, &want);
-	/* nginx -t checks the whole configuration; only a running nginx is reloaded (a stopped
-	 * one is started below, once the legacy gateway has freed the port). */
-	ok = gw_package(&hr, &f) && gw_cert(&hr, &f) &&
-	     file_step(&hr, "config", DCV_NGINX_CONF, &f, want.data, "nginx -t",
-		       "if systemctl is-active --quiet nginx; then systemctl reload nginx; fi", &changed) &&
-	     gw_legacy(&hr, &f, stopped, &n_stopped, disabled, &n_disabled) &&
-	     gw_service(&hr, &f, changed, stopped, n_stopped, disabled, n_disabled) &&
-	     gw_listen(&hr, stopped, n_stopped, disabled, n_disabled);
+	g.env.crypto_policies = g.f.crypto_policies;
+	ok = gw_package(&g) && gw_cert(&g);
+	for (int i = 0; ok && i < g.k->n_derived; i++)
+		ok = gw_derived(&g, i);
+	if (!ok)
+		goto out;
+	g.k->render(r->inv, &g.env, &want);
+	/* the validator checks the whole configuration; only a running proxy is reloaded (a
+	 * stopped one is started below, once the units holding the port have let it go) */
+	ok = file_step(&g.hr, "config", g.k->config, g.f.config_exists, &g.f.config, want.data, &g.env,
+		       g.k->validate, g.k->reload, &changed) &&
+	     gw_stop_others(&g) && gw_service(&g, changed) && gw_listen(&g);
 out:
-	facts_release(&f);
-	host_close(&hr);
+	dcv_gw_facts_release(&g.f);
+	host_close(&g.hr);
+	if (want.data)
+		explicit_bzero(want.data, want.len);
 	dcv_buf_release(&want);
+	if (g.secret)
+		explicit_bzero(g.secret, strlen(g.secret));
+	free(g.secret);
 	return ok;
 }
 
@@ -628,11 +715,16 @@ static bool agent_server(struct hostrun *hr, struct facts *f, bool conf_changed,
 	} else if (msg.len) {
 		ok = step_end(hr, "dcvserver", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
 	} else {
-		if (!unit_enabled(srv))
-			systemctl(hr, "enable", dcvserver, 1, &msg, &e);
 		*restarted = true;
-		step_end(hr, "dcvserver", DCV_STEP_CHANGED, 0, NULL, "dcvserver %s",
-			 unit_active(srv) ? "restarted (dcv.conf changed)" : "started");
+		/* not enabled, dcvserver would not come back after a reboot: that is a failure too */
+		if (!unit_enabled(srv) && systemctl(hr, "enable", dcvserver, 1, &msg, &e) != DCV_OK)
+			ok = failed_err(hr, "dcvserver", &e);
+		else if (msg.len)
+			ok = step_end(hr, "dcvserver", DCV_STEP_FAILED, 0, NULL, "dcvserver %s, but %s",
+				      unit_active(srv) ? "restarted" : "started", msg.data) != DCV_STEP_FAILED;
+		else
+			step_end(hr, "dcvserver", DCV_STEP_CHANGED, 0, NULL, "dcvserver %s",
+				 unit_active(srv) ? "restarted (dcv.conf changed)" : "started");
 	}
 	dcv_buf_release(&msg);
 	return ok;
@@ -666,7 +758,8 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 	}
 	dcv_render_dcvconf(dcv_buf_str(&f.file), h, true, &want);
 	if (agent_sm(&hr, &f) &&
-	    file_step(&hr, "dcv.conf", DCV_DCV_CONF, &f, want.data, NULL, NULL, &conf_changed) &&
+	    file_step(&hr, "dcv.conf", DCV_DCV_CONF, f.file_exists, &f.file, want.data, NULL, NULL, NULL,
+		      &conf_changed) &&
 	    agent_server(&hr, &f, conf_changed, &restarted))
 		agent_session(&hr, restarted);
 out:
@@ -703,8 +796,8 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_init(&res->lock, NULL);
-	if (gw && gw->proxy != DCV_PROXY_NGINX)
-		return dcv_err_set(err, DCV_E_CONFIG, "%s: proxy = %s: this dcvctl deploys the nginx bypass only",
+	if (gw && !dcv_proxy_kind(gw->proxy))
+		return dcv_err_set(err, DCV_E_CONFIG, "%s: proxy = %s: this dcvctl does not deploy it yet",
 				   inv->path, dcv_proxy_name(gw->proxy));
 	if (only && strcmp(only, "gateway") != 0 && strcmp(only, "agents") != 0) {
 		const struct dcv_host *h = dcv_inventory_host(inv, only);

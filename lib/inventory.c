@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "sanitize.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -48,11 +49,22 @@ struct parser {
 	unsigned sect_once; /* sections that may appear once */
 };
 
+/* What a value may carry depends on where it lands. Paths and names are written into nginx,
+ * HAProxy, TOML and dcv.conf files, where whitespace and ;{}#"'$`\ end or change a directive
+ * or a string; text that reaches a shell only through dcv_shquote may hold any printable
+ * character. Checked on the raw value, before a key's own parser. */
+enum carry {
+	CARRY_ANY = 0,  /* the key's parser decides */
+	CARRY_TEXT,     /* printable: spaces allowed, no control characters */
+	CARRY_WORD,     /* printable, no whitespace, none of the metacharacters above */
+};
+
 struct keydef {
 	const char *key;
 	unsigned sects;
 	bool repeat;
 	int (*set)(struct parser *p, const char *key, const char *v);
+	enum carry carry;
 };
 
 static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -76,6 +88,29 @@ static int fail(struct parser *p, const char *fmt, ...)
 static int bad_value(struct parser *p, const char *key, const char *v, const char *want)
 {
 	return fail(p, "bad value '%s' for '%s' in [%s] (expected %s)", v, key, p->sect_name, want);
+}
+
+/* 1 when `v` fits `carry`; else fails naming the key and the first character it cannot carry. */
+static int check_carry(struct parser *p, const char *key, const char *v, enum carry carry)
+{
+	static const char meta[] = ";{}#\"'$`\\";
+
+	for (const unsigned char *c = (const unsigned char *)v; carry != CARRY_ANY && *c; c++) {
+		char what[32];
+		if (*c == '\t')
+			snprintf(what, sizeof(what), "a tab");
+		else if (*c < 0x20 || *c == 0x7f)
+			snprintf(what, sizeof(what), "a control character (0x%02x)", *c);
+		else if (carry == CARRY_WORD && *c == ' ')
+			snprintf(what, sizeof(what), "a space");
+		else if (carry == CARRY_WORD && strchr(meta, *c))
+			snprintf(what, sizeof(what), "'%c'", *c);
+		else
+			continue;
+		return fail(p, "'%s' in [%s] cannot contain %s%s", key, p->sect_name, what,
+			    carry == CARRY_WORD ? " (it is written into proxy and DCV configs)" : "");
+	}
+	return 1;
 }
 
 static struct dcv_sshcfg *cur_ssh(struct parser *p)
@@ -134,6 +169,10 @@ static int k_names(struct parser *p, const char *key, const char *v)
 	char *copy = xstrdup(v), *save = NULL;
 
 	for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (!check_carry(p, key, t, CARRY_WORD)) {
+			free(copy);
+			return 0;
+		}
 		if (p->inv->n_names == DCV_MAX_NAMES) {
 			free(copy);
 			return fail(p, "too many '%s' (at most %d)", key, DCV_MAX_NAMES);
@@ -146,8 +185,13 @@ static int k_names(struct parser *p, const char *key, const char *v)
 
 static int k_proxy_url(struct parser *p, const char *key, const char *v)
 {
-	if (!strstr(v, "://"))
-		return bad_value(p, key, v, "a proxy URL such as http://proxy:3128");
+	if (!strstr(v, "://")) {
+		/* the error is printed: not the password of a proxy written without its scheme */
+		char *shown = dcv_url_redact(v);
+		int rc = bad_value(p, key, shown, "a proxy URL such as http://proxy:3128");
+		free(shown);
+		return rc;
+	}
 	set_str(&p->inv->proxy, v);
 	return 1;
 }
@@ -437,38 +481,38 @@ static int k_http_expect(struct parser *p, const char *key, const char *v)
 static const struct keydef keys[] = {
 	{ "url", S_ENDPOINT, false, k_url },
 	{ "connect-to", S_ENDPOINT, false, k_connect_to },
-	{ "ca-file", S_ENDPOINT, false, k_ca_file },
+	{ "ca-file", S_ENDPOINT, false, k_ca_file, CARRY_TEXT },
 	{ "names", S_ENDPOINT, true, k_names },
 	{ "proxy", S_ENDPOINT, false, k_proxy_url },
 
-	{ "identity", S_SSH | S_HOSTS, true, k_identity },
-	{ "known-hosts", S_SSH | S_HOSTS, false, k_known_hosts },
+	{ "identity", S_SSH | S_HOSTS, true, k_identity, CARRY_TEXT },
+	{ "known-hosts", S_SSH | S_HOSTS, false, k_known_hosts, CARRY_TEXT },
 	{ "host-key-policy", S_SSH | S_HOSTS, false, k_policy },
 	{ "connect-timeout", S_SSH | S_HOSTS, false, k_connect_timeout },
 	{ "command-timeout", S_SSH | S_HOSTS, false, k_command_timeout },
 	{ "parallel", S_SSH | S_HOSTS, false, k_parallel },
 	{ "sudo", S_SSH | S_HOSTS, false, k_sudo },
 
-	{ "address", S_HOSTS, false, k_address },
-	{ "ssh", S_HOSTS, false, k_ssh },
+	{ "address", S_HOSTS, false, k_address, CARRY_WORD },
+	{ "ssh", S_HOSTS, false, k_ssh, CARRY_WORD },
 	{ "user", S_HOSTS, false, k_user },
-	{ "jump", S_HOSTS, false, k_jump },
+	{ "jump", S_HOSTS, false, k_jump, CARRY_WORD },
 
 	{ "proxy", S_GATEWAY, false, k_proxy },
 	{ "listen", S_GATEWAY, false, k_listen },
-	{ "cert", S_GATEWAY, false, k_cert },
-	{ "key", S_GATEWAY, false, k_key },
+	{ "cert", S_GATEWAY, false, k_cert, CARRY_WORD },
+	{ "key", S_GATEWAY, false, k_key, CARRY_WORD },
 
 	{ "port", S_AGENT, false, k_port },
-	{ "web-url-path", S_AGENT, false, k_web_url_path },
+	{ "web-url-path", S_AGENT, false, k_web_url_path, CARRY_WORD },
 	{ "authentication", S_AGENT, false, k_authentication },
 	{ "session", S_AGENT, false, k_session },
 	{ "session-type", S_AGENT, false, k_session_type },
-	{ "session-owner", S_AGENT, false, k_session_owner },
-	{ "session-name", S_AGENT, false, k_session_name },
+	{ "session-owner", S_AGENT, false, k_session_owner, CARRY_WORD },
+	{ "session-name", S_AGENT, false, k_session_name, CARRY_TEXT },
 	{ "backup", S_AGENT, false, k_backup },
 
-	{ "host", S_BROKER, false, k_broker_host },
+	{ "host", S_BROKER, false, k_broker_host, CARRY_WORD },
 	{ "resolver-port", S_BROKER, false, k_resolver_port },
 	{ "tls-client-auth", S_BROKER, false, k_tls_client_auth },
 
@@ -623,7 +667,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		if (p->n_seen < 64)
 			snprintf(p->seen[p->n_seen++], sizeof(p->seen[0]), "%s", key);
 	}
-	kd->set(p, key, val);
+	if (check_carry(p, key, val, kd->carry))
+		kd->set(p, key, val);
 	return 1;
 }
 

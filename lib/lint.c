@@ -46,10 +46,8 @@ int dcv_findings_warnings(const struct dcv_findings *f)
 	return count(f, DCV_SEV_WARN);
 }
 
-static void finding(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
-		    const char *rule, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void finding(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
-		    const char *rule, const char *fmt, ...)
+void dcv_findings_add(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
+		      const char *rule, const char *fmt, ...)
 {
 	struct dcv_buf b = DCV_BUF_INIT;
 	va_list ap;
@@ -62,6 +60,7 @@ static void finding(struct dcv_findings *out, enum dcv_severity sev, const char 
 						 dcv_buf_detach(&b) };
 }
 
+
 /* Position of `file` in the caller's list: findings sort by it, so they come out in the order
  * the files were given (nginx's load order), unknown names (the crontab) last. */
 static int file_rank(const char *file, const char *const *names, int n)
@@ -72,46 +71,55 @@ static int file_rank(const char *file, const char *const *names, int n)
 	return n;
 }
 
-static bool before(const struct dcv_finding *a, const struct dcv_finding *b, const char *const *names, int n)
-{
-	int ra = file_rank(a->file, names, n), rb = file_rank(b->file, names, n);
-
-	return ra != rb ? ra < rb : a->line < b->line;
-}
-
 static bool same_finding(const struct dcv_finding *a, const struct dcv_finding *b)
 {
 	return a->line == b->line && strcmp(a->file, b->file) == 0 && strcmp(a->rule, b->rule) == 0 &&
 	       strcmp(a->msg, b->msg) == 0;
 }
 
-/* Stable insertion sort of out->v[first..] by file rank then line; equal findings (a file
- * included twice reports the same line twice) collapse into one. */
+struct ranked {
+	struct dcv_finding f;
+	int rank, seq;
+};
+
+static int by_place(const void *pa, const void *pb)
+{
+	const struct ranked *a = pa, *b = pb;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	if (a->f.line != b->f.line)
+		return a->f.line < b->f.line ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Stable sort of out->v[first..] by file rank then line; equal findings (a file included twice
+ * reports the same line twice) collapse into one. n log n: an include expansion may repeat a
+ * finding thousands of times. */
 static void sort_findings(struct dcv_findings *out, int first, const char *const *names, int n)
 {
-	for (int i = first + 1; i < out->n; i++) {
-		struct dcv_finding x = out->v[i];
-		int j = i;
-		while (j > first && before(&x, &out->v[j - 1], names, n)) {
-			out->v[j] = out->v[j - 1];
-			j--;
-		}
-		out->v[j] = x;
-	}
-	int w = first;
-	for (int i = first; i < out->n; i++) {
+	int count = out->n - first, w = first, run = first;
+	struct ranked *r = xcalloc((size_t)count + 1, sizeof(*r));
+
+	for (int i = 0; i < count; i++)
+		r[i] = (struct ranked){ out->v[first + i], file_rank(out->v[first + i].file, names, n), i };
+	qsort(r, (size_t)count, sizeof(*r), by_place);
+	for (int i = 0; i < count; i++) {
 		bool dup = false;
-		for (int k = first; k < w && !dup; k++)
-			dup = same_finding(&out->v[k], &out->v[i]);
+		if (i && (r[i].rank != r[i - 1].rank || r[i].f.line != r[i - 1].f.line))
+			run = w; /* a new place: duplicates are only among one place's findings */
+		for (int k = run; k < w && !dup; k++)
+			dup = same_finding(&out->v[k], &r[i].f);
 		if (dup) {
-			free(out->v[i].file);
-			free(out->v[i].rule);
-			free(out->v[i].msg);
+			free(r[i].f.file);
+			free(r[i].f.rule);
+			free(r[i].f.msg);
 		} else {
-			out->v[w++] = out->v[i];
+			out->v[w++] = r[i].f;
 		}
 	}
 	out->n = w;
+	free(r);
 }
 
 /* ------------------------------------------------------------------ dcv.conf */
@@ -248,7 +256,7 @@ static void unknown_section(struct dcv_findings *out, const char *file, int line
 	for (size_t i = 0; i < N_SECTIONS; i++)
 		names[i] = schema[i].section;
 	did_you_mean(&why, section, names, N_SECTIONS, "[", "]");
-	finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
+	dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
 		"unknown section [%s]: dcv.conf has no such section, so none of its keys take effect%s", section,
 		dcv_buf_str(&why));
 	dcv_buf_release(&why);
@@ -274,7 +282,7 @@ static void unknown_key(struct dcv_findings *out, const char *file, const struct
 		dcv_buf_addf(&why, "; it belongs in [%s]", elsewhere);
 	else
 		did_you_mean(&why, e->key, cands, n, "'", "'");
-	finding(out, DCV_SEV_ERROR, file, e->line, "dcv.unknown-key",
+	dcv_findings_add(out, DCV_SEV_ERROR, file, e->line, "dcv.unknown-key",
 		"unknown key '%s' in [%s]: dcv.conf has no such key%s", e->key, e->section, dcv_buf_str(&why));
 	dcv_buf_release(&why);
 }
@@ -306,7 +314,7 @@ static void read_ini(const char *text, const char *file, struct kvs *kv, struct 
 			section = NULL;
 			section_known = false;
 			if (!close || *trim(close + 1)) {
-				finding(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
+				dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
 					"malformed section header '%s': a header is [name] alone on its line", l);
 			} else {
 				*close = '\0';
@@ -320,11 +328,11 @@ static void read_ini(const char *text, const char *file, struct kvs *kv, struct 
 		}
 		char *eq = strchr(l, '=');
 		if (!eq || eq == l) {
-			finding(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
+			dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.syntax",
 				"'%s' is neither [section], key = value nor a comment: it sets nothing", l);
 		} else if (!section && section_known) {
 			if (!reported_bare)
-				finding(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
+				dcv_findings_add(out, DCV_SEV_ERROR, file, line, "dcv.unknown-section",
 					"key before any [section] header: dcv.conf keys take effect only inside a section");
 			reported_bare = true;
 		} else if (section_known) {
@@ -359,16 +367,16 @@ static void lint_security(struct dcv_findings *out, const char *file, const stru
 	const char *verifier = kv_value(kv, "security", "auth-token-verifier");
 
 	if (strcmp(e->key, "authentication") == 0 && strcasecmp(e->value, "none") == 0)
-		finding(out, DCV_SEV_WARN, file, e->line, "dcv.auth-none",
+		dcv_findings_add(out, DCV_SEV_WARN, file, e->line, "dcv.auth-none",
 			"authentication = none: anyone who reaches the port gets the desktop without logging in");
 	if (strcmp(e->key, "auth-token-verifier") == 0 && *e->value && bypass)
-		finding(out, DCV_SEV_ERROR, file, e->line, "dcv.verifier-in-bypass",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, e->line, "dcv.verifier-in-bypass",
 			"auth-token-verifier is set but the broker is bypassed: dcvserver sends every login to "
 			"'%s', the stopped Session Manager broker, so nobody can log in", e->value);
 	/* Only meaningful when an https verifier is really consulted. */
 	if (strcmp(e->key, "no-tls-strict") == 0 && is_true(e->value) &&
 	    (bypass || !verifier || strncasecmp(verifier, "https://", 8) != 0))
-		finding(out, DCV_SEV_WARN, file, e->line, "dcv.no-tls-strict-pointless",
+		dcv_findings_add(out, DCV_SEV_WARN, file, e->line, "dcv.no-tls-strict-pointless",
 			"no-tls-strict only relaxes certificate checks on the connection to an https "
 			"auth-token-verifier%s; it changes nothing for clients",
 			bypass || !verifier || !*verifier ? ", and none is in use" : "");
@@ -383,7 +391,7 @@ void dcv_lint_dcvconf(const char *text, const char *file, bool bypass, struct dc
 	for (int i = 0; i < kv.n; i++) {
 		const struct kv *e = &kv.v[i];
 		if (strcmp(e->key, "owner") == 0 && strcmp(e->section, ACS) != 0)
-			finding(out, DCV_SEV_ERROR, file, e->line, "dcv.owner-misplaced",
+			dcv_findings_add(out, DCV_SEV_ERROR, file, e->line, "dcv.owner-misplaced",
 				"'owner' in [%s]: dcvserver reads it only in [" ACS "], so the "
 				"console session stays owned by the user running dcvserver", e->section);
 		else if (!dcv_dcvconf_known(e->section, e->key))
@@ -408,6 +416,8 @@ struct ngx_dir {
 	int n_args;
 	int line;
 	int parent; /* index in the same file, -1 at its top level */
+	int *incl;  /* for an include: the files it names, as indices in the caller's list */
+	int n_incl;
 };
 
 struct ngx_file {
@@ -415,7 +425,9 @@ struct ngx_file {
 	struct ngx_dir *v;
 	int n;
 	bool included; /* some other file includes it: not a root */
-	bool active;   /* being expanded: stops include cycles */
+	int scc;       /* its strongly connected component in the include graph */
+	bool cyclic;   /* in an include cycle */
+	bool expanded; /* in the tree at least once */
 };
 
 struct words {
@@ -528,6 +540,7 @@ static void ngx_file_release(struct ngx_file *f)
 		for (int k = 0; k < f->v[i].n_args; k++)
 			free(f->v[i].args[k]);
 		free(f->v[i].args);
+		free(f->v[i].incl);
 	}
 	free(f->v);
 }
@@ -545,12 +558,14 @@ struct node {
 
 struct tree {
 	struct node *v;
-	int n;
+	int n, cap;
+	bool truncated; /* NGX_MAX_NODES reached */
 };
 
 static int add_node(struct tree *t, const struct ngx_file *f, const struct ngx_dir *d, int parent)
 {
-	t->v = xrealloc(t->v, sizeof(*t->v) * (size_t)(t->n + 1));
+	if (t->n == t->cap)
+		t->v = xrealloc(t->v, sizeof(*t->v) * (size_t)(t->cap = 2 * t->cap + 64));
 	t->v[t->n] = (struct node){ f, d, parent, -1, -1, -1 };
 	if (parent >= 0) {
 		if (t->v[parent].last >= 0)
@@ -562,17 +577,33 @@ static int add_node(struct tree *t, const struct ngx_file *f, const struct ngx_d
 	return t->n++;
 }
 
-/* nginx resolves a relative include against its prefix (/etc/nginx): match the tail. */
-static bool include_matches(const char *pattern, const char *name)
+/* Bound on the assembled configuration: files included from many places may multiply (a file
+ * including another twice, down ten levels, is 1024 copies), and the files come from remote
+ * hosts. Real gateway configurations are a few hundred directives. */
+#define NGX_MAX_NODES 20000
+
+/* nginx resolves a relative include against its prefix, the folder of nginx.conf; names
+ * given relative (a lone file, a test) match the pattern as they are. */
+static bool include_matches(const char *pattern, const char *name, const char *prefix)
 {
+	size_t n = strlen(prefix);
+
 	if (fnmatch(pattern, name, FNM_PATHNAME) == 0)
 		return true;
-	if (pattern[0] == '/')
-		return false;
-	for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/'))
-		if (fnmatch(pattern, s + 1, FNM_PATHNAME) == 0)
-			return true;
-	return false;
+	return pattern[0] != '/' && strncmp(name, prefix, n) == 0 && name[n] == '/' &&
+	       fnmatch(pattern, name + n + 1, FNM_PATHNAME) == 0;
+}
+
+/* The folder of nginx.conf when the caller passes it (an `nginx -T` dump, local files), else
+ * Debian's. */
+static char *conf_prefix(const struct ngx_file *files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *slash = strrchr(files[i].name, '/');
+		if (slash && strcmp(slash + 1, "nginx.conf") == 0)
+			return xstrndup(files[i].name, (size_t)(slash - files[i].name));
+	}
+	return xstrdup("/etc/nginx");
 }
 
 static bool is(const struct ngx_dir *d, const char *name)
@@ -580,23 +611,135 @@ static bool is(const struct ngx_dir *d, const char *name)
 	return d && strcmp(d->name, name) == 0;
 }
 
-static void expand(struct tree *t, struct ngx_file *files, int n, int fi, int parent)
+/* The include graph, matched once: every include directive learns the files it names. */
+static void link_includes(struct ngx_file *files, int n)
+{
+	char *prefix = conf_prefix(files, n);
+
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < files[i].n; k++) {
+			struct ngx_dir *d = &files[i].v[k];
+			if (!is(d, "include") || d->n_args != 1)
+				continue;
+			for (int g = 0; g < n; g++) {
+				if (!include_matches(d->args[0], files[g].name, prefix))
+					continue;
+				d->incl = xrealloc(d->incl, sizeof(int) * (size_t)(d->n_incl + 1));
+				d->incl[d->n_incl++] = g;
+				files[g].included |= g != i;
+			}
+		}
+	free(prefix);
+}
+
+/* Tarjan's strongly connected components over the include graph. */
+struct scc {
+	int *index, *low, *stack;
+	bool *on_stack;
+	int next, sp, n_comp;
+};
+
+static void strongconnect(struct ngx_file *files, struct scc *s, int v)
+{
+	s->index[v] = s->low[v] = s->next++;
+	s->stack[s->sp++] = v;
+	s->on_stack[v] = true;
+	for (int k = 0; k < files[v].n; k++)
+		for (int e = 0; e < files[v].v[k].n_incl; e++) {
+			int w = files[v].v[k].incl[e];
+			if (s->index[w] < 0) {
+				strongconnect(files, s, w);
+				s->low[v] = s->low[w] < s->low[v] ? s->low[w] : s->low[v];
+			} else if (s->on_stack[w] && s->index[w] < s->low[v]) {
+				s->low[v] = s->index[w];
+			}
+		}
+	if (s->low[v] != s->index[v])
+		return;
+	int w;
+	do {
+		w = s->stack[--s->sp];
+		s->on_stack[w] = false;
+		files[w].scc = s->n_comp;
+	} while (w != v);
+	s->n_comp++;
+}
+
+/* A file is in a cycle when it includes a file of its own component (itself included). */
+static void find_cycles(struct ngx_file *files, int n)
+{
+	struct scc s = { xcalloc((size_t)n + 1, sizeof(int)), xcalloc((size_t)n + 1, sizeof(int)),
+			 xcalloc((size_t)n + 1, sizeof(int)), xcalloc((size_t)n + 1, sizeof(bool)), 0, 0, 0 };
+
+	for (int v = 0; v < n; v++)
+		s.index[v] = -1;
+	for (int v = 0; v < n; v++)
+		if (s.index[v] < 0)
+			strongconnect(files, &s, v);
+	for (int v = 0; v < n; v++)
+		for (int k = 0; k < files[v].n; k++)
+			for (int e = 0; e < files[v].v[k].n_incl; e++)
+				files[v].cyclic |= files[files[v].v[k].incl[e]].scc == files[v].scc;
+	free(s.index);
+	free(s.low);
+	free(s.stack);
+	free(s.on_stack);
+}
+
+/* One finding per cycle, at the first include that closes it, naming the files in it. */
+static void lint_include_cycles(const struct ngx_file *files, int n, struct dcv_findings *out)
+{
+	for (int i = 0; i < n; i++) {
+		bool first = files[i].cyclic;
+		for (int j = 0; j < i && first; j++)
+			first = !(files[j].cyclic && files[j].scc == files[i].scc);
+		if (!first)
+			continue;
+		const struct ngx_dir *d = NULL;
+		for (int k = 0; k < files[i].n && !d; k++)
+			for (int e = 0; e < files[i].v[k].n_incl && !d; e++)
+				if (files[files[i].v[k].incl[e]].scc == files[i].scc)
+					d = &files[i].v[k];
+		struct dcv_buf who = DCV_BUF_INIT;
+		int members = 0, total = 0;
+		for (int j = i; j < n; j++)
+			total += files[j].scc == files[i].scc;
+		for (int j = i; j < n && members < 4; j++)
+			if (files[j].scc == files[i].scc)
+				dcv_buf_addf(&who, "%s%s", !members++ ? "" : members == total ? " and " : ", ",
+					     files[j].name);
+		if (total > members)
+			dcv_buf_addf(&who, " and %d more", total - members);
+		dcv_findings_add(out, DCV_SEV_ERROR, files[i].name, d->line, "nginx.include-cycle",
+			"include %s: %s %s, and nginx has no cycle check: it recurses until open() fails "
+			"(too many open files) and refuses the configuration",
+			d->args[0], who.data, total > 1 ? "include each other" : "includes itself");
+		dcv_buf_release(&who);
+	}
+}
+
+/* The file's directives under `parent`, each include replaced by the files it names, as often as
+ * it is included; a file in a cycle (reported, and fatal to nginx) only once, so that its rules
+ * are checked without following the cycle through every order of its files. */
+static void expand(struct tree *t, struct ngx_file *files, int fi, int parent)
 {
 	struct ngx_file *f = &files[fi];
-	int *map = xcalloc((size_t)f->n + 1, sizeof(int));
 
-	f->active = true;
+	if (f->cyclic && f->expanded)
+		return;
+	f->expanded = true;
+	int *map = xcalloc((size_t)f->n + 1, sizeof(int));
 	for (int i = 0; i < f->n; i++) {
 		const struct ngx_dir *d = &f->v[i];
 		int p = d->parent < 0 ? parent : map[d->parent];
+		if (t->n >= NGX_MAX_NODES) {
+			t->truncated = true;
+			break;
+		}
 		map[i] = add_node(t, f, d, p);
-		if (!is(d, "include") || d->n_args != 1)
-			continue;
-		for (int g = 0; g < n; g++)
-			if (!files[g].active && include_matches(d->args[0], files[g].name))
-				expand(t, files, n, g, p);
+		for (int e = 0; e < d->n_incl; e++)
+			expand(t, files, d->incl[e], p);
 	}
-	f->active = false;
 	free(map);
 }
 
@@ -605,17 +748,13 @@ static void build_tree(struct tree *t, struct ngx_file *files, int n)
 	bool any_root = false;
 
 	add_node(t, NULL, NULL, -1);
-	for (int i = 0; i < n; i++)
-		for (int k = 0; k < files[i].n; k++)
-			if (is(&files[i].v[k], "include") && files[i].v[k].n_args == 1)
-				for (int g = 0; g < n; g++)
-					if (g != i && include_matches(files[i].v[k].args[0], files[g].name))
-						files[g].included = true;
+	link_includes(files, n);
+	find_cycles(files, n);
 	for (int i = 0; i < n; i++)
 		any_root |= !files[i].included;
 	for (int i = 0; i < n; i++)
 		if (!files[i].included || !any_root)
-			expand(t, files, n, i, 0);
+			expand(t, files, i, 0);
 }
 
 #define FOR_CHILDREN(t, b, c) for (int c = (t)->v[b].child; c >= 0; c = (t)->v[c].next)
@@ -675,28 +814,28 @@ static void lint_proxy_pass(const struct tree *t, int i, struct dcv_findings *ou
 
 	v = inherited(t, at, "proxy_http_version");
 	if (!v || !v->n_args)
-		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
 			"proxy_pass %s without proxy_http_version 1.1: nginx speaks HTTP/1.0 to the upstream, "
 			"which has no WebSocket upgrade, so DCV's web client cannot connect", target);
 	else if (strcmp(v->args[0], "1.1") != 0)
-		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, d->line, "nginx.http-version",
 			"proxy_pass %s with proxy_http_version %s: the WebSocket upgrade needs HTTP/1.1, so DCV's "
 			"web client cannot connect", target, v->args[0]);
 
 	up = header_set(t, at, "Upgrade");
 	conn = header_set(t, at, "Connection");
 	if (!up || !conn)
-		finding(out, DCV_SEV_ERROR, file, d->line, "nginx.upgrade-headers",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, d->line, "nginx.upgrade-headers",
 			"location %s proxies to %s without proxy_set_header %s: nginx does not pass the hop-by-hop "
 			"Upgrade and Connection headers on its own, so the WebSocket never reaches DCV",
 			location_of(t, at), target,
 			!up && !conn ? "Upgrade and Connection" : !up ? "Upgrade" : "Connection");
 	else if (!contains_ci(conn->args[1], "upgrade") && strcasecmp(conn->args[1], "$http_connection") != 0)
-		finding(out, DCV_SEV_ERROR, file, conn->line, "nginx.upgrade-headers",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, conn->line, "nginx.upgrade-headers",
 			"proxy_set_header Connection \"%s\" for location %s: DCV never sees \"upgrade\", so the "
 			"WebSocket handshake fails (use $connection_upgrade)", conn->args[1], location_of(t, at));
 	else if (!contains_ci(up->args[1], "upgrade") && !contains_ci(up->args[1], "websocket"))
-		finding(out, DCV_SEV_ERROR, file, up->line, "nginx.upgrade-headers",
+		dcv_findings_add(out, DCV_SEV_ERROR, file, up->line, "nginx.upgrade-headers",
 			"proxy_set_header Upgrade \"%s\" for location %s: DCV never sees the client's Upgrade, so "
 			"the WebSocket handshake fails (use $http_upgrade)", up->args[1], location_of(t, at));
 }
@@ -731,10 +870,8 @@ static bool ngx_time(const char *s, long long *ms)
 				break;
 			}
 		}
-		if (isalpha((unsigned char)*s))
-			return false;
-		/* nginx refuses a time it cannot hold: not a time here either (and no overflow) */
-		if (n > (LLONG_MAX - total) / mult)
+		/* nginx refuses a time that does not fit; so does this, instead of overflowing */
+		if (isalpha((unsigned char)*s) || n > (LLONG_MAX - total) / mult)
 			return false;
 		total += n * mult;
 		any = true;
@@ -749,7 +886,7 @@ static void lint_read_timeout(const struct tree *t, int i, struct dcv_findings *
 	long long ms;
 
 	if (d->n_args == 1 && ngx_time(d->args[0], &ms) && ms < 30000)
-		finding(out, DCV_SEV_WARN, t->v[i].file->name, d->line, "nginx.read-timeout",
+		dcv_findings_add(out, DCV_SEV_WARN, t->v[i].file->name, d->line, "nginx.read-timeout",
 			"proxy_read_timeout %s is close to DCV's 10 s WebSocket keepalive: one or two late "
 			"keepalives and nginx closes a live session (use 60s or more)", d->args[0]);
 }
@@ -772,7 +909,7 @@ static void lint_upstream(const struct tree *t, int i, struct dcv_findings *out)
 		return;
 	for (int j = 1; j < i; j++)
 		if (is(t->v[j].d, "upstream") && t->v[j].d->n_args && strcmp(t->v[j].d->args[0], u->args[0]) == 0) {
-			finding(out, DCV_SEV_ERROR, file, u->line, "nginx.duplicate-upstream",
+			dcv_findings_add(out, DCV_SEV_ERROR, file, u->line, "nginx.duplicate-upstream",
 				"upstream %s is defined in both %s:%d and %s:%d: nginx loads both files and refuses "
 				"to start (duplicate upstream \"%s\")", u->args[0], t->v[j].file->name,
 				t->v[j].d->line, file, u->line, u->args[0]);
@@ -787,13 +924,13 @@ static void lint_upstream(const struct tree *t, int i, struct dcv_findings *out)
 		const struct ngx_dir *s = t->v[c].d;
 		for (int a = 1; is(s, "server") && a < s->n_args; a++)
 			if (strcmp(s->args[a], "backup") == 0)
-				finding(out, DCV_SEV_ERROR, t->v[c].file->name, s->line, "nginx.backup-with-hash",
+				dcv_findings_add(out, DCV_SEV_ERROR, t->v[c].file->name, s->line, "nginx.backup-with-hash",
 					"server %s is a backup in upstream %s, which balances with %s: nginx refuses "
 					"the configuration (\"balancing method does not support parameter backup\")",
 					s->args[0], u->args[0], balance->name);
 	}
 	if (is(balance, "ip_hash") && !uses_proxy_protocol(t))
-		finding(out, DCV_SEV_WARN, file, balance->line, "nginx.ip-hash-privatelink",
+		dcv_findings_add(out, DCV_SEV_WARN, file, balance->line, "nginx.ip-hash-privatelink",
 			"ip_hash in upstream %s: behind PrivateLink nginx sees the NLB's address, not the "
 			"user's, so sessions are pinned per load-balancer node, not per user", u->args[0]);
 }
@@ -836,7 +973,7 @@ static void lint_connection_upgrade(const struct tree *t, struct dcv_findings *o
 	for (int i = 1; i < t->n; i++)
 		for (int a = 0; a < t->v[i].d->n_args; a++)
 			if (refers_to(t->v[i].d->args[a], "connection_upgrade")) {
-				finding(out, DCV_SEV_ERROR, t->v[i].file->name, t->v[i].d->line, "nginx.undefined-variable",
+				dcv_findings_add(out, DCV_SEV_ERROR, t->v[i].file->name, t->v[i].d->line, "nginx.undefined-variable",
 					"$connection_upgrade is used but no map in the files nginx loads defines it: "
 					"nginx refuses the configuration (unknown \"connection_upgrade\" variable)");
 				break;
@@ -919,11 +1056,11 @@ static void lint_crons(const struct tree *t, const char *crons, struct dcv_findi
 		p += len + (p[len] == '\n');
 		if (*l && *l != '#' && calls_health(l)) {
 			if (!health)
-				finding(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
+				dcv_findings_add(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
 					"a cron job requests /health but no nginx location defines it: the request "
 					"reaches DCV, which has no /health and answers 404");
 			if (strstr(l, "curl") && !curl_fails(l))
-				finding(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
+				dcv_findings_add(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
 					"the cron's curl has no -f/--fail: curl exits 0 on an HTTP error, so the "
 					"command after || never runs when the proxy answers 404 or 502");
 		}
@@ -944,6 +1081,11 @@ void dcv_lint_nginx(const struct dcv_nginx_file *files, int n, const char *crons
 		ngx_parse(&nf[i], files[i].text);
 	}
 	build_tree(&t, nf, n);
+	lint_include_cycles(nf, n, out);
+	if (t.truncated)
+		dcv_findings_add(out, DCV_SEV_WARN, names[0], 0, "nginx.include-limit",
+			"the includes expand to more than %d directives: only the first %d were linted",
+			NGX_MAX_NODES, NGX_MAX_NODES);
 	for (int i = 1; i < t.n; i++) {
 		if (is(t.v[i].d, "proxy_pass") && t.v[i].parent > 0)
 			lint_proxy_pass(&t, i, out);

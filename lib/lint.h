@@ -24,6 +24,9 @@ struct dcv_findings {
 void dcv_findings_free(struct dcv_findings *f);
 int dcv_findings_errors(const struct dcv_findings *f);
 int dcv_findings_warnings(const struct dcv_findings *f);
+/* Append one finding (file and rule copied, msg formatted); for the linters of each kind. */
+void dcv_findings_add(struct dcv_findings *out, enum dcv_severity sev, const char *file, int line,
+		      const char *rule, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* dcv.conf against the documented schema (reference/dcv.md §1.1): unknown section or key
  * (error, nearest valid name), authentication = none (warn), owner outside

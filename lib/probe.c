@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int easy_index = -1; /* SSL_CTX ex_data slot: the struct easy a handshake reports to */
 
 static void init_curl(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	easy_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl)
@@ -161,7 +163,21 @@ struct easy {
 	char errbuf[CURL_ERROR_SIZE];
 	char host[256], path[1024];
 	int port;
+	long timeout_ms;
+	/* http: the response head as it arrives */
+	long head_status;
+	char location[512]; /* of the final head, as sent (maybe relative) */
+	size_t head_bytes;
+	bool head_done, head_too_big;
+	/* the TLS handshake, seen from OpenSSL (on_tls_info) */
+	bool hello_sent, handshake_done;
+	struct dcv_tls_result *tls; /* the TLS probe's result to fill, else NULL */
 };
+
+static CURLcode on_ssl_ctx(CURL *c, void *ctx, void *e);
+
+/* Larger response heads are refused (the WebSocket probe uses the same bound) */
+#define HEAD_MAX 65536
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
 {
@@ -197,6 +213,7 @@ static int easy_open(struct easy *e, const char *url, const struct dcv_probe_opt
 		free(entry);
 		curl_easy_setopt(e->c, CURLOPT_CONNECT_TO, e->connect_to);
 	}
+	e->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000L;
 	curl_easy_setopt(e->c, CURLOPT_URL, url);
 	curl_easy_setopt(e->c, CURLOPT_ERRORBUFFER, e->errbuf);
 	curl_easy_setopt(e->c, CURLOPT_NOSIGNAL, 1L);
@@ -209,12 +226,27 @@ static int easy_open(struct easy *e, const char *url, const struct dcv_probe_opt
 		curl_easy_setopt(e->c, CURLOPT_PROXY, "");
 		curl_easy_setopt(e->c, CURLOPT_NOPROXY, "*");
 	}
-	/* chain and name are judged by the TLS probe and reported, not by curl here */
+	/* without a CA file, chain and name are judged by the TLS probe and reported (verify_peer) */
 	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(e->c, CURLOPT_USERAGENT, "dcvctl/0.1");
+	if (curl_easy_setopt(e->c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) != CURLE_OK)
+		return dcv_err_set(err, DCV_E_INTERNAL, "libcurl cannot show the TLS session (not the OpenSSL backend?)");
+	curl_easy_setopt(e->c, CURLOPT_SSL_CTX_DATA, e);
 	curl_easy_setopt(e->c, CURLOPT_WRITEFUNCTION, discard);
 	return DCV_OK;
+}
+
+/* With a CA file the HTTP and WebSocket probes trust it alone, chain and name, as a client set
+ * up with it would; the TLS probe never refuses a handshake: it reports the chain instead. */
+static void verify_peer(struct easy *e, const struct dcv_probe_opts *o)
+{
+	if (!o->ca_file)
+		return;
+	curl_easy_setopt(e->c, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(e->c, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e->c, CURLOPT_SSL_VERIFYHOST, 2L);
 }
 
 static void easy_close(struct easy *e)
@@ -225,18 +257,75 @@ static void easy_close(struct easy *e)
 	bridge_stop(&e->bridge);
 }
 
-static int curl_fail(struct easy *e, CURLcode cc, struct dcv_err *err)
-{
-	const char *why = e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc);
-	int code = cc == CURLE_OPERATION_TIMEDOUT ? DCV_E_TIMEOUT : DCV_E_CONNECT;
-	return dcv_err_set(err, code, "%s", why);
-}
-
 static double info_ms(CURL *c, CURLINFO what)
 {
 	curl_off_t us = 0;
 	curl_easy_getinfo(c, what, &us);
 	return (double)us / 1000.0;
+}
+
+static int curl_fail(struct easy *e, CURLcode cc, struct dcv_err *err)
+{
+	const char *why = e->errbuf[0] ? e->errbuf : curl_easy_strerror(cc);
+
+	/* libcurl says "out of memory" for a header line over its own 100 KiB limit */
+	if (e->head_too_big || (cc == CURLE_OUT_OF_MEMORY && !e->head_done))
+		return dcv_err_set(err, DCV_E_REMOTE, "response head larger than %d KiB", HEAD_MAX / 1024);
+	/* the hello went out over TCP and no handshake came back: a listener without TLS */
+	if (cc == CURLE_OPERATION_TIMEDOUT && e->hello_sent && !e->handshake_done)
+		return dcv_err_set(err, DCV_E_TIMEOUT,
+				   "TLS handshake timed out after %ld ms (the port accepts TCP but no TLS server answers)",
+				   e->timeout_ms);
+	return dcv_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? DCV_E_TIMEOUT : DCV_E_CONNECT, "%s", why);
+}
+
+/* The probe wants the response head only: stop at its end, whatever the body does (slow,
+ * endless). 1xx heads are not the answer and are passed over. */
+static size_t on_header(char *p, size_t size, size_t n, void *u)
+{
+	struct easy *e = u;
+	size_t len = size * n;
+
+	e->head_bytes += len;
+	if (e->head_bytes > HEAD_MAX) {
+		e->head_too_big = true;
+		return 0;
+	}
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+		e->head_status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		e->location[0] = '\0';
+	} else if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+		const char *v = p + 9, *end = p + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		snprintf(e->location, sizeof(e->location), "%.*s", (int)(end - v), v);
+	} else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
+		if (e->head_status >= 200) {
+			e->head_done = true;
+			return 0; /* ends the transfer: CURLE_WRITE_ERROR with head_done set */
+		}
+	}
+	return len;
+}
+
+/* Where a Location leads, absolute, as libcurl's CURLINFO_REDIRECT_URL would say: the
+ * transfer ends at the head, before libcurl works it out itself. */
+static void resolve(const char *base, const char *location, char *out, size_t n)
+{
+	CURLU *u = curl_url();
+	char *abs = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK)
+		snprintf(out, n, "%s", abs);
+	else
+		snprintf(out, n, "%s", location);
+	curl_free(abs);
+	curl_url_cleanup(u);
 }
 
 int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_http_result *r,
@@ -246,7 +335,7 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 	CURLcode cc;
 	int rc;
 	long ver = 0;
-	char *redir = NULL, *ip = NULL;
+	char *ip = NULL;
 	long port = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -254,16 +343,20 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 		easy_close(&e);
 		return rc;
 	}
+	verify_peer(&e, o);
+	curl_easy_setopt(e.c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e.c, CURLOPT_HEADERDATA, &e);
 	cc = curl_easy_perform(e.c);
+	if (cc == CURLE_WRITE_ERROR && e.head_done)
+		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		easy_close(&e);
 		return rc;
 	}
 	curl_easy_getinfo(e.c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(e.c, CURLINFO_REDIRECT_URL, &redir);
-	if (redir)
-		snprintf(r->redirect, sizeof(r->redirect), "%s", redir);
+	if (e.location[0])
+		resolve(url, e.location, r->redirect, sizeof(r->redirect));
 	curl_easy_getinfo(e.c, CURLINFO_HTTP_VERSION, &ver);
 	snprintf(r->http_version, sizeof(r->http_version), "%s",
 		 ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
@@ -282,14 +375,44 @@ int dcv_probe_http(const char *url, const struct dcv_probe_opts *o, struct dcv_h
 	return DCV_OK;
 }
 
-static SSL *ssl_of(CURL *c)
+/* The handshake is read where OpenSSL does it: with CONNECT_ONLY libcurl detaches the
+ * connection from CURLINFO_TLS_SSL_PTR, and reattaching it with curl_easy_recv crashes libcurl
+ * once the server chose h2. The first completed handshake wins (TLS 1.3 reports again for
+ * post-handshake messages). */
+static void on_tls_info(const SSL *ssl, int where, int ret)
 {
-	struct curl_tlssessioninfo *ti = NULL;
+	struct easy *e = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), easy_index);
+	struct dcv_tls_result *r;
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	X509 *leaf;
 
-	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
-	    ti->backend != CURLSSLBACKEND_OPENSSL)
-		return NULL;
-	return ti->internals;
+	(void)ret;
+	if (!e)
+		return;
+	if (where & SSL_CB_HANDSHAKE_START)
+		e->hello_sent = true;
+	if (!(where & SSL_CB_HANDSHAKE_DONE))
+		return;
+	e->handshake_done = true;
+	r = e->tls;
+	if (!r || r->cert)
+		return;
+	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
+	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+	SSL_get0_alpn_selected(ssl, &alpn, &alen);
+	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (leaf)
+		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
+}
+
+static CURLcode on_ssl_ctx(CURL *c, void *ctx, void *e)
+{
+	(void)c;
+	SSL_CTX_set_ex_data(ctx, easy_index, e);
+	SSL_CTX_set_info_callback(ctx, on_tls_info);
+	return CURLE_OK;
 }
 
 int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tls_result *r,
@@ -297,7 +420,6 @@ int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tl
 {
 	struct easy e;
 	CURLcode cc;
-	SSL *ssl;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -306,33 +428,14 @@ int dcv_probe_tls(const char *url, const struct dcv_probe_opts *o, struct dcv_tl
 		return rc;
 	}
 	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
+	e.tls = r;
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		easy_close(&e);
+		dcv_tls_result_release(r);
 		return rc;
 	}
-	/* CONNECT_ONLY leaves the connection detached from the handle; a receive (answered with
-	 * CURLE_AGAIN: the server says nothing first) attaches it so the TLS session is visible. */
-	{
-		char b;
-		size_t got = 0;
-		curl_easy_recv(e.c, &b, 0, &got);
-	}
-	ssl = ssl_of(e.c);
-	if (!ssl) {
-		easy_close(&e);
-		return dcv_err_set(err, DCV_E_INTERNAL, "no TLS session from libcurl (not the OpenSSL backend?)");
-	}
-	const unsigned char *alpn = NULL;
-	unsigned alen = 0;
-	snprintf(r->protocol, sizeof(r->protocol), "%s", SSL_get_version(ssl));
-	snprintf(r->cipher, sizeof(r->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
-	SSL_get0_alpn_selected(ssl, &alpn, &alen);
-	snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
-	if (leaf)
-		r->cert = dcv_cert_from_openssl(leaf, SSL_get_peer_cert_chain(ssl));
 	r->connect_ms = info_ms(e.c, CURLINFO_CONNECT_TIME_T);
 	r->tls_ms = info_ms(e.c, CURLINFO_APPCONNECT_TIME_T);
 	easy_close(&e);
@@ -405,58 +508,155 @@ static long recv_some(struct easy *e, struct dcv_buf *buf, long ms)
 	return (long)got;
 }
 
-static const char *header_value(const char *head, const char *name, char *out, size_t n)
-{
-	size_t nl = strlen(name);
-
-	for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
-		const char *h = l + 2;
-		if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
-			const char *v = h + nl + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			size_t vl = strcspn(v, "\r\n");
-			snprintf(out, n, "%.*s", (int)vl, v);
-			return out;
-		}
-	}
-	return NULL;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
-static void send_frame(struct easy *e, int opcode, const void *p, size_t n, long long deadline,
-		       struct dcv_err *err, int *rc)
+/* An upgraded connection: what was read and not yet parsed, and the message state. */
+struct ws_conn {
+	struct easy *e;
+	struct dcv_buf in;
+	size_t used; /* bytes of `in` the last frame took: its payload stays valid until the next read */
+	struct dcv_ws_reader rd;
+};
+
+static int send_frame(struct ws_conn *c, int opcode, const void *p, size_t n, long long deadline,
+		      struct dcv_err *err)
 {
 	struct dcv_buf f = DCV_BUF_INIT;
 	uint8_t mask[4];
+	int rc;
 
 	RAND_bytes(mask, sizeof(mask));
 	dcv_ws_frame(&f, opcode, p, n, mask);
-	*rc = send_all(e, f.data, f.len, deadline, err);
+	rc = send_all(c->e, f.data, f.len, deadline, err);
 	dcv_buf_release(&f);
+	return rc;
 }
 
-/* Keep the socket open with pings; `rest` holds bytes already read after the handshake. */
-static int ws_hold(struct easy *e, struct dcv_buf *rest, long hold_ms, long interval_ms,
-		   struct dcv_ws_result *r, struct dcv_err *err)
+/* Wait up to `ms` for the server's next frame. 1: a frame in *m (valid until the next call);
+ * 0: none in time; -1: the connection ended or broke the protocol, `why` says which. */
+static int next_frame(struct ws_conn *c, struct dcv_ws_msg *m, long ms, char *why, size_t wl)
 {
-	long long start = dcv_now_ms(), end = start + hold_ms, next_ping = start, last_heard = start;
-	double *rtts = NULL;
-	int n_rtts = 0, rc = DCV_OK;
+	long long until = dcv_now_ms() + (ms < 0 ? 0 : ms);
 
-	while (dcv_now_ms() < end) {
-		long long now = dcv_now_ms();
+	if (c->used) {
+		memmove(c->in.data, c->in.data + c->used, c->in.len - c->used);
+		c->in.len -= c->used;
+		c->used = 0;
+	}
+	for (;;) {
+		const char *perr = NULL;
+		long used = dcv_ws_parse_server(&c->rd, (uint8_t *)c->in.data, c->in.len, m, &perr);
+		if (used > 0) {
+			c->used = (size_t)used;
+			return 1;
+		}
+		if (used < 0) {
+			snprintf(why, wl, "protocol error: %s", perr);
+			return -1;
+		}
+		long left = (long)(until - dcv_now_ms());
+		if (left < 0)
+			return 0;
+		long got = recv_some(c->e, &c->in, left);
+		if (got < 0) {
+			snprintf(why, wl, "the connection %s", got == -1 ? "was closed" : "failed");
+			return -1;
+		}
+	}
+}
+
+static int close_code(const struct dcv_ws_msg *m)
+{
+	return m->len >= 2 ? m->payload[0] << 8 | m->payload[1] : 1005;
+}
+
+/* The server closes the TCP connection after the close handshake (§5.5.1): a client should
+ * let it, so the server's side does not linger; half a second at most. */
+static void wait_eof(struct ws_conn *c, long ms)
+{
+	long long until = dcv_now_ms() + (ms < 500 ? ms : 500);
+	long left;
+
+	while ((left = (long)(until - dcv_now_ms())) > 0 && recv_some(c->e, &c->in, left) >= 0)
+		c->in.len = 0;
+}
+
+/* The server began the close: echo its code (§5.5.1) and let it close the connection. */
+static void echo_close(struct ws_conn *c, const struct dcv_ws_msg *m, long long start, struct dcv_ws_result *r,
+		       struct dcv_err *err)
+{
+	uint8_t code[2];
+	size_t n = m->len >= 2 ? 2 : 0;
+
+	r->close_code = close_code(m);
+	memcpy(code, m->payload, n);
+	snprintf(r->failure, sizeof(r->failure), "the server closed the WebSocket after %.1f s (code %d)",
+		 (dcv_now_ms() - start) / 1000.0, r->close_code);
+	if (send_frame(c, DCV_WS_CLOSE, code, n, dcv_now_ms() + 1000, err) != DCV_OK) {
+		size_t l = strlen(r->failure);
+		snprintf(r->failure + l, sizeof(r->failure) - l, "; cannot echo its close: %s", err->msg);
+		return;
+	}
+	wait_eof(c, 500);
+}
+
+/* We close (1000): the server must answer with its own close within `ms` (§7.1.2), after data
+ * and control frames it had in flight, which are dropped. */
+static void ws_close(struct ws_conn *c, long ms, struct dcv_ws_result *r, struct dcv_err *err)
+{
+	const uint8_t bye[2] = { 0x03, 0xe8 }; /* 1000: normal closure */
+	long long until = dcv_now_ms() + ms;
+	struct dcv_ws_msg m;
+	char why[200];
+	int got;
+
+	if (send_frame(c, DCV_WS_CLOSE, bye, sizeof(bye), until, err) != DCV_OK) {
+		snprintf(r->failure, sizeof(r->failure), "cannot send our close: %s", err->msg);
+		return;
+	}
+	while ((got = next_frame(c, &m, (long)(until - dcv_now_ms()), why, sizeof(why))) == 1)
+		if (m.opcode == DCV_WS_CLOSE) {
+			r->close_code = close_code(&m);
+			wait_eof(c, (long)(until - dcv_now_ms()));
+			return;
+		}
+	if (got == 0)
+		snprintf(r->failure, sizeof(r->failure), "the server did not answer our close within %.1f s",
+			 ms / 1000.0);
+	else
+		snprintf(r->failure, sizeof(r->failure), "%s before the server answered our close", why);
+}
+
+static void rtt_stats(double *rtts, int n, struct dcv_ws_result *r)
+{
+	if (!n)
+		return;
+	qsort(rtts, (size_t)n, sizeof(*rtts), cmp_double);
+	r->rtt_p50 = rtts[(n - 1) / 2];
+	r->rtt_p95 = rtts[(int)((n - 1) * 0.95 + 0.5)];
+	r->rtt_max = rtts[n - 1];
+}
+
+/* Keep the WebSocket open with pings, answering the server's; true when the hold lasted. */
+static bool ws_hold(struct ws_conn *c, long hold_ms, long interval_ms, struct dcv_ws_result *r,
+		    struct dcv_err *err)
+{
+	long long start = dcv_now_ms(), end = start + hold_ms, next_ping = start, last_heard = start, now;
+	double *rtts = NULL;
+	int n_rtts = 0;
+
+	while ((now = dcv_now_ms()) < end && !r->failure[0]) {
+		struct dcv_ws_msg m;
+		char why[200];
 		if (now >= next_ping) {
 			uint8_t ts[8];
 			for (int i = 0; i < 8; i++)
 				ts[i] = (uint8_t)((unsigned long long)now >> (56 - 8 * i));
-			send_frame(e, DCV_WS_PING, ts, 8, now + 5000, err, &rc);
-			if (rc != DCV_OK) {
+			if (send_frame(c, DCV_WS_PING, ts, 8, now + 5000, err) != DCV_OK) {
 				snprintf(r->failure, sizeof(r->failure), "cannot send a ping after %.1f s: %s",
 					 (now - start) / 1000.0, err->msg);
 				break;
@@ -469,62 +669,81 @@ static int ws_hold(struct easy *e, struct dcv_buf *rest, long hold_ms, long inte
 				 (now - last_heard) / 1000.0, (now - start) / 1000.0);
 			break;
 		}
-		long wait = (long)(next_ping - now);
-		if (wait > end - now)
-			wait = (long)(end - now);
-		long got = recv_some(e, rest, wait < 0 ? 0 : wait);
-		if (got == -1 || got == -2) {
-			snprintf(r->failure, sizeof(r->failure), "the connection %s after %.1f s",
-				 got == -1 ? "was closed" : "failed", (dcv_now_ms() - start) / 1000.0);
+		int got = next_frame(c, &m, (long)((next_ping < end ? next_ping : end) - now), why, sizeof(why));
+		if (got < 0) {
+			snprintf(r->failure, sizeof(r->failure), "%s after %.1f s", why, (dcv_now_ms() - start) / 1000.0);
 			break;
 		}
-		for (;;) {
-			struct dcv_ws_msg m;
-			const char *why = NULL;
-			long used = dcv_ws_parse((uint8_t *)rest->data, rest->len, &m, &why);
-			if (used == 0)
-				break;
-			if (used < 0) {
-				snprintf(r->failure, sizeof(r->failure), "protocol error after %.1f s: %s",
-					 (dcv_now_ms() - start) / 1000.0, why);
-				goto out;
-			}
-			last_heard = dcv_now_ms();
-			if (m.opcode == DCV_WS_PONG && m.len == 8) {
+		if (got == 0)
+			continue;
+		last_heard = dcv_now_ms();
+		if (m.opcode == DCV_WS_PONG) {
+			r->pongs++;
+			if (m.len == 8) {
 				unsigned long long sent = 0;
 				for (int i = 0; i < 8; i++)
 					sent = sent << 8 | m.payload[i];
 				rtts = xrealloc(rtts, sizeof(*rtts) * (size_t)(n_rtts + 1));
 				rtts[n_rtts++] = (double)(last_heard - (long long)sent);
-				r->pongs++;
-			} else if (m.opcode == DCV_WS_PONG) {
-				r->pongs++;
-			} else if (m.opcode == DCV_WS_PING) {
-				r->server_pings++;
-				send_frame(e, DCV_WS_PONG, m.payload, m.len, last_heard + 5000, err, &rc);
-			} else if (m.opcode == DCV_WS_CLOSE) {
-				int code = m.len >= 2 ? m.payload[0] << 8 | m.payload[1] : 1005;
-				snprintf(r->failure, sizeof(r->failure), "the server closed the WebSocket after %.1f s (code %d)",
-					 (last_heard - start) / 1000.0, code);
-				goto out;
 			}
-			memmove(rest->data, rest->data + used, rest->len - (size_t)used);
-			rest->len -= (size_t)used;
+		} else if (m.opcode == DCV_WS_PING) {
+			r->server_pings++;
+			if (send_frame(c, DCV_WS_PONG, m.payload, m.len, last_heard + 5000, err) != DCV_OK)
+				snprintf(r->failure, sizeof(r->failure), "cannot answer a ping after %.1f s: %s",
+					 (last_heard - start) / 1000.0, err->msg);
+		} else if (m.opcode == DCV_WS_CLOSE) {
+			echo_close(c, &m, start, r, err);
 		}
 	}
-out:
 	r->held_ms = (long)(dcv_now_ms() - start);
-	if (n_rtts) {
-		qsort(rtts, (size_t)n_rtts, sizeof(*rtts), cmp_double);
-		r->rtt_p50 = rtts[(n_rtts - 1) / 2];
-		r->rtt_p95 = rtts[(int)((n_rtts - 1) * 0.95 + 0.5)];
-		r->rtt_max = rtts[n_rtts - 1];
-	}
+	rtt_stats(rtts, n_rtts, r);
 	free(rtts);
-	if (!r->failure[0]) {
-		uint8_t bye[2] = { 0x03, 0xe8 }; /* 1000: normal closure */
-		send_frame(e, DCV_WS_CLOSE, bye, 2, dcv_now_ms() + 1000, err, &rc);
+	return !r->failure[0];
+}
+
+/* Send the upgrade request and read the response head into r->headers; what follows it stays
+ * in `in`. */
+static int ws_upgrade(struct easy *e, const struct dcv_probe_opts *o, const char *key, long long t0,
+		      long long deadline, struct dcv_buf *in, struct dcv_ws_result *r, struct dcv_err *err)
+{
+	struct dcv_buf req = DCV_BUF_INIT;
+	char *end = NULL;
+	int rc;
+
+	dcv_buf_addf(&req, "GET %s HTTP/1.1\r\nHost: %s", e->path, e->host);
+	if (e->port != 443)
+		dcv_buf_addf(&req, ":%d", e->port);
+	dcv_buf_adds(&req, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+	dcv_buf_addf(&req, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", key);
+	if (o->origin)
+		dcv_buf_addf(&req, "Origin: %s\r\n", o->origin);
+	else if (e->port == 443)
+		dcv_buf_addf(&req, "Origin: https://%s\r\n", e->host);
+	else
+		dcv_buf_addf(&req, "Origin: https://%s:%d\r\n", e->host, e->port);
+	dcv_buf_adds(&req, "User-Agent: dcvctl/0.1\r\n\r\n");
+	rc = send_all(e, req.data, req.len, deadline, err);
+	dcv_buf_release(&req);
+	if (rc != DCV_OK)
+		return rc;
+	while (!(end = in->data ? strstr(in->data, "\r\n\r\n") : NULL)) {
+		long left = (long)(deadline - dcv_now_ms());
+		if (left <= 0)
+			return dcv_err_set(err, DCV_E_TIMEOUT, "no answer to the upgrade within %ld ms",
+					   (long)(deadline - t0));
+		long got = recv_some(e, in, left);
+		if (got < 0)
+			return dcv_err_set(err, DCV_E_LOST, "the connection closed before an answer to the upgrade%s%s",
+					   in->len ? ": " : "", dcv_buf_str(in));
+		if (in->len > 65536)
+			return dcv_err_set(err, DCV_E_REMOTE, "response head larger than 64 KiB");
 	}
+	size_t head = (size_t)(end - in->data) + 4;
+	dcv_buf_add(&r->headers, in->data, head - 2);
+	r->upgrade_ms = (double)(dcv_now_ms() - t0);
+	memmove(in->data, in->data + head, in->len - head);
+	in->len -= head;
+	in->data[in->len] = '\0';
 	return DCV_OK;
 }
 
@@ -532,8 +751,9 @@ int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, 
 		 struct dcv_ws_result *r, struct dcv_err *err)
 {
 	struct easy e;
-	struct dcv_buf req = DCV_BUF_INIT, in = DCV_BUF_INIT;
-	char key[25], want[29], val[256];
+	struct ws_conn c = { &e, DCV_BUF_INIT, 0, DCV_WS_READER_INIT };
+	struct dcv_ws_answer ans;
+	char key[25];
 	long long t0 = dcv_now_ms(), deadline = t0 + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
 	CURLcode cc;
 	int rc;
@@ -544,64 +764,33 @@ int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, 
 	curl_easy_setopt(e.c, CURLOPT_CONNECT_ONLY, 1L);
 	/* the seed's listener offers h2; an Upgrade only exists in HTTP/1.1 */
 	curl_easy_setopt(e.c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	verify_peer(&e, o);
 	cc = curl_easy_perform(e.c);
 	if (cc != CURLE_OK) {
 		rc = curl_fail(&e, cc, err);
 		goto out;
 	}
 	dcv_ws_new_key(key);
-	dcv_ws_accept(key, want);
-	dcv_buf_addf(&req, "GET %s HTTP/1.1\r\nHost: %s", e.path, e.host);
-	if (e.port != 443)
-		dcv_buf_addf(&req, ":%d", e.port);
-	dcv_buf_adds(&req, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
-	dcv_buf_addf(&req, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", key);
-	if (o->origin)
-		dcv_buf_addf(&req, "Origin: %s\r\n", o->origin);
-	else if (e.port == 443)
-		dcv_buf_addf(&req, "Origin: https://%s\r\n", e.host);
-	else
-		dcv_buf_addf(&req, "Origin: https://%s:%d\r\n", e.host, e.port);
-	dcv_buf_adds(&req, "User-Agent: dcvctl/0.1\r\n\r\n");
-	if ((rc = send_all(&e, req.data, req.len, deadline, err)) != DCV_OK)
+	if ((rc = ws_upgrade(&e, o, key, t0, deadline, &c.in, r, err)) != DCV_OK)
 		goto out;
-	char *end = NULL;
-	while (!(end = in.data ? strstr(in.data, "\r\n\r\n") : NULL)) {
+	dcv_ws_check_answer(r->headers.data, key, &ans);
+	if (!ans.status) {
+		rc = dcv_err_set(err, DCV_E_REMOTE, "not an HTTP response: %.60s", r->headers.data);
+		goto out;
+	}
+	r->status = ans.status;
+	r->accept_ok = ans.accepted;
+	snprintf(r->rejected, sizeof(r->rejected), "%s", ans.why);
+	/* a broken handshake fails the connection: no frame is sent on it (§4.1) */
+	if (!r->accept_ok)
+		goto out;
+	if (hold_ms <= 0 || ws_hold(&c, hold_ms, interval_ms > 0 ? interval_ms : 5000, r, err)) {
 		long left = (long)(deadline - dcv_now_ms());
-		if (left <= 0) {
-			rc = dcv_err_set(err, DCV_E_TIMEOUT, "no answer to the upgrade within %ld ms",
-					 (long)(deadline - t0));
-			goto out;
-		}
-		long got = recv_some(&e, &in, left);
-		if (got < 0) {
-			rc = dcv_err_set(err, DCV_E_LOST, "the connection closed before an answer to the upgrade%s%s",
-					 in.len ? ": " : "", dcv_buf_str(&in));
-			goto out;
-		}
-		if (in.len > 65536) {
-			rc = dcv_err_set(err, DCV_E_REMOTE, "response head larger than 64 KiB");
-			goto out;
-		}
+		ws_close(&c, left < 200 ? 200 : left > 2000 ? 2000 : left, r, err);
 	}
-	size_t head = (size_t)(end - in.data) + 4;
-	dcv_buf_add(&r->headers, in.data, head - 2);
-	r->upgrade_ms = (double)(dcv_now_ms() - t0);
-	if (sscanf(in.data, "HTTP/%*s %ld", &r->status) != 1) {
-		rc = dcv_err_set(err, DCV_E_REMOTE, "not an HTTP response: %.60s", in.data);
-		goto out;
-	}
-	r->accept_ok = r->status == 101 && header_value(r->headers.data, "Sec-WebSocket-Accept", val, sizeof(val)) &&
-		       strcmp(val, want) == 0;
-	memmove(in.data, in.data + head, in.len - head);
-	in.len -= head;
-	in.data[in.len] = '\0';
-	if (r->accept_ok && hold_ms > 0)
-		rc = ws_hold(&e, &in, hold_ms, interval_ms > 0 ? interval_ms : 5000, r, err);
 out:
 	easy_close(&e);
-	dcv_buf_release(&req);
-	dcv_buf_release(&in);
+	dcv_buf_release(&c.in);
 	return rc;
 }
 

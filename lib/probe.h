@@ -12,7 +12,7 @@ struct dcv_cert;
 struct dcv_probe_opts {
 	const char *connect_to; /* "host:port": connect there, keep the URL's name (SNI, Host) */
 	const char *proxy;      /* NULL: no proxy at all, whatever the environment says */
-	const char *ca_file;    /* verify the chain against it (NULL: report, do not fail) */
+	const char *ca_file;    /* http, ws: verify chain and name against it alone (NULL: do not) */
 	long timeout_ms;        /* whole probe (default 10 s) */
 	int via_fd;             /* -1, or a connected stream (an SSH tunnel) to speak over */
 	const char *origin;     /* ws: Origin header (default https://<host>) */
@@ -47,20 +47,24 @@ void dcv_tls_result_release(struct dcv_tls_result *r);
 
 struct dcv_ws_result {
 	long status;            /* 101 on success */
-	bool accept_ok;         /* Sec-WebSocket-Accept matched the key */
+	bool accept_ok;         /* a 101 keeping RFC 6455 §4.1: right Sec-WebSocket-Accept and all */
+	char rejected[200];     /* the rule a 101 broke ("" when accept_ok or not a 101) */
 	struct dcv_buf headers; /* the response head as received */
 	double upgrade_ms;
+	int close_code;         /* the server's close (1005: without a code); 0 when none came */
 	/* with hold */
 	int pings_sent, pongs, server_pings;
 	double rtt_p50, rtt_p95, rtt_max;
 	long held_ms;
-	char failure[256]; /* why the hold ended early; "" when it lasted */
+	char failure[256]; /* why the hold or the close handshake failed; "" when both went well */
 };
 
 /* Upgrade to a WebSocket over HTTP/1.1 with a random key and a browser's Origin; success is
- * 101 with the right accept value. With hold_ms > 0, keep it open sending a ping every
- * interval_ms, answering the server's pings; a close or silence beyond two intervals ends the
- * hold early (r->failure says when). */
+ * a 101 that keeps RFC 6455 §4.1 (r->rejected says which rule it broke), then a close
+ * handshake. With hold_ms > 0, keep it open first, sending a ping every interval_ms and
+ * answering the server's pings; a close, a protocol error or silence beyond two intervals ends
+ * the hold early (r->failure says when). A server's close is echoed; ours must be answered
+ * within 2 s. */
 int dcv_probe_ws(const char *url, const struct dcv_probe_opts *o, long hold_ms, long interval_ms,
 		 struct dcv_ws_result *r, struct dcv_err *err);
 void dcv_ws_result_release(struct dcv_ws_result *r);

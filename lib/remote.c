@@ -69,12 +69,15 @@ static const char txn_script[] =
 	"target=$1 sum=$2 validate=$3 apply=$4 mode=$5\n"
 	"case $mode in *[!0-7]*|'') echo \"bad mode $mode\"; exit 22;; esac\n"
 	"dir=$(dirname -- \"$target\") base=$(basename -- \"$target\")\n"
-	"tmp=\"$dir/.$base.dcvctl-new\"\n"
 	"mkdir -p -- \"$dir\" || exit 20\n"
-	"(umask 077; cat > \"$tmp\") || { rm -f -- \"$tmp\"; echo \"cannot write $tmp\"; exit 20; }\n"
+	/* mktemp creates a fresh random name with O_EXCL (mode 600), so root never writes through
+	 * a file or symlink planted at a name one could guess; dd then opens only that file
+	 * (nocreat) and never through a symlink swapped in meanwhile (nofollow) */
+	"tmp=$(mktemp -- \"$dir/.$base.dcvctl-new.XXXXXXXXXX\") || { echo \"cannot create a temp file in $dir\"; exit 20; }\n"
+	"dd of=\"$tmp\" oflag=nofollow conv=nocreat,fsync status=none || { rm -f -- \"$tmp\"; echo \"cannot write $tmp\"; exit 20; }\n"
 	"got=$(sha256sum < \"$tmp\" | cut -d' ' -f1)\n"
 	"if [ \"$got\" != \"$sum\" ]; then rm -f -- \"$tmp\"; echo 'upload incomplete'; exit 21; fi\n"
-	"res=/run/.dcvctl-txn.$$\n"
+	"res=$(mktemp /run/.dcvctl-txn.XXXXXXXXXX) || { rm -f -- \"$tmp\"; echo 'cannot create a result file in /run'; exit 20; }\n"
 	"setsid sh -c '\n"
 	"  set -u\n"
 	"  target=$1 tmp=$2 validate=$3 apply=$4 mode=$5\n"

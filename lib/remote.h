@@ -33,7 +33,8 @@ struct dcv_txn {
 };
 
 /* Write `content` to `path` as one host-side transaction that completes even if the connection
- * drops: upload to a hidden temp file beside the target, check its sha256, then detached:
+ * drops: upload to a fresh hidden temp file beside the target (an unpredictable name,
+ * .<base>.dcvctl-new.XXXXXXXXXX, made by the host's mktemp), check its sha256, then detached:
  * back up the target (<path>.dcvctl-<UTC timestamp>, last 5 kept), rename into place, run
  * `validate` (may be NULL), restore the backup if it fails, else run `apply` (may be NULL).
  * validate/apply are dcvctl's own constant commands, never inventory text. A new file gets

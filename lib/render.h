@@ -9,10 +9,6 @@
 struct dcv_inventory;
 struct dcv_host;
 
-/* /etc/nginx/conf.d/dcv-proxy.conf for the gateway: every agent in one upstream, backups as
- * backup servers, TLS with the gateway's cert/key, WebSocket upgrade, /health. */
-void dcv_render_nginx(const struct dcv_inventory *inv, struct dcv_buf *out);
-
 /* The keys dcvctl manages in an agent's dcv.conf, applied to `existing` (may be "" or NULL):
  * [connectivity] web-port, web-url-path; [session-management] create-session = false;
  * [security] authentication when the inventory sets it; in bypass mode [security]
@@ -22,7 +18,6 @@ void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool
 			struct dcv_buf *out);
 
 /* Where the rendered files live on the hosts. */
-#define DCV_NGINX_CONF "/etc/nginx/conf.d/dcv-proxy.conf"
 #define DCV_DCV_CONF "/etc/dcv/dcv.conf"
 
 #endif

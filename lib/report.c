@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sanitize.h"
+
 /* Evidence tails shown by the text table; JSON, JUnit and TAP carry the whole evidence. */
 #define TEXT_EVIDENCE_LINES 20
 
@@ -138,70 +140,9 @@ static bool is_bad(enum dcv_check_status st, bool strict)
 	return st == DCV_CHECK_FAIL || st == DCV_CHECK_ERROR || (strict && st == DCV_CHECK_WARN);
 }
 
-/* ------------------------------------------------------------------ text hygiene */
-
-/* Length of the UTF-8 sequence at s and its code point, or 0 when the bytes are not UTF-8
- * (overlong forms, surrogates and values past U+10FFFF included). */
-static int utf8_decode(const unsigned char *s, unsigned *cp)
-{
-	static const unsigned min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-		: (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-	unsigned v;
-
-	if (len <= 1) {
-		*cp = s[0];
-		return len;
-	}
-	v = s[0] & (0x7f >> len);
-	for (int i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
-/* Evidence is remote output (logs, command output): it may carry terminal escapes or bytes that
- * are not UTF-8, and neither may reach a terminal, an XML parser or a JSON consumer. Bad bytes
- * become U+FFFD; control characters other than \t \n \r are dropped, C1 too (0x9b is a CSI). */
-static char *clean(const char *s)
-{
-	struct dcv_buf b = DCV_BUF_INIT;
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	while (*p) {
-		unsigned cp;
-		int len = utf8_decode(p, &cp);
-
-		if (len == 0) {
-			dcv_buf_adds(&b, "\ufffd");
-			p++;
-			continue;
-		}
-		if (cp == 0xfffe || cp == 0xffff) /* not characters in XML 1.0 */
-			dcv_buf_adds(&b, "\ufffd");
-		else if ((cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f)) || cp == '\t' ||
-			 cp == '\n' || cp == '\r')
-			dcv_buf_add(&b, p, (size_t)len);
-		p += len;
-	}
-	return dcv_buf_detach(&b);
-}
-
-/* A value that must stay on one line (messages are meant to, but come from remote text). */
-static char *oneline(const char *s)
-{
-	char *c = clean(s);
-
-	for (char *p = c; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	return c;
-}
+/* ------------------------------------------------------------------ text hygiene
+ * Ids, hosts, messages and evidence carry remote text (logs, SANs, session fields): every one of
+ * them passes dcv_sanitize or dcv_sanitize_line on its way into any format. */
 
 /* Callers may be running under a locale with a decimal comma; formats need a point. */
 static void add_seconds(struct dcv_buf *out, long ms, int decimals)
@@ -216,24 +157,31 @@ static void add_seconds(struct dcv_buf *out, long ms, int decimals)
 	}
 }
 
-/* Evidence split into lines without trailing blank lines; \r dropped (CRLF output). */
+/* Evidence without trailing blank lines and with \r dropped (CRLF output), whole or in lines. */
 struct lines {
 	char *text;
 	char **v;
 	int n;
 };
 
-static void lines_split(struct lines *l, const char *s)
+static char *evidence_text(const char *s)
 {
 	struct dcv_buf b = DCV_BUF_INIT;
-	char *c = clean(s), *p;
+	char *c = dcv_sanitize(s);
 
-	for (p = c; *p; p++)
+	for (const char *p = c; *p; p++)
 		if (*p != '\r')
 			dcv_buf_addc(&b, *p);
 	free(c);
 	dcv_buf_rtrim(&b);
-	l->text = dcv_buf_detach(&b);
+	return dcv_buf_detach(&b);
+}
+
+static void lines_split(struct lines *l, const char *s)
+{
+	char *p;
+
+	l->text = evidence_text(s);
 	l->n = 0;
 	l->v = xmalloc(sizeof(*l->v));
 	for (p = l->text; *l->text;) {
@@ -279,11 +227,11 @@ static void text_diagnosis(struct dcv_buf *out, const struct dcv_diagnosis *d)
 		dcv_buf_adds(out, "diagnosis: every hop answered\n");
 		return;
 	}
-	hop = oneline(d->hop);
-	cause = oneline(d->cause);
+	hop = dcv_sanitize_line(d->hop);
+	cause = dcv_sanitize_line(d->cause);
 	dcv_buf_addf(out, "diagnosis: %s: %s\n", hop, cause);
 	if (d->hint) {
-		hint = oneline(d->hint);
+		hint = dcv_sanitize_line(d->hint);
 		dcv_buf_addf(out, "fix: %s\n", hint);
 		free(hint);
 	}
@@ -306,11 +254,11 @@ void dcv_report_text(const struct dcv_report *r, bool color, bool strict, struct
 	}
 	for (int k = 0; k < r->n; k++) {
 		const struct dcv_check *c = &r->checks[idx[k]];
-		char *id = oneline(c->id), *msg = oneline(c->message);
+		char *id = dcv_sanitize_line(c->id), *msg = dcv_sanitize_line(c->message);
 		unsigned st = (unsigned)c->status <= DCV_CHECK_ERROR ? c->status : DCV_CHECK_ERROR;
 
 		if (k == 0 || strcmp(c->host, r->checks[idx[k - 1]].host) != 0) {
-			char *host = oneline(c->host);
+			char *host = dcv_sanitize_line(c->host);
 			dcv_buf_addf(out, "%s%s\n", k ? "\n" : "", host);
 			free(host);
 		}
@@ -342,7 +290,7 @@ static struct json_object *jstr(const char *s)
 
 	if (!s)
 		return NULL; /* json-c serialises a NULL member as null */
-	c = clean(s);
+	c = dcv_sanitize(s);
 	o = json_object_new_string(c);
 	free(c);
 	return o;
@@ -398,7 +346,7 @@ void dcv_report_json(const struct dcv_report *r, bool strict, struct dcv_buf *ou
 
 static void xml_add(struct dcv_buf *out, const char *s)
 {
-	char *c = clean(s);
+	char *c = dcv_sanitize(s);
 
 	for (const char *p = c; *p; p++) {
 		switch (*p) {
@@ -471,11 +419,14 @@ static void junit_case(struct dcv_buf *out, const struct dcv_check *c, bool stri
 	dcv_buf_adds(out, "    </testcase>\n");
 }
 
-static void junit_counts(struct dcv_buf *out, const struct tally *t)
+/* The Jenkins JUnit schema allows `skipped` on a testsuite but not on testsuites. */
+static void junit_counts(struct dcv_buf *out, const struct tally *t, bool suite)
 {
-	dcv_buf_addf(out, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"",
-		     t->passed + t->failed + t->warned + t->skipped + t->errors, t->failed,
-		     t->errors, t->skipped);
+	dcv_buf_addf(out, " tests=\"%d\" failures=\"%d\" errors=\"%d\"",
+		     t->passed + t->failed + t->warned + t->skipped + t->errors, t->failed, t->errors);
+	if (suite)
+		dcv_buf_addf(out, " skipped=\"%d\"", t->skipped);
+	dcv_buf_adds(out, " time=\"");
 }
 
 void dcv_report_junit(const struct dcv_report *r, bool strict, struct dcv_buf *out)
@@ -486,7 +437,7 @@ void dcv_report_junit(const struct dcv_report *r, bool strict, struct dcv_buf *o
 	for (int i = 0; i < r->n; i++)
 		tally_add(&all, &r->checks[i], strict);
 	dcv_buf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dcvctl\"");
-	junit_counts(out, &all);
+	junit_counts(out, &all, false);
 	/* hosts run in parallel: the run's wall time, not the sum of the suites */
 	add_seconds(out, r->duration_ms, 3);
 	dcv_buf_adds(out, "\">\n");
@@ -500,7 +451,7 @@ void dcv_report_junit(const struct dcv_report *r, bool strict, struct dcv_buf *o
 		dcv_buf_adds(out, "  <testsuite name=\"");
 		xml_add(out, host);
 		dcv_buf_adds(out, "\"");
-		junit_counts(out, &t);
+		junit_counts(out, &t, true);
 		add_seconds(out, t.ms, 3);
 		dcv_buf_adds(out, "\">\n");
 		for (; k < end; k++)
@@ -511,12 +462,16 @@ void dcv_report_junit(const struct dcv_report *r, bool strict, struct dcv_buf *o
 	free(idx);
 }
 
-/* ------------------------------------------------------------------ tap */
+/* ------------------------------------------------------------------ tap
+ * Read by two parsers that disagree on much: Test::Harness (`prove`, TAP 13, whose YAMLish reader
+ * knows quoted scalars, lists and maps but no block-scalar indicators such as `|-` or `|2`) and
+ * TAP 14 parsers. The subset both read: a version 13 line, `\#` in descriptions, and YAML whose
+ * values are all one-line double-quoted scalars (YAMLish also takes `- "a: b"` for a map). */
 
-/* TAP 14: an unescaped '#' in a description starts a directive. */
+/* An unescaped '#' in a description starts a directive. */
 static void tap_description(struct dcv_buf *out, const char *s)
 {
-	char *c = oneline(s);
+	char *c = dcv_sanitize_line(s);
 
 	for (const char *p = c; *p; p++) {
 		if (*p == '#' || *p == '\\')
@@ -526,10 +481,11 @@ static void tap_description(struct dcv_buf *out, const char *s)
 	free(c);
 }
 
-/* A YAML double-quoted scalar: safe for any text, unlike a plain one (": ", leading '-'...). */
+/* A YAML double-quoted scalar: safe for any text, unlike a plain one (": ", leading '-'...), and
+ * using only the escapes YAMLish knows. */
 static void yaml_quoted(struct dcv_buf *out, const char *s)
 {
-	char *c = clean(s);
+	char *c = dcv_sanitize(s);
 
 	dcv_buf_addc(out, '"');
 	for (const char *p = c; *p; p++) {
@@ -546,27 +502,21 @@ static void yaml_quoted(struct dcv_buf *out, const char *s)
 	free(c);
 }
 
+/* Diagnostics of a test point that failed or warned. A warning is an `ok` (it does not fail the
+ * run) whose YAML says severity: warn; neither a `# TODO` (that means "not expected to work yet",
+ * and prove reports a passing TODO as a bonus) nor a suffix on the description. */
 static void tap_yaml(struct dcv_buf *out, const struct dcv_check *c)
 {
 	dcv_buf_adds(out, "  ---\n  message: ");
 	yaml_quoted(out, c->message);
 	dcv_buf_addf(out, "\n  severity: %s\n", dcv_check_status_name(c->status));
 	if (c->evidence) {
-		struct lines l;
-		const char *indicator = "";
+		char *ev = evidence_text(c->evidence);
 
-		lines_split(&l, c->evidence);
-		/* YAML guesses a block's indentation from its first line; say it when that line
-		 * starts with spaces of its own */
-		for (int i = 0; i < l.n; i++)
-			if (*l.v[i]) {
-				indicator = *l.v[i] == ' ' ? "2" : "";
-				break;
-			}
-		dcv_buf_addf(out, "  evidence: |%s-\n", indicator);
-		for (int i = 0; i < l.n; i++)
-			dcv_buf_addf(out, "%s%s\n", *l.v[i] ? "    " : "", l.v[i]);
-		lines_release(&l);
+		dcv_buf_adds(out, "  evidence: ");
+		yaml_quoted(out, ev);
+		dcv_buf_addc(out, '\n');
+		free(ev);
 	}
 	dcv_buf_adds(out, "  ...\n");
 }
@@ -579,11 +529,11 @@ static void tap_diagnosis(struct dcv_buf *out, const struct dcv_diagnosis *d)
 		dcv_buf_adds(out, "# diagnosis: every hop answered\n");
 		return;
 	}
-	hop = oneline(d->hop);
-	cause = oneline(d->cause);
+	hop = dcv_sanitize_line(d->hop);
+	cause = dcv_sanitize_line(d->cause);
 	dcv_buf_addf(out, "# diagnosis: %s: %s\n", hop, cause);
 	if (d->hint) {
-		hint = oneline(d->hint);
+		hint = dcv_sanitize_line(d->hint);
 		dcv_buf_addf(out, "# fix: %s\n", hint);
 		free(hint);
 	}
@@ -595,26 +545,26 @@ void dcv_report_tap(const struct dcv_report *r, bool strict, struct dcv_buf *out
 {
 	int *idx = grouped(r);
 
-	dcv_buf_addf(out, "TAP version 14\n1..%d\n", r->n);
+	dcv_buf_addf(out, "TAP version 13\n1..%d\n", r->n);
 	for (int k = 0; k < r->n; k++) {
 		const struct dcv_check *c = &r->checks[idx[k]];
 		bool bad = is_bad(c->status, strict);
-		char *msg = oneline(c->message);
 
 		dcv_buf_addf(out, "%s %d - ", bad ? "not ok" : "ok", k + 1);
 		tap_description(out, c->id);
 		if (c->status == DCV_CHECK_SKIP) {
+			char *msg = dcv_sanitize_line(c->message);
 			dcv_buf_addf(out, " # SKIP%s%s\n", *msg ? " " : "", msg);
-		} else if (c->status == DCV_CHECK_WARN && !strict) {
-			dcv_buf_addf(out, " # warn: %s\n", msg);
-		} else {
+			free(msg);
+			continue;
+		}
+		if (c->message && *c->message) {
 			dcv_buf_adds(out, ": ");
 			tap_description(out, c->message);
-			dcv_buf_addc(out, '\n');
 		}
-		if (bad)
+		dcv_buf_addc(out, '\n');
+		if (bad || c->status == DCV_CHECK_WARN)
 			tap_yaml(out, c);
-		free(msg);
 	}
 	tap_diagnosis(out, &r->diagnosis);
 	free(idx);
@@ -624,7 +574,7 @@ void dcv_report_tap(const struct dcv_report *r, bool strict, struct dcv_buf *out
 
 static void prom_label(struct dcv_buf *out, const char *name, const char *value)
 {
-	char *c = clean(value);
+	char *c = dcv_sanitize(value);
 
 	dcv_buf_addf(out, "%s=\"", name);
 	for (const char *p = c; *p; p++) {
@@ -683,12 +633,12 @@ void dcv_report_prometheus(const struct dcv_report *r, bool strict, struct dcv_b
 		dcv_buf_addf(out, ",status=\"%s\"} 1\n", dcv_check_status_name(c->status));
 		tally_add(&t, c, strict);
 	}
-	prom_head(out, "dcvctl_checks_total",
+	/* a gauge: the counts of one run, which the next run replaces (`_total` is for counters) */
+	prom_head(out, "dcvctl_checks",
 		  "Checks of the last run by status (warnings count as fail with --strict).");
 	const int totals[] = { t.passed, t.failed, t.warned, t.skipped, t.errors };
 	for (int i = DCV_CHECK_PASS; i <= DCV_CHECK_ERROR; i++)
-		dcv_buf_addf(out, "dcvctl_checks_total{status=\"%s\"} %d\n", status_names[i],
-			     totals[i]);
+		dcv_buf_addf(out, "dcvctl_checks{status=\"%s\"} %d\n", status_names[i], totals[i]);
 	prom_head(out, "dcvctl_run_duration_seconds", "How long the last run took.");
 	dcv_buf_adds(out, "dcvctl_run_duration_seconds ");
 	add_seconds(out, r->duration_ms, 3);

@@ -26,6 +26,7 @@ struct dcv_ssh {
 	ssh_session s;
 	long connect_ms;
 	char hostkey[160];
+	bool hostkey_unverified; /* let through by host-key-policy = off */
 	int connections; /* TCP/channel connections made to this host's SSH endpoint */
 	struct relay *relay; /* set once the session is owned by a relay thread */
 };
@@ -105,9 +106,9 @@ static void sem_release(struct dcv_ssh_pool *pool)
 	pthread_mutex_unlock(&pool->sem_lock);
 }
 
-static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *fmt, ...)
+static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, bool warning, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, bool warning, const char *fmt, ...)
 {
 	struct dcv_buf b = DCV_BUF_INIT;
 	va_list ap;
@@ -117,7 +118,7 @@ static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, const ch
 	va_start(ap, fmt);
 	dcv_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	pool->opts.notice(pool->opts.notice_user, h, dcv_buf_str(&b));
+	pool->opts.notice(pool->opts.notice_user, h, warning, dcv_buf_str(&b));
 	dcv_buf_release(&b);
 }
 
@@ -515,7 +516,8 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
 		if (h->ssh.host_key_policy == DCV_HOSTKEY_OFF) {
-			notice(c->pool, h, "warning: host key for %s does not match %s (%s); connecting anyway because host-key-policy = off",
+			c->hostkey_unverified = true;
+			notice(c->pool, h, true, "warning: host key for %s does not match %s (%s); connecting anyway because host-key-policy = off",
 			       where, kh, c->hostkey);
 			break;
 		}
@@ -528,7 +530,8 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 	case SSH_KNOWN_HOSTS_UNKNOWN:
 	case SSH_KNOWN_HOSTS_NOT_FOUND:
 		if (h->ssh.host_key_policy == DCV_HOSTKEY_OFF) {
-			notice(c->pool, h, "warning: host key for %s not verified (%s): host-key-policy = off",
+			c->hostkey_unverified = true;
+			notice(c->pool, h, true, "warning: host key for %s not verified (%s): host-key-policy = off",
 			       where, c->hostkey);
 			break;
 		}
@@ -540,7 +543,7 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 				rc = dcv_err_set(err, DCV_E_HOSTKEY, "cannot record host key for %s in %s: %s",
 						 where, kh, ssh_get_error(s));
 			else
-				notice(c->pool, h, "recorded new host key for %s in %s: %s", where, kh,
+				notice(c->pool, h, false, "recorded new host key for %s in %s: %s", where, kh,
 				       c->hostkey);
 			break;
 		}
@@ -562,6 +565,17 @@ static int verify_hostkey(struct dcv_ssh *c, struct dcv_err *err)
 	return rc;
 }
 
+/* Without a callback libssh (through OpenSSL's default PEM callback) would ask for the
+ * passphrase on the terminal, hanging a parallel or unattended run: refuse, and remember
+ * that a passphrase was wanted. */
+static int refuse_passphrase(const char *prompt, char *buf, size_t len, int echo, int verify,
+			     void *userdata)
+{
+	(void)prompt, (void)buf, (void)len, (void)echo, (void)verify;
+	*(bool *)userdata = true;
+	return -1;
+}
+
 static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *err)
 {
 	const struct dcv_host *h = c->host;
@@ -572,14 +586,15 @@ static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *e
 	for (int i = 0; i < h->ssh.n_identity; i++) {
 		ssh_key key = NULL;
 		const char *path = h->ssh.identity[i];
+		bool encrypted = false;
 
 		if (access(path, R_OK) != 0) {
 			dcv_buf_addf(&tried, "%s%s (%s)", tried.len ? ", " : "", path, strerror(errno));
 			continue;
 		}
-		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
-			dcv_buf_addf(&tried, "%s%s (unreadable or passphrase-protected: load it into ssh-agent)",
-				     tried.len ? ", " : "", path);
+		if (ssh_pki_import_privkey_file(path, NULL, refuse_passphrase, &encrypted, &key) != SSH_OK) {
+			dcv_buf_addf(&tried, "%s%s (%s)", tried.len ? ", " : "", path,
+				     encrypted ? "encrypted key, use ssh-agent" : "not a private key libssh can read");
 			continue;
 		}
 		set_timeout(s, deadline - dcv_now_ms());
@@ -699,7 +714,7 @@ static int connect_locked(struct dcv_ssh *c, struct dcv_err *err)
 	set_timeout(c->s, h->ssh.command_timeout_ms);
 	if (c->pool->opts.verbose) {
 		char where[300];
-		notice(c->pool, h, "connected to %s as %s%s%s in %ld ms, host key %s", endpoint_name(h, where, sizeof(where)),
+		notice(c->pool, h, false, "connected to %s as %s%s%s in %ld ms, host key %s", endpoint_name(h, where, sizeof(where)),
 		       h->user, h->jump ? " via " : "", h->jump ? h->jump->name : "", c->connect_ms, c->hostkey);
 	}
 	return DCV_OK;
@@ -772,6 +787,11 @@ long dcv_ssh_connect_ms(const struct dcv_ssh *c)
 const char *dcv_ssh_hostkey(const struct dcv_ssh *c)
 {
 	return c->hostkey;
+}
+
+bool dcv_ssh_hostkey_verified(const struct dcv_ssh *c)
+{
+	return !c->hostkey_unverified;
 }
 
 void dcv_ssh_pool_free(struct dcv_ssh_pool *pool)

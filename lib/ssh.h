@@ -17,8 +17,10 @@ struct dcv_inventory;
 struct dcv_ssh_pool;
 struct dcv_ssh;
 
-/* Notices a command may show: host-key-policy off, a key recorded under accept-new. */
-typedef void (*dcv_ssh_notice_fn)(void *user, const struct dcv_host *host, const char *msg);
+/* Notices a command may show: a key recorded under accept-new, connections (verbose). A
+ * `warning` (a host key let through by host-key-policy = off) must reach the operator even
+ * when notices are silenced. */
+typedef void (*dcv_ssh_notice_fn)(void *user, const struct dcv_host *host, bool warning, const char *msg);
 
 struct dcv_ssh_pool_opts {
 	const char *agent_sock; /* ssh-agent socket, NULL when none */
@@ -42,6 +44,8 @@ int dcv_ssh_connect(struct dcv_ssh_pool *pool, const struct dcv_host *host, stru
 /* Connection facts, valid after a successful connect. */
 long dcv_ssh_connect_ms(const struct dcv_ssh *c);
 const char *dcv_ssh_hostkey(const struct dcv_ssh *c); /* "ssh-ed25519 SHA256:..." */
+/* False when host-key-policy = off let an unknown or changed host key through. */
+bool dcv_ssh_hostkey_verified(const struct dcv_ssh *c);
 /* Connections this pool opened to a host's SSH endpoint (for tests and benchmarks). */
 int dcv_ssh_pool_connections(const struct dcv_ssh_pool *pool, const struct dcv_host *host);
 

@@ -3,6 +3,7 @@
 #include "err.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -124,11 +125,15 @@ void dcv_cert_info(const struct dcv_cert *c, struct dcv_cert_info *info)
 			const unsigned char *s = ASN1_STRING_get0_data(g->d.dNSName);
 			info->sans[info->n_sans++] = xasprintf("DNS:%.*s", ASN1_STRING_length(g->d.dNSName), s);
 		} else if (g->type == GEN_IPADD) {
-			char ip[INET6_ADDRSTRLEN] = "?";
+			char ip[INET6_ADDRSTRLEN];
 			int l = ASN1_STRING_length(g->d.iPAddress);
 			const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
-			inet_ntop(l == 4 ? AF_INET : AF_INET6, b, ip, sizeof(ip));
-			info->sans[info->n_sans++] = xasprintf("IP:%s", ip);
+			/* only 4 or 16 bytes are an address (RFC 5280 4.2.1.6); any server can send
+			 * other lengths, which are reported, never read as a 16-byte address */
+			if ((l == 4 || l == 16) && inet_ntop(l == 4 ? AF_INET : AF_INET6, b, ip, sizeof(ip)))
+				info->sans[info->n_sans++] = xasprintf("IP:%s", ip);
+			else
+				info->sans[info->n_sans++] = xasprintf("IP:invalid (%d bytes)", l);
 		}
 	}
 	GENERAL_NAMES_free(gens);
@@ -164,13 +169,42 @@ long dcv_cert_days_left(const struct dcv_cert_info *info, time_t now)
 	return days;
 }
 
+bool dcv_cert_not_yet_valid(const struct dcv_cert_info *info, time_t now)
+{
+	return difftime(info->not_before, now) > 0;
+}
+
+/* The name as a host name: labels of letters, digits, '-' and '_' (real names carry it), none
+ * empty; one trailing dot (the root) is dropped. Anything else covers nothing - above all a
+ * leading dot, which X509_check_host reads as "any name under it". */
+static bool host_name(const char *name, char *out, size_t n)
+{
+	size_t len = strlen(name);
+
+	if (len && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= n || name[0] == '.' || name[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (ch == '.' ? name[i + 1] == '.' : !(isalnum(ch) || ch == '-' || ch == '_'))
+			return false;
+	}
+	memcpy(out, name, len);
+	out[len] = '\0';
+	return true;
+}
+
 bool dcv_cert_covers(const struct dcv_cert *c, const char *name)
 {
 	unsigned char buf[16];
+	char host[256];
 
 	if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
 		return X509_check_ip_asc(c->leaf, name, 0) == 1;
-	return X509_check_host(c->leaf, name, 0,
+	if (!host_name(name, host, sizeof(host)))
+		return false;
+	return X509_check_host(c->leaf, host, 0,
 			       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
 			       NULL) == 1;
 }
@@ -209,6 +243,8 @@ int dcv_cert_verify(const struct dcv_cert *c, const char *ca_file, struct dcv_er
 		X509_STORE_set_default_paths(store);
 	}
 	X509_STORE_CTX_init(ctx, store, c->leaf, c->chain);
+	/* without a purpose a leaf made for TLS clients only would verify */
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
 	if (X509_verify_cert(ctx) != 1)
 		rc = dcv_err_set(err, DCV_E_REMOTE, "%s",
 				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));

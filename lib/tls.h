@@ -37,16 +37,21 @@ void dcv_cert_info_release(struct dcv_cert_info *info);
 /* Whole days from `now` to notAfter (negative once expired). */
 long dcv_cert_days_left(const struct dcv_cert_info *info, time_t now);
 
+/* Does notBefore lie after `now`? Such a certificate is refused by every client. */
+bool dcv_cert_not_yet_valid(const struct dcv_cert_info *info, time_t now);
+
 /* Does a SAN cover `name`? RFC 6125: DNS SANs only (no CN fallback), a wildcard covers exactly
- * one left-most label; an IP address matches IP SANs only. */
+ * one left-most label; an IP address matches IP SANs only. A name with a leading dot, an empty
+ * label or other than letters, digits, '-', '_' is never covered; "name." is "name". */
 bool dcv_cert_covers(const struct dcv_cert *c, const char *name);
 
 /* Does the private key (PEM) belong to the certificate? DCV_OK, or DCV_E_REMOTE with why. */
 int dcv_cert_key_match(const struct dcv_cert *c, const char *key_pem, size_t len,
 		       struct dcv_err *err);
 
-/* Verify the chain against `ca_file` (NULL: the system store). DCV_OK or DCV_E_REMOTE with
- * OpenSSL's reason ("self-signed certificate", "certificate has expired", ...). */
+/* Verify the chain against `ca_file` (NULL: the system store) for a TLS server (purpose
+ * sslserver; validity both ways). DCV_OK or DCV_E_REMOTE with OpenSSL's reason
+ * ("self-signed certificate", "certificate is not yet valid", ...). */
 int dcv_cert_verify(const struct dcv_cert *c, const char *ca_file, struct dcv_err *err);
 
 /* A self-signed certificate (EC P-256) whose SANs are exactly `names` ("DNS:x" or "IP:y";

@@ -242,12 +242,35 @@ int dcv_file_read(const char *path, struct dcv_buf *out)
 
 int dcv_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+	/* mkstemp opens a fresh random name with O_CREAT|O_EXCL (mode 0600): a file or symlink
+	 * planted at any name we could have predicted is never opened, let alone followed. rename
+	 * replaces a symlink at the target itself rather than writing through it. */
+	const char *slash = strrchr(path, '/');
+	char *tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1)
+			  : xasprintf(".%s.XXXXXX", path);
+	const char *p = data ? data : "";
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	int rc = -1, saved;
 
-	if (fd >= 0 && fchmod(fd, (mode_t)mode) == 0 && write(fd, data ? data : "", len) == (ssize_t)len &&
-	    fsync(fd) == 0) {
+	if (fd < 0) {
+		saved = errno;
+		free(tmp);
+		errno = saved;
+		return -1;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (len == 0 && fchmod(fd, (mode_t)mode) == 0 && fsync(fd) == 0) {
 		rc = close(fd);
 		fd = -1;
 		if (rc == 0)

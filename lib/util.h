@@ -31,8 +31,9 @@ bool dcv_parse_int(const char *s, long min, long max, long *v);
 
 /* Read a whole local file into out (appended). -1 with errno set on failure. */
 int dcv_file_read(const char *path, struct dcv_buf *out);
-/* Write a local file atomically (temp file beside it, fsync, rename) with `mode`; the target
- * never holds a partial file. -1 with errno set on failure. */
+/* Write a local file atomically (a fresh unpredictable temp file beside it, fsync, rename) with
+ * exactly `mode` (the caller applies the umask when it wants it); the target never holds a
+ * partial file and a symlink planted beside it or at it is never followed. -1 with errno set. */
 int dcv_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
 /* Milliseconds on the monotonic clock. */

@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -52,6 +53,14 @@ void dcv_ws_frame(struct dcv_buf *out, int opcode, const void *payload, size_t l
 	dcv_buf_add(out, hdr, h);
 	for (size_t i = 0; i < len; i++)
 		dcv_buf_addc(out, (char)(p[i] ^ mask[i % 4]));
+}
+
+/* Codes an endpoint may send (RFC 6455 §7.4, the IANA registry's 1012-1014, 3000-4999 for
+ * libraries and applications); 1005, 1006 and 1015 only ever describe a close locally. */
+static bool close_code_ok(int code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
 }
 
 long dcv_ws_parse(uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char **why)
@@ -107,6 +116,10 @@ long dcv_ws_parse(uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char 
 		h += 4;
 	if (len < h + plen)
 		return 0;
+	if (msg->opcode == DCV_WS_CLOSE && plen == 1) {
+		*why = "close frame with a one-byte body";
+		return -1;
+	}
 	msg->payload = data + h;
 	msg->len = (size_t)plen;
 	if (msg->masked) {
@@ -114,5 +127,141 @@ long dcv_ws_parse(uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char 
 		for (size_t i = 0; i < msg->len; i++)
 			msg->payload[i] ^= mask[i % 4];
 	}
+	if (msg->opcode == DCV_WS_CLOSE && plen >= 2 && !close_code_ok(msg->payload[0] << 8 | msg->payload[1])) {
+		*why = "close frame with a code no endpoint may send";
+		return -1;
+	}
 	return (long)(h + plen);
+}
+
+long dcv_ws_parse_server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, struct dcv_ws_msg *msg,
+			 const char **why)
+{
+	long used;
+
+	/* judged from the header: a masked frame is refused before its payload arrives */
+	if (len >= 2 && (data[1] & 0x80)) {
+		*why = "masked frame from the server";
+		return -1;
+	}
+	used = dcv_ws_parse(data, len, msg, why);
+	if (used <= 0 || msg->opcode >= 0x8)
+		return used;
+	if (msg->opcode == DCV_WS_CONT && !rd->in_message) {
+		*why = "continuation frame with no message begun";
+		return -1;
+	}
+	if (msg->opcode != DCV_WS_CONT && rd->in_message) {
+		*why = "new data message inside a fragmented one";
+		return -1;
+	}
+	rd->in_message = !msg->fin;
+	return used;
+}
+
+/* ---- the server's answer to the upgrade ---- */
+
+/* Remote text for a message: printable ASCII only, cut short. */
+static void quote_value(char *out, size_t n, const char *v)
+{
+	size_t i = 0;
+
+	for (; *v && i + 1 < n && i < 80; v++)
+		out[i++] = (*v >= 0x20 && *v < 0x7f) ? *v : '?';
+	out[i] = '\0';
+}
+
+static bool ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Every value of field `name` in the head, trimmed of optional whitespace and joined with ", "
+ * as HTTP combines repeated fields. False when the field is absent. */
+static bool field(const char *head, const char *name, struct dcv_buf *out)
+{
+	size_t nl = strlen(name);
+	bool found = false;
+	const char *line = strchr(head, '\n');
+
+	dcv_buf_reset(out);
+	while (line && line[1] && line[1] != '\r' && line[1] != '\n') {
+		const char *h = line + 1, *eol = strchr(h, '\n');
+		const char *end = eol ? eol : h + strlen(h);
+		line = eol;
+		if (strncasecmp(h, name, nl) != 0 || h[nl] != ':')
+			continue;
+		const char *v = h + nl + 1;
+		while (v < end && ows(*v))
+			v++;
+		while (end > v && (ows(end[-1]) || end[-1] == '\r'))
+			end--;
+		if (found)
+			dcv_buf_adds(out, ", ");
+		dcv_buf_add(out, v, (size_t)(end - v));
+		found = true;
+	}
+	return found;
+}
+
+/* Whether a comma-separated list holds `token` (case-insensitive), elements trimmed. */
+static bool has_token(const char *list, const char *token)
+{
+	size_t tl = strlen(token);
+
+	for (const char *p = list; *p;) {
+		while (ows(*p) || *p == ',')
+			p++;
+		const char *e = p + strcspn(p, ",");
+		const char *t = e;
+		while (t > p && ows(t[-1]))
+			t--;
+		if ((size_t)(t - p) == tl && strncasecmp(p, token, tl) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+static bool broken(struct dcv_ws_answer *a, const char *fmt, const char *name, const struct dcv_buf *v)
+{
+	char q[96];
+
+	quote_value(q, sizeof(q), dcv_buf_str(v));
+	snprintf(a->why, sizeof(a->why), fmt, name, q);
+	return true;
+}
+
+void dcv_ws_check_answer(const char *head, const char *key, struct dcv_ws_answer *a)
+{
+	struct dcv_buf v = DCV_BUF_INIT;
+	char want[29];
+
+	memset(a, 0, sizeof(*a));
+	if (sscanf(head, "HTTP/1.%*1[01] %3ld", &a->status) != 1 || a->status < 100) {
+		a->status = 0;
+		return;
+	}
+	if (a->status != 101)
+		return;
+	dcv_ws_accept(key, want);
+	if (!field(head, "Upgrade", &v))
+		broken(a, "no '%s' header%.0s", "Upgrade", &v);
+	else if (strcasecmp(dcv_buf_str(&v), "websocket") != 0)
+		broken(a, "'%s: %s' instead of websocket", "Upgrade", &v);
+	else if (!field(head, "Connection", &v))
+		broken(a, "no '%s' header%.0s", "Connection", &v);
+	else if (!has_token(dcv_buf_str(&v), "Upgrade"))
+		broken(a, "'%s: %s' without the token Upgrade", "Connection", &v);
+	else if (!field(head, "Sec-WebSocket-Accept", &v))
+		broken(a, "no '%s' header%.0s", "Sec-WebSocket-Accept", &v);
+	else if (strcmp(dcv_buf_str(&v), want) != 0)
+		broken(a, "a wrong '%s: %s'", "Sec-WebSocket-Accept", &v);
+	else if (field(head, "Sec-WebSocket-Extensions", &v) && v.len)
+		broken(a, "an unrequested extension '%s: %s'", "Sec-WebSocket-Extensions", &v);
+	else if (field(head, "Sec-WebSocket-Protocol", &v) && v.len)
+		broken(a, "an unrequested subprotocol '%s: %s'", "Sec-WebSocket-Protocol", &v);
+	else
+		a->accepted = true;
+	dcv_buf_release(&v);
 }

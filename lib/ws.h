@@ -37,9 +37,35 @@ struct dcv_ws_msg {
 	size_t len;
 };
 
-/* Decode one frame from data[0..len). Returns the bytes used, 0 when more data is needed, or
- * -1 for a protocol error (reserved bits, a fragmented or oversized control frame, a payload
- * over DCV_WS_MAX_PAYLOAD) with a reason in `why`. Unmasks in place. */
+/* Decode one frame, from either side, from data[0..len). Returns the bytes used, 0 when more
+ * data is needed, or -1 for a protocol error (reserved bits or opcodes, a fragmented or
+ * oversized control frame, a close body of one byte or with a code no endpoint may send, a
+ * payload over DCV_WS_MAX_PAYLOAD) with a static reason in `why`. Unmasks in place. */
 long dcv_ws_parse(uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char **why);
+
+/* A client's view of the server's frames across calls: a fragmented message in progress. */
+struct dcv_ws_reader {
+	bool in_message;
+};
+
+#define DCV_WS_READER_INIT { false }
+
+/* dcv_ws_parse for a frame from the server, also failing (§5.1, §5.4) a masked frame, a
+ * continuation with no message begun, and a new data message inside a fragmented one. */
+long dcv_ws_parse_server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, struct dcv_ws_msg *msg,
+			 const char **why);
+
+/* The verdict on a server's answer to our upgrade request. */
+struct dcv_ws_answer {
+	long status;   /* 0 when the head is not an HTTP response */
+	bool accepted; /* a 101 that keeps every rule of RFC 6455 §4.1 */
+	char why[200]; /* the first rule a 101 breaks ("" when accepted or not a 101) */
+};
+
+/* Judge the response head `head` (status line to the blank line, NUL-terminated) to an upgrade
+ * sent with `key` and no Sec-WebSocket-Protocol or -Extensions (RFC 6455 §4.1): Upgrade is
+ * websocket, Connection has the token Upgrade, Sec-WebSocket-Accept matches, and no
+ * subprotocol or extension is chosen. Field values are compared without optional whitespace. */
+void dcv_ws_check_answer(const char *head, const char *key, struct dcv_ws_answer *a);
 
 #endif

@@ -259,10 +259,10 @@ assert h["pongs"] == h["pings_sent"], h'
 	[ "$(xmllint --xpath 'count(//failure|//error)' - <<<"$output")" = 0 ]
 }
 
-@test "the TAP report starts with TAP version 14 and has a plan matching its test lines" {
+@test "the TAP report starts with TAP version 13 and has a plan matching its test lines" {
 	run --separate-stderr dcv check --format tap
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = "TAP version 14" ]
+	[ "${lines[0]}" = "TAP version 13" ]
 	[[ ${lines[1]} =~ ^1\.\.([0-9]+)$ ]]
 	local n=${BASH_REMATCH[1]}
 	[ "$(grep -cE '^(not )?ok [0-9]+ ' <<<"$output")" -eq "$n" ]

@@ -103,7 +103,8 @@ s = d["summary"]
 assert s["failed"] == 0 and s["unreachable"] == 0 and s["changed"] > 0, s'
 	# nginx, not the Connection Gateway, holds 8443 now.
 	run lab_exec gateway ss -Hltnp 'sport = :8443'
-	[[ $output == *'"nginx"'* ]] && [[ $output != *dcv-connection* ]]
+	[[ $output == *'"nginx"'* ]]
+	[[ $output != *dcv-connection* ]]
 	# 101 through the proxy: the lab's own client, then dcvctl's probe.
 	proxy_answers_101
 	run --separate-stderr dcv probe ws --json
@@ -122,9 +123,11 @@ assert s["failed"] == 0 and s["unreachable"] == 0 and s["changed"] > 0, s'
 
 @test "after deploy the legacy units and the Session Manager agents are inactive and disabled" {
 	run lab_exec gateway systemctl is-active dcv-connection-gateway dcv-session-manager-broker
-	[ "$status" -eq 3 ] && [ "$output" = $'inactive\ninactive' ]
+	[ "$status" -eq 3 ]
+	[ "$output" = $'inactive\ninactive' ]
 	run lab_exec gateway systemctl is-enabled dcv-connection-gateway dcv-session-manager-broker
-	[ "$status" -eq 1 ] && [ "$output" = $'disabled\ndisabled' ]
+	[ "$status" -eq 1 ]
+	[ "$output" = $'disabled\ndisabled' ]
 	run lab_exec gateway systemctl is-active nginx
 	[ "$output" = active ]
 	run lab_exec gateway systemctl is-enabled nginx
@@ -132,9 +135,11 @@ assert s["failed"] == 0 and s["unreachable"] == 0 and s["changed"] > 0, s'
 	local h
 	for h in dcv1 dcv2; do
 		run lab_exec "$h" systemctl is-active dcv-session-manager-agent
-		[ "$status" -eq 3 ] && [ "$output" = inactive ]
+		[ "$status" -eq 3 ]
+		[ "$output" = inactive ]
 		run lab_exec "$h" systemctl is-enabled dcv-session-manager-agent
-		[ "$status" -eq 1 ] && [ "$output" = disabled ]
+		[ "$status" -eq 1 ]
+		[ "$output" = disabled ]
 		run lab_exec "$h" systemctl is-active dcvserver
 		[ "$output" = active ]
 	done
@@ -149,7 +154,8 @@ assert s["failed"] == 0 and s["unreachable"] == 0 and s["changed"] > 0, s'
 		lab_exec "$h" grep -qx 'web-port=8443' /etc/dcv/dcv.conf
 		# The previous file is kept as a timestamped backup.
 		run lab_exec "$h" sh -c 'grep -l auth-token-verifier /etc/dcv/dcv.conf.dcvctl-*'
-		[ "$status" -eq 0 ] && [ -n "$output" ]
+		[ "$status" -eq 0 ]
+		[ -n "$output" ]
 	done
 }
 
@@ -398,7 +404,10 @@ assert [(s["id"], s["owner"], s["name"]) for s in d] == [("console", "ubuntu", o
 		run lab_exec "$h" sh -c 'ls /tmp/pwned* 2>/dev/null'
 		[ -z "$output" ]
 	done
-	[ ! -e /tmp/pwned ] && [ ! -e /tmp/pwned2 ] && [ ! -e /tmp/pwned3 ] && [ ! -e /tmp/pwned4 ]
+	[ ! -e /tmp/pwned ]
+	[ ! -e /tmp/pwned2 ]
+	[ ! -e /tmp/pwned3 ]
+	[ ! -e /tmp/pwned4 ]
 
 	run dcv session recreate --agent dcv1
 	[ "$status" -eq 0 ]

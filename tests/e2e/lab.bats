@@ -85,13 +85,21 @@ backup = yes"
 
 @test "known_hosts pins every SSH destination (OpenSSH client, strict checking)" {
 	run lab_ssh bastion 'id -un; hostname'
-	[ "$status" -eq 0 ] && [ "${lines[0]}" = ec2-user ] && [ "${lines[1]}" = bastion ]
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = ec2-user ]
+	[ "${lines[1]}" = bastion ]
 	run lab_ssh gateway 'id -un; hostname'
-	[ "$status" -eq 0 ] && [ "${lines[0]}" = ec2-user ] && [ "${lines[1]}" = gateway ]
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = ec2-user ]
+	[ "${lines[1]}" = gateway ]
 	run lab_ssh dcv1 'id -un; hostname'
-	[ "$status" -eq 0 ] && [ "${lines[0]}" = ubuntu ] && [ "${lines[1]}" = dcv1 ]
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = ubuntu ]
+	[ "${lines[1]}" = dcv1 ]
 	run lab_ssh dcv2 'id -un; hostname'
-	[ "$status" -eq 0 ] && [ "${lines[0]}" = ubuntu ] && [ "${lines[1]}" = dcv2 ]
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = ubuntu ]
+	[ "${lines[1]}" = dcv2 ]
 	# The jump went through the bastion's sshd (LogLevel DEBUG1 shows it).
 	grep -q 'server_request_direct_tcpip.*198.18.1.22 port 22' \
 		"$LAB_STATE/hosts/bastion/fs/var/log/secure"
@@ -155,13 +163,16 @@ backup = yes"
 		[ "$status" -ne 0 ]
 		SECONDS=0
 		run timeout 5 bash -c "exec 3<>/dev/tcp/$a/22"
-		[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$SECONDS" -lt 3 ]
+		[ "$status" -ne 0 ]
+		[ "$status" -ne 124 ]
+		[ "$SECONDS" -lt 3 ]
 		run curl -sk --connect-timeout 3 "https://$a:8443/"
 		[ "$status" -eq 7 ]
 	done
 	# ... while the gateway reaches them.
 	run lab_exec gateway curl -sk -o /dev/null -w '%{http_code}' https://198.18.1.21:8443/
-	[ "$status" -eq 0 ] && [ "$output" = 200 ]
+	[ "$status" -eq 0 ]
+	[ "$output" = 200 ]
 }
 
 @test "the whole lab range is pinned to this machine by an unreachable route" {
@@ -174,7 +185,8 @@ backup = yes"
 	local h
 	for h in bastion gateway dcv1; do
 		run lab_exec "$h" ip route show default
-		[ "$status" -eq 0 ] && [ -z "$output" ]
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
 	done
 }
 
@@ -193,9 +205,11 @@ backup = yes"
 
 @test "lab users exist only inside the hosts" {
 	run lab_exec gateway id -u ec2-user
-	[ "$status" -eq 0 ] && [ "$output" = 1000 ]
+	[ "$status" -eq 0 ]
+	[ "$output" = 1000 ]
 	run lab_exec dcv1 id -u ubuntu
-	[ "$status" -eq 0 ] && [ "$output" = 1000 ]
+	[ "$status" -eq 0 ]
+	[ "$output" = 1000 ]
 	run lab_exec dcv1 id ec2-user
 	[ "$status" -ne 0 ]
 	run id ec2-user
@@ -231,25 +245,29 @@ backup = yes"
 	[ "$output" = /usr/lib/dcvctl-lab/dcvserver ]
 	# The lab's own state directory is invisible inside a host.
 	run lab_exec gateway ls -A /var/lib/dcvctl-lab
-	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
 }
 
 # ------------------------------------------------------------------ before state
 
 @test "the before state is the seed's: gateway runs Connection Gateway and broker" {
 	run lab_exec gateway systemctl is-active dcv-connection-gateway dcv-session-manager-broker
-	[ "$status" -eq 0 ] && [ "$output" = $'active\nactive' ]
+	[ "$status" -eq 0 ]
+	[ "$output" = $'active\nactive' ]
 	run lab_exec gateway systemctl is-enabled dcv-connection-gateway dcv-session-manager-broker
 	[ "$output" = $'enabled\nenabled' ]
 	run lab_exec gateway systemctl is-active nginx haproxy
-	[ "$status" -eq 3 ] && [ "$output" = $'inactive\ninactive' ]
+	[ "$status" -eq 3 ]
+	[ "$output" = $'inactive\ninactive' ]
 	run lab_exec gateway grep -x 'enable-gateway = false' \
 		/etc/dcv-session-manager-broker/session-manager-broker.properties
 	[ "$status" -eq 0 ]
 	# It holds 8443 with the gateway certificate, whose SAN is the endpoint name.
 	run curl -s --cacert "$LAB_RUN/ca.pem" --connect-to "::198.18.0.11:8443" \
 		-o /dev/null -w '%{http_code}' "https://$ENDPOINT:8443/"
-	[ "$status" -eq 0 ] && [ "$output" = 200 ]
+	[ "$status" -eq 0 ]
+	[ "$output" = 200 ]
 	run lab_exec gateway openssl x509 -in /etc/dcv-connection-gateway/cert.pem -noout \
 		-ext subjectAltName
 	[ "${lines[1]// /}" = "DNS:$ENDPOINT" ]
@@ -261,11 +279,13 @@ backup = yes"
 	local h
 	for h in dcv1 dcv2; do
 		run lab_exec "$h" systemctl is-active dcvserver dcv-session-manager-agent
-		[ "$status" -eq 0 ] && [ "$output" = $'active\nactive' ]
+		[ "$status" -eq 0 ]
+		[ "$output" = $'active\nactive' ]
 		run lab_exec "$h" systemctl is-enabled dcvserver dcv-session-manager-agent
 		[ "$output" = $'enabled\nenabled' ]
 		run lab_exec "$h" dcv list-sessions
-		[ "$status" -eq 0 ] && [ "$output" = "There are no sessions available." ]
+		[ "$status" -eq 0 ]
+		[ "$output" = "There are no sessions available." ]
 		lab_exec "$h" grep -qx \
 			'auth-token-verifier="https://198.18.1.11:8445/agent/validate-authentication-token"' \
 			/etc/dcv/dcv.conf
@@ -291,9 +311,11 @@ backup = yes"
 
 @test "systemctl answers like systemd for known and unknown units" {
 	run lab_exec gateway systemctl start foo
-	[ "$status" -eq 5 ] && [ "$output" = "Failed to start foo.service: Unit foo.service not found." ]
+	[ "$status" -eq 5 ]
+	[ "$output" = "Failed to start foo.service: Unit foo.service not found." ]
 	run lab_exec gateway systemctl is-active foo.service
-	[ "$status" -eq 3 ] && [ "$output" = inactive ]
+	[ "$status" -eq 3 ]
+	[ "$output" = inactive ]
 	run lab_exec gateway systemctl status foo
 	[ "$status" -eq 4 ]
 	run lab_exec gateway systemctl is-enabled foo
@@ -306,7 +328,8 @@ backup = yes"
 	[[ ${lines[3]} == *"Main PID: "*"(dcv-connection-)" ]]
 	# Privileged verbs need root, as without polkit.
 	run lab_exec gateway sudo -u ec2-user systemctl stop dcv-connection-gateway
-	[ "$status" -eq 1 ] && [[ $output == *"Interactive authentication required."* ]]
+	[ "$status" -eq 1 ]
+	[[ $output == *"Interactive authentication required."* ]]
 	lab_exec gateway systemctl is-active -q dcv-connection-gateway
 }
 
@@ -317,16 +340,19 @@ backup = yes"
 	run lab_exec gateway readlink /etc/systemd/system/multi-user.target.wants/nginx.service
 	[ "$output" = /usr/lib/systemd/system/nginx.service ]
 	run lab_exec gateway systemctl is-enabled nginx
-	[ "$status" -eq 0 ] && [ "$output" = enabled ]
+	[ "$status" -eq 0 ]
+	[ "$output" = enabled ]
 	run lab_exec gateway systemctl disable nginx
 	[ "$status" -eq 0 ]
 	run lab_exec gateway systemctl is-enabled nginx
-	[ "$status" -eq 1 ] && [ "$output" = disabled ]
+	[ "$status" -eq 1 ]
+	[ "$output" = disabled ]
 	# The host's enable state is its own, not the machine's.
 	run lab_exec gateway ls /etc/systemd/system/multi-user.target.wants
 	[ "$output" = $'crond.service\ndcv-connection-gateway.service\ndcv-session-manager-broker.service\nsshd.service' ]
 	run lab_exec dcv1 systemctl enable dcvserver
-	[ "$status" -eq 0 ] && [ -z "$output" ]   # already enabled: nothing to say
+	[ "$status" -eq 0 ]
+	[ -z "$output" ] # already enabled: nothing to say
 }
 
 @test "nginx cannot start while the Connection Gateway holds 8443" {
@@ -342,7 +368,8 @@ backup = yes"
 	[ "$status" -eq 1 ]
 	[[ ${lines[0]} == "Job for nginx.service failed because the control process exited with error code." ]]
 	run lab_exec gateway systemctl is-active nginx
-	[ "$status" -eq 3 ] && [ "$output" = failed ]
+	[ "$status" -eq 3 ]
+	[ "$output" = failed ]
 	run lab_exec gateway journalctl -u nginx -n 20
 	[[ $output == *"Address already in use"* ]]
 	# With the gateway stopped nginx starts, and a bad config makes start fail at `nginx -t`.
@@ -384,11 +411,13 @@ backup = yes"
 		https://198.18.1.21:8443/
 	[ "$status" -eq 7 ]
 	run lab_exec dcv1 systemctl is-active dcvserver
-	[ "$status" -eq 3 ] && [ "$output" = inactive ]
+	[ "$status" -eq 3 ]
+	[ "$output" = inactive ]
 	lab_exec dcv1 systemctl start dcvserver
 	run lab_exec gateway curl -sk --connect-timeout 3 -o /dev/null -w '%{http_code}' \
 		https://198.18.1.21:8443/
-	[ "$status" -eq 0 ] && [ "$output" = 200 ]
+	[ "$status" -eq 0 ]
+	[ "$output" = 200 ]
 }
 
 @test "dcvserver gives 101 with the right accept value to an https Origin" {
@@ -402,7 +431,8 @@ backup = yes"
 
 @test "dcvserver refuses a WebSocket without an https Origin with 403" {
 	run ws_probe gateway 198.18.1.21 8443 / - 0
-	[ "$status" -eq 0 ] && [ "$output" = "status 403" ]
+	[ "$status" -eq 0 ]
+	[ "$output" = "status 403" ]
 	run ws_probe gateway 198.18.1.21 8443 / "http://$ENDPOINT" 0
 	[ "$output" = "status 403" ]
 	lab_exec dcv1 grep -q "Origin 'http://$ENDPOINT' does not match" /var/log/dcv/server.log
@@ -410,7 +440,8 @@ backup = yes"
 
 @test "dcvserver answers 200 on web-url-path and 404 elsewhere" {
 	run lab_exec gateway curl -sk -w '\n%{http_code}' https://198.18.1.21:8443/
-	[ "${lines[-1]}" = 200 ] && [[ $output == *"<html"* ]]
+	[ "${lines[-1]}" = 200 ]
+	[[ $output == *"<html"* ]]
 	run lab_exec gateway curl -sk -I -o /dev/null -w '%{http_code}' https://198.18.1.21:8443/
 	[ "$output" = 200 ]
 	run lab_exec gateway curl -sk -o /dev/null -w '%{http_code}' https://198.18.1.21:8443/health
@@ -554,15 +585,18 @@ assert r == {"SessionId": "console", "TransportProtocol": "HTTP",
 
 @test "yum and apt-get install what is present and refuse what is unknown" {
 	run lab_exec gateway yum install -y nginx
-	[ "$status" -eq 0 ] && [[ $output == *"already installed and latest version"* ]]
+	[ "$status" -eq 0 ]
+	[[ $output == *"already installed and latest version"* ]]
 	run lab_exec gateway yum install -y no-such-package
 	[ "$status" -eq 1 ]
 	[[ $output == *"No package no-such-package available."* ]]
 	[[ $output == *"Error: Nothing to do"* ]]
 	run lab_exec dcv1 apt-get install -y nice-dcv-server
-	[ "$status" -eq 0 ] && [[ $output == *"nice-dcv-server is already the newest version"* ]]
+	[ "$status" -eq 0 ]
+	[[ $output == *"nice-dcv-server is already the newest version"* ]]
 	run lab_exec dcv1 apt-get install -y no-such-package
-	[ "$status" -eq 100 ] && [[ $output == *"E: Unable to locate package no-such-package"* ]]
+	[ "$status" -eq 100 ]
+	[[ $output == *"E: Unable to locate package no-such-package"* ]]
 }
 
 # ------------------------------------------------------------------ status, idempotence, recovery, down
@@ -604,7 +638,8 @@ assert r == {"SessionId": "console", "TransportProtocol": "HTTP",
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "$LAB_CONF" ]
 	run lab_ssh dcv2 'id -un'
-	[ "$status" -eq 0 ] && [ "$output" = ubuntu ]
+	[ "$status" -eq 0 ]
+	[ "$output" = ubuntu ]
 	run lab_ssh gateway 'systemctl is-active dcv-connection-gateway'
 	[ "$output" = active ]
 	run "$LAB" status
@@ -621,7 +656,8 @@ assert r == {"SessionId": "console", "TransportProtocol": "HTTP",
 	# shellcheck disable=SC2086
 	run still_running $ids
 	[ -z "$output" ]
-	[ ! -e "$LAB_CONF" ] && [ ! -e "$LAB_RUN/id_rsa" ]
+	[ ! -e "$LAB_CONF" ]
+	[ ! -e "$LAB_RUN/id_rsa" ]
 	# The unreachable route stays, and down twice is fine.
 	ip route show type unreachable | grep -q '^unreachable 198.18.0.0/15'
 	run "$LAB" down

@@ -1,9 +1,10 @@
 /* fuzz_inventory - dcvctl.conf through dcv_inventory_parse on a memory stream, then what
- * consumes a parsed inventory: look-ups and both renderers. */
+ * consumes a parsed inventory: look-ups and every renderer. */
 #include "fuzz.h"
 
 #include "../../lib/err.h"
 #include "../../lib/inventory.h"
+#include "../../lib/proxy.h"
 #include "../../lib/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -26,7 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		if (dcv_inventory_gateway(inv))
-			dcv_render_nginx(inv, &out);
+			for (int k = 0; dcv_proxy_kinds[k]; k++) {
+				dcv_proxy_kinds[k]->render(inv, &(struct dcv_proxy_env){ 0 }, &out);
+				dcv_buf_reset(&out);
+			}
 		dcv_inventory_suggest_host(inv, "dcv1");
 		dcv_buf_release(&out);
 		dcv_inventory_free(inv);

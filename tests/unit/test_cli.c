@@ -14,6 +14,7 @@
 #include "../../lib/buf.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1040,6 +1041,7 @@ static const struct dcv_cmd t_cmd = {
 	.summary = "a command for tests",
 	.usage = "frob [-fv] [--name NAME] ARG... [-- REST...]",
 	.opts = t_opts,
+	.max_args = CLI_ARGS_MANY,
 };
 
 /* Output of fd 1 or 2 while a parse runs. */
@@ -1110,7 +1112,6 @@ static void test_cli_parse_long_option_with_equals(void **state)
 	assert_int_equal(a.n_pos, 1);
 	assert_string_equal(a.pos[0], "pos");
 	assert_false(a.has_rest);
-	cli_args_release(&a);
 	free(out);
 	free(err);
 }
@@ -1125,7 +1126,6 @@ static void test_cli_parse_long_option_with_next_word(void **state)
 	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
 	assert_int_equal(a.n_pos, 1);
 	assert_string_equal(a.pos[0], "pos");
-	cli_args_release(&a);
 	free(out);
 	free(err);
 }
@@ -1139,12 +1139,10 @@ static void test_cli_parse_short_option_value(void **state)
 	assert_int_equal(parse(&a, &out, &err, "-n", "value", NULL), EXIT_OK);
 	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
 	assert_int_equal(a.n_pos, 0);
-	cli_args_release(&a);
 	free(out);
 	free(err);
 	assert_int_equal(parse(&a, &out, &err, "-nvalue", NULL), EXIT_OK);
 	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
-	cli_args_release(&a);
 	free(out);
 	free(err);
 }
@@ -1161,7 +1159,6 @@ static void test_cli_parse_combined_short_flags(void **state)
 	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "x");
 	assert_int_equal(a.n_pos, 1);
 	assert_string_equal(a.pos[0], "arg");
-	cli_args_release(&a);
 	free(out);
 	free(err);
 }
@@ -1181,7 +1178,6 @@ static void test_cli_parse_rest_after_double_dash(void **state)
 	assert_string_equal(a.rest[2], "--help");
 	assert_false(cli_flag(&t_cmd, &a, "flag"));
 	assert_null(cli_opt(&t_cmd, &a, "name"));
-	cli_args_release(&a);
 	free(out);
 	free(err);
 }
@@ -1304,6 +1300,94 @@ static void test_cli_main_every_command_has_help(void **state)
 	}
 }
 
+/* Run dcvctl in a child, as the binary would run: a crash shows as a signal, not as a failed
+ * assertion in this process. Returns the wait status; *err gets the first of stderr. */
+static int run_child(char *const *argv, char *err, size_t el)
+{
+	int p[2], status = 0;
+	pid_t pid;
+	ssize_t n;
+	size_t got = 0;
+
+	assert_int_equal(pipe(p), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int argc = 0;
+		dup2(p[1], STDERR_FILENO);
+		dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO);
+		close(p[0]);
+		while (argv[argc])
+			argc++;
+		_exit(dcvctl_main(argc, (char **)argv));
+	}
+	close(p[1]);
+	while (got + 1 < el && (n = read(p[0], err + got, el - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+static void expect_usage(char *const *argv, const char *what)
+{
+	char err[4096];
+	int st = run_child(argv, err, sizeof(err));
+
+	if (WIFSIGNALED(st))
+		fail_msg("'%s' died with signal %d", what, WTERMSIG(st));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != EXIT_USAGE)
+		fail_msg("'%s' exits %d, not %d (usage): %s", what, WEXITSTATUS(st), EXIT_USAGE, err);
+	if (!strstr(err, "usage: dcvctl "))
+		fail_msg("'%s' prints no usage line: %s", what, err);
+}
+
+/* Every command and subcommand, given one argument more than it takes or an option it does
+ * not have, exits 2 with a usage line: never a signal, never a run. */
+static void test_cli_stray_argument_and_unknown_option_are_usage_errors(void **state)
+{
+	struct entry e[MAX_ENTRIES];
+	int n = flatten(dcv_commands, e);
+
+	(void)state;
+	for (int i = 0; i < n; i++) {
+		char *argv[16];
+		char what[256];
+		int k = 0, base;
+
+		if (e[i].cmd == &dcv_cmd_help)
+			continue; /* help takes any word and explains it */
+		argv[k++] = "dcvctl";
+		argv[k++] = "-c";
+		argv[k++] = "/nonexistent/dcvctl.conf"; /* a run that got past parsing exits 3 */
+		if (e[i].parent)
+			argv[k++] = (char *)e[i].parent->name;
+		argv[k++] = (char *)e[i].cmd->name;
+		base = k;
+		argv[k++] = "--no-such-option";
+		argv[k] = NULL;
+		snprintf(what, sizeof(what), "dcvctl %s --no-such-option", e[i].path);
+		expect_usage(argv, what);
+		if (!e[i].runnable || e[i].cmd->max_args >= CLI_ARGS_MANY)
+			continue;
+		k = base;
+		if (strcmp(e[i].path, "cert generate") == 0) {
+			argv[k++] = "--out";
+			argv[k++] = "d";
+		}
+		for (int a = 0; a < e[i].cmd->max_args; a++)
+			argv[k++] = "nginx";
+		argv[k++] = "stray";
+		argv[k] = NULL;
+		snprintf(what, sizeof(what), "dcvctl %s with %d argument(s) and a stray one", e[i].path,
+			 e[i].cmd->max_args);
+		expect_usage(argv, what);
+	}
+}
+
 static void test_cli_main_global_options(void **state)
 {
 	char *out, *err;
@@ -1357,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_cli_main_unknown_command_suggests),
 		cmocka_unit_test(test_cli_main_every_command_has_help),
 		cmocka_unit_test(test_cli_main_global_options),
+		cmocka_unit_test(test_cli_stray_argument_and_unknown_option_are_usage_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -237,7 +237,10 @@ static void test_inventory_comments_stripped_from_values(void **state)
 		"address = 198.18.0.20\n"
 		"user = ubuntu\n"
 		"session-name = Desk#1;2\n" /* no blank before # or ;: part of the value */
-		"session-owner = \"alice # not a comment\"\n");
+		"[agent dcv2]\n"
+		"address = 198.18.0.21\n"
+		"user = ubuntu\n"
+		"session-name = \"alice # not a comment\"\n");
 	struct dcv_host *g = host(inv, "gateway"), *a = host(inv, "dcv1");
 
 	(void)state;
@@ -245,7 +248,7 @@ static void test_inventory_comments_stripped_from_values(void **state)
 	assert_string_equal(g->user, "ec2-user");
 	assert_int_equal(g->listen, 9443);
 	assert_string_equal(a->session_name, "Desk#1;2");
-	assert_string_equal(a->session_owner, "alice # not a comment");
+	assert_string_equal(host(inv, "dcv2")->session_name, "alice # not a comment");
 	dcv_inventory_free(inv);
 }
 
@@ -302,6 +305,9 @@ static void test_inventory_bad_values(void **state)
 		     ":7: bad value 'dcv' for 'web-url-path' in [agent dcv1] (expected an absolute path on the host)");
 	expect_error(GATEWAY "proxy = apache\n", NAME
 		     ":4: bad value 'apache' for 'proxy' in [gateway] (expected nginx, haproxy or connection-gateway)");
+	/* the [endpoint] proxy's password stays out of the printed error */
+	expect_error("[endpoint]\nproxy = ops:s3cret@proxy.example.com:3128\n" GATEWAY, NAME
+		     ":2: bad value 'proxy.example.com:3128' for 'proxy' in [endpoint] (expected a proxy URL such as http://proxy:3128)");
 	expect_error("[gateway]\naddress = 198.18.0.10:22\nuser = u\n", NAME
 		     ":2: bad value '198.18.0.10:22' for 'address' in [gateway] (expected a host name or IP address without port)");
 	expect_error("[gateway]\naddress = 198.18.0.10\nssh = gw.example.com:99999\nuser = u\n", NAME
@@ -320,6 +326,9 @@ static void test_inventory_bad_values(void **state)
 		     ":7: bad value 'desktop' for 'session-type' in [agent dcv1] (expected console or virtual)");
 	expect_error(GATEWAY "[agent dcv1]\naddress = 198.18.0.20\nuser = u\nauthentication = ldap\n", NAME
 		     ":7: bad value 'ldap' for 'authentication' in [agent dcv1] (expected system or none)");
+	/* the host part is parsed before the missing port is noticed (make SAN=1 unit: no leak) */
+	expect_error("[endpoint]\nconnect-to = 198.18.0.11\n" GATEWAY, NAME
+		     ":2: bad value '198.18.0.11' for 'connect-to' in [endpoint] (expected HOST:PORT)");
 }
 
 /* ---------------------------------------------------------------- jumps */
@@ -703,6 +712,79 @@ static void test_inventory_free_null(void **state)
 	dcv_inventory_free(NULL);
 }
 
+/* ---------------------------------------------------------------- what rendered configs carry */
+
+struct carried {
+	const char *prefix; /* the inventory up to the key's line */
+	int line;           /* the key's line */
+	const char *section;
+	const char *key;
+	const char *before, *after; /* the value around the refused character */
+};
+
+/* Paths and names land in nginx, HAProxy, TOML and dcv.conf files: each character those cannot
+ * carry is refused at parse time, with file, line and key. */
+static void test_inventory_refuses_what_configs_cannot_carry(void **state)
+{
+#define AGENT GATEWAY "[agent dcv1]\naddress = 198.18.0.20\nuser = u\n"
+	static const struct carried keys[] = {
+		{ GATEWAY, 4, "gateway", "cert", "/etc/ssl/gw", ".pem" },
+		{ GATEWAY, 4, "gateway", "key", "/etc/ssl/gw", ".key" },
+		{ GATEWAY, 4, "gateway", "ssh", "gw", ".example.com:22" },
+		{ GATEWAY, 4, "gateway", "jump", "bas", "tion" },
+		{ "[gateway]\n", 2, "gateway", "address", "198.18.0.1", "0" },
+		{ AGENT, 7, "agent dcv1", "web-url-path", "/dcv", "x" },
+		{ AGENT, 7, "agent dcv1", "session-owner", "ali", "ce" },
+		{ "[endpoint]\n", 2, "endpoint", "names", "portal", ".example.com" },
+		{ "[broker]\n", 2, "broker", "host", "broker", ".example.com" },
+	};
+	static const char refused[] = ";{}#\"'$`\\ \t\x01\x1b\x7f";
+	char text[512], want[256], what[32];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		for (const char *c = refused; *c; c++) {
+			if ((*c == ' ' || *c == '\t') && strcmp(keys[k].key, "names") == 0)
+				continue; /* names are a list: blanks separate them */
+			if (*c == '\t')
+				snprintf(what, sizeof(what), "a tab");
+			else if (*c == ' ')
+				snprintf(what, sizeof(what), "a space");
+			else if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				snprintf(what, sizeof(what), "a control character (0x%02x)", (unsigned char)*c);
+			else
+				snprintf(what, sizeof(what), "'%c'", *c);
+			snprintf(text, sizeof(text), "%s%s = %s%c%s\n%s", keys[k].prefix, keys[k].key, keys[k].before,
+				 *c, keys[k].after, strstr(keys[k].prefix, "[gateway]") ? "" : GATEWAY);
+			snprintf(want, sizeof(want),
+				 NAME ":%d: '%s' in [%s] cannot contain %s (it is written into proxy and DCV configs)",
+				 keys[k].line, keys[k].key, keys[k].section, what);
+			expect_error(text, want);
+		}
+	}
+#undef AGENT
+}
+
+/* Text that reaches a shell only through dcv_shquote keeps spaces and metacharacters; local
+ * paths keep spaces; control characters are refused everywhere they are checked. */
+static void test_inventory_text_keeps_spaces_refuses_control(void **state)
+{
+	struct dcv_inventory *inv = parse_ok(
+		"[ssh]\nidentity = ~/My Keys/id_ed25519\n" GATEWAY
+		"[agent dcv1]\naddress = 198.18.0.20\nuser = u\nsession-name = Ubuntu $(Desk); 'top' {1}#2\n");
+
+	(void)state;
+	assert_string_equal(host(inv, "dcv1")->session_name, "Ubuntu $(Desk); 'top' {1}#2");
+	assert_string_equal(inv->ssh.identity[0], HOME "/My Keys/id_ed25519");
+	dcv_inventory_free(inv);
+	expect_error(GATEWAY "[agent dcv1]\naddress = 198.18.0.20\nuser = u\nsession-name = Desk\x07top\n",
+		     NAME ":7: 'session-name' in [agent dcv1] cannot contain a control character (0x07)");
+	expect_error("[ssh]\nknown-hosts = /tmp/kh\x1b[2J\n" GATEWAY,
+		     NAME ":2: 'known-hosts' in [ssh] cannot contain a control character (0x1b)");
+	expect_error("[endpoint]\nca-file = ./ca\tfile.pem\n" GATEWAY,
+		     NAME ":2: 'ca-file' in [endpoint] cannot contain a tab");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +803,8 @@ int main(void)
 		cmocka_unit_test(test_inventory_indented_comment_is_allowed),
 		cmocka_unit_test(test_inventory_line_length_limit),
 		cmocka_unit_test(test_inventory_comments_stripped_from_values),
+		cmocka_unit_test(test_inventory_refuses_what_configs_cannot_carry),
+		cmocka_unit_test(test_inventory_text_keeps_spaces_refuses_control),
 		cmocka_unit_test(test_inventory_crlf_line_endings),
 		cmocka_unit_test(test_inventory_missing_required_key),
 		cmocka_unit_test(test_inventory_bad_values),

@@ -379,9 +379,9 @@ static void test_lint_nginx_http_version(void **state)
 static void test_lint_nginx_read_timeout(void **state)
 {
 	static const char *const short_[] = { "10s", "20", "29s", "500ms", "0" };
-	/* the last two overflowed a long long into a short time (found by fuzz_lint_nginx) */
+	/* the last three overflowed a long long into a negative, "short" time */
 	static const char *const long_[] = { "30s", "60", "60s", "5m", "1h", "1m 30s", "1d",
-					     "999999999y", "999999999M 999999999y" };
+					     "999999999y", "300000000y", "200000000y 200000000y" };
 	struct dcv_findings f = { 0 };
 	(void)state;
 
@@ -625,10 +625,86 @@ static void test_lint_nginx_follows_includes(void **state)
 	      "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;\n",
 	      NULL);
 	dcv_findings_free(&f);
-	/* a file that includes itself ends */
-	nginx(&f, NULL, "", "/etc/nginx/a.conf", "include /etc/nginx/*.conf;\n", "/etc/nginx/b.conf",
-	      "include /etc/nginx/*.conf;\n", NULL);
+	/* files that include each other are one finding, at the first include of the cycle */
+	nginx(&f, NULL, "/etc/nginx/a.conf:1 E nginx.include-cycle\n", "/etc/nginx/a.conf",
+	      "include /etc/nginx/*.conf;\n", "/etc/nginx/b.conf", "include /etc/nginx/*.conf;\n", NULL);
+	expect_msg(&f, 0, "/etc/nginx/a.conf and /etc/nginx/b.conf include each other");
 	dcv_findings_free(&f);
+	nginx(&f, NULL, "/etc/nginx/conf.d/a.conf:2 E nginx.include-cycle\n", "/etc/nginx/nginx.conf",
+	      "http { include conf.d/*.conf; }\n", "/etc/nginx/conf.d/a.conf", "\ninclude conf.d/a.conf;\n", NULL);
+	expect_msg(&f, 0, "include conf.d/a.conf: /etc/nginx/conf.d/a.conf includes itself");
+	dcv_findings_free(&f);
+	/* a file reached only through the cycle is still linted */
+	nginx(&f, NULL, "/etc/nginx/a.conf:1 E nginx.include-cycle\n/etc/nginx/b.conf:2 W nginx.read-timeout\n",
+	      "/etc/nginx/nginx.conf", "include a.conf;\n", "/etc/nginx/a.conf", "include b.conf;\n",
+	      "/etc/nginx/b.conf", "include a.conf;\nproxy_read_timeout 5s;\n", NULL);
+	dcv_findings_free(&f);
+	/* a relative include resolves against nginx.conf's folder only, not any folder's tail */
+	conf = xasprintf(main_conf, "dcv.conf");
+	nginx(&f, NULL,
+	      "/etc/nginx/conf.d/dcv.conf:4 E nginx.http-version\n/etc/nginx/conf.d/dcv.conf:5 W nginx.read-timeout\n",
+	      "/etc/nginx/nginx.conf", conf, "/etc/nginx/conf.d/dcv.conf", site, NULL);
+	dcv_findings_free(&f);
+	free(conf);
+	conf = xasprintf(main_conf, "conf.d/*.conf");
+	nginx(&f, NULL, "/srv/conf.d/dcv.conf:4 E nginx.http-version\n/srv/conf.d/dcv.conf:5 W nginx.read-timeout\n",
+	      "/etc/nginx/nginx.conf", conf, "/srv/conf.d/dcv.conf", site, NULL);
+	dcv_findings_free(&f);
+	/* local copies: the prefix is where their nginx.conf is */
+	nginx(&f, NULL, "./conf.d/dcv.conf:5 W nginx.read-timeout\n", "./nginx.conf", conf, "./conf.d/dcv.conf", site, NULL);
+	dcv_findings_free(&f);
+	nginx(&f, NULL, "conf.d/dcv.conf:5 W nginx.read-timeout\n", "nginx.conf", conf, "conf.d/dcv.conf", site, NULL);
+	dcv_findings_free(&f);
+	free(conf);
+}
+
+/* Ten conf.d files that all include conf.d/ *.conf: every order of them was a path of the old
+ * expansion (10! copies, seconds and hundreds of MB); nginx itself recurses until it runs out of
+ * open files. One finding, and every file in the tree once (f9's upstream is not a duplicate). */
+static void test_lint_nginx_include_cycle_is_bounded(void **state)
+{
+	struct dcv_nginx_file files[11] = { { "/etc/nginx/nginx.conf", "http {\n    include conf.d/*.conf;\n}\n" } };
+	char *names[10];
+	struct dcv_findings f = { 0 };
+	(void)state;
+
+	for (int i = 0; i < 10; i++) {
+		files[i + 1].name = names[i] = xasprintf("/etc/nginx/conf.d/f%d.conf", i);
+		files[i + 1].text = i == 9 ? "include conf.d/*.conf;\nupstream u { server 10.0.0.1; }\n"
+					   : "# each file\ninclude conf.d/*.conf;\nmap $a $b { default 1; }\n";
+	}
+	dcv_lint_nginx(files, 11, NULL, &f);
+	expect(&f, "/etc/nginx/conf.d/f0.conf:2 E nginx.include-cycle\n");
+	expect_msg(&f, 0, "/etc/nginx/conf.d/f0.conf, /etc/nginx/conf.d/f1.conf, /etc/nginx/conf.d/f2.conf, "
+			  "/etc/nginx/conf.d/f3.conf and 6 more include each other");
+	dcv_findings_free(&f);
+	for (int i = 0; i < 10; i++)
+		free(names[i]);
+}
+
+/* Files included several times at every level multiply (4^9 copies here): the expansion stops at
+ * a bound and says so. */
+static void test_lint_nginx_include_fanout_is_bounded(void **state)
+{
+	struct dcv_nginx_file files[10];
+	char *names[10], *texts[10];
+	struct dcv_findings f = { 0 };
+	(void)state;
+
+	for (int i = 0; i < 10; i++) {
+		files[i].name = names[i] = xasprintf("f%d.conf", i);
+		files[i].text = texts[i] = i == 9 ? xstrdup("proxy_read_timeout 5s;\n")
+						  : xasprintf("include f%d.conf; include f%d.conf;\n"
+							      "include f%d.conf; include f%d.conf;\n",
+							      i + 1, i + 1, i + 1, i + 1);
+	}
+	dcv_lint_nginx(files, 10, NULL, &f);
+	expect(&f, "f0.conf:0 W nginx.include-limit\nf9.conf:1 W nginx.read-timeout\n");
+	dcv_findings_free(&f);
+	for (int i = 0; i < 10; i++) {
+		free(names[i]);
+		free(texts[i]);
+	}
 }
 
 /* Findings come in the caller's file order, then by line, whatever the rule. */
@@ -747,6 +823,8 @@ int main(void)
 		cmocka_unit_test(test_lint_nginx_health_cron_no_fail),
 		cmocka_unit_test(test_lint_nginx_tokenizer),
 		cmocka_unit_test(test_lint_nginx_follows_includes),
+		cmocka_unit_test(test_lint_nginx_include_cycle_is_bounded),
+		cmocka_unit_test(test_lint_nginx_include_fanout_is_bounded),
 		cmocka_unit_test(test_lint_nginx_order),
 		cmocka_unit_test(test_lint_seed_phase1),
 		cmocka_unit_test(test_lint_seed_option_b),

@@ -13,6 +13,7 @@
 #include "../../lib/diff.h"
 #include "../../lib/err.h"
 #include "../../lib/inventory.h"
+#include "../../lib/proxy.h"
 #include "../../lib/render.h"
 
 #include "fixture.h"
@@ -38,7 +39,7 @@ static void test_render_nginx_matches_golden(void **state)
 	char *golden = fixture("render-nginx.golden");
 
 	(void)state;
-	dcv_render_nginx(inv, &out);
+	dcv_proxy_nginx.render(inv, &(struct dcv_proxy_env){ 0 }, &out);
 	if (getenv("UPDATE_GOLDEN")) {
 		char *p = fixture_path("render-nginx.golden");
 		FILE *f = fopen(p, "w");

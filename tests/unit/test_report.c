@@ -262,6 +262,62 @@ static void test_report_junit_survives_hostile_text(void **state)
 	dcv_report_release(&r);
 }
 
+/* Remote text in every field a format carries: each format's golden file is what its consumer
+ * (prove, a TAP 14 parser, xmllint against the Jenkins schema, promtool) reads in
+ * tests/e2e/report-consumers.bats. */
+static void hostile_report(struct dcv_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->version = xstrdup("0.3.0\033]0;x\007");
+	r->duration_ms = 1234;
+	r->generated_at = 1700000000;
+	dcv_report_add(r, "gateway.proxy.config", "gate\"way<&> #1", DCV_CHECK_FAIL, 7,
+		       "bell\a esc\033[0m \x01\x02 bad utf-8 \xff\xfe \xc0\xaf ]]> \xef\xbf\xbe\n"
+		       "- \"key\": value\n\n  indented\r\n\xe2\x80\xae" "gnp.exe \xc2\x9b" "2J\n\n",
+		       "it's \"broken\" \033[2J <here> & # not a directive \\ \xed\xa0\x80 there\nnext");
+	dcv_report_add(r, "gateway.cert", "gate\"way<&> #1", DCV_CHECK_WARN, 1,
+		       "    notAfter: soon\n\t- item", "expires: # TODO not a directive");
+	dcv_report_add(r, "agent.x.session", "x", DCV_CHECK_SKIP, 0, NULL, "skipped # because\n\033[1mx");
+	dcv_report_add(r, "agent.x.dcvserver", "x", DCV_CHECK_PASS, 2, "\033[31mhidden", "%s", "");
+	r->diagnosis.hop = xstrdup("gate\"way<&> #1");
+	r->diagnosis.cause = xstrdup("cause\033[8m hidden\nsecond");
+	r->diagnosis.hint = xstrdup("dcvctl deploy\r\n# ok");
+}
+
+static void test_report_hostile_text_goldens_carry_no_controls(void **state)
+{
+	static const struct {
+		const char *golden;
+		void (*fmt)(const struct dcv_report *, bool, struct dcv_buf *);
+	} formats[] = {
+		{ "report-hostile.json", dcv_report_json },
+		{ "report-hostile.junit.xml", dcv_report_junit },
+		{ "report-hostile.tap", dcv_report_tap },
+		{ "report-hostile.prom", dcv_report_prometheus },
+	};
+	struct dcv_report r;
+	struct dcv_buf out = DCV_BUF_INIT;
+
+	(void)state;
+	hostile_report(&r);
+	dcv_report_text(&r, false, true, &out);
+	assert_golden("report-hostile.txt", &out);
+	for (size_t i = 0; i <= sizeof(formats) / sizeof(formats[0]); i++) {
+		if (i > 0) {
+			dcv_buf_reset(&out);
+			formats[i - 1].fmt(&r, true, &out);
+			assert_golden(formats[i - 1].golden, &out);
+		}
+		for (const unsigned char *p = (const unsigned char *)out.data; *p; p++)
+			if (*p < 0x20 && *p != '\n' && *p != '\t')
+				fail_msg("control byte 0x%02x in %s", *p, i ? formats[i - 1].golden : "text");
+		assert_null(strstr(out.data, "\xc2\x9b"));
+		assert_null(strstr(out.data, "\xe2\x80\xae"));
+	}
+	dcv_buf_release(&out);
+	dcv_report_release(&r);
+}
+
 static int count_test_lines(const char *tap, int *plan)
 {
 	int n = 0;
@@ -288,31 +344,38 @@ static void test_report_tap_matches_golden_with_plan(void **state)
 	sample_report(&r);
 	dcv_report_tap(&r, false, &out);
 	assert_golden("report.tap", &out);
-	assert_int_equal(strncmp(out.data, "TAP version 14\n1..6\n", 20), 0);
+	assert_int_equal(strncmp(out.data, "TAP version 13\n1..6\n", 20), 0);
 	n = count_test_lines(out.data, &plan);
 	assert_int_equal(n, plan);
 	assert_int_equal(plan, 6);
-	assert_non_null(strstr(out.data, "\nok 3 - gateway.cert # warn: certificate expires in 12 days\n"));
+	/* a warning passes, and says so in its YAML, not in its description */
+	assert_non_null(strstr(out.data, "\nok 3 - gateway.cert: certificate expires in 12 days\n"
+					 "  ---\n  message: \"certificate expires in 12 days\"\n"
+					 "  severity: warn\n"));
+	assert_null(strstr(out.data, "# warn"));
 	assert_non_null(strstr(out.data, "\nok 4 - agent.dcv1.sm-agent # SKIP session-manager modes only\n"));
 	assert_non_null(strstr(out.data, "\nnot ok 6 - endpoint.tls: cannot connect"));
-	assert_non_null(strstr(out.data, "  evidence: |-\n    \u00d7 nginx.service"));
+	/* one double-quoted scalar: YAMLish (prove) reads no block scalar indicators */
+	assert_non_null(strstr(out.data, "  evidence: \"\u00d7 nginx.service - nginx <web server & reverse proxy>\\n"
+					 "     Active: failed (Result: exit-code)\\nnginx: [emerg] unknown directive "
+					 "\\\"proxy_pas\\\" in 'dcv.conf':12\"\n  ...\n"));
 	assert_non_null(strstr(out.data, "\n# diagnosis: gateway: nginx is not running\n"));
 	dcv_buf_release(&out);
 	dcv_report_release(&r);
 }
 
-static void test_report_tap_escapes_and_indents(void **state)
+static void test_report_tap_escapes_descriptions_and_yaml(void **state)
 {
 	struct dcv_report r = { 0 };
 	struct dcv_buf out = DCV_BUF_INIT;
 
 	(void)state;
 	dcv_report_add(&r, "gateway.proxy.config", "gateway", DCV_CHECK_FAIL, 1,
-		       "    indented first line\nsecond", "drift in # listen \\ port");
+		       "    indented first line\n\n\tsecond: \"x\"\r\n\n", "drift in # listen \\ port");
 	dcv_report_tap(&r, false, &out);
 	assert_non_null(strstr(out.data, "not ok 1 - gateway.proxy.config: drift in \\# listen \\\\ port\n"));
 	assert_non_null(strstr(out.data, "  message: \"drift in # listen \\\\ port\"\n"));
-	assert_non_null(strstr(out.data, "  evidence: |2-\n        indented first line\n    second\n  ...\n"));
+	assert_non_null(strstr(out.data, "  evidence: \"    indented first line\\n\\n\\tsecond: \\\"x\\\"\"\n  ...\n"));
 	dcv_buf_release(&out);
 	dcv_report_release(&r);
 }
@@ -379,7 +442,7 @@ static void test_report_strict_counts_warnings_as_failures(void **state)
 	dcv_report_junit(&r, true, &out);
 	assert_xml_well_formed(&out);
 	assert_non_null(strstr(out.data, "<failure type=\"warning\" message=\"certificate expires in 12 days\"/>"));
-	assert_non_null(strstr(out.data, "tests=\"6\" failures=\"2\" errors=\"1\" skipped=\"1\""));
+	assert_non_null(strstr(out.data, "<testsuites name=\"dcvctl\" tests=\"6\" failures=\"2\" errors=\"1\" time="));
 	dcv_buf_reset(&out);
 	dcv_report_tap(&r, true, &out);
 	assert_non_null(strstr(out.data, "\nnot ok 3 - gateway.cert: certificate expires in 12 days\n"
@@ -390,8 +453,8 @@ static void test_report_strict_counts_warnings_as_failures(void **state)
 	dcv_buf_reset(&out);
 	dcv_report_prometheus(&r, true, &out);
 	assert_non_null(strstr(out.data, "\ndcvctl_check_healthy{id=\"gateway.cert\",host=\"gateway\"} 0\n"));
-	assert_non_null(strstr(out.data, "\ndcvctl_checks_total{status=\"fail\"} 2\n"));
-	assert_non_null(strstr(out.data, "\ndcvctl_checks_total{status=\"warn\"} 0\n"));
+	assert_non_null(strstr(out.data, "\ndcvctl_checks{status=\"fail\"} 2\n"));
+	assert_non_null(strstr(out.data, "\ndcvctl_checks{status=\"warn\"} 0\n"));
 	dcv_buf_release(&out);
 	dcv_report_release(&r);
 }
@@ -444,8 +507,9 @@ int main(void)
 		cmocka_unit_test(test_report_healthy_diagnosis),
 		cmocka_unit_test(test_report_junit_matches_golden_and_is_well_formed),
 		cmocka_unit_test(test_report_junit_survives_hostile_text),
+		cmocka_unit_test(test_report_hostile_text_goldens_carry_no_controls),
 		cmocka_unit_test(test_report_tap_matches_golden_with_plan),
-		cmocka_unit_test(test_report_tap_escapes_and_indents),
+		cmocka_unit_test(test_report_tap_escapes_descriptions_and_yaml),
 		cmocka_unit_test(test_report_prometheus_matches_golden),
 		cmocka_unit_test(test_report_prometheus_escapes_labels),
 		cmocka_unit_test(test_report_strict_counts_warnings_as_failures),

@@ -186,6 +186,53 @@ static void ca_release(struct ca *ca)
 	EVP_PKEY_free(ca->key);
 }
 
+/* A self-signed leaf whose only SANs are iPAddress entries of the given raw lengths (bytes
+ * 1, 2, 3, ...): what any TLS server can send, whatever RFC 5280 says. */
+static struct dcv_cert *cert_with_ip_sans(EVP_PKEY *k, const int *lens, int n)
+{
+	X509 *x = make_cert("odd.example.com", k, NULL, NULL, -300, 86400, NULL, 0);
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	struct dcv_cert *c;
+
+	for (int i = 0; i < n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+		unsigned char b[64];
+		for (int j = 0; j < lens[i]; j++)
+			b[j] = (unsigned char)(j + 1);
+		assert_int_equal(ASN1_OCTET_STRING_set(o, b, lens[i]), 1);
+		GENERAL_NAME_set0_value(g, GEN_IPADD, o);
+		sk_GENERAL_NAME_push(gens, g);
+	}
+	assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	GENERAL_NAMES_free(gens);
+	c = dcv_cert_from_openssl(x, NULL);
+	X509_free(x);
+	return c;
+}
+
+/* A self-signed leaf with exactly one dNSName SAN, any bytes at all (the peers' vectors hold
+ * names dcv_cert_generate rightly refuses). */
+static struct dcv_cert *cert_with_dns_san(EVP_PKEY *k, const char *san)
+{
+	X509 *x = make_cert("vector", k, NULL, NULL, -300, 86400, NULL, 0);
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	struct dcv_cert *c;
+
+	assert_int_equal(ASN1_STRING_set(ia5, san, -1), 1);
+	GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+	sk_GENERAL_NAME_push(gens, g);
+	assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	GENERAL_NAMES_free(gens);
+	c = dcv_cert_from_openssl(x, NULL);
+	X509_free(x);
+	return c;
+}
+
 /* ---------------------------------------------------------------- coverage */
 
 static void test_tls_covers_exact_name(void **state)
@@ -318,6 +365,284 @@ static void test_tls_generate_names_are_exact(void **state)
 	}
 	dcv_buf_release(&cert);
 	dcv_buf_release(&key);
+}
+
+/* ---------------------------------------------------------------- peers' vectors */
+
+/* Host-name vectors of four peers, each as (dNSName SAN, name, covered?). Where dcvctl
+ * deliberately disagrees with the peer the line says why; the rules behind the disagreements:
+ *  - partial wildcards (f*.example.com) are refused, as RFC 9525 6.3 does (curl and OpenSSL
+ *    by default still take them);
+ *  - a wildcard must leave two labels (no *.com), as OpenSSL and curl do (Go allows it);
+ *  - an address is matched against IP SANs only, never a dNSName spelled like one;
+ *  - a name with a leading dot or an empty label is never covered (OpenSSL reads ".x" as
+ *    "anything under x"); one trailing dot is the root and is dropped before matching;
+ *  - a name is letters, digits, '-' and '_' between dots: anything else covers nothing;
+ *  - no CN fallback: the CPython vectors written as commonName are given as a dNSName here
+ *    (the CN-only cases are in test_tls_cpython_common_name_only). */
+struct name_vector {
+	const char *san, *name;
+	bool covered;
+};
+
+/* curl tests/unit/unit1397.c (Curl_cert_hostcheck) */
+static const struct name_vector curl_unit1397[] = {
+	{ "www.example.com", "www.example.com", true },
+	{ "*.example.com", "www.example.com", true },
+	{ "xxx*.example.com", "xxxwww.example.com", false }, /* curl: covered; partial wildcard */
+	{ "f*.example.com", "foo.example.com", false },      /* curl: covered; partial wildcard */
+	{ "192.168.0.0", "192.168.0.0", false },             /* curl: covered; a dNSName never covers an address */
+	{ "xxx.example.com", "www.example.com", false },
+	{ "*", "www.example.com", false },
+	{ "*.*.com", "www.example.com", false },
+	{ "*.example.com", "baa.foo.example.com", false },
+	{ "f*.example.com", "baa.example.com", false },
+	{ "*.com", "example.com", false },
+	{ "*fail.com", "example.com", false },
+	{ "*.example.", "www.example.", false },
+	{ "*.example.", "www.example", false },
+	{ "", "www", false },
+	{ "*", "www", false },
+	{ "*.168.0.0", "192.168.0.0", false },
+	{ "www.example.com", "192.168.0.0", false },
+	{ "*::3285:a9ff:fe46:b619", "fe80::3285:a9ff:fe46:b619", false },
+	{ "fe80::3285:a9ff:fe46:b619", "fe80::3285:a9ff:fe46:b619", false }, /* curl: covered; address vs dNSName */
+};
+
+/* OpenSSL test/v3nametest.c, dNSName SANs: the exceptions list (what X509_check_host covers
+ * beyond the exact name) and exact names that must cover themselves */
+static const struct name_vector openssl_v3nametest[] = {
+	{ "*.example.com", "www.example.com", true },
+	{ "*.example.com", "a.example.com", true },
+	{ "*.example.com", "b.example.com", true },
+	{ "*.example.com", "xn--rger-koa.example.com", true },
+	{ "*.www.example.com", "test.www.example.com", true },
+	{ "*.xn--rger-koa.example.com", "www.xn--rger-koa.example.com", true },
+	{ "*.xn--bar.com", "xn--foo.xn--bar.com", true },
+	{ "*.good--example.com", "www.good--example.com", true },
+	{ "*.www.example.com", ".www.example.com", false },    /* OpenSSL: covered; leading dot */
+	{ "test.www.example.com", ".www.example.com", false }, /* OpenSSL: covered; leading dot */
+	{ "*www.example.com", "www.example.com", false },      /* OpenSSL: covered; partial wildcard */
+	{ "example.com", "example.com", true },
+	{ "www.example.com", "www.example.com", true },
+	{ "test.www.example.com", "test.www.example.com", true },
+	{ "xn--rger-koa.example.com", "xn--rger-koa.example.com", true },
+	{ "-example.com", "-example.com", true },
+	{ "example-.com", "example-.com", true },
+	{ "a", "a", true },
+	{ ".", ".", false },   /* OpenSSL: covered (same name); empty label */
+	{ ".a", ".a", false }, /* OpenSSL: covered (same name); leading dot */
+	{ "..", "..", false }, /* OpenSSL: covered (same name); empty label */
+	{ "*.example.com", "example.com", false },
+	{ "*.example.com", "example.net", false },
+	{ "*.com", "example.com", false },
+	{ "*.*.com", "www.example.com", false },
+	{ "test.*.example.com", "test.www.example.com", false },
+	{ "www.*.com", "www.example.com", false },
+	{ "*example.com", "example.com", false },
+	{ "example.com", "example.net", false },
+};
+
+/* CPython Lib/test/test_ssl.py test_match_hostname (commonName cases given as dNSName) */
+static const struct name_vector cpython_test_ssl[] = {
+	{ "example.com", "example.com", true },
+	{ "example.com", "ExAmple.cOm", true },
+	{ "example.com", "www.example.com", false },
+	{ "example.com", ".example.com", false },
+	{ "example.com", "example.org", false },
+	{ "example.com", "exampleXcom", false },
+	{ "*.a.com", "foo.a.com", true },
+	{ "*.a.com", "bar.foo.a.com", false },
+	{ "*.a.com", "a.com", false },
+	{ "*.a.com", "Xa.com", false },
+	{ "*.a.com", ".a.com", false },
+	{ "f*.com", "foo.com", false },
+	{ "f*.com", "f.com", false },
+	{ "f*.com", "bar.com", false },
+	{ "f*.com", "foo.a.com", false },
+	{ "f*.com", "bar.foo.com", false },
+	{ "*.*.a.com", "bar.foo.a.com", false },
+	{ "*.*.a.com", "a.com", false },
+	{ "*.*.a.com", "Xa.com", false },
+	{ "*.*.a.com", ".a.com", false },
+	{ "a.*.com", "a.foo.com", false },
+	{ "a.*.com", "a..com", false },
+	{ "a.*.com", "a.com", false },
+	{ "xn--pthon-kva.python.org", "xn--pthon-kva.python.org", true },
+	{ "x*.python.org", "xn--pthon-kva.python.org", false },
+	{ "xn--p*.python.org", "xn--pthon-kva.python.org", false },
+	{ "www*.xn--pythn-mua.org", "www.xn--pythn-mua.org", false },
+	{ "www*.xn--pythn-mua.org", "www1.xn--pythn-mua.org", false },
+	{ "www*.xn--pythn-mua.org", "ftp.xn--pythn-mua.org", false },
+	{ "www*.xn--pythn-mua.org", "xn--pythn-mua.org", false },
+	{ "linuxfr.org", "linuxfr.org", true },
+	{ "linuxfr.org", "<unsupported>", false },
+	{ "mail.google.com", "mail.google.com", true },
+	{ "mail.google.com", "gmail.com", false },
+	{ "a*b.example.com", "axxb.example.com", false },
+	{ "www.*.example.com", "www.sub.example.com", false },
+	{ "a*b*.example.com", "axxbxxc.example.com", false },
+	{ "*", "host", false },
+	{ "*.com", "com", false },
+};
+
+/* Go src/crypto/x509/verify_test.go matchHostnamesTests (Certificate.VerifyHostname) */
+static const struct name_vector go_verify_test[] = {
+	{ "a.b.c", "a.b.c", true },
+	{ "a.b.c", "b.b.c", false },
+	{ "", "b.b.c", false },
+	{ "a.b.c", "", false },
+	{ "example.com", "example.com", true },
+	{ "example.com", "www.example.com", false },
+	{ "*.example.com", "example.com", false },
+	{ "*.example.com", "www.example.com", true },
+	{ "*.example.com", "www.example.com.", true },
+	{ "*.example.com", "xyz.www.example.com", false },
+	{ "*.example.com", "https://www.example.com", false },
+	{ "*.example..com", "www.example..com", false },
+	{ "www.example..com", "www.example..com", false }, /* Go: covered; empty label */
+	{ "*.*.example.com", "xyz.www.example.com", false },
+	{ "*.www.*.com", "xyz.www.example.com", false },
+	{ "*bar.example.com", "foobar.example.com", false },
+	{ "f*.example.com", "foobar.example.com", false },
+	{ "www.example.com", "*.example.com", false },
+	{ "", ".", false },
+	{ ".", "", false },
+	{ ".", ".", false },
+	{ "example.com", "example.com.", true },
+	{ "example.com.", "example.com", false },
+	{ "example.com.", "example.com.", false }, /* Go: covered; a dNSName with a trailing dot is not RFC 5280's preferred syntax */
+	{ "*.com.", "example.com.", false },
+	{ "*.com.", "example.com", false },
+	{ "*.com", "example.com", false },  /* Go: covered; a wildcard must leave two labels */
+	{ "*.com", "example.com.", false }, /* Go: covered; a wildcard must leave two labels */
+	{ "foo:bar", "foo:bar", false },    /* Go: covered; not a host name */
+	{ "*.foo:bar", "xxx.foo:bar", false },
+	{ "*.2.3.4", "1.2.3.4", false },
+	{ "*.2.3.4", "[1.2.3.4]", false },
+	{ "*:4860:4860::8888", "2001:4860:4860::8888", false },
+	{ "*:4860:4860::8888", "[2001:4860:4860::8888]", false },
+	{ "2001:4860:4860::8888", "2001:4860:4860::8888", false },
+	{ "2001:4860:4860::8888", "[2001:4860:4860::8888]", false },
+	{ "[2001:4860:4860::8888]", "2001:4860:4860::8888", false },
+	{ "[2001:4860:4860::8888]", "[2001:4860:4860::8888]", false },
+};
+
+static void run_vectors(const char *peer, const struct name_vector *v, size_t n)
+{
+	EVP_PKEY *k = new_key();
+	int wrong = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct dcv_cert *c = cert_with_dns_san(k, v[i].san);
+		bool got = dcv_cert_covers(c, v[i].name);
+		if (got != v[i].covered) {
+			print_error("%s #%zu: SAN '%s' %s '%s'\n", peer, i, v[i].san, got ? "covers" : "does not cover",
+				    v[i].name);
+			wrong++;
+		}
+		dcv_cert_free(c);
+	}
+	EVP_PKEY_free(k);
+	assert_int_equal(wrong, 0);
+}
+
+#define RUN_VECTORS(t) run_vectors(#t, t, sizeof(t) / sizeof(t[0]))
+
+static void test_tls_curl_unit1397_vectors(void **state)
+{
+	(void)state;
+	RUN_VECTORS(curl_unit1397);
+}
+
+static void test_tls_openssl_v3nametest_vectors(void **state)
+{
+	(void)state;
+	RUN_VECTORS(openssl_v3nametest);
+}
+
+static void test_tls_cpython_test_ssl_vectors(void **state)
+{
+	(void)state;
+	RUN_VECTORS(cpython_test_ssl);
+}
+
+static void test_tls_go_verify_test_vectors(void **state)
+{
+	(void)state;
+	RUN_VECTORS(go_verify_test);
+}
+
+/* CPython covers these through the commonName; dcvctl has no CN fallback (RFC 9525 6.3) */
+static void test_tls_cpython_common_name_only(void **state)
+{
+	EVP_PKEY *k = new_key();
+	X509 *x = make_cert("mail.google.com", k, NULL, NULL, -300, 86400, NULL, 0);
+	struct dcv_cert *c = dcv_cert_from_openssl(x, NULL);
+
+	(void)state;
+	assert_false(dcv_cert_covers(c, "mail.google.com")); /* CPython: covered */
+	assert_false(dcv_cert_covers(c, "gmail.com"));
+	dcv_cert_free(c);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+/* CPython's address vectors against iPAddress SANs */
+static void test_tls_cpython_ip_vectors(void **state)
+{
+	struct pair v4, v6;
+
+	(void)state;
+	GEN(&v4, 30, "example.com", "IP:10.11.12.13", "IP:14.15.16.17", "IP:127.0.0.1");
+	assert_true(dcv_cert_covers(v4.c, "10.11.12.13"));
+	assert_true(dcv_cert_covers(v4.c, "14.15.16.17"));
+	assert_false(dcv_cert_covers(v4.c, "127.1"));
+	assert_false(dcv_cert_covers(v4.c, "14.15.16.17 "));
+	assert_false(dcv_cert_covers(v4.c, "14.15.16.17 extra data"));
+	assert_false(dcv_cert_covers(v4.c, "14.15.16.18"));
+	assert_false(dcv_cert_covers(v4.c, "example.net"));
+	GEN(&v6, 30, "example.com", "IP:2001:0:0:0:0:0:0:CAFE", "IP:2003:0:0:0:0:0:0:BABA");
+	assert_true(dcv_cert_covers(v6.c, "2001::cafe"));
+	assert_true(dcv_cert_covers(v6.c, "2003::baba"));
+	assert_false(dcv_cert_covers(v6.c, "2003::baba "));
+	assert_false(dcv_cert_covers(v6.c, "2003::baba extra data"));
+	assert_false(dcv_cert_covers(v6.c, "2003::bebe"));
+	assert_false(dcv_cert_covers(v6.c, "example.net"));
+	pair_release(&v4);
+	pair_release(&v6);
+}
+
+/* issue 11: `cert check --name .amazonaws.com` passed against *.vpce.amazonaws.com */
+static void test_tls_leading_dot_and_empty_labels_never_covered(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	GEN(&p, 30, "*.vpce.amazonaws.com", "gw.example.com");
+	assert_false(dcv_cert_covers(p.c, ".amazonaws.com"));
+	assert_false(dcv_cert_covers(p.c, ".vpce.amazonaws.com"));
+	assert_false(dcv_cert_covers(p.c, ".example.com"));
+	assert_false(dcv_cert_covers(p.c, "gw..example.com"));
+	assert_false(dcv_cert_covers(p.c, "gw.example.com.."));
+	assert_false(dcv_cert_covers(p.c, "."));
+	assert_false(dcv_cert_covers(p.c, ""));
+	assert_true(dcv_cert_covers(p.c, "a.vpce.amazonaws.com"));
+	pair_release(&p);
+}
+
+/* a fully qualified name with the root's dot is the same name */
+static void test_tls_trailing_dot_is_the_same_name(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	GEN(&p, 30, "host.example.com", "*.vpce.amazonaws.com");
+	assert_true(dcv_cert_covers(p.c, "host.example.com."));
+	assert_true(dcv_cert_covers(p.c, "HOST.example.com."));
+	assert_true(dcv_cert_covers(p.c, "a.vpce.amazonaws.com."));
+	assert_false(dcv_cert_covers(p.c, "other.example.com."));
+	pair_release(&p);
 }
 
 /* ---------------------------------------------------------------- expiry */
@@ -532,6 +857,74 @@ static void test_tls_verify_uses_the_chain_that_came_with_the_leaf(void **state)
 	ca_release(&root);
 }
 
+/* A leaf for TLS clients only (extendedKeyUsage clientAuth) signed by `ca`. */
+static X509 *client_only_leaf(EVP_PKEY *k, struct ca *ca)
+{
+	X509 *x = X509_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+	X509_gmtime_adj(X509_getm_notBefore(x), -300);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+				   (const unsigned char *)"gw.example.com", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(ca->cert));
+	add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always");
+	add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE");
+	add_ext(x, ca->cert, NID_ext_key_usage, "clientAuth");
+	add_ext(x, ca->cert, NID_subject_alt_name, "DNS:gw.example.com");
+	assert_true(X509_sign(x, ca->key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void test_tls_verify_client_only_leaf_fails(void **state)
+{
+	struct ca ca;
+	EVP_PKEY *k = new_key();
+	X509 *leaf;
+	struct dcv_cert *c;
+	struct dcv_err err = DCV_ERR_INIT;
+
+	(void)state;
+	ca_init(&ca, "dcvctl test root");
+	leaf = client_only_leaf(k, &ca);
+	c = dcv_cert_from_openssl(leaf, NULL);
+	assert_int_equal(dcv_cert_verify(c, ca.file, &err), DCV_E_REMOTE);
+	if (!strstr(err.msg, "purpose"))
+		fail_msg("message does not name the purpose: %s", err.msg);
+	dcv_cert_free(c);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	ca_release(&ca);
+}
+
+static void test_tls_verify_not_yet_valid_fails(void **state)
+{
+	struct ca ca;
+	EVP_PKEY *k = new_key();
+	X509 *leaf;
+	struct dcv_cert *c;
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_cert_info info;
+
+	(void)state;
+	ca_init(&ca, "dcvctl test root");
+	leaf = make_cert("gw.example.com", k, ca.cert, ca.key, 86400, 7L * 86400, "DNS:gw.example.com", 0);
+	c = dcv_cert_from_openssl(leaf, NULL);
+	assert_int_equal(dcv_cert_verify(c, ca.file, &err), DCV_E_REMOTE);
+	if (!strstr(err.msg, "not yet valid"))
+		fail_msg("message does not say not yet valid: %s", err.msg);
+	dcv_cert_info(c, &info);
+	assert_true(dcv_cert_not_yet_valid(&info, time(NULL)));
+	assert_false(dcv_cert_not_yet_valid(&info, info.not_before));
+	dcv_cert_info_release(&info);
+	dcv_cert_free(c);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	ca_release(&ca);
+}
+
 static void test_tls_verify_missing_ca_file_is_io_error(void **state)
 {
 	struct pair p;
@@ -661,6 +1054,32 @@ static void test_tls_info_rsa_key_type(void **state)
 	EVP_PKEY_free(k);
 }
 
+static void test_tls_info_ip_sans_of_odd_length_are_invalid(void **state)
+{
+	const int lens[] = { 0, 1, 5, 15, 4, 16, 17 };
+	EVP_PKEY *k = new_key();
+	struct dcv_cert *c = cert_with_ip_sans(k, lens, 7);
+	struct dcv_cert_info info;
+
+	(void)state;
+	dcv_cert_info(c, &info);
+	assert_int_equal(info.n_sans, 7);
+	assert_string_equal(info.sans[0], "IP:invalid (0 bytes)");
+	assert_string_equal(info.sans[1], "IP:invalid (1 bytes)");
+	assert_string_equal(info.sans[2], "IP:invalid (5 bytes)");
+	assert_string_equal(info.sans[3], "IP:invalid (15 bytes)");
+	assert_string_equal(info.sans[4], "IP:1.2.3.4");
+	assert_string_equal(info.sans[5], "IP:102:304:506:708:90a:b0c:d0e:f10");
+	assert_string_equal(info.sans[6], "IP:invalid (17 bytes)");
+	/* an invalid entry covers nothing, a valid one still does */
+	assert_false(dcv_cert_covers(c, "1.2.3.4.5"));
+	assert_false(dcv_cert_covers(c, "1.2.3.5"));
+	assert_true(dcv_cert_covers(c, "1.2.3.4"));
+	dcv_cert_info_release(&info);
+	dcv_cert_free(c);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +1090,14 @@ int main(void)
 		cmocka_unit_test(test_tls_no_common_name_fallback),
 		cmocka_unit_test(test_tls_seed_wildcard_does_not_cover_vpc_endpoint),
 		cmocka_unit_test(test_tls_generate_names_are_exact),
+		cmocka_unit_test(test_tls_leading_dot_and_empty_labels_never_covered),
+		cmocka_unit_test(test_tls_trailing_dot_is_the_same_name),
+		cmocka_unit_test(test_tls_curl_unit1397_vectors),
+		cmocka_unit_test(test_tls_openssl_v3nametest_vectors),
+		cmocka_unit_test(test_tls_cpython_test_ssl_vectors),
+		cmocka_unit_test(test_tls_go_verify_test_vectors),
+		cmocka_unit_test(test_tls_cpython_common_name_only),
+		cmocka_unit_test(test_tls_cpython_ip_vectors),
 		cmocka_unit_test(test_tls_days_left_arithmetic),
 		cmocka_unit_test(test_tls_key_match),
 		cmocka_unit_test(test_tls_key_match_rsa_key_against_ec_cert),
@@ -680,10 +1107,13 @@ int main(void)
 		cmocka_unit_test(test_tls_verify_other_ca_fails),
 		cmocka_unit_test(test_tls_verify_uses_the_chain_that_came_with_the_leaf),
 		cmocka_unit_test(test_tls_verify_missing_ca_file_is_io_error),
+		cmocka_unit_test(test_tls_verify_client_only_leaf_fails),
+		cmocka_unit_test(test_tls_verify_not_yet_valid_fails),
 		cmocka_unit_test(test_tls_parse_pem_rejects_junk),
 		cmocka_unit_test(test_tls_info_fields),
 		cmocka_unit_test(test_tls_info_self_signed_flag),
 		cmocka_unit_test(test_tls_info_rsa_key_type),
+		cmocka_unit_test(test_tls_info_ip_sans_of_odd_length_are_invalid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

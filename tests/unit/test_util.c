@@ -7,9 +7,13 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../lib/buf.h"
 #include "../../lib/util.h"
@@ -451,6 +455,147 @@ static void test_util_xasprintf(void **state)
 	free(s);
 }
 
+
+/* ---------------------------------------------------------------- atomic file writes */
+
+static char *scratch_dir(void)
+{
+	char *d = xstrdup("/tmp/dcvctl-test-util-XXXXXX");
+
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static int dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static void rm_dir(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf -- '%s'", dir);
+
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static unsigned file_mode(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	return (unsigned)(st.st_mode & 07777);
+}
+
+/* A symlink planted at every name one could predict (the old PATH.tmp.<pid>, and other
+ * guesses) is neither followed nor replaced; the data reaches only the target. */
+static void test_util_file_write_atomic_follows_no_planted_symlink(void **state)
+{
+	char *dir = scratch_dir(), *target = xasprintf("%s/key.pem", dir), *victim = xasprintf("%s/victim", dir);
+	char *planted[] = {
+		xasprintf("%s.tmp.%d", target, (int)getpid()), xasprintf("%s.tmp", target),
+		xasprintf("%s/.key.pem.tmp", dir), xasprintf("%s.new", target),
+		xasprintf("%s/.key.pem.dcvctl-new", dir),
+	};
+	const size_t n = sizeof(planted) / sizeof(planted[0]);
+	struct dcv_buf got = DCV_BUF_INIT;
+	struct stat st;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(symlink(victim, planted[i]), 0);
+	assert_int_equal(dcv_file_write_atomic(target, "SECRET", 6, 0600), 0);
+	assert_int_equal(lstat(victim, &st), -1); /* nothing was written through a symlink */
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(lstat(planted[i], &st), 0);
+		assert_true(S_ISLNK(st.st_mode));
+	}
+	assert_int_equal(file_mode(target), 0600);
+	assert_int_equal(dcv_file_read(target, &got), 0);
+	assert_string_equal(dcv_buf_str(&got), "SECRET");
+	assert_int_equal(dir_entries(dir), (int)n + 1); /* no temp file left behind */
+	for (size_t i = 0; i < n; i++)
+		free(planted[i]);
+	dcv_buf_release(&got);
+	rm_dir(dir);
+	free(victim);
+	free(target);
+	free(dir);
+}
+
+/* A symlink at the target itself is replaced by the file, not written through. */
+static void test_util_file_write_atomic_replaces_symlink_at_target(void **state)
+{
+	char *dir = scratch_dir(), *target = xasprintf("%s/report.json", dir), *victim = xasprintf("%s/victim", dir);
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(symlink(victim, target), 0);
+	assert_int_equal(dcv_file_write_atomic(target, "{}", 2, 0644), 0);
+	assert_int_equal(lstat(victim, &st), -1);
+	assert_int_equal(file_mode(target), 0644);
+	assert_int_equal(dir_entries(dir), 1);
+	rm_dir(dir);
+	free(victim);
+	free(target);
+	free(dir);
+}
+
+/* The mode is exactly the one asked for, whatever the umask (callers apply it when they want
+ * it), and replaces an existing file's mode. */
+static void test_util_file_write_atomic_sets_exact_mode(void **state)
+{
+	char *dir = scratch_dir(), *path = xasprintf("%s/f", dir);
+	mode_t old = umask(077);
+
+	(void)state;
+	assert_int_equal(dcv_file_write_atomic(path, "a", 1, 0644), 0);
+	assert_int_equal(file_mode(path), 0644);
+	umask(0);
+	assert_int_equal(dcv_file_write_atomic(path, "b", 1, 0600), 0);
+	assert_int_equal(file_mode(path), 0600);
+	assert_int_equal(dcv_file_write_atomic(path, NULL, 0, 0640), 0);
+	assert_int_equal(file_mode(path), 0640);
+	umask(old);
+	assert_int_equal(dir_entries(dir), 1);
+	rm_dir(dir);
+	free(path);
+	free(dir);
+}
+
+/* Failures say why (errno) and leave no temp file behind. */
+static void test_util_file_write_atomic_failures(void **state)
+{
+	char *dir = scratch_dir(), *missing = xasprintf("%s/no/such/f", dir), *target = xasprintf("%s/t", dir);
+	char *inner = xasprintf("%s/t/inner", dir);
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(dcv_file_write_atomic(missing, "a", 1, 0600), -1);
+	assert_int_equal(errno, ENOENT);
+	/* the target is a folder that is not empty: the rename fails */
+	assert_int_equal(mkdir(target, 0700), 0);
+	assert_int_equal(mkdir(inner, 0700), 0);
+	errno = 0;
+	assert_int_equal(dcv_file_write_atomic(target, "a", 1, 0600), -1);
+	assert_true(errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST);
+	assert_int_equal(dir_entries(dir), 1);
+	rm_dir(dir);
+	free(inner);
+	free(target);
+	free(missing);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +617,10 @@ int main(void)
 		cmocka_unit_test(test_util_buf_appends_and_grows),
 		cmocka_unit_test(test_util_buf_rtrim_and_detach),
 		cmocka_unit_test(test_util_xasprintf),
+		cmocka_unit_test(test_util_file_write_atomic_follows_no_planted_symlink),
+		cmocka_unit_test(test_util_file_write_atomic_replaces_symlink_at_target),
+		cmocka_unit_test(test_util_file_write_atomic_sets_exact_mode),
+		cmocka_unit_test(test_util_file_write_atomic_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

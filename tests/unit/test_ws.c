@@ -391,6 +391,280 @@ static void test_ws_payload_over_max_rejected(void **state)
 	dcv_buf_release(&in);
 }
 
+/* ---- the server's frames (§5.1, §5.4, §5.5.1, §5.7, §7.4) ---- */
+
+static long server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char **why)
+{
+	*why = NULL;
+	return dcv_ws_parse_server(rd, data, len, msg, why);
+}
+
+static void test_ws_server_rfc6455_examples(void **state)
+{
+	uint8_t hello[] = { 0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f };
+	uint8_t hel[] = { 0x01, 0x03, 0x48, 0x65, 0x6c };
+	uint8_t lo[] = { 0x80, 0x02, 0x6c, 0x6f };
+	uint8_t ping[] = { 0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f };
+	const uint8_t bin256[] = { 0x82, 0x7e, 0x01, 0x00 };
+	const uint8_t bin64k[] = { 0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00 };
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
+	struct dcv_buf in = DCV_BUF_INIT;
+	struct dcv_ws_msg msg;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(server(&rd, hello, sizeof(hello), &msg, &why), sizeof(hello));
+	assert_memory_equal(msg.payload, "Hello", 5);
+	assert_int_equal(server(&rd, hel, sizeof(hel), &msg, &why), sizeof(hel));
+	assert_true(rd.in_message);
+	/* a control frame may come between the fragments (§5.4) */
+	assert_int_equal(server(&rd, ping, sizeof(ping), &msg, &why), sizeof(ping));
+	assert_int_equal(msg.opcode, DCV_WS_PING);
+	assert_memory_equal(msg.payload, "Hello", 5);
+	assert_true(rd.in_message);
+	assert_int_equal(server(&rd, lo, sizeof(lo), &msg, &why), sizeof(lo));
+	assert_memory_equal(msg.payload, "lo", 2);
+	assert_false(rd.in_message);
+	raw(&in, bin256, sizeof(bin256), 256);
+	assert_int_equal(server(&rd, (uint8_t *)in.data, in.len, &msg, &why), 4 + 256);
+	assert_int_equal(msg.len, 256);
+	raw(&in, bin64k, sizeof(bin64k), 65536);
+	assert_int_equal(server(&rd, (uint8_t *)in.data, in.len, &msg, &why), 10 + 65536);
+	assert_int_equal(msg.len, 65536);
+	assert_null(why);
+	dcv_buf_release(&in);
+}
+
+static void test_ws_server_masked_frame_rejected(void **state)
+{
+	/* RFC 6455 §5.7's masked "Hello" and masked pong: fine from a client, not from a server */
+	uint8_t hello[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
+	uint8_t pong[] = { 0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58 };
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
+	struct dcv_ws_msg msg;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(server(&rd, hello, sizeof(hello), &msg, &why), -1);
+	assert_string_equal(why, "masked frame from the server");
+	assert_int_equal(server(&rd, pong, sizeof(pong), &msg, &why), -1);
+	assert_string_equal(why, "masked frame from the server");
+	/* from the first two bytes, before mask and payload arrive */
+	assert_int_equal(server(&rd, hello, 2, &msg, &why), -1);
+	assert_int_equal(server(&rd, hello, 1, &msg, &why), 0);
+	/* the frame was not unmasked in place */
+	assert_int_equal(hello[6], 0x7f);
+}
+
+static void test_ws_server_fragment_sequence_enforced(void **state)
+{
+	uint8_t cont[] = { 0x80, 0x02, 'l', 'o' };
+	uint8_t first[] = { 0x01, 0x03, 'H', 'e', 'l' };
+	uint8_t text[] = { 0x81, 0x01, 'x' };
+	uint8_t bin_first[] = { 0x02, 0x01, 'x' };
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
+	struct dcv_ws_msg msg;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(server(&rd, cont, sizeof(cont), &msg, &why), -1);
+	assert_string_equal(why, "continuation frame with no message begun");
+	assert_int_equal(server(&rd, first, sizeof(first), &msg, &why), sizeof(first));
+	assert_int_equal(server(&rd, text, sizeof(text), &msg, &why), -1);
+	assert_string_equal(why, "new data message inside a fragmented one");
+	assert_int_equal(server(&rd, bin_first, sizeof(bin_first), &msg, &why), -1);
+	assert_string_equal(why, "new data message inside a fragmented one");
+}
+
+static void test_ws_server_frame_rules_of_any_frame_apply(void **state)
+{
+	uint8_t rsv1[] = { 0xc1, 0x01, 'x' };
+	uint8_t op3[] = { 0x83, 0x01, 'x' };
+	uint8_t ping_frag[] = { 0x09, 0x00 };
+	uint8_t ping126[] = { 0x89, 0x7e, 0x00, 0x7e };
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
+	struct dcv_ws_msg msg;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(server(&rd, rsv1, sizeof(rsv1), &msg, &why), -1);
+	assert_non_null(strstr(why, "reserved bits"));
+	assert_int_equal(server(&rd, op3, sizeof(op3), &msg, &why), -1);
+	assert_string_equal(why, "unknown data opcode");
+	assert_int_equal(server(&rd, ping_frag, sizeof(ping_frag), &msg, &why), -1);
+	assert_string_equal(why, "fragmented control frame");
+	assert_int_equal(server(&rd, ping126, sizeof(ping126), &msg, &why), -1);
+	assert_string_equal(why, "control frame longer than 125 bytes");
+}
+
+static long close_with(int code, size_t body_len, const char **why)
+{
+	uint8_t f[8] = { 0x88, (uint8_t)body_len, (uint8_t)(code >> 8), (uint8_t)code, 'b', 'y', 'e', 0 };
+	struct dcv_ws_msg msg;
+
+	*why = NULL;
+	return dcv_ws_parse(f, 2 + body_len, &msg, why);
+}
+
+static void test_ws_close_body_and_codes(void **state)
+{
+	const int good[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999 };
+	const int bad[] = { 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535 };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(close_with(0, 0, &why), 2);
+	assert_int_equal(close_with(1000, 1, &why), -1);
+	assert_string_equal(why, "close frame with a one-byte body");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (close_with(good[i], 2, &why) != 4)
+			fail_msg("close code %d refused: %s", good[i], why ? why : "-");
+		assert_int_equal(close_with(good[i], 5, &why), 7);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (close_with(bad[i], 2, &why) != -1)
+			fail_msg("close code %d accepted", bad[i]);
+		assert_string_equal(why, "close frame with a code no endpoint may send");
+	}
+}
+
+/* ---- the answer to the upgrade (§4.1) ---- */
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#define STATUS101 "HTTP/1.1 101 Switching Protocols\r\n"
+#define GOOD_FIELDS "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT "\r\n"
+
+static void assert_accepted(const char *head)
+{
+	struct dcv_ws_answer a;
+
+	dcv_ws_check_answer(head, KEY, &a);
+	if (!a.accepted)
+		fail_msg("refused (%s):\n%s", a.why, head);
+	assert_int_equal(a.status, 101);
+	assert_string_equal(a.why, "");
+}
+
+static void assert_refused(const char *head, const char *want_why)
+{
+	struct dcv_ws_answer a;
+
+	dcv_ws_check_answer(head, KEY, &a);
+	if (a.accepted)
+		fail_msg("accepted:\n%s", head);
+	assert_int_equal(a.status, 101);
+	assert_string_equal(a.why, want_why);
+}
+
+static void test_ws_answer_rfc6455_example_accepted(void **state)
+{
+	(void)state;
+	/* RFC 6455 §1.3, with the subprotocol it chose left out: we ask for none */
+	assert_accepted(STATUS101 GOOD_FIELDS "\r\n");
+	assert_accepted("HTTP/1.1 101 Switching Protocols\r\nServer: x\r\n" GOOD_FIELDS "Date: y\r\n\r\n");
+}
+
+static void test_ws_answer_values_trimmed_and_case_insensitive(void **state)
+{
+	(void)state;
+	assert_accepted(STATUS101 "upgrade:WebSocket\r\nCONNECTION:upgrade\r\nsec-websocket-accept:" ACCEPT "\r\n\r\n");
+	assert_accepted(STATUS101 "Upgrade: \t websocket \t\r\nConnection:  Upgrade  \r\n"
+				  "Sec-WebSocket-Accept: \t" ACCEPT " \t\r\n\r\n");
+	/* Connection is a token list, and may come as several fields */
+	assert_accepted(STATUS101 "Upgrade: websocket\r\nConnection: keep-alive ,  Upgrade\r\n"
+				  "Sec-WebSocket-Accept: " ACCEPT "\r\n\r\n");
+	assert_accepted(STATUS101 "Upgrade: websocket\r\nConnection: keep-alive\r\nConnection: upgrade\r\n"
+				  "Sec-WebSocket-Accept: " ACCEPT "\r\n\r\n");
+	/* an empty subprotocol or extension field chooses nothing */
+	assert_accepted(STATUS101 GOOD_FIELDS "Sec-WebSocket-Protocol: \r\nSec-WebSocket-Extensions:\r\n\r\n");
+}
+
+static void test_ws_answer_upgrade_must_be_websocket(void **state)
+{
+	(void)state;
+	assert_refused(STATUS101 "Connection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
+		       "no 'Upgrade' header");
+	assert_refused(STATUS101 "Upgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
+		       "'Upgrade: h2c' instead of websocket");
+	assert_refused(STATUS101 "Upgrade: websockets\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT
+				 "\r\n\r\n",
+		       "'Upgrade: websockets' instead of websocket");
+	/* a field whose name only begins with Upgrade, or a space before the colon, is not it */
+	assert_refused(STATUS101 "Upgrade-Insecure-Requests: websocket\r\nConnection: Upgrade\r\n"
+				 "Sec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
+		       "no 'Upgrade' header");
+	assert_refused(STATUS101 "Upgrade : websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " ACCEPT
+				 "\r\n\r\n",
+		       "no 'Upgrade' header");
+}
+
+static void test_ws_answer_connection_needs_the_upgrade_token(void **state)
+{
+	(void)state;
+	assert_refused(STATUS101 "Upgrade: websocket\r\nSec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
+		       "no 'Connection' header");
+	assert_refused(STATUS101 "Upgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: " ACCEPT
+				 "\r\n\r\n",
+		       "'Connection: keep-alive' without the token Upgrade");
+	assert_refused(STATUS101 "Upgrade: websocket\r\nConnection: Upgraded, close\r\nSec-WebSocket-Accept: " ACCEPT
+				 "\r\n\r\n",
+		       "'Connection: Upgraded, close' without the token Upgrade");
+}
+
+static void test_ws_answer_accept_must_match(void **state)
+{
+	(void)state;
+	assert_refused(STATUS101 "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		       "no 'Sec-WebSocket-Accept' header");
+	assert_refused(STATUS101 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+				 "Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+		       "a wrong 'Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ=='");
+	/* two accept fields combine into a value that matches nothing */
+	assert_refused(STATUS101 GOOD_FIELDS "Sec-WebSocket-Accept: " ACCEPT "\r\n\r\n",
+		       "a wrong 'Sec-WebSocket-Accept: " ACCEPT ", " ACCEPT "'");
+}
+
+static void test_ws_answer_unrequested_protocol_or_extension_fails(void **state)
+{
+	(void)state;
+	assert_refused(STATUS101 GOOD_FIELDS "Sec-WebSocket-Protocol: chat\r\n\r\n",
+		       "an unrequested subprotocol 'Sec-WebSocket-Protocol: chat'");
+	assert_refused(STATUS101 GOOD_FIELDS "sec-websocket-extensions:  permessage-deflate; client_max_window_bits \r\n\r\n",
+		       "an unrequested extension 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'");
+}
+
+static void test_ws_answer_remote_text_is_made_printable(void **state)
+{
+	struct dcv_ws_answer a;
+
+	(void)state;
+	dcv_ws_check_answer(STATUS101 "Upgrade: \x1b]0;pwned\x07h2c\r\nConnection: Upgrade\r\n\r\n", KEY, &a);
+	assert_false(a.accepted);
+	assert_string_equal(a.why, "'Upgrade: ?]0;pwned?h2c' instead of websocket");
+}
+
+static void test_ws_answer_other_status_or_not_http(void **state)
+{
+	struct dcv_ws_answer a;
+
+	(void)state;
+	dcv_ws_check_answer("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", KEY, &a);
+	assert_int_equal(a.status, 403);
+	assert_false(a.accepted);
+	assert_string_equal(a.why, "");
+	dcv_ws_check_answer("HTTP/1.0 200 OK\r\n" GOOD_FIELDS "\r\n", KEY, &a);
+	assert_int_equal(a.status, 200);
+	assert_false(a.accepted);
+	dcv_ws_check_answer("SSH-2.0-OpenSSH_9.2\r\n\r\n", KEY, &a);
+	assert_int_equal(a.status, 0);
+	assert_false(a.accepted);
+	dcv_ws_check_answer("HTTP/2 101\r\n" GOOD_FIELDS "\r\n", KEY, &a);
+	assert_int_equal(a.status, 0);
+	dcv_ws_check_answer("HTTP/1.1 42 Odd\r\n\r\n", KEY, &a);
+	assert_int_equal(a.status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +684,19 @@ int main(void)
 		cmocka_unit_test(test_ws_control_payload_over_125_rejected),
 		cmocka_unit_test(test_ws_unknown_opcodes_rejected),
 		cmocka_unit_test(test_ws_payload_over_max_rejected),
+		cmocka_unit_test(test_ws_server_rfc6455_examples),
+		cmocka_unit_test(test_ws_server_masked_frame_rejected),
+		cmocka_unit_test(test_ws_server_fragment_sequence_enforced),
+		cmocka_unit_test(test_ws_server_frame_rules_of_any_frame_apply),
+		cmocka_unit_test(test_ws_close_body_and_codes),
+		cmocka_unit_test(test_ws_answer_rfc6455_example_accepted),
+		cmocka_unit_test(test_ws_answer_values_trimmed_and_case_insensitive),
+		cmocka_unit_test(test_ws_answer_upgrade_must_be_websocket),
+		cmocka_unit_test(test_ws_answer_connection_needs_the_upgrade_token),
+		cmocka_unit_test(test_ws_answer_accept_must_match),
+		cmocka_unit_test(test_ws_answer_unrequested_protocol_or_extension_fails),
+		cmocka_unit_test(test_ws_answer_remote_text_is_made_printable),
+		cmocka_unit_test(test_ws_answer_other_status_or_not_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,196 @@
+/* Facts of a host in one round trip. The script prints "key=value" lines, texts in base64, so
+ * any file content survives the trip; the parser ignores what it does not know. */
+#include "facts.h"
+
+#include "err.h"
+#include "inventory.h"
+#include "proxy.h"
+#include "remote.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char prelude[] = "b64() { base64 -w0; echo; }\n";
+
+static void assign(struct dcv_buf *s, const char *var, const char *value)
+{
+	dcv_buf_addf(s, "%s=", var);
+	dcv_shquote(s, value);
+	dcv_buf_addc(s, '\n');
+}
+
+void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, bool validate,
+			 struct dcv_buf *s)
+{
+	const char *units[DCV_FACTS_MAX_UNITS];
+	int n = 0;
+
+	units[n++] = k->unit;
+	for (int i = 0; k->stop[i] && n < DCV_FACTS_MAX_UNITS; i++)
+		units[n++] = k->stop[i];
+	dcv_buf_adds(s, prelude);
+	dcv_buf_adds(s, "(. /etc/os-release 2>/dev/null; echo \"os=${ID:-unknown}\")\n"
+			"[ -d /etc/crypto-policies ] && echo crypto=yes\n");
+	assign(s, "bin", k->binary);
+	assign(s, "f", k->config);
+	assign(s, "c", gw->cert);
+	assign(s, "k", gw->key);
+	dcv_buf_adds(s, "if command -v \"$bin\" >/dev/null 2>&1; then echo binary=yes; ");
+	if (validate) {
+		dcv_buf_adds(s, "t=$(");
+		dcv_buf_adds(s, k->validate); /* dcvctl's own constant */
+		dcv_buf_adds(s, " 2>&1); echo \"validate.rc=$?\"; printf 'validate.out='; printf '%s' \"$t\" | b64; ");
+	}
+	dcv_buf_adds(s, "fi\n");
+	dcv_units_show_script(s, units, n);
+	dcv_buf_adds(s, "[ -e \"$f\" ] && { printf 'config='; b64 < \"$f\"; }\n");
+	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", gw->listen);
+	dcv_buf_adds(s, "[ -r \"$c\" ] && { printf 'cert='; b64 < \"$c\"; }\n"
+			"[ -r \"$k\" ] && echo key=yes\n"
+			"if command -v openssl >/dev/null 2>&1 && [ -r \"$c\" ] && [ -r \"$k\" ]; then "
+			"a=$(openssl x509 -noout -pubkey -in \"$c\" 2>/dev/null | sha256sum); "
+			"b=$(openssl pkey -pubout -in \"$k\" 2>/dev/null | sha256sum); "
+			"if [ \"$a\" = \"$b\" ]; then echo keymatch=yes; else echo keymatch=no; fi; fi\n");
+	for (int i = 0; i < k->n_derived && i < 4; i++) {
+		assign(s, "d", k->derived[i].path);
+		if (k->derived[i].how == DCV_DERIVE_SECRET)
+			dcv_buf_addf(s, "[ -r \"$d\" ] && { printf 'derived.%d='; b64 < \"$d\"; }\n", i);
+		else
+			dcv_buf_addf(s, "[ -e \"$d\" ] && echo derived.%d.exists=yes; "
+					"cat \"$c\" \"$k\" 2>/dev/null | cmp -s - \"$d\" && echo derived.%d.current=yes\n",
+				     i, i);
+	}
+	if (k->status) {
+		dcv_buf_adds(s, "if t=$(");
+		dcv_buf_adds(s, k->status);
+		dcv_buf_adds(s, " 2>/dev/null) && [ -n \"$t\" ]; then printf 'status='; printf '%s\\n' \"$t\" | b64; fi\n");
+	}
+	dcv_buf_adds(s, "printf 'crons='; { crontab -l -u root 2>/dev/null; cat /etc/crontab /etc/cron.d/* "
+			"2>/dev/null; } | b64\nexit 0\n");
+}
+
+static bool b64_into(const char *v, struct dcv_buf *out)
+{
+	dcv_buf_reset(out);
+	return dcv_base64_decode(v, strlen(v), out);
+}
+
+bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct dcv_gw_facts *f)
+{
+	char *text = xstrdup(out ? out : ""), *save = NULL;
+	bool any = false;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->os, sizeof(f->os), "unknown");
+	f->validate_rc = -1;
+	f->key_match = -1;
+	f->unit_names[f->n_units++] = k->unit;
+	for (int i = 0; k->stop[i] && f->n_units < DCV_FACTS_MAX_UNITS; i++)
+		f->unit_names[f->n_units++] = k->stop[i];
+	dcv_units_parse(out ? out : "", f->units, f->n_units);
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		int i;
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *key = l, *v = eq + 1;
+		if (strcmp(key, "os") == 0) {
+			snprintf(f->os, sizeof(f->os), "%s", v);
+			any = true;
+		} else if (strcmp(key, "crypto") == 0) {
+			f->crypto_policies = true;
+		} else if (strcmp(key, "binary") == 0) {
+			f->has_binary = true;
+		} else if (strcmp(key, "validate.rc") == 0) {
+			f->validate_rc = atoi(v);
+		} else if (strcmp(key, "validate.out") == 0) {
+			b64_into(v, &f->validate_out);
+		} else if (strcmp(key, "config") == 0) {
+			f->config_exists = b64_into(v, &f->config);
+		} else if (strcmp(key, "ss") == 0) {
+			b64_into(v, &f->ss);
+			const char *u = strstr(dcv_buf_str(&f->ss), "users:((\"");
+			if (u)
+				sscanf(u + 9, "%63[^\"]", f->listener);
+		} else if (strcmp(key, "cert") == 0) {
+			b64_into(v, &f->cert_pem);
+		} else if (strcmp(key, "key") == 0) {
+			f->key_readable = true;
+		} else if (strcmp(key, "keymatch") == 0) {
+			f->key_match = strcmp(v, "yes") == 0;
+		} else if (sscanf(key, "derived.%d", &i) == 1 && i >= 0 && i < 4 && i < k->n_derived) {
+			const char *rest = strchr(key + 8, '.');
+			if (!rest) {
+				struct dcv_buf b = DCV_BUF_INIT;
+				f->derived_exists[i] = b64_into(v, &b);
+				dcv_buf_rtrim(&b);
+				free(f->secret);
+				f->secret = dcv_buf_detach(&b);
+			} else if (strcmp(rest, ".exists") == 0) {
+				f->derived_exists[i] = true;
+			} else if (strcmp(rest, ".current") == 0) {
+				f->derived_current[i] = true;
+			}
+		} else if (strcmp(key, "status") == 0) {
+			f->status_ok = b64_into(v, &f->status);
+		} else if (strcmp(key, "crons") == 0) {
+			b64_into(v, &f->crons);
+		}
+	}
+	free(text);
+	return any;
+}
+
+int dcv_gw_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+		      bool validate, struct dcv_gw_facts *f, struct dcv_err *err)
+{
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0, rc;
+
+	dcv_gw_facts_script(gw, k, validate, &s);
+	rc = dcv_remote_sh(c, gw, s.data, &out, NULL, &status, err);
+	dcv_buf_release(&s);
+	if (rc == DCV_OK && status != 0)
+		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the gateway's state (exit %d)", status);
+	if (rc == DCV_OK && !dcv_gw_facts_parse(out.data, k, f)) {
+		dcv_gw_facts_release(f);
+		rc = dcv_err_set(err, DCV_E_REMOTE, "the gateway's state could not be read (no facts in the output)");
+	}
+	dcv_buf_release(&out);
+	return rc;
+}
+
+void dcv_gw_facts_release(struct dcv_gw_facts *f)
+{
+	dcv_buf_release(&f->config);
+	dcv_buf_release(&f->validate_out);
+	dcv_buf_release(&f->ss);
+	dcv_buf_release(&f->cert_pem);
+	dcv_buf_release(&f->status);
+	dcv_buf_release(&f->crons);
+	if (f->secret)
+		explicit_bzero(f->secret, strlen(f->secret));
+	free(f->secret);
+	f->secret = NULL;
+}
+
+const struct dcv_unit_state *dcv_gw_facts_unit(const struct dcv_gw_facts *f, const char *unit)
+{
+	for (int i = 0; i < f->n_units; i++)
+		if (strcmp(f->unit_names[i], unit) == 0)
+			return &f->units[i];
+	return NULL;
+}
+
+bool dcv_unit_is_active(const struct dcv_unit_state *u)
+{
+	return u && strcmp(u->active, "active") == 0;
+}
+
+bool dcv_unit_is_enabled(const struct dcv_unit_state *u)
+{
+	return u && strcmp(u->enabled, "enabled") == 0;
+}

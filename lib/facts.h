@@ -1,0 +1,60 @@
+/* facts.h - what a host's state is, read in one round trip (design §3): one script builder and
+ * one parser per host role, returning typed state. check judges facts; deploy plans from them. */
+#ifndef DCV_FACTS_H
+#define DCV_FACTS_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "service.h"
+
+struct dcv_err;
+struct dcv_host;
+struct dcv_proxy_kind;
+struct dcv_ssh;
+
+#define DCV_FACTS_MAX_UNITS 8
+
+/* The gateway, as seen for one proxy kind. */
+struct dcv_gw_facts {
+	char os[32];              /* os-release ID ("amzn", "ubuntu", "unknown") */
+	bool crypto_policies;     /* /etc/crypto-policies exists */
+	bool has_binary;          /* the kind's binary is installed */
+	int n_units;              /* the kind's unit first, then the units it must stop */
+	const char *unit_names[DCV_FACTS_MAX_UNITS];
+	struct dcv_unit_state units[DCV_FACTS_MAX_UNITS];
+	bool config_exists;
+	struct dcv_buf config;    /* the kind's managed file */
+	int validate_rc;          /* exit status of the kind's validate command, -1 not run */
+	struct dcv_buf validate_out;
+	struct dcv_buf ss;        /* `ss -Htlnp` for the listen port */
+	char listener[64];        /* the process holding the listen port, "" when none */
+	struct dcv_buf cert_pem;  /* the gateway's certificate, empty when unreadable */
+	bool key_readable;
+	int key_match;            /* 1 matches, 0 does not, -1 unknown (no openssl) */
+	bool derived_exists[4];   /* per kind->derived[] */
+	bool derived_current[4];  /* a cert+key file equal to cert + key */
+	char *secret;             /* a DCV_DERIVE_SECRET file's content ("user:password") */
+	bool status_ok;           /* the kind's status command answered */
+	struct dcv_buf status;
+	struct dcv_buf crons;     /* root's crontab, /etc/crontab and /etc/cron.d */
+};
+
+/* The script that prints a gateway's facts for kind `k` (inventory values quoted); with
+ * `validate`, the kind's validate command runs too (check and lint judge it; deploy validates
+ * inside its file transaction instead). */
+void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, bool validate,
+			 struct dcv_buf *s);
+/* Parse that script's output; false when it is not facts output at all. */
+bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct dcv_gw_facts *f);
+/* Run the script on the gateway (with sudo) and parse it. */
+int dcv_gw_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+		      bool validate, struct dcv_gw_facts *f, struct dcv_err *err);
+void dcv_gw_facts_release(struct dcv_gw_facts *f);
+
+/* The state of `unit` among the facts' units, NULL when it was not asked for. */
+const struct dcv_unit_state *dcv_gw_facts_unit(const struct dcv_gw_facts *f, const char *unit);
+bool dcv_unit_is_active(const struct dcv_unit_state *u);
+bool dcv_unit_is_enabled(const struct dcv_unit_state *u);
+
+#endif
