@@ -1,11 +1,13 @@
-/* fuzz_ws - WebSocket frames from a server, decoded one after another the way the ws probe's
- * hold loop consumes its receive buffer; and the client's own frames decoded back. */
+/* fuzz_ws - WebSocket frames from a server, decoded one after another the way the ws probe
+ * consumes its receive buffer (dcv_ws_parse_server, which keeps the fragmentation state across
+ * frames), the same bytes through dcv_ws_parse; and the client's own frames decoded back. */
 #include "fuzz.h"
 
 #include "../../lib/ws.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void frames(const uint8_t *data, size_t size, bool server)
 {
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
 	uint8_t *buf = xmalloc(size ? size : 1);
 	size_t off = 0;
 
@@ -13,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < size) {
 		struct dcv_ws_msg m;
 		const char *why = NULL;
-		long used = dcv_ws_parse(buf + off, size - off, &m, &why);
+		long used = server ? dcv_ws_parse_server(&rd, buf + off, size - off, &m, &why)
+				   : dcv_ws_parse(buf + off, size - off, &m, &why);
 		if (used <= 0) {
 			FUZZ_ASSERT(used == 0 || (used == -1 && why));
 			break;
@@ -22,11 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(m.payload >= buf + off && m.payload + m.len == buf + off + used);
 		FUZZ_ASSERT(m.len <= DCV_WS_MAX_PAYLOAD);
 		FUZZ_ASSERT(m.opcode < 0x8 || (m.len <= 125 && m.fin));
-		/* what ws_hold reads from a close frame */
-		if (m.opcode == DCV_WS_CLOSE && m.len >= 2)
-			(void)(m.payload[0] << 8 | m.payload[1]);
+		FUZZ_ASSERT(m.opcode != DCV_WS_CLOSE || m.len != 1);
+		FUZZ_ASSERT(!server || !m.masked);
 		off += (size_t)used;
 	}
+	free(buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	frames(data, size, true);
+	frames(data, size, false);
 
 	/* a client frame of this payload parses back to it */
 	{
@@ -43,6 +52,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(len == 0 || memcmp(m.payload, data, len) == 0);
 		dcv_buf_release(&f);
 	}
-	free(buf);
 	return 0;
 }
