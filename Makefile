@@ -114,7 +114,7 @@ e2e: dcvctl
 # one closing line over every test: "N passed, N failed, N skipped" (scripts/summary)
 check: deps
 	$(MAKE) dcvctl
-	scripts/summary $(MAKE) -k --no-print-directory unit e2e
+	scripts/summary $(MAKE) -k --no-print-directory unit unit-san fuzz-smoke e2e
 
 install: dcvctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
