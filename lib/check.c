@@ -238,14 +238,9 @@ static void gw_config(struct run *r, const struct dcv_host *gw, const struct dcv
 		      const struct dcv_gw_facts *f, long long t0)
 {
 	struct dcv_buf want = DCV_BUF_INIT, d = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_proxy_env env = { .crypto_policies = f->crypto_policies };
-	char *secret = f->secret ? xstrdup(f->secret) : NULL, *colon = secret ? strchr(secret, ':') : NULL;
+	struct dcv_proxy_env env;
 
-	if (colon) {
-		*colon = '\0';
-		env.stats_user = secret;
-		env.stats_password = colon + 1;
-	}
+	dcv_gw_facts_env(f, &env);
 	dcv_buf_adds(&out, dcv_buf_str(&f->validate_out));
 	dcv_proxy_redact(&env, &out);
 	if (!f->has_binary) {
@@ -270,9 +265,6 @@ static void gw_config(struct run *r, const struct dcv_host *gw, const struct dcv
 	}
 	if (want.data)
 		explicit_bzero(want.data, want.len);
-	if (secret)
-		explicit_bzero(secret, strlen(secret));
-	free(secret);
 	dcv_buf_release(&want);
 	dcv_buf_release(&d);
 	dcv_buf_release(&out);

@@ -326,7 +326,7 @@ struct gw {
 	const struct dcv_proxy_kind *k;
 	struct dcv_gw_facts f;
 	struct dcv_proxy_env env;
-	char *secret;  /* "user:password" of the stats page, held for the render */
+	char *secret;  /* a generated "user:password" of the stats page, held for the render */
 	const char *stopped[DCV_FACTS_MAX_UNITS], *disabled[DCV_FACTS_MAX_UNITS];
 	int n_stopped, n_disabled;
 };
@@ -411,10 +411,10 @@ static bool gw_derived(struct gw *g, int i)
 	bool ok = true;
 
 	if (d->how == DCV_DERIVE_SECRET) {
-		if (g->f.derived_exists[i] && g->f.secret && strchr(g->f.secret, ':')) {
-			g->secret = xstrdup(g->f.secret);
+		if (g->f.stats_user) {
+			/* the env already borrows them from the facts */
 			step_end(hr, d->step, DCV_STEP_OK, 0, NULL, "%s kept (mode 600)", d->path);
-			goto split;
+			return true;
 		}
 		char *pw = random_token(24);
 		g->secret = xasprintf("dcvctl:%s", pw);
@@ -429,7 +429,6 @@ static bool gw_derived(struct gw *g, int i)
 			dcv_txn_release(&txn);
 			step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "generated %s (mode 600)", d->path);
 		}
-	split:
 		if (ok) {
 			char *colon = strchr(g->secret, ':');
 			*colon = '\0';
@@ -611,7 +610,7 @@ static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 		failed_err(&g.hr, "facts", &e);
 		goto out;
 	}
-	g.env.crypto_policies = g.f.crypto_policies;
+	dcv_gw_facts_env(&g.f, &g.env);
 	ok = gw_package(&g) && gw_cert(&g);
 	for (int i = 0; ok && i < g.k->n_derived; i++)
 		ok = gw_derived(&g, i);

@@ -77,6 +77,27 @@ static bool b64_into(const char *v, struct dcv_buf *out)
 	return dcv_base64_decode(v, strlen(v), out);
 }
 
+static void secret_forget(char **s)
+{
+	if (*s)
+		explicit_bzero(*s, strlen(*s));
+	free(*s);
+	*s = NULL;
+}
+
+/* "user:password" into its two halves; anything else is no secret. */
+static void secret_split(struct dcv_gw_facts *f, const char *text)
+{
+	const char *colon = strchr(text, ':');
+
+	secret_forget(&f->stats_user);
+	secret_forget(&f->stats_password);
+	if (!colon || colon == text || !colon[1])
+		return;
+	f->stats_user = xstrndup(text, (size_t)(colon - text));
+	f->stats_password = xstrdup(colon + 1);
+}
+
 bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct dcv_gw_facts *f)
 {
 	char *text = xstrdup(out ? out : ""), *save = NULL;
@@ -127,8 +148,10 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 				struct dcv_buf b = DCV_BUF_INIT;
 				f->derived_exists[i] = b64_into(v, &b);
 				dcv_buf_rtrim(&b);
-				free(f->secret);
-				f->secret = dcv_buf_detach(&b);
+				secret_split(f, dcv_buf_str(&b));
+				if (b.data)
+					explicit_bzero(b.data, b.len);
+				dcv_buf_release(&b);
 			} else if (strcmp(rest, ".exists") == 0) {
 				f->derived_exists[i] = true;
 			} else if (strcmp(rest, ".current") == 0) {
@@ -171,10 +194,17 @@ void dcv_gw_facts_release(struct dcv_gw_facts *f)
 	dcv_buf_release(&f->cert_pem);
 	dcv_buf_release(&f->status);
 	dcv_buf_release(&f->crons);
-	if (f->secret)
-		explicit_bzero(f->secret, strlen(f->secret));
-	free(f->secret);
-	f->secret = NULL;
+	secret_forget(&f->stats_user);
+	secret_forget(&f->stats_password);
+}
+
+void dcv_gw_facts_env(const struct dcv_gw_facts *f, struct dcv_proxy_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->crypto_policies = f->crypto_policies;
+	env->crons = dcv_buf_str(&f->crons);
+	env->stats_user = f->stats_user;
+	env->stats_password = f->stats_password;
 }
 
 const struct dcv_unit_state *dcv_gw_facts_unit(const struct dcv_gw_facts *f, const char *unit)

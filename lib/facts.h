@@ -10,6 +10,7 @@
 
 struct dcv_err;
 struct dcv_host;
+struct dcv_proxy_env;
 struct dcv_proxy_kind;
 struct dcv_ssh;
 
@@ -34,7 +35,8 @@ struct dcv_gw_facts {
 	int key_match;            /* 1 matches, 0 does not, -1 unknown (no openssl) */
 	bool derived_exists[4];   /* per kind->derived[] */
 	bool derived_current[4];  /* a cert+key file equal to cert + key */
-	char *secret;             /* a DCV_DERIVE_SECRET file's content ("user:password") */
+	char *stats_user;         /* a DCV_DERIVE_SECRET file "user:password", split; */
+	char *stats_password;     /* both NULL when the file is absent or malformed */
 	bool status_ok;           /* the kind's status command answered */
 	struct dcv_buf status;
 	struct dcv_buf crons;     /* root's crontab, /etc/crontab and /etc/cron.d */
@@ -51,6 +53,9 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 int dcv_gw_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
 		      bool validate, struct dcv_gw_facts *f, struct dcv_err *err);
 void dcv_gw_facts_release(struct dcv_gw_facts *f);
+
+/* The renderer's env from the facts: host facts and the kept secrets, borrowed from `f`. */
+void dcv_gw_facts_env(const struct dcv_gw_facts *f, struct dcv_proxy_env *env);
 
 /* The state of `unit` among the facts' units, NULL when it was not asked for. */
 const struct dcv_unit_state *dcv_gw_facts_unit(const struct dcv_gw_facts *f, const char *unit);

@@ -24,15 +24,7 @@ static int gw_read(struct dcv_ssh *c, const struct dcv_host *h, const struct dcv
 	int rc = dcv_gw_facts_read(c, h, *k, true, f, err);
 	if (rc != DCV_OK)
 		return rc;
-	memset(env, 0, sizeof(*env));
-	env->crypto_policies = f->crypto_policies;
-	env->crons = dcv_buf_str(&f->crons);
-	char *colon = f->secret ? strchr(f->secret, ':') : NULL;
-	if (colon) {
-		*colon = '\0';
-		env->stats_user = f->secret;
-		env->stats_password = colon + 1;
-	}
+	dcv_gw_facts_env(f, env);
 	return DCV_OK;
 }
 

@@ -554,7 +554,7 @@ assert [(x["id"], x["owner"], x["type"], x["name"]) for x in s] == \
 	# the broker needs a moment to listen again after its restart (more on a loaded machine)
 	for _ in $(seq 50); do
 		run resolve 'transport=HTTP'
-		[[ $output == *" 400" ]] && break
+		if [[ $output == *" 400" ]]; then break; fi
 		sleep 0.2
 	done
 	[[ $output == *" 400" ]]
@@ -569,7 +569,7 @@ assert [(x["id"], x["owner"], x["type"], x["name"]) for x in s] == \
 	# the agent reports its sessions every few seconds
 	for _ in $(seq 60); do
 		run resolve 'sessionId=console&transport=HTTP'
-		[[ $output == *" 200" ]] && break
+		if [[ $output == *" 200" ]]; then break; fi
 		sleep 0.25
 	done
 	[[ $output == *" 200" ]]

@@ -5,9 +5,11 @@
 
 PY=/usr/bin/python3   # python3 first on PATH may be a pyenv shim
 
+load loopback_helper
+
 need() {  # need TOOL: under CI a missing tool fails the test; elsewhere it skips
 	command -v "$1" >/dev/null 2>&1 && return 0
-	[ "${CI:-}" = true ] && { echo "$1 is missing (scripts/deps installs it)" >&2; return 1; }
+	if [ "${CI:-}" = true ]; then echo "$1 is missing (scripts/deps installs it)" >&2; return 1; fi
 	skip "$1 is not installed"
 }
 
@@ -15,16 +17,6 @@ free_port() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_port() {  # wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most)
-	local i
-	for i in $(seq 50); do
-		"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" \
-			2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on 127.0.0.1:$1" >&2
-	return 1
-}
 
 start() {  # start CMD...: in its own process group, recorded for teardown
 	setsid "$@" >>"$DIR/servers.log" 2>&1 &

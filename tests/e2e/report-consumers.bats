@@ -65,7 +65,7 @@ need() {  # need TOOL...
 
 need_tap14() {
 	need node
-	[ -f "$ROOT/tests/peers/report-tools/node_modules/tap-parser/package.json" ] && return 0
+	if [ -f "$ROOT/tests/peers/report-tools/node_modules/tap-parser/package.json" ]; then return 0; fi
 	if [ "${CI:-}" = true ]; then
 		echo "tap-parser is missing: tests/peers/install-report-tools installs it" >&2
 		return 1

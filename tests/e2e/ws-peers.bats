@@ -10,6 +10,8 @@ PEERS="$BATS_TEST_DIRNAME/../peers"
 # python3 first on PATH may be a pyenv shim without Debian's modules (machine-notes.md)
 PY=/usr/bin/python3
 
+load loopback_helper
+
 # missing TOOL...: under CI=true a missing tool fails the file; elsewhere its tests skip.
 missing() {
 	if [ "${CI:-}" = true ]; then
@@ -68,21 +70,11 @@ print(*[x.getsockname()[1] for x in s])')"
 		"$PY" -m websockify --cert "$WS_DIR/cert.pem" --key "$WS_DIR/key.pem" "127.0.0.1:$WSF_PORT" \
 			"127.0.0.1:$ECHO_PORT" >"$WS_DIR/websockify.log" 2>&1 3>&- &
 		echo $! >>"$PIDS"
-		wait_listen "$WSF_PORT"
+		wait_port "$WSF_PORT"
 	fi
 	export PY_PORT NODE_PORT WSF_PORT
 }
 
-wait_listen() {  # wait_listen PORT: until 127.0.0.1:PORT accepts (5 s at most)
-	local i
-	for i in $(seq 50); do
-		"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" \
-			2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on 127.0.0.1:$1" >&2
-	return 1
-}
 
 teardown_file() {
 	stop_all "$WS_DIR/pids"
@@ -295,7 +287,7 @@ bad_server() {  # bad_server MODE: the misbehaving server's port
 wait_for_log() {
 	local i
 	for i in $(seq 30); do
-		[ -s "$BATS_TEST_TMPDIR/log" ] && return 0
+		if [ -s "$BATS_TEST_TMPDIR/log" ]; then return 0; fi
 		sleep 0.1
 	done
 }
