@@ -172,7 +172,7 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	dcv_cert_info(cert, &ci);
 	long days = dcv_cert_days_left(&ci, time(NULL));
 	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
-	int warn_days = inv ? inv->cert_warn_days : 30;
+	int warn_days = inv ? inv->cert_warn_days : DCV_CERT_WARN_DAYS;
 	const char *ca = inv ? inv->ca_file : NULL;
 	bool verified = dcv_cert_verify(cert, ca, &verr) == DCV_OK;
 	bool key_checked = key.len > 0, key_ok = key_checked && dcv_cert_key_match(cert, key.data, key.len, &kerr) == DCV_OK;

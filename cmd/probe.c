@@ -114,14 +114,17 @@ static void teardown(struct target *t)
 	dcv_ssh_pool_free(t->pool);
 }
 
-static bool expected(const struct target *t, long status)
+/* The verdict as two JSON fields every probe prints ("ok" stays: warnings are ok). */
+static void add_verdict(struct json_object *o, const struct dcv_verdict *v)
 {
-	if (!t->inv)
-		return status >= 200 && status < 400;
-	for (int i = 0; i < t->inv->n_http_expect; i++)
-		if (t->inv->http_expect[i] == status)
-			return true;
-	return false;
+	json_object_object_add(o, "ok", json_object_new_boolean(v->status != DCV_CHECK_FAIL));
+	json_object_object_add(o, "status", json_object_new_string(dcv_check_status_name(v->status)));
+	json_object_object_add(o, "message", json_object_new_string(v->message));
+}
+
+static const char *verdict_color(const struct dcv_verdict *v)
+{
+	return v->status == DCV_CHECK_PASS ? "green" : v->status == DCV_CHECK_WARN ? "yellow" : "red";
 }
 
 static int probe_http(struct dcv_ctx *ctx, struct target *t, bool json)
@@ -134,11 +137,13 @@ static int probe_http(struct dcv_ctx *ctx, struct target *t, bool json)
 		out_error("http %s: %s", t->url, err.msg);
 		return EXIT_FAIL;
 	}
-	bool ok = expected(t, r.status);
+	struct dcv_verdict v;
+	dcv_probe_http_verdict(&r, t->inv ? t->inv->http_expect : NULL, t->inv ? t->inv->n_http_expect : 0, &v);
+	bool ok = v.status != DCV_CHECK_FAIL;
 	if (json) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		add_verdict(o, &v);
 		json_object_object_add(o, "status", json_object_new_int64(r.status));
 		json_object_object_add(o, "redirect", r.redirect[0] ? json_object_new_string(r.redirect) : NULL);
 		json_object_object_add(o, "http_version", json_object_new_string(r.http_version));
@@ -176,15 +181,24 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
 	bool covered = dcv_cert_covers(r.cert, t->host);
 	bool verified = dcv_cert_verify(r.cert, t->po.ca_file, &verr) == DCV_OK;
-	bool names_ok = true;
-	for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
+	bool endpoint = t->inv && is_endpoint(t), names_ok = true;
+	for (int i = 0; endpoint && i < t->inv->n_names; i++)
 		names_ok &= dcv_cert_covers(r.cert, t->inv->names[i]);
-	/* without a CA file an untrusted chain is only a warning (the seed's self-signed cert) */
-	bool ok = covered && names_ok && days >= 0 && !early && (verified || !t->po.ca_file);
+	struct dcv_tls_expect e = {
+		.host = t->host,
+		.names = endpoint ? (const char *const *)t->inv->names : NULL,
+		.n_names = endpoint ? t->inv->n_names : 0,
+		.ca_file = t->po.ca_file,
+		.cert_warn_days = t->inv ? t->inv->cert_warn_days : DCV_CERT_WARN_DAYS,
+		.now = time(NULL),
+	};
+	struct dcv_verdict v;
+	dcv_probe_tls_verdict(&r, &e, &v);
+	bool ok = v.status != DCV_CHECK_FAIL;
 	if (json) {
 		struct json_object *o = json_object_new_object(), *sans = json_object_new_array();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		add_verdict(o, &v);
 		json_object_object_add(o, "protocol", json_object_new_string(r.protocol));
 		json_object_object_add(o, "cipher", json_object_new_string(r.cipher));
 		json_object_object_add(o, "alpn", json_object_new_string(r.alpn));
@@ -209,10 +223,10 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 		for (int i = 0; i < ci.n_sans; i++)
 			printf(" %s", ci.sans[i]);
 		printf("%s\nexpires  in %ld days (%s)\n", ci.n_sans ? "" : " (none)", days,
-		       days < 0 ? "EXPIRED" : early ? "NOT YET VALID" : "ok");
+		       days < 0 ? "EXPIRED" : early ? "NOT YET VALID" : days < e.cert_warn_days ? "expiring" : "ok");
 		printf("%s%s%s %s by a SAN\n", col(ctx, covered ? "green" : "red"), t->host, col_end(ctx),
 		       covered ? "is covered" : "is NOT covered");
-		for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
+		for (int i = 0; endpoint && i < t->inv->n_names; i++)
 			printf("%s %s\n", t->inv->names[i], dcv_cert_covers(r.cert, t->inv->names[i]) ? "is covered" : "is NOT covered");
 		if (verified)
 			printf("chain    verified%s%s\n", t->po.ca_file ? " against " : " against the system store",
@@ -220,6 +234,8 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 		else
 			printf("chain    %s%s: %s%s\n", col(ctx, t->po.ca_file ? "red" : "yellow"),
 			       t->po.ca_file ? "NOT verified" : "warning: NOT verified (no ca-file)", verr.msg, col_end(ctx));
+		printf("verdict  %s%s%s: %s\n", col(ctx, verdict_color(&v)), dcv_check_status_name(v.status), col_end(ctx),
+		       v.message);
 	}
 	dcv_cert_info_release(&ci);
 	dcv_tls_result_release(&r);
@@ -246,11 +262,13 @@ static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, c
 		out_error("ws %s: %s", t->url, err.msg);
 		return EXIT_FAIL;
 	}
-	bool ok = r.status == 101 && r.accept_ok && !r.failure[0];
+	struct dcv_verdict v;
+	dcv_probe_ws_verdict(&r, hold_ms, &v);
+	bool ok = v.status != DCV_CHECK_FAIL;
 	if (json) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		add_verdict(o, &v);
 		json_object_object_add(o, "status", json_object_new_int64(r.status));
 		json_object_object_add(o, "accept_ok", json_object_new_boolean(r.accept_ok));
 		json_object_object_add(o, "rejected", r.rejected[0] ? json_object_new_string(r.rejected) : NULL);
