@@ -19,20 +19,36 @@
 #include <time.h>
 #include <unistd.h>
 
+struct check_vars {
+	const char *remote, *key;
+	struct cli_list names;
+	bool json;
+};
+
 static const struct dcv_opt check_opts[] = {
-	{ "remote", 'r', "HOST:PATH", "read the certificate on a host (with sudo)" },
-	{ "name", 'n', "FQDN", "a name the certificate must cover (repeatable; default: the endpoint and names)" },
-	{ "key", 'k', "PATH", "the private key to match (local file, or a path on the --remote host)" },
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct check_vars, remote, 'r', "remote", "HOST:PATH", "read the certificate on a host (with sudo)"),
+	CLI_LIST(struct check_vars, names, 'n', "name", "FQDN",
+		 "a name the certificate must cover (repeatable; default: the endpoint and names)"),
+	CLI_STRING(struct check_vars, key, 'k', "key", "PATH",
+		   "the private key to match (local file, or a path on the --remote host)"),
+	CLI_BOOL(struct check_vars, json, 0, "json", "print as JSON"),
+	CLI_END,
+};
+
+struct gen_vars {
+	const char *out;
+	struct cli_list sans;
+	long days;
+	bool install;
 };
 
 static const struct dcv_opt gen_opts[] = {
-	{ "out", 'o', "DIR", "write cert.pem (mode 644) and key.pem (mode 600) here" },
-	{ "san", 's', "NAME", "another DNS name or IP address (repeatable)" },
-	{ "days", 0, "N", "validity in days (default 365)" },
-	{ "install", 0, NULL, "also install the pair at the gateway's cert/key paths and reload the proxy" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct gen_vars, out, 'o', "out", "DIR", "write cert.pem (mode 644) and key.pem (mode 600) here"),
+	CLI_LIST(struct gen_vars, sans, 's', "san", "NAME", "another DNS name or IP address (repeatable)"),
+	CLI_INT(struct gen_vars, days, 0, "days", "N", 1, 3650, "validity in days (default 365)"),
+	CLI_BOOL(struct gen_vars, install, 0, "install",
+		 "also install the pair at the gateway's cert/key paths and reload the proxy"),
+	CLI_END,
 };
 
 static void endpoint_host(const struct dcv_inventory *inv, char *out, size_t n)
@@ -63,10 +79,10 @@ static const struct dcv_cmd sub_check = {
 	.run = run_check,
 };
 
-static int load_source(struct dcv_ctx *ctx, struct cli_args *a, struct dcv_inventory *inv,
-		       struct dcv_cert **cert, struct dcv_buf *key, char *label, size_t ll)
+static int load_source(struct dcv_ctx *ctx, struct cli_args *a, const struct check_vars *v,
+		       struct dcv_inventory *inv, struct dcv_cert **cert, struct dcv_buf *key, char *label, size_t ll)
 {
-	const char *remote = cli_opt(&sub_check, a, "remote"), *keyp = cli_opt(&sub_check, a, "key");
+	const char *remote = v->remote, *keyp = v->key;
 	struct dcv_err err = DCV_ERR_INIT;
 	struct dcv_buf pem = DCV_BUF_INIT;
 	int rc = DCV_OK;
@@ -153,18 +169,19 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_err verr = DCV_ERR_INIT, kerr = DCV_ERR_INIT;
 	char label[1100], ep[256];
 	const char *const *names;
-	int n_names, rc = cli_parse(&sub_check, argc, argv, &a);
+	struct check_vars v = { 0 };
+	int n_names, rc = cli_parse(&sub_check, argc, argv, &a, &v);
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(&sub_check, &a, "json");
-	bool need_inv = !a.n_pos || cli_opt(&sub_check, &a, "remote") || ctx->config || getenv("DCVCTL_CONFIG") ||
+	json = ctx->json || v.json;
+	bool need_inv = !a.n_pos || v.remote || ctx->config || getenv("DCVCTL_CONFIG") ||
 			access("dcvctl.conf", F_OK) == 0;
 	if (need_inv && (rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
 		return rc;
 	}
-	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
+	if ((rc = load_source(ctx, &a, &v, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
 		dcv_cert_free(cert);
 		dcv_buf_release(&key);
 		return rc;
@@ -179,7 +196,8 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	int failures = 0, warnings = 0;
 
 	/* names: --name, else the endpoint host and [endpoint] names */
-	names = cli_opt_all(&sub_check, &a, "name", &n_names);
+	names = v.names.v;
+	n_names = v.names.n;
 	const char *deflt[DCV_MAX_NAMES + 1];
 	if (!n_names && inv) {
 		endpoint_host(inv, ep, sizeof(ep));
@@ -401,23 +419,20 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_inventory *inv = NULL;
 	struct dcv_buf cert = DCV_BUF_INIT, key = DCV_BUF_INIT;
 	struct dcv_err err = DCV_ERR_INIT;
-	const char *out, *days_s, *names[64];
-	const char *const *sans;
+	const char *out, *names[64];
 	char ep[256];
-	long days = 365;
-	int n_sans, n = 0, rc = cli_parse(&sub_generate, argc, argv, &a);
+	struct gen_vars v = { .days = 365 };
+	int n = 0, rc = cli_parse(&sub_generate, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	out = cli_opt(&sub_generate, &a, "out");
-	days_s = cli_opt(&sub_generate, &a, "days");
-	sans = cli_opt_all(&sub_generate, &a, "san", &n_sans);
+	out = v.out;
+	long days = v.days;
+	const char *const *sans = v.sans.v;
+	int n_sans = v.sans.n;
 	if (!out)
 		return usage_error(&sub_generate, "--out DIR is required");
-	if (days_s && !dcv_parse_int(days_s, 1, 3650, &days)) {
-		return usage_error(&sub_generate, "--days takes 1 to 3650");
-	}
-	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (cli_flag(&sub_generate, &a, "install") || !n_sans)) {
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (v.install || !n_sans)) {
 		return rc;
 	}
 	endpoint_host(inv, ep, sizeof(ep));
@@ -444,7 +459,7 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 				printf(" %s", names[i]);
 			printf("\n");
 		}
-		if (cli_flag(&sub_generate, &a, "install"))
+		if (v.install)
 			rc = install(ctx, inv, &cert, &key);
 	}
 	free(cp);

@@ -142,13 +142,75 @@ static int unknown_option(const struct dcv_cmd *cmd, const char *arg)
 	return usage_error(cmd, "unknown option '%s'", arg);
 }
 
-static int remember(const struct dcv_cmd *cmd, struct cli_args *a, int k)
+static void list_choices(struct dcv_buf *b, const char *const *choices)
 {
-	if (a->count[k] == CLI_MAX_REPEAT)
-		return usage_error(cmd, "option '--%s' given more than %d times", cmd->opts[k].name,
-				   CLI_MAX_REPEAT);
-	a->all[k][a->count[k]++] = a->val[k];
-	return EXIT_OK;
+	for (int i = 0; choices[i]; i++)
+		dcv_buf_addf(b, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
+}
+
+static int bad_enum(const struct dcv_cmd *cmd, const struct dcv_opt *o, const char *v)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+	size_t n = 0;
+	int rc;
+
+	while (o->choices[n])
+		n++;
+	const char *near = dcv_nearest(v, o->choices, n);
+	list_choices(&b, o->choices);
+	if (near)
+		rc = usage_error(cmd, "bad value '%s' for --%s (did you mean '%s'? expected %s)", v, o->name, near,
+				 b.data);
+	else
+		rc = usage_error(cmd, "bad value '%s' for --%s (expected %s)", v, o->name, b.data);
+	dcv_buf_release(&b);
+	return rc;
+}
+
+/* Convert `v` (NULL for a flag) and write it into the option's variable. */
+static int store(const struct dcv_cmd *cmd, const struct dcv_opt *o, const char *v, void *vars)
+{
+	char *p = (char *)vars + o->off;
+	long n;
+
+	switch (o->type) {
+	case CLI_T_BOOL:
+		*(bool *)p = true;
+		return EXIT_OK;
+	case CLI_T_COUNT:
+		(*(int *)p)++;
+		return EXIT_OK;
+	case CLI_T_STRING:
+		*(const char **)p = v;
+		return EXIT_OK;
+	case CLI_T_INT:
+		if (!dcv_parse_int(v, o->min, o->max, &n))
+			return usage_error(cmd, "bad value '%s' for --%s (a whole number from %ld to %ld)", v, o->name,
+					   o->min, o->max);
+		*(long *)p = n;
+		return EXIT_OK;
+	case CLI_T_DURATION:
+		if (!dcv_parse_duration(v, &n) || n < o->min)
+			return usage_error(cmd, "bad duration '%s' for --%s (like 500ms, 5s, 2m%s)", v, o->name,
+					   o->min > 0 ? "; more than 0" : "");
+		*(long *)p = n;
+		return EXIT_OK;
+	case CLI_T_LIST: {
+		struct cli_list *l = (struct cli_list *)p;
+		if (l->n == CLI_MAX_REPEAT)
+			return usage_error(cmd, "option '--%s' given more than %d times", o->name, CLI_MAX_REPEAT);
+		l->v[l->n++] = v;
+		return EXIT_OK;
+	}
+	case CLI_T_ENUM:
+		for (int i = 0; o->choices[i]; i++)
+			if (strcmp(o->choices[i], v) == 0) {
+				*(int *)p = i;
+				return EXIT_OK;
+			}
+		return bad_enum(cmd, o, v);
+	}
+	return usage_error(cmd, "option '--%s' has no type", o->name);
 }
 
 /* The positional bounds the command declares. */
@@ -222,12 +284,13 @@ static int global_option(const struct dcv_cmd *cmd, int argc, char **argv, int i
 	return 0;
 }
 
-int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a)
+int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a, void *vars)
 {
 	memset(a, 0, sizeof(*a));
 	a->pos = argv + 1; /* positional arguments are moved here, never ahead of the reading */
 	for (int i = 1; i < argc; i++) {
 		char *s = argv[i];
+		const char *v;
 		int k, rc;
 
 		if (strcmp(s, "--") == 0) {
@@ -252,20 +315,19 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 				}
 				return used < 0 ? EXIT_USAGE : unknown_option(cmd, s);
 			}
+			v = NULL;
 			if (cmd->opts[k].arg) {
 				if (eq)
-					a->val[k] = eq + 1;
+					v = eq + 1;
 				else if (i + 1 < argc)
-					a->val[k] = argv[++i];
+					v = argv[++i];
 				else
 					return usage_error(cmd, "option '--%s' needs a value (%s)", cmd->opts[k].name,
 							   cmd->opts[k].arg);
 			} else if (eq) {
 				return usage_error(cmd, "option '--%s' takes no value", cmd->opts[k].name);
-			} else {
-				a->val[k] = "";
 			}
-			if ((rc = remember(cmd, a, k)) != EXIT_OK)
+			if ((rc = store(cmd, &cmd->opts[k], v, vars)) != EXIT_OK)
 				return rc;
 			continue;
 		}
@@ -285,51 +347,26 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 					char opt[3] = { '-', *c, 0 };
 					return unknown_option(cmd, opt);
 				}
+				v = NULL;
 				if (cmd->opts[k].arg) {
 					if (c[1])
-						a->val[k] = c + 1;
+						v = c + 1;
 					else if (i + 1 < argc)
-						a->val[k] = argv[++i];
+						v = argv[++i];
 					else
 						return usage_error(cmd, "option '-%c' needs a value (%s)", *c,
 								   cmd->opts[k].arg);
-					if ((rc = remember(cmd, a, k)) != EXIT_OK)
-						return rc;
-					break;
 				}
-				a->val[k] = "";
-				if ((rc = remember(cmd, a, k)) != EXIT_OK)
+				if ((rc = store(cmd, &cmd->opts[k], v, vars)) != EXIT_OK)
 					return rc;
+				if (v)
+					break;
 			}
 			continue;
 		}
 		a->pos[a->n_pos++] = s;
 	}
 	return check_bounds(cmd, a);
-}
-
-const char *const *cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n)
-{
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		if (strcmp(cmd->opts[i].name, name) == 0) {
-			*n = a->count[i];
-			return a->all[i];
-		}
-	*n = 0;
-	return NULL;
-}
-
-const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)
-{
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		if (strcmp(cmd->opts[i].name, name) == 0)
-			return a->val[i];
-	return NULL;
-}
-
-bool cli_flag(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)
-{
-	return cli_opt(cmd, a, name) != NULL;
 }
 
 void cli_help(FILE *f, const struct dcv_cmd *cmd, const char *prefix)

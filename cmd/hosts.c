@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct vars {
+	bool probe, json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "probe", 'p', NULL, "connect to every host in parallel: state, connect time, round trip" },
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, probe, 'p', "probe", "connect to every host in parallel: state, connect time, round trip"),
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 struct probe {
@@ -56,14 +60,15 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 {
 	struct dcv_inventory *inv;
 	struct cli_args a;
+	struct vars v = { 0 };
 	bool probe, json;
-	int rc = cli_parse(&dcv_cmd_hosts, argc, argv, &a);
+	int rc = cli_parse(&dcv_cmd_hosts, argc, argv, &a, &v);
 	int n = 0, ok = 0, failed = 0;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	probe = cli_flag(&dcv_cmd_hosts, &a, "probe");
-	json = ctx->json || cli_flag(&dcv_cmd_hosts, &a, "json");
+	probe = v.probe;
+	json = ctx->json || v.json;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 

@@ -14,22 +14,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COMMON_OPTS                                                                          \
-	{ "via", 0, "HOST", "probe from HOST's vantage point through an SSH tunnel" },           \
-	{ "connect-to", 0, "HOST:PORT", "connect there instead of resolving the URL's name" },   \
-	{ "timeout", 0, "DUR", "give up after DUR (default 10s)" },                              \
-	{ "json", 0, NULL, "print as JSON" }
+struct vars {
+	const char *via, *connect_to;
+	long timeout_ms, hold_ms, interval_ms;
+	bool json;
+};
+
+#define COMMON_OPTS                                                                                        \
+	CLI_STRING(struct vars, via, 0, "via", "HOST", "probe from HOST's vantage point through an SSH tunnel"), \
+	CLI_STRING(struct vars, connect_to, 0, "connect-to", "HOST:PORT",                                      \
+		   "connect there instead of resolving the URL's name"),                                       \
+	CLI_DURATION(struct vars, timeout_ms, 0, "timeout", "DUR", 1, "give up after DUR (default 10s)"),       \
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON")
 
 static const struct dcv_opt opts[] = {
 	COMMON_OPTS,
-	{ NULL, 0, NULL, NULL },
+	CLI_END,
 };
 
 static const struct dcv_opt ws_opts[] = {
 	COMMON_OPTS,
-	{ "hold", 0, "DUR", "keep the WebSocket open this long, with pings" },
-	{ "interval", 0, "DUR", "ping interval during --hold (default 5s)" },
-	{ NULL, 0, NULL, NULL },
+	CLI_DURATION(struct vars, hold_ms, 0, "hold", "DUR", 0, "keep the WebSocket open this long, with pings"),
+	CLI_DURATION(struct vars, interval_ms, 0, "interval", "DUR", 1, "ping interval during --hold (default 5s)"),
+	CLI_END,
 };
 
 struct target {
@@ -52,9 +59,10 @@ static bool is_endpoint(const struct target *t)
 }
 
 /* URL (or the inventory's endpoint), connect-to, proxy, CA, and --via's tunnel. */
-static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args *a, struct target *t)
+static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args *a, const struct vars *v,
+		 struct target *t)
 {
-	const char *via = cli_opt(cmd, a, "via"), *ct = cli_opt(cmd, a, "connect-to"), *to = cli_opt(cmd, a, "timeout");
+	const char *via = v->via, *ct = v->connect_to;
 	struct dcv_inventory *inv = NULL;
 	struct dcv_err err = DCV_ERR_INIT;
 	int rc;
@@ -74,8 +82,7 @@ static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args
 		return usage_error(cmd, "give a URL or set [endpoint] url in the inventory");
 	if (!dcv_url_split(t->url, t->host, sizeof(t->host), &t->port, t->path, sizeof(t->path)))
 		return usage_error(cmd, "'%s' is not an https:// URL", t->url);
-	if (to && !dcv_parse_duration(to, &t->po.timeout_ms))
-		return usage_error(cmd, "bad duration '%s' for --timeout", to);
+	t->po.timeout_ms = v->timeout_ms;
 	if (ct)
 		t->po.connect_to = ct;
 	else if (is_endpoint(t))
@@ -242,22 +249,23 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 	return ok ? EXIT_OK : EXIT_FAIL;
 }
 
-static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, const struct dcv_cmd *cmd, bool json)
+static int probe_ws(struct dcv_ctx *ctx, struct target *t, const struct vars *opt, bool json)
 {
 	struct dcv_ws_result r;
 	struct dcv_err err = DCV_ERR_INIT;
-	const char *hold = cli_opt(cmd, a, "hold"), *iv = cli_opt(cmd, a, "interval");
-	long hold_ms = 0, iv_ms = 5000;
+	long hold_ms = opt->hold_ms;
 
-	if (hold && !dcv_parse_duration(hold, &hold_ms))
-		return usage_error(cmd, "bad duration '%s' for --hold", hold);
-	if (iv && (!dcv_parse_duration(iv, &iv_ms) || iv_ms <= 0))
-		return usage_error(cmd, "bad duration '%s' for --interval", iv);
 	if (hold_ms && t->po.timeout_ms < hold_ms + 10000)
 		t->po.timeout_ms = hold_ms + 10000;
-	if (hold_ms && !json && ctx->tty && !ctx->quiet)
-		fprintf(stderr, "holding the WebSocket open for %s with a ping every %s...\n", hold, iv ? iv : "5s");
-	int rc = dcv_probe_ws(t->url, &t->po, hold_ms, iv_ms, &r, &err);
+	if (hold_ms && !json && ctx->tty && !ctx->quiet) {
+		struct dcv_buf h = DCV_BUF_INIT, iv = DCV_BUF_INIT;
+		dcv_format_duration(&h, hold_ms);
+		dcv_format_duration(&iv, opt->interval_ms);
+		fprintf(stderr, "holding the WebSocket open for %s with a ping every %s...\n", h.data, iv.data);
+		dcv_buf_release(&h);
+		dcv_buf_release(&iv);
+	}
+	int rc = dcv_probe_ws(t->url, &t->po, hold_ms, opt->interval_ms, &r, &err);
 	if (rc != DCV_OK) {
 		out_error("ws %s: %s", t->url, err.msg);
 		return EXIT_FAIL;
@@ -313,20 +321,21 @@ static int run(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, int kind, int arg
 {
 	struct cli_args a;
 	struct target t;
-	int rc = cli_parse(cmd, argc, argv, &a);
+	struct vars v = { .timeout_ms = ((struct dcv_probe_opts)DCV_PROBE_OPTS_INIT).timeout_ms, .interval_ms = 5000 };
+	int rc = cli_parse(cmd, argc, argv, &a, &v);
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(cmd, &a, "json");
-	rc = setup(ctx, cmd, &a, &t);
+	json = ctx->json || v.json;
+	rc = setup(ctx, cmd, &a, &v, &t);
 	if (rc == EXIT_OK) {
 		if (kind == 0)
 			rc = probe_http(ctx, &t, json);
 		else if (kind == 1)
 			rc = probe_tls(ctx, &t, json);
 		else
-			rc = probe_ws(ctx, &t, &a, cmd, json);
+			rc = probe_ws(ctx, &t, &v, json);
 	}
 	teardown(&t);
 	return rc;
