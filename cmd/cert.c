@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "../lib/buf.h"
+#include "../lib/certinstall.h"
 #include "../lib/inventory.h"
 #include "../lib/proxy.h"
 #include "../lib/probe.h"
@@ -270,103 +271,50 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------------ generate */
 
-/* A reload returns before nginx's new workers serve: wait (5 s at most) until the gateway's
- * listener hands out the new certificate, so a check right after sees it. */
-static void wait_served(struct dcv_ctx *ctx, struct dcv_ssh *c, const struct dcv_host *gw,
-			const struct dcv_buf *cert)
-{
-	struct dcv_cert *parsed = NULL;
-	struct dcv_cert_info ci;
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_err err = DCV_ERR_INIT;
-	int status = 1;
-
-	if (dcv_cert_parse_pem(cert->data, cert->len, &parsed, &err) != DCV_OK)
-		return;
-	dcv_cert_info(parsed, &ci);
-	dcv_buf_addf(&s, "command -v openssl >/dev/null 2>&1 || exit 2; want=");
-	dcv_shquote(&s, ci.sha256);
-	dcv_buf_addf(&s, "; i=0; while [ $i -lt 25 ]; do "
-			 "got=$(openssl s_client -connect 127.0.0.1:%d </dev/null 2>/dev/null | "
-			 "openssl x509 -noout -fingerprint -sha256 2>/dev/null); "
-			 "[ \"${got#*=}\" = \"$want\" ] && exit 0; i=$((i+1)); sleep 0.2; done; exit 1",
-		     gw->listen);
-	if (dcv_remote_sh(c, gw, s.data, &out, NULL, &status, &err) == DCV_OK && status == 1)
-		out_notice(ctx, "gateway: port %d does not serve the new certificate yet (is the proxy running?)",
-			   gw->listen);
-	dcv_cert_info_release(&ci);
-	dcv_cert_free(parsed);
-	dcv_buf_release(&s);
-	dcv_buf_release(&out);
-}
-
 static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct dcv_buf *cert,
 		   const struct dcv_buf *key)
 {
 	const struct dcv_host *gw = dcv_inventory_gateway(inv);
 	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_certinstall res = { 0 };
 	struct dcv_ssh_pool *pool;
 	struct dcv_ssh *c;
-	struct dcv_txn kt = { 0 }, ct = { 0 };
 	int rc;
 
 	if (!gw) {
 		out_error("--install: no [gateway] in %s", inv->path);
 		return EXIT_CONFIG;
 	}
-	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
-	/* a kind without a table entry (the Connection Gateway) has no validator of ours */
-	const char *validate = k ? k->validate : NULL;
-	const char *apply = k ? k->reload
-			      : "if systemctl is-active --quiet " DCV_UNIT_GATEWAY "; then systemctl reload " DCV_UNIT_GATEWAY "; fi";
 	pool = ctx_pool(ctx);
 	rc = dcv_ssh_connect(pool, gw, &c, &err);
-	/* key first without validation (the old cert does not match it), then the cert, validated
-	 * as a pair; if the pair fails, the key's backup goes back too */
 	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->key, key->data, key->len, "600", NULL, NULL, &kt, &err);
-	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct,
-					   &err);
-	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
-		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
-		int st = 0, mrc = DCV_OK;
-		if (kt.backup[0]) {
-			dcv_buf_adds(&s, "mv -f -- ");
-			dcv_shquote(&s, kt.backup);
-			dcv_buf_addc(&s, ' ');
-			dcv_shquote(&s, gw->key);
-			mrc = dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
-			dcv_buf_rtrim(&o);
-		}
-		if (mrc == DCV_OK && st == 0)
-			out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		rc = dcv_cert_install(c, gw, cert, key, &res, &err);
+	if (rc != DCV_OK) {
+		out_error("gateway: %s", err.msg);
+	} else if (res.status == DCV_CERTINSTALL_REFUSED) {
+		if (res.key_restored)
+			out_error("gateway: the proxy refuses the new pair, previous files put back: %s",
+				  dcv_buf_str(&res.output));
 		else
 			out_error("gateway: the proxy refuses the new pair; the previous certificate is back, but putting "
 				  "the previous key back failed (%s): run mv -f %s %s on %s; the proxy said: %s",
-				  mrc != DCV_OK ? err.msg : o.len ? o.data : "mv failed", kt.backup, gw->key, gw->name,
-				  dcv_buf_str(&ct.output));
-		dcv_buf_release(&s);
-		dcv_buf_release(&o);
+				  res.key_restore_error, res.key_backup, gw->key, gw->name, dcv_buf_str(&res.output));
 		rc = DCV_E_REMOTE;
-	} else if (rc == DCV_OK && ct.status == DCV_TXN_APPLY_FAILED) {
-		out_error("gateway: installed, but reloading the proxy failed: %s", dcv_buf_str(&ct.output));
+	} else if (res.status == DCV_CERTINSTALL_RELOAD_FAILED) {
+		out_error("gateway: installed, but reloading the proxy failed: %s", dcv_buf_str(&res.output));
 		rc = DCV_E_REMOTE;
-	} else if (rc != DCV_OK) {
-		out_error("gateway: %s", err.msg);
 	} else {
 		if (!ctx->quiet)
 			printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
-			       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
-		if (k && k->n_derived)
-			/* the proxy reads a file deploy builds from the pair (HAProxy's cert+key PEM) */
+			       res.cert_backup[0] ? res.cert_backup : "none", res.key_backup[0] ? res.key_backup : "none");
+		if (res.needs_deploy)
 			out_notice(ctx, "%s serves the new pair once `dcvctl deploy --only gateway` has rebuilt its files",
-				   k->name);
-		else
-			wait_served(ctx, c, gw, cert);
+				   dcv_proxy_kind(gw->proxy)->name);
+		else if (res.served == DCV_SERVED_NOT_YET)
+			out_notice(ctx, "gateway: port %d does not serve the new certificate yet (is the proxy running?)",
+				   gw->listen);
 	}
-	dcv_txn_release(&kt);
-	dcv_txn_release(&ct);
+	dcv_certinstall_release(&res);
 	dcv_ssh_pool_free(pool);
 	return rc == DCV_OK ? EXIT_OK : exit_for(rc);
 }
