@@ -114,22 +114,24 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		fwrite(dcv_buf_str(&out), 1, out.len, stdout);
 	}
 
-	int passed, failed, warned, skipped, errors, ssh_total = 0, ssh_failed = 0;
+	/* the targets are the hosts (their .ssh rows) and the endpoint; a failing row anywhere is a
+	 * failure, and only a run where no host connected and no row passed is unreachable */
+	struct dcv_reach reach = DCV_REACH_INIT;
+	int passed, failed, warned, skipped, errors;
 	dcv_report_counts(&rep, strict, &passed, &failed, &warned, &skipped, &errors);
 	for (int i = 0; i < rep.n; i++) {
 		size_t l = strlen(rep.checks[i].id);
-		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0) {
-			ssh_total++;
-			/* a warn row (host key not verified) is connected, not unreachable */
-			ssh_failed += rep.checks[i].status == DCV_CHECK_FAIL || rep.checks[i].status == DCV_CHECK_ERROR;
-		}
+		/* a warn row (host key not verified) is connected, not unreachable */
+		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0)
+			dcv_reach_add(&reach, rep.checks[i].status == DCV_CHECK_FAIL ||
+						      rep.checks[i].status == DCV_CHECK_ERROR ? DCV_E_CONNECT : DCV_OK);
 	}
-	if (rc == EXIT_OK) {
-		if (ssh_total && ssh_failed == ssh_total && !passed)
-			rc = EXIT_UNREACHABLE;
-		else
-			rc = failed || errors ? EXIT_FAIL : EXIT_OK;
-	}
+	if (passed)
+		dcv_reach_add(&reach, DCV_OK); /* something answered: at least the endpoint */
+	if (failed || errors)
+		reach.failed++;
+	if (rc == EXIT_OK)
+		rc = exit_for_outcome(dcv_reach_outcome(&reach));
 	dcv_buf_release(&out);
 	dcv_report_release(&rep);
 	return rc;

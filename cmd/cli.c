@@ -103,6 +103,15 @@ int exit_for(int code)
 	}
 }
 
+int exit_for_outcome(enum dcv_outcome o)
+{
+	switch (o) {
+	case DCV_OUTCOME_OK: return EXIT_OK;
+	case DCV_OUTCOME_UNREACHABLE: return EXIT_UNREACHABLE;
+	default: return EXIT_FAIL;
+	}
+}
+
 /* ---- options ---- */
 
 static int find_long(const struct dcv_cmd *cmd, const char *name, size_t len)

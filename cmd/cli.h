@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../lib/err.h"
+#include "../lib/reach.h"
 
 struct dcv_inventory;
 struct dcv_host;
@@ -139,6 +140,8 @@ const char *col_end(struct dcv_ctx *ctx);
 void out_json(struct json_object *root);
 /* Exit code for a lib error (design §4). */
 int exit_for(int code);
+/* Exit code for the outcome of a run over several hosts: 0, 1, or 4 when none was reached. */
+int exit_for_outcome(enum dcv_outcome o);
 
 /* Global options may also follow the command: cli_parse applies them to this context. */
 void cli_set_context(struct dcv_ctx *ctx);

@@ -187,7 +187,8 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 	struct cli_args a;
 	struct hostjob j = { 0 };
 	struct plain_vars v = { 0 };
-	int rc = cli_parse(&sub_diff, argc, argv, &a, &v), n, drift = 0, failed = 0, unreachable = 0;
+	struct dcv_reach reach = DCV_REACH_INIT;
+	int rc = cli_parse(&sub_diff, argc, argv, &a, &v), n, drift = 0, failed = 0;
 	bool json;
 
 	if (rc)
@@ -204,9 +205,12 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		if (j.rc[i] != DCV_OK) {
 			failed++;
-			unreachable += dcv_err_is_transport(j.rc[i]);
+			dcv_reach_add(&reach, j.rc[i]);
 		} else if (j.out[i].len) {
 			drift++;
+			dcv_reach_add_failed(&reach);
+		} else {
+			dcv_reach_add(&reach, DCV_OK);
 		}
 		if (json) {
 			struct json_object *o = json_object_new_object();
@@ -230,9 +234,7 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "dcvctl: no drift on %d host%s\n", n, n == 1 ? "" : "s");
 	}
 	hostjob_release(&j, n);
-	if (failed && unreachable == n)
-		return EXIT_UNREACHABLE;
-	return drift || failed ? EXIT_FAIL : EXIT_OK;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 /* ------------------------------------------------------------------ lint */
@@ -351,7 +353,8 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 	struct hostjob j = { 0 };
 	struct stat st;
 	struct plain_vars v = { 0 };
-	int rc = cli_parse(&sub_lint, argc, argv, &a, &v), n, errors = 0, failed = 0, unreachable = 0;
+	struct dcv_reach reach = DCV_REACH_INIT;
+	int rc = cli_parse(&sub_lint, argc, argv, &a, &v), n;
 	bool json, files = a.n_pos > 0;
 
 	if (rc)
@@ -374,12 +377,14 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 	struct json_object *root = json ? json_object_new_object() : NULL, *arr = json ? json_object_new_array() : NULL;
 	for (int i = 0; i < n; i++) {
 		if (j.rc[i] != DCV_OK) {
-			failed++;
-			unreachable += dcv_err_is_transport(j.rc[i]);
+			dcv_reach_add(&reach, j.rc[i]);
 			if (!json)
 				out_error("%s: %s", j.hosts[i]->name, j.err[i].msg);
+		} else if (dcv_findings_errors(&j.findings[i])) {
+			dcv_reach_add_failed(&reach);
+		} else {
+			dcv_reach_add(&reach, DCV_OK);
 		}
-		errors += dcv_findings_errors(&j.findings[i]);
 		if (json) {
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "host", json_object_new_string(j.hosts[i]->name));
@@ -396,9 +401,7 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 		out_json(root);
 	}
 	hostjob_release(&j, n);
-	if (failed && unreachable == n)
-		return EXIT_UNREACHABLE;
-	return errors || failed ? EXIT_FAIL : EXIT_OK;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 static const struct dcv_opt no_opts[] = { { NULL, 0, NULL, NULL } };

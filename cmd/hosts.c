@@ -63,6 +63,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct vars v = { 0 };
 	bool probe, json;
 	int rc = cli_parse(&dcv_cmd_hosts, argc, argv, &a, &v);
+	struct dcv_reach reach = DCV_REACH_INIT;
 	int n = 0, ok = 0, failed = 0;
 
 	if (rc)
@@ -111,8 +112,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		struct dcv_buf s = DCV_BUF_INIT;
 
 		describe_ssh(&s, h);
-		if (probe)
+		if (probe) {
 			p.rc[i] == DCV_OK ? ok++ : failed++;
+			dcv_reach_add(&reach, p.rc[i]);
+		}
 		if (json) {
 			struct json_object *o = json_object_new_object();
 			struct json_object *sshj = json_object_new_object();
@@ -170,9 +173,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	free(p.rtt_ms);
 	free(p.hostkey);
 	free(hosts);
-	if (!probe || failed == 0)
-		return EXIT_OK;
-	return ok ? EXIT_FAIL : EXIT_UNREACHABLE;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 const struct dcv_cmd dcv_cmd_hosts = {
