@@ -30,8 +30,10 @@ struct dcv_ctx {
 	int verbose;
 	bool quiet;
 	bool json;
+	int color_when; /* --color: an index in cli_color_choices, resolved by ctx_apply_color */
 	bool color;   /* colour on stdout */
 	bool tty;     /* stdout is a terminal */
+	bool show_version, show_help; /* --version, --help before the command */
 	struct dcv_inventory *inv;
 };
 
@@ -143,10 +145,17 @@ int exit_for(int code);
 /* Exit code for the outcome of a run over several hosts: 0, 1, or 4 when none was reached. */
 int exit_for_outcome(enum dcv_outcome o);
 
-/* Global options may also follow the command: cli_parse applies them to this context. */
-void cli_set_context(struct dcv_ctx *ctx);
-/* --color=WHEN (auto honours NO_COLOR, TERM=dumb and whether stdout is a terminal). */
-int ctx_set_color(struct dcv_ctx *ctx, const char *when);
+/* Global options before the command: parse argv[*i..] up to the first word that is not an
+ * option (*i is left there) into ctx, through `opts` (bound to struct dcv_ctx fields). Prints
+ * usage errors; EXIT_OK or EXIT_USAGE. */
+int cli_parse_globals(struct dcv_ctx *ctx, const struct dcv_opt *opts, int argc, char **argv, int *i);
+/* Global options may also follow the command: cli_parse applies `after_command` (bound to
+ * struct dcv_ctx fields) to ctx where the command has no option of that name. */
+void cli_set_context(struct dcv_ctx *ctx, const struct dcv_opt *after_command);
+/* --color=WHEN into ctx->color (auto honours NO_COLOR, TERM=dumb and whether stdout is a terminal). */
+enum { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
+extern const char *const cli_color_choices[];
+void ctx_apply_color(struct dcv_ctx *ctx);
 
 /* The inventory (loaded on first use, search path of design §5). Prints its error. */
 int ctx_inventory(struct dcv_ctx *ctx, struct dcv_inventory **out);

@@ -1560,6 +1560,24 @@ static void test_cli_main_global_options(void **state)
 	assert_non_null(strstr(out, "dcvctl " DCV_VERSION));
 	free(out);
 	free(err);
+	/* the global table also follows the command, through the same parser */
+	assert_int_equal(run_main(&out, &err, "version", "-vq", NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "-v and -q cannot be used together"));
+	assert_non_null(strstr(err, "usage: dcvctl version"));
+	free(out);
+	free(err);
+	assert_int_equal(run_main(&out, &err, "version", "--color=sometimes", NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "bad value 'sometimes' for --color (expected auto, always or never)"));
+	free(out);
+	free(err);
+	assert_int_equal(run_main(&out, &err, "--colr=never", "version", NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "unknown global option '--colr=never' (did you mean '--color'?)"));
+	free(out);
+	free(err);
+	assert_int_equal(run_main(&out, &err, "-q", "version", "--json", NULL), EXIT_OK);
+	assert_non_null(strstr(out, "\"version\""));
+	free(out);
+	free(err);
 }
 
 int main(void)
