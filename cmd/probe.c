@@ -121,11 +121,12 @@ static void teardown(struct target *t)
 	dcv_ssh_pool_free(t->pool);
 }
 
-/* The verdict as two JSON fields every probe prints ("ok" stays: warnings are ok). */
+/* The verdict as the JSON fields every probe prints ("ok" stays: warnings are ok; "status" is
+ * the HTTP status where there is one). */
 static void add_verdict(struct json_object *o, const struct dcv_verdict *v)
 {
 	json_object_object_add(o, "ok", json_object_new_boolean(v->status != DCV_CHECK_FAIL));
-	json_object_object_add(o, "status", json_object_new_string(dcv_check_status_name(v->status)));
+	json_object_object_add(o, "verdict", json_object_new_string(dcv_check_status_name(v->status)));
 	json_object_object_add(o, "message", json_object_new_string(v->message));
 }
 

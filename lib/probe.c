@@ -842,6 +842,11 @@ void dcv_probe_tls_verdict(const struct dcv_tls_result *r, const struct dcv_tls_
 			(long)(difftime(ci.not_before, e->now) / 86400));
 	else if (!verified && e->ca_file)
 		verdict(v, DCV_CHECK_FAIL, "chain not verified against %s: %s", e->ca_file, ve.msg);
+	else if (!verified && days < e->cert_warn_days)
+		/* a self-signed pair (the seed's) expires too: both warnings, not the first alone */
+		verdict(v, DCV_CHECK_WARN,
+			"%s, name covered, chain NOT verified (%s; set [endpoint] ca-file); certificate expires in %ld days",
+			r->protocol, ve.msg, days);
 	else if (!verified)
 		verdict(v, DCV_CHECK_WARN, "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)",
 			r->protocol, ve.msg);

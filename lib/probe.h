@@ -98,8 +98,9 @@ struct dcv_tls_expect {
 
 /* endpoint.tls's rules, first match wins: a name not covered (the message says "does not
  * cover" and lists the SANs), expired, not valid yet, chain not verified against a configured
- * CA: FAIL; chain not verified without a CA (the seed's self-signed pair), fewer than
- * cert_warn_days left: WARN; else PASS. Verifies the chain itself (reads ca_file). */
+ * CA: FAIL; chain not verified without a CA (the seed's self-signed pair; the message also
+ * says when fewer than cert_warn_days are left), fewer than cert_warn_days left: WARN; else
+ * PASS. Verifies the chain itself (reads ca_file). */
 void dcv_probe_tls_verdict(const struct dcv_tls_result *r, const struct dcv_tls_expect *e,
 			   struct dcv_verdict *v);
 

@@ -167,6 +167,14 @@ static void test_probe_tls_untrusted_without_ca_warns(void **state)
 	dcv_probe_tls_verdict(&s.r, &e, &v);
 	assert_verdict(v, DCV_CHECK_WARN, "chain NOT verified");
 	assert_non_null(strstr(v.message, "set [endpoint] ca-file"));
+	assert_null(strstr(v.message, "expires"));
+	served_release(&s);
+	/* an untrusted pair that also expires soon says both */
+	serve(&s, gw_only, 1, 10);
+	e = expect(NULL, 30);
+	dcv_probe_tls_verdict(&s.r, &e, &v);
+	assert_verdict(v, DCV_CHECK_WARN, "chain NOT verified");
+	assert_non_null(strstr(v.message, "; certificate expires in "));
 	served_release(&s);
 }
 
