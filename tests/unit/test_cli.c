@@ -1490,6 +1490,43 @@ static void test_cli_stray_argument_and_unknown_option_are_usage_errors(void **s
 	}
 }
 
+/* Every option of every command (and every global one) says what it fills: a flag takes no
+ * value, a valued option names its metavariable, an enum lists its choices. */
+static bool option_is_bound(const char *where, const struct dcv_opt *o)
+{
+	bool flag = o->type == CLI_T_BOOL || o->type == CLI_T_COUNT;
+
+	if (o->type < CLI_T_BOOL || o->type > CLI_T_ENUM)
+		return problem("%s --%s: no type (declare it with CLI_BOOL, CLI_STRING, ...)", where, o->name), false;
+	if (flag != !o->arg)
+		return problem("%s --%s: %s", where, o->name, flag ? "a flag with a value" : "a value without a name"), false;
+	if (o->type == CLI_T_ENUM && (!o->choices || !o->choices[0]))
+		return problem("%s --%s: an enum without choices", where, o->name), false;
+	if (o->type == CLI_T_INT && o->min > o->max)
+		return problem("%s --%s: an empty range", where, o->name), false;
+	return true;
+}
+
+static void test_cli_every_option_is_bound(void **state)
+{
+	struct entry e[MAX_ENTRIES];
+	int n = flatten(dcv_commands, e), bad = 0;
+
+	(void)state;
+	/* the check itself catches an option declared the old way, without a binding */
+	fputs("  (the problem below is expected)\n", stderr);
+	assert_false(option_is_bound("test", &(struct dcv_opt){ "wobble", 'w', "DUR", "not bound" }));
+	for (int i = 0; i < n; i++)
+		for (int k = 0; e[i].cmd->opts && e[i].cmd->opts[k].name; k++)
+			bad += !option_is_bound(e[i].path, &e[i].cmd->opts[k]);
+	for (int k = 0; global_opts[k].name; k++)
+		bad += !option_is_bound("global", &global_opts[k]);
+	for (int k = 0; after_command_opts[k].name; k++)
+		bad += !option_is_bound("after the command", &after_command_opts[k]);
+	if (bad)
+		fail_msg("%d option(s) not bound", bad);
+}
+
 /* The real commands' typed options: a value of the wrong type exits 2 with a usage line and a
  * message naming the option, before the inventory is even read. */
 static void test_cli_commands_refuse_badly_typed_values(void **state)
@@ -1605,6 +1642,7 @@ int main(void)
 		cmocka_unit_test(test_cli_parse_type_errors_name_the_option),
 		cmocka_unit_test(test_cli_parse_repeated_list_is_bounded),
 		cmocka_unit_test(test_cli_commands_refuse_badly_typed_values),
+		cmocka_unit_test(test_cli_every_option_is_bound),
 		cmocka_unit_test(test_cli_main_unknown_command_suggests),
 		cmocka_unit_test(test_cli_main_every_command_has_help),
 		cmocka_unit_test(test_cli_main_global_options),
