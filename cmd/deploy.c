@@ -15,13 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
+struct vars {
+	bool dry_run, diff, json;
+	const char *only, *proxy;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "dry-run", 'n', NULL, "print the plan and unified diffs; change nothing on any host" },
-	{ "diff", 'd', NULL, "print unified diffs of the files as they are changed" },
-	{ "only", 0, "WHAT", "gateway, agents, or one host name" },
-	{ "proxy", 0, "KIND", "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy" },
-	{ "json", 0, NULL, "one JSON document with every step and a summary" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, dry_run, 'n', "dry-run", "print the plan and unified diffs; change nothing on any host"),
+	CLI_BOOL(struct vars, diff, 'd', "diff", "print unified diffs of the files as they are changed"),
+	CLI_STRING(struct vars, only, 0, "only", "WHAT", "gateway, agents, or one host name"),
+	CLI_STRING(struct vars, proxy, 0, "proxy", "KIND",
+		   "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy"),
+	CLI_BOOL(struct vars, json, 0, "json", "one JSON document with every step and a summary"),
+	CLI_END,
 };
 
 struct printer {
@@ -69,16 +75,17 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_deploy_result res;
 	struct dcv_err err = DCV_ERR_INIT;
 	struct printer pr = { ctx, false, false };
+	struct vars v = { 0 };
 	long long t0 = dcv_now_ms();
-	int rc = cli_parse(&dcv_cmd_deploy, argc, argv, &a);
+	int rc = cli_parse(&dcv_cmd_deploy, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	o.dry_run = cli_flag(&dcv_cmd_deploy, &a, "dry-run");
-	o.only = cli_opt(&dcv_cmd_deploy, &a, "only");
-	pr.json = ctx->json || cli_flag(&dcv_cmd_deploy, &a, "json");
-	pr.diffs = o.dry_run || cli_flag(&dcv_cmd_deploy, &a, "diff");
-	const char *kind = cli_opt(&dcv_cmd_deploy, &a, "proxy");
+	o.dry_run = v.dry_run;
+	o.only = v.only;
+	pr.json = ctx->json || v.json;
+	pr.diffs = o.dry_run || v.diff;
+	const char *kind = v.proxy;
 	const struct dcv_proxy_kind *k = kind ? dcv_proxy_kind_named(kind) : NULL;
 	if (kind && !k)
 		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);

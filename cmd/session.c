@@ -10,10 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct vars {
+	const char *agent;
+	bool json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "agent", 'a', "NAME", "only this agent (default: every agent)" },
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct vars, agent, 'a', "agent", "NAME", "only this agent (default: every agent)"),
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 enum action { LIST, CREATE, CLOSE, RECREATE };
@@ -128,13 +133,14 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	struct dcv_inventory *inv;
 	struct cli_args a;
 	const char *only;
+	struct vars v = { 0 };
 	bool json;
-	int rc = cli_parse(cmd, argc, argv, &a), n = 0, ok = 0;
+	int rc = cli_parse(cmd, argc, argv, &a, &v), n = 0, ok = 0;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	only = cli_opt(cmd, &a, "agent");
-	json = ctx->json || cli_flag(cmd, &a, "json");
+	only = v.agent;
+	json = ctx->json || v.json;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (only) {
