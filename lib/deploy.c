@@ -638,10 +638,11 @@ out:
 
 static void agent_session(struct hostrun *hr, bool restarted)
 {
+	static const char *const verb[] = { "", "created", "recreated" };
 	const struct dcv_host *h = hr->h;
 	struct dcv_sessions list = { 0 };
+	struct dcv_session_ensure plan;
 	struct dcv_err e = DCV_ERR_INIT;
-	const struct dcv_session *s;
 
 	if (hr->run->o->dry_run && restarted) {
 		step_end(hr, "session", DCV_STEP_CHANGED, 0, NULL,
@@ -652,21 +653,18 @@ static void agent_session(struct hostrun *hr, bool restarted)
 		failed_err(hr, "session", &e);
 		return;
 	}
-	s = dcv_sessions_find(&list, h->session);
-	if (s && dcv_agent_session_matches(h, s))
-		step_end(hr, "session", DCV_STEP_OK, 0, NULL, "session '%s' (owner %s, %s) exists",
-			 h->session, h->session_owner, h->session_type);
+	dcv_session_ensure_plan(h, &list, &plan);
+	dcv_sessions_release(&list);
+	if (plan.action == DCV_SESSION_NONE)
+		step_end(hr, "session", DCV_STEP_OK, 0, NULL, "%s", plan.reason);
 	else if (hr->run->o->dry_run)
 		step_end(hr, "session", DCV_STEP_CHANGED, 0, NULL, "would %s session '%s'",
-			 s ? "recreate" : "create", h->session);
-	else if (s && dcv_agent_session_close(hr->c, h, h->session, &e) != DCV_OK)
-		failed_err(hr, "session", &e);
-	else if (dcv_agent_session_create(hr->c, h, &e) != DCV_OK)
+			 plan.action == DCV_SESSION_RECREATE ? "recreate" : "create", h->session);
+	else if (dcv_agent_session_ensure(hr->c, h, plan.action, &e) != DCV_OK)
 		failed_err(hr, "session", &e);
 	else
 		step_end(hr, "session", DCV_STEP_CHANGED, 0, NULL, "%s session '%s' (owner %s, %s)",
-			 s ? "recreated" : "created", h->session, h->session_owner, h->session_type);
-	dcv_sessions_release(&list);
+			 verb[plan.action], h->session, h->session_owner, h->session_type);
 }
 
 /* The Session Manager agent: the bypass does without it. */
