@@ -43,6 +43,7 @@ struct hostrun {
 	struct dcv_ssh *c;
 	struct dcv_ssh_hold *lock;
 	long long t0;
+	const char *reason; /* the plan step being applied: its reason goes with the step's report */
 	bool lost; /* transport failed: the host counts as unreachable */
 };
 
@@ -82,6 +83,7 @@ static enum dcv_step_status step_end(struct hostrun *hr, const char *name, enum 
 	va_end(ap);
 	s.detail = dcv_buf_detach(&b);
 	s.diff = diff;
+	s.reason = hr->reason ? xstrdup(hr->reason) : NULL;
 	s.err_code = err_code;
 	if (dcv_err_is_transport(err_code))
 		hr->lost = true;
@@ -482,6 +484,7 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 {
 	struct hostrun *hr = a->hr;
 
+	hr->reason = s->reason;
 	if (s->blocked)
 		return fail(hr, s, NULL, "%s", s->detail);
 	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN)) {
@@ -507,10 +510,12 @@ static bool apply_plan(struct hostrun *hr, const struct dcv_plan *p, const char 
 {
 	struct apply a = { hr, p, proxy_unit, NULL, false };
 
-	for (int i = 0; i < p->n; i++)
-		if (!apply_step(&a, &p->steps[i]))
-			return false;
-	return true;
+	bool ok = true;
+
+	for (int i = 0; ok && i < p->n; i++)
+		ok = apply_step(&a, &p->steps[i]);
+	hr->reason = NULL;
+	return ok;
 }
 
 /* ------------------------------------------------------------------ hosts */
@@ -520,7 +525,7 @@ static bool apply_plan(struct hostrun *hr, const struct dcv_plan *p, const char 
 static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 {
 	const struct dcv_proxy_kind *k = dcv_proxy_kind(h->proxy);
-	struct hostrun hr = { r, h, NULL, NULL, 0, false };
+	struct hostrun hr = { .run = r, .h = h };
 	struct dcv_gw_facts f;
 	struct dcv_plan p = { 0 };
 	struct dcv_err e = DCV_ERR_INIT;
@@ -571,7 +576,7 @@ static int read_agent_state(struct hostrun *hr, struct dcv_agent_state *st, stru
 
 static void deploy_agent(struct run *r, const struct dcv_host *h)
 {
-	struct hostrun hr = { r, h, NULL, NULL, 0, false };
+	struct hostrun hr = { .run = r, .h = h };
 	struct dcv_agent_state st;
 	struct dcv_plan p = { 0 };
 	struct dcv_err e = DCV_ERR_INIT;
@@ -667,6 +672,7 @@ void dcv_deploy_result_release(struct dcv_deploy_result *res)
 	for (int i = 0; i < res->n; i++) {
 		free(res->steps[i].detail);
 		free(res->steps[i].diff);
+		free(res->steps[i].reason);
 	}
 	free(res->steps);
 	pthread_mutex_destroy(&res->lock);

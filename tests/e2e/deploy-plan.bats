@@ -81,6 +81,8 @@ setup() {
 	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "dcvserver"][0]')" = "would restart dcvserver" ]
 	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "session"][0]')" = "would create session 'console' after the dcvserver restart" ]
 	[[ "$(json '[s["diff"] for s in d["steps"] if s["step"] == "dcv.conf"][0]')" == *"+web-port=8443"* ]]
+	[ "$(json '[s["reason"] for s in d["steps"] if s["step"] == "dcvserver"][0]')" = "dcv.conf changes" ]
+	[ "$(json '[s["reason"] for s in d["steps"] if s["step"] == "dcv.conf"][0]')" = "the file is absent" ]
 	[ ! -e "$SSHD_DIR/ACTIONS" ]
 	[ ! -e /etc/dcv/dcv.conf ]
 }
@@ -89,7 +91,7 @@ setup() {
 	run --separate-stderr timeout 60 "$DCVCTL" -c "$INV" deploy --dry-run --only dcv1
 	expect_status 0
 	[[ ${lines[0]} == "dry run: nothing is changed on any host" ]]
-	[[ $output == *"dcv1       dcv.conf   changed"*"would write /etc/dcv/dcv.conf"* ]]
+	[[ $output == *"dcv1       dcv.conf   changed"*"would write /etc/dcv/dcv.conf (the file is absent)"* ]]
 	[[ $output == *"+[connectivity]"* ]]
 	[[ ${lines[-1]} == "0 ok, 4 changed, 0 failed (dry run) in "* ]]
 	[ ! -e "$SSHD_DIR/ACTIONS" ]
