@@ -18,7 +18,7 @@ struct dcv_step {
 	long ms;
 	char *detail; /* one line: what happened or would happen */
 	char *diff;   /* unified diff for file steps that change, else NULL */
-	char *reason; /* the plan's why (lib/plan.h); NULL for connect, lock, facts and wait */
+	char *reason; /* why the plan changes this (lib/plan.h); NULL when it does not */
 	int err_code; /* for failed steps: the lib error (DCV_E_LOST...) or 0 for a result */
 };
 

@@ -38,7 +38,7 @@ static char *vfmt(const char *fmt, va_list ap)
 	return dcv_buf_detach(&b);
 }
 
-/* Nothing to do: `detail` is what deploy reports. */
+/* Nothing to do: `detail` says what was found. */
 static void keep(struct dcv_plan_step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void keep(struct dcv_plan_step *s, const char *fmt, ...)
 {
@@ -47,7 +47,6 @@ static void keep(struct dcv_plan_step *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	s->detail = vfmt(fmt, ap);
 	va_end(ap);
-	s->reason = xstrdup(s->detail);
 }
 
 /* A change, for `reason`; `detail` says what would be done. */
@@ -72,7 +71,6 @@ static void block(struct dcv_plan_step *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	s->detail = vfmt(fmt, ap);
 	va_end(ap);
-	s->reason = xstrdup(s->detail);
 	s->blocked = true;
 }
 

@@ -37,7 +37,7 @@ struct dcv_plan_step {
 	char *target;         /* the path or unit it acts on */
 	char *before, *after; /* file contents or unit states ("active enabled"); NULL when not a file
 			       * or state step. A SECRET step's `after` is the secret. */
-	char *reason;         /* why it changes, or why nothing is to do */
+	char *reason;         /* why it changes; NULL when it does not */
 	char *detail;         /* the line deploy reports when it does not apply the step */
 	char *diff;           /* FILE steps that change: the unified diff, secrets redacted */
 	char *cmd;            /* PACKAGE: the install command */

@@ -191,7 +191,8 @@ static void test_plan_deployed_gateway_changes_and_restarts_nothing(void **state
 		dcv_plan_gateway(inv, gw, dcv_proxy_kinds[k], &f, SECRET, &p);
 		assert_true(p.n >= 6);
 		for (int i = 0; i < p.n; i++) {
-			if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked || p.steps[i].diff)
+			if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked || p.steps[i].diff ||
+			    p.steps[i].reason)
 				fail_msg("%s: step %s: %s", dcv_proxy_kinds[k]->name, p.steps[i].name, p.steps[i].detail);
 		}
 		char *want = xasprintf("%s active and enabled", dcv_proxy_kinds[k]->unit);
