@@ -32,7 +32,7 @@ static const struct dcv_opt opts[] = {
 
 struct printer {
 	struct dcv_ctx *ctx;
-	bool json, diffs;
+	bool json, diffs, dry_run;
 };
 
 static void print_step(void *user, const struct dcv_step *s)
@@ -46,8 +46,12 @@ static void print_step(void *user, const struct dcv_step *s)
 		return;
 	if (ctx->quiet && s->status != DCV_STEP_FAILED)
 		return;
-	printf("%-10s %-10s %s%-8s%s %6ld ms  %s\n", s->host, s->name, col(ctx, c),
+	printf("%-10s %-10s %s%-8s%s %6ld ms  %s", s->host, s->name, col(ctx, c),
 	       dcv_step_status_name(s->status), col_end(ctx), s->ms, s->detail);
+	/* the plan says why it would change something */
+	if (p->dry_run && s->status == DCV_STEP_CHANGED && s->reason)
+		printf(" %s(%s)%s", col(ctx, "dim"), s->reason, col_end(ctx));
+	putchar('\n');
 	if (p->diffs && s->diff)
 		fputs(s->diff, stdout);
 	fflush(stdout);
@@ -74,7 +78,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_deploy_opts o = { 0 };
 	struct dcv_deploy_result res;
 	struct dcv_err err = DCV_ERR_INIT;
-	struct printer pr = { ctx, false, false };
+	struct printer pr = { ctx, false, false, false };
 	struct vars v = { 0 };
 	long long t0 = dcv_now_ms();
 	int rc = cli_parse(&dcv_cmd_deploy, argc, argv, &a, &v);
@@ -85,6 +89,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	o.only = v.only;
 	pr.json = ctx->json || v.json;
 	pr.diffs = o.dry_run || v.diff;
+	pr.dry_run = o.dry_run;
 	const char *kind = v.proxy;
 	const struct dcv_proxy_kind *k = kind ? dcv_proxy_kind_named(kind) : NULL;
 	if (kind && !k)
@@ -129,6 +134,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 			json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
 			json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
 			json_object_object_add(j, "detail", json_object_new_string(s->detail));
+			if (s->reason)
+				json_object_object_add(j, "reason", json_object_new_string(s->reason));
 			if (s->diff)
 				json_object_object_add(j, "diff", json_object_new_string(s->diff));
 			json_object_array_add(arr, j);

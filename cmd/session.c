@@ -33,11 +33,14 @@ struct job {
 	char (*done)[64];
 };
 
+/* create is the ensure rule deploy uses too (lib/session.c); recreate closes even a session
+ * that fits; close leaves an absent session absent. */
 static int act(struct job *j, int i, struct dcv_ssh *c)
 {
+	static const char *const done[] = { "exists", "created", "recreated" };
 	const struct dcv_host *h = j->agents[i];
 	struct dcv_sessions cur = { 0 };
-	const struct dcv_session *s;
+	struct dcv_session_ensure plan;
 	int rc;
 
 	if (j->action == LIST)
@@ -45,24 +48,17 @@ static int act(struct job *j, int i, struct dcv_ssh *c)
 	rc = dcv_agent_sessions(c, h, &cur, &j->err[i]);
 	if (rc != DCV_OK)
 		return rc;
-	s = dcv_sessions_find(&cur, h->session);
-	if (j->action == CREATE && s && dcv_agent_session_matches(h, s)) {
-		snprintf(j->done[i], sizeof(j->done[i]), "exists");
-	} else if (j->action == CLOSE && !s) {
-		snprintf(j->done[i], sizeof(j->done[i]), "absent");
-	} else {
-		if (s && j->action != CREATE)
-			rc = dcv_agent_session_close(c, h, h->session, &j->err[i]);
-		else if (s && j->action == CREATE)
-			rc = dcv_err_set(&j->err[i], DCV_E_REMOTE,
-					 "session '%s' exists with other settings; use 'session recreate'", h->session);
-		if (rc == DCV_OK && j->action != CLOSE)
-			rc = dcv_agent_session_create(c, h, &j->err[i]);
-		snprintf(j->done[i], sizeof(j->done[i]), "%s",
-			 j->action == CLOSE ? "closed" : s ? "recreated" : "created");
-	}
+	dcv_session_ensure_plan(h, &cur, &plan);
 	dcv_sessions_release(&cur);
-	return rc;
+	if (j->action == CLOSE) {
+		bool there = plan.action != DCV_SESSION_CREATE;
+		snprintf(j->done[i], sizeof(j->done[i]), "%s", there ? "closed" : "absent");
+		return there ? dcv_agent_session_close(c, h, h->session, &j->err[i]) : DCV_OK;
+	}
+	if (j->action == RECREATE && plan.action == DCV_SESSION_NONE)
+		plan.action = DCV_SESSION_RECREATE;
+	snprintf(j->done[i], sizeof(j->done[i]), "%s", done[plan.action]);
+	return dcv_agent_session_ensure(c, h, plan.action, &j->err[i]);
 }
 
 static void worker(void *user, int i)
@@ -242,7 +238,9 @@ const struct dcv_cmd dcv_cmd_session = {
 	.usage = "session list|create|close|recreate [--agent NAME] [--json]",
 	.help = "Runs the dcv CLI with sudo on each agent (in parallel), every inventory value quoted.\n"
 		"create-session can exit 0 without creating anything, so success is what\n"
-		"'dcv list-sessions --json' shows afterwards, never the exit code alone.\n",
+		"'dcv list-sessions --json' shows afterwards, never the exit code alone. create follows\n"
+		"deploy's rule: a session with the configured id but another owner, type or name is\n"
+		"closed and created again.\n",
 	.opts = no_opts,
 	.subcmds = subs,
 };
