@@ -87,90 +87,6 @@ static void add(struct run *r, const char *id, const char *host, enum dcv_check_
 	dcv_buf_release(&m);
 }
 
-/* ------------------------------------------------------------------ facts over SSH */
-
-struct kv {
-	char *text; /* owned copy of the output */
-	char **keys, **vals;
-	int n;
-};
-
-static void kv_parse(struct kv *kv, struct dcv_buf *out)
-{
-	char *save = NULL;
-
-	memset(kv, 0, sizeof(*kv));
-	kv->text = dcv_buf_detach(out);
-	for (char *l = strtok_r(kv->text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(l, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		kv->keys = xrealloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
-		kv->vals = xrealloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1));
-		kv->keys[kv->n] = l;
-		kv->vals[kv->n++] = eq + 1;
-	}
-}
-
-static const char *kv_get(const struct kv *kv, const char *key)
-{
-	for (int i = 0; i < kv->n; i++)
-		if (strcmp(kv->keys[i], key) == 0)
-			return kv->vals[i];
-	return NULL;
-}
-
-/* A base64 value, decoded into out; false when absent. */
-static bool kv_b64(const struct kv *kv, const char *key, struct dcv_buf *out)
-{
-	const char *v = kv_get(kv, key);
-	return v && dcv_base64_decode(v, strlen(v), out);
-}
-
-static void kv_release(struct kv *kv)
-{
-	free(kv->text);
-	free(kv->keys);
-	free(kv->vals);
-}
-
-static const char facts_prelude[] = "b64() { base64 -w0; echo; }\n";
-
-static int run_facts(struct dcv_ssh *c, const struct dcv_host *h, const char *script, struct kv *kv,
-		     struct dcv_err *err)
-{
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	int status = 0, rc;
-
-	dcv_buf_adds(&s, facts_prelude);
-	dcv_buf_adds(&s, script);
-	dcv_buf_adds(&s, "\nexit 0\n");
-	rc = dcv_remote_sh(c, h, s.data, &out, NULL, &status, err);
-	dcv_buf_release(&s);
-	if (rc == DCV_OK && status != 0)
-		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the host's state (exit %d)", status);
-	if (rc == DCV_OK)
-		kv_parse(kv, &out);
-	dcv_buf_release(&out);
-	return rc;
-}
-
-/* The state of units[i] from the facts' "unit.I.Key=Value" lines. */
-static void unit_state(const struct kv *kv, int i, int n, char *active, char *enabled)
-{
-	struct dcv_buf lines = DCV_BUF_INIT;
-	struct dcv_unit_state st[4];
-
-	for (int k = 0; k < kv->n; k++)
-		if (strncmp(kv->keys[k], "unit.", 5) == 0)
-			dcv_buf_addf(&lines, "%s=%s\n", kv->keys[k], kv->vals[k]);
-	dcv_units_parse(dcv_buf_str(&lines), st, n);
-	strcpy(active, st[i].active);
-	strcpy(enabled, st[i].enabled);
-	dcv_buf_release(&lines);
-}
-
 /* host-key-policy = off connects whatever key the host offers: its SSH row warns, never passes.
  * ssh_note completes the row's message. */
 static enum dcv_check_status ssh_status(const struct dcv_ssh *c)
@@ -537,21 +453,22 @@ static void check_gateway(struct run *r, const struct dcv_host *gw)
 
 /* ------------------------------------------------------------------ agents */
 
-static void agent_config(struct run *r, const struct dcv_host *a, const char *id, const struct kv *kv,
-			 long long t0)
+static void agent_config(struct run *r, const struct dcv_host *a, const char *id,
+			 const struct dcv_agent_facts *af, long long t0)
 {
-	struct dcv_buf conf = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	struct dcv_buf want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
 	struct dcv_findings f = { 0 };
+	const struct dcv_buf *conf = &af->conf;
 	char name[128];
 	bool bypass = dcv_proxy_bypass(r->inv);
-	if (!kv_b64(kv, "conf", &conf)) {
+	if (!af->conf_exists) {
 		add(r, id, a->name, DCV_CHECK_FAIL, t0, NULL, "%s is missing", DCV_DCV_CONF);
 		return;
 	}
 	snprintf(name, sizeof(name), "%s:%s", a->name, DCV_DCV_CONF);
-	dcv_lint_dcvconf(conf.data, name, bypass, &f);
-	dcv_render_dcvconf(conf.data, a, bypass, &want);
-	bool drift = dcv_diff(conf.data, want.data, "deployed", "inventory", &d);
+	dcv_lint_dcvconf(conf->data, name, bypass, &f);
+	dcv_render_dcvconf(conf->data, a, bypass, &want);
+	bool drift = dcv_diff(conf->data, want.data, "deployed", "inventory", &d);
 	for (int i = 0; i < f.n; i++)
 		dcv_buf_addf(&ev, "%s:%d: %s: %s\n", f.v[i].file, f.v[i].line,
 			     f.v[i].sev == DCV_SEV_ERROR ? "error" : "warning", f.v[i].msg);
@@ -567,39 +484,29 @@ static void agent_config(struct run *r, const struct dcv_host *a, const char *id
 	else
 		add(r, id, a->name, DCV_CHECK_PASS, t0, NULL, "dcv.conf lints clean and matches the inventory");
 	dcv_findings_free(&f);
-	dcv_buf_release(&conf);
 	dcv_buf_release(&want);
 	dcv_buf_release(&d);
 	dcv_buf_release(&ev);
 }
 
-static void agent_session(struct run *r, const struct dcv_host *a, const char *id, const struct kv *kv,
-			  long long t0)
+static void agent_session(struct run *r, const struct dcv_host *a, const char *id,
+			  const struct dcv_agent_facts *af, long long t0)
 {
-	struct dcv_buf out = DCV_BUF_INIT;
-	struct dcv_sessions list = { 0 };
-	struct dcv_err e = DCV_ERR_INIT;
+	const char *out = dcv_buf_str(&af->sessions_out);
 	const struct dcv_session *s;
-	const char *rc = kv_get(kv, "sessions.rc");
 
-	kv_b64(kv, "sessions", &out);
-	if (rc && strcmp(rc, "0") != 0) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "dcv list-sessions failed (exit %s)", rc);
-	} else if (dcv_sessions_parse(dcv_buf_str(&out), &list, &e) != DCV_OK) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "%s", e.msg);
-	} else if (!(s = dcv_sessions_find(&list, a->session))) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "no session '%s' (%d other%s)",
-		    a->session, list.n, list.n == 1 ? "" : "s");
+	if (!af->sessions_ok) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, out, "%s", af->sessions_err);
+	} else if (!(s = dcv_sessions_find(&af->sessions, a->session))) {
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, out, "no session '%s' (%d other%s)", a->session,
+		    af->sessions.n, af->sessions.n == 1 ? "" : "s");
 	} else if (!dcv_agent_session_matches(a, s)) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
-		    "session '%s' has owner %s, type %s; the inventory says %s, %s", a->session,
-		    s->owner ? s->owner : "?", s->type ? s->type : "?", a->session_owner, a->session_type);
+		add(r, id, a->name, DCV_CHECK_FAIL, t0, out, "session '%s' has owner %s, type %s; the inventory says %s, %s",
+		    a->session, s->owner ? s->owner : "?", s->type ? s->type : "?", a->session_owner, a->session_type);
 	} else {
 		add(r, id, a->name, DCV_CHECK_PASS, t0, NULL, "session '%s' (owner %s, %s)", a->session,
 		    a->session_owner, a->session_type);
 	}
-	dcv_sessions_release(&list);
-	dcv_buf_release(&out);
 }
 
 static void check_agent(struct run *r, const struct dcv_host *a)
@@ -609,7 +516,7 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 	const char *sfx[] = { "ssh", "sm-agent", "dcvserver", "config", "session" };
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_ssh *c;
-	struct kv kv;
+	struct dcv_agent_facts af;
 	long long t0 = dcv_now_ms();
 
 	for (int i = 0; i < 5; i++) {
@@ -626,36 +533,21 @@ static void check_agent(struct run *r, const struct dcv_host *a)
 	add(r, ids[0], a->name, ssh_status(c), t0, NULL, "%s@%s:%d%s%s, host key %s%s", a->user, a->ssh_host,
 	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c), ssh_note(c));
 	t0 = dcv_now_ms();
-	const char *units[] = { SM_AGENT, "dcvserver" };
-	struct dcv_buf script = DCV_BUF_INIT;
-	dcv_units_show_script(&script, units, 2);
-	dcv_buf_adds(&script, "[ -e /etc/dcv/dcv.conf ] && { printf 'conf='; b64 < /etc/dcv/dcv.conf; }\n"
-			    "s=$(dcv list-sessions --json 2>&1 || dcv list-sessions 2>&1); echo \"sessions.rc=$?\"; "
-			    "printf 'sessions='; printf '%s' \"$s\" | b64\n"
-			    "printf 'log='; tail -n 20 /var/log/dcv/server.log 2>/dev/null | b64\n");
-	int frc = run_facts(c, a, script.data, &kv, &e);
-	dcv_buf_release(&script);
-	if (frc != DCV_OK) {
+	if (dcv_agent_facts_read(c, a, &af, &e) != DCV_OK) {
 		unreachable(r, a->name, idp + 1, 4, e.msg);
 		return;
 	}
-	char sa[24], se[24], da[24], de[24];
-	unit_state(&kv, 0, 2, sa, se);
-	unit_state(&kv, 1, 2, da, de);
 	if (dcv_proxy_bypass(r->inv)) {
-		bool ok = strcmp(sa, "active") != 0 && strcmp(se, "enabled") != 0;
-		add(r, ids[1], a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL, "%s %s/%s%s", SM_AGENT, sa, se,
-		    ok ? "" : ": the bypass needs it stopped and disabled");
+		bool ok = !dcv_unit_is_active(&af.sm_agent) && !dcv_unit_is_enabled(&af.sm_agent);
+		add(r, ids[1], a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL, "%s %s/%s%s", SM_AGENT,
+		    af.sm_agent.active, af.sm_agent.enabled, ok ? "" : ": the bypass needs it stopped and disabled");
 	}
-	struct dcv_buf log = DCV_BUF_INIT;
-	kv_b64(&kv, "log", &log);
-	bool up = strcmp(da, "active") == 0;
-	add(r, ids[2], a->name, up ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, up ? NULL : dcv_buf_str(&log),
-	    "dcvserver %s, %s", da, de);
-	dcv_buf_release(&log);
-	agent_config(r, a, ids[3], &kv, t0);
-	agent_session(r, a, ids[4], &kv, t0);
-	kv_release(&kv);
+	bool up = dcv_unit_is_active(&af.dcvserver);
+	add(r, ids[2], a->name, up ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, up ? NULL : dcv_buf_str(&af.log),
+	    "dcvserver %s, %s", af.dcvserver.active, af.dcvserver.enabled);
+	agent_config(r, a, ids[3], &af, t0);
+	agent_session(r, a, ids[4], &af, t0);
+	dcv_agent_facts_release(&af);
 }
 
 /* ------------------------------------------------------------------ endpoint */
