@@ -44,10 +44,21 @@ void dcv_report_add(struct dcv_report *r, const char *id, const char *host,
 	c->message = dcv_buf_detach(&msg);
 	c->duration_ms = ms;
 	c->evidence = evidence ? xstrdup(evidence) : NULL;
+	c->cause = (struct dcv_cause){ 0 };
+}
+
+void dcv_cause_release(struct dcv_cause *c)
+{
+	free(c->key);
+	free(c->value);
+	free(c->where);
+	free(c->want);
+	*c = (struct dcv_cause){ 0 };
 }
 
 static void check_release(struct dcv_check *c)
 {
+	dcv_cause_release(&c->cause);
 	free(c->id);
 	free(c->host);
 	free(c->message);
