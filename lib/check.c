@@ -96,8 +96,12 @@ static void add(struct judge *j, enum dcv_check_key key, const char *agent, cons
 	dcv_buf_vaddf(&m, fmt, ap);
 	va_end(ap);
 	dcv_report_add(j->rep, id, host, st, ms, evidence, "%s", dcv_buf_str(&m));
-	j->rep->checks[j->rep->n - 1].cause = st == DCV_CHECK_PASS ? (dcv_cause_release(&c), none) : c;
 	dcv_buf_release(&m);
+	/* a passing row has nothing to explain */
+	if (st == DCV_CHECK_PASS)
+		dcv_cause_release(&c);
+	else
+		j->rep->checks[j->rep->n - 1].cause = c;
 }
 
 /* `error` rows for keys[0..n) of a host whose earlier step failed. */
@@ -295,6 +299,15 @@ static void agent_url(const struct dcv_host *a, char *url, size_t n)
 		 a->web_url_path);
 }
 
+/* Does kind `k` add registry entry `key` to the common gateway rows? */
+static bool kind_adds(const struct dcv_proxy_kind *k, enum dcv_check_key key)
+{
+	for (int i = 0; k && k->checks[i] != DCV_CK_COUNT; i++)
+		if (k->checks[i] == key)
+			return true;
+	return false;
+}
+
 /* The proxy's own view of its servers: a DOWN one is named with the proxy's check result. */
 static void gw_backends(struct judge *j, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
 			const struct dcv_gw_facts *f, long ms)
@@ -304,9 +317,9 @@ static void gw_backends(struct judge *j, const struct dcv_host *gw, const struct
 	struct dcv_cause c = none;
 	int n = 0, n_down = 0;
 
-	if (!k->backends)
+	if (!kind_adds(k, DCV_CK_PROXY_BACKENDS))
 		return;
-	if (!f->status_ok || !k->backends(f->status.data, &b, &n)) {
+	if (!f->status_ok || !k->backends || !k->backends(f->status.data, &b, &n)) {
 		add(j, DCV_CK_PROXY_BACKENDS, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
 		    cause(DCV_CAUSE_NO_STATUS, k->status, NULL, NULL, NULL), "%s does not answer `%s`: is %s running?",
 		    k->name, k->status, k->unit);
@@ -344,10 +357,10 @@ static const enum dcv_check_key gw_fact_keys[] = { DCV_CK_GATEWAY_LEGACY, DCV_CK
 						   DCV_CK_PROXY_LISTEN, DCV_CK_GATEWAY_CERT, DCV_CK_PROXY_BACKENDS };
 static const enum dcv_check_key to_keys[] = { DCV_CK_TO_TCP, DCV_CK_TO_TLS, DCV_CK_TO_HTTP };
 
-/* The backends row only for kinds that report their backends. */
+/* The backends row (last of gw_fact_keys) only for kinds that add it. */
 static int n_gw_fact_keys(const struct dcv_proxy_kind *k)
 {
-	return k && k->backends ? 6 : 5;
+	return kind_adds(k, DCV_CK_PROXY_BACKENDS) ? 6 : 5;
 }
 
 static void judge_gateway(struct judge *j, const struct dcv_host *gw, const struct dcv_check_host *in)
