@@ -398,6 +398,23 @@ static void judge_gateway(struct judge *j, const struct dcv_host *gw, const stru
 	gw_backends(j, gw, k, &in->gw, in->facts.ms);
 }
 
+/* Why the gateway cannot connect to an agent whose dcvserver runs with the inventory's port:
+ * the agent's own view of that port, when it shows something other than dcvserver on it. */
+static struct dcv_cause reach_cause(const struct dcv_host *a, const struct dcv_check_host *in, const char *target)
+{
+	const struct dcv_agent_facts *af = &in->agent;
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", a->port);
+	if (!in->facts.run || in->facts.rc != DCV_OK || !dcv_unit_is_active(&af->dcvserver) || af->web_port != a->port)
+		return cause(DCV_CAUSE_CONNECT, NULL, in->to_tcp.err, target, NULL);
+	if (!af->ss.len)
+		return cause(DCV_CAUSE_PORT_FREE, port, NULL, NULL, NULL);
+	if (af->listener[0] && strcmp(af->listener, "dcvserver") != 0)
+		return cause(DCV_CAUSE_PORT_HELD, port, af->listener, NULL, "dcvserver");
+	return cause(DCV_CAUSE_CONNECT, NULL, in->to_tcp.err, target, NULL);
+}
+
 /* From the gateway to one agent. */
 static void judge_reach(struct judge *j, const struct dcv_host *gw, const struct dcv_host *a,
 			const struct dcv_check_host *in)
@@ -409,9 +426,8 @@ static void judge_reach(struct judge *j, const struct dcv_host *gw, const struct
 	snprintf(target, sizeof(target), "%s:%d", a->address, a->port);
 	agent_url(a, url, sizeof(url));
 	if (in->to_tcp.rc != DCV_OK) {
-		add(j, DCV_CK_TO_TCP, a->name, gw->name, DCV_CHECK_FAIL, in->to_tcp.ms, NULL,
-		    cause(DCV_CAUSE_CONNECT, NULL, in->to_tcp.err, target, NULL), "%s from the gateway: %s", target,
-		    in->to_tcp.err);
+		add(j, DCV_CK_TO_TCP, a->name, gw->name, DCV_CHECK_FAIL, in->to_tcp.ms, NULL, reach_cause(a, in, target),
+		    "%s from the gateway: %s", target, in->to_tcp.err);
 		not_run(j, to_keys + 1, 2, a->name, gw->name, "no TCP connection");
 		return;
 	}

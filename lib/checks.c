@@ -47,8 +47,9 @@ const struct dcv_check_def dcv_checks[DCV_CK_COUNT] = {
 	    { DCV_CAUSE_NONE, "dcvctl service start gateway {proxy}" } } },
 	{ DCV_CK_TO_TCP, "gateway.to.%s.tcp", DCV_HOP_AGENT, 4,
 	  "from the gateway (a tunnel through its SSH connection) the agent's address:port accepts connections",
-	  "after the agent's dcvserver and dcv.conf rows, which explain it",
-	  { { DCV_CAUSE_NONE, "dcvctl config diff {agent}" } } },
+	  "after the agent's dcvserver and dcv.conf rows, which explain it; names what holds the port on the agent",
+	  { { DCV_CAUSE_PORT_FREE, "dcvctl service restart {agent} dcvserver" },
+	    { DCV_CAUSE_NONE, "dcvctl config diff {agent}" } } },
 	{ DCV_CK_TO_TLS, "gateway.to.%s.tls", DCV_HOP_AGENT, 5,
 	  "through the gateway a TLS handshake with the agent's dcvserver succeeds",
 	  "after the agent's dcvserver and dcv.conf rows, which explain it",
@@ -236,7 +237,9 @@ static const char *or(const char *s, const char *dflt)
 static void cause_text(const struct blame *b, const char *proxy_unit, const char *hidden, struct dcv_buf *t)
 {
 	const struct dcv_cause *c = &b->row->cause;
-	const char *host = b->row->host, *k = or(c->key, "?"), *v = or(c->value, "?"), *w = or(c->where, "?");
+	/* the gateway's probes to an agent and the proxy's view of it are about that agent */
+	const char *host = b->agent[0] ? b->agent : b->row->host;
+	const char *k = or(c->key, "?"), *v = or(c->value, "?"), *w = or(c->where, "?");
 	enum dcv_check_key key = b->def->key;
 
 	switch (c->kind) {
@@ -260,7 +263,7 @@ static void cause_text(const struct blame *b, const char *proxy_unit, const char
 			dcv_buf_addf(t, "%s: %s", w, v);
 		break;
 	case DCV_CAUSE_UNIT_STOPPED:
-		dcv_buf_addf(t, "%s is not running on %s (%s)", k, b->agent[0] ? b->agent : host, v);
+		dcv_buf_addf(t, "%s is not running on %s (%s)", k, host, v);
 		break;
 	case DCV_CAUSE_UNIT_RUNS:
 		dcv_buf_addf(t, "%s is %s on %s, but this topology needs it stopped and disabled", k, v, host);
@@ -269,7 +272,11 @@ static void cause_text(const struct blame *b, const char *proxy_unit, const char
 		dcv_buf_addf(t, "%s is not installed on %s", k, host);
 		break;
 	case DCV_CAUSE_PORT_FREE:
-		dcv_buf_addf(t, "nothing listens on port %s on %s", k, host);
+		if (key == DCV_CK_TO_TCP)
+			dcv_buf_addf(t, "dcvserver runs on %s but nothing listens on its port %s (started before dcv.conf "
+				     "changed?)", host, k);
+		else
+			dcv_buf_addf(t, "nothing listens on port %s on %s", k, host);
 		break;
 	case DCV_CAUSE_PORT_HELD:
 		dcv_buf_addf(t, "port %s on %s is held by %s%s%s%s, not %s", k, host, v, c->where ? " (unit " : "",

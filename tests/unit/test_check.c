@@ -428,6 +428,32 @@ static void test_check_dcvserver_stopped_on_one_agent(void **state)
 	world_free(&w);
 }
 
+static void test_check_dcvserver_runs_but_not_on_its_port(void **state)
+{
+	struct world w;
+	struct dcv_check_host *h;
+
+	(void)state;
+	world_init(&w, "nginx");
+	h = host_in(&w, "dcv1");
+	reach_refused(h);
+	judge(&w);
+	assert_int_equal(row(&w, "gateway.to.dcv1.tcp")->cause.kind, DCV_CAUSE_PORT_FREE);
+	assert_diagnosis(&w, "dcv1", "dcvserver runs on dcv1 but nothing listens on its port 8443",
+			 "dcvctl service restart dcv1 dcvserver");
+	/* another program on the port is named as ss shows it */
+	dcv_buf_adds(&h->agent.ss, "LISTEN 0 5 0.0.0.0:8443 0.0.0.0:* users:((\"python3\",pid=9,fd=3))\n");
+	snprintf(h->agent.listener, sizeof(h->agent.listener), "python3");
+	judge(&w);
+	assert_diagnosis(&w, "dcv1", "port 8443 on dcv1 is held by python3, not dcvserver", "dcvctl config diff dcv1");
+	/* dcvserver on it and still no connection: the network between them */
+	snprintf(h->agent.listener, sizeof(h->agent.listener), "dcvserver");
+	judge(&w);
+	assert_diagnosis(&w, "dcv1", "the gateway cannot reach dcvserver on 198.18.1.21:8443: connection refused",
+			 "dcvctl config diff dcv1");
+	world_free(&w);
+}
+
 static void test_check_session_missing(void **state)
 {
 	struct world w;
@@ -670,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_check_another_process_on_the_listen_port),
 		cmocka_unit_test(test_check_web_port_drift_on_one_agent),
 		cmocka_unit_test(test_check_dcvserver_stopped_on_one_agent),
+		cmocka_unit_test(test_check_dcvserver_runs_but_not_on_its_port),
 		cmocka_unit_test(test_check_session_missing),
 		cmocka_unit_test(test_check_cert_not_covering_the_name),
 		cmocka_unit_test(test_check_haproxy_backend_down_names_the_agent),
