@@ -114,7 +114,8 @@ static void not_run(struct judge *j, const enum dcv_check_key *keys, int n, cons
 }
 
 /* host-key-policy = off connects whatever key the host offers: its SSH row warns, never passes. */
-static void ssh_row(struct judge *j, enum dcv_check_key key, const struct dcv_host *h, const struct dcv_check_host *in)
+static void ssh_row(struct judge *j, enum dcv_check_key key, const struct dcv_host *h,
+		    const struct dcv_check_host *in)
 {
 	char target[320];
 
@@ -575,15 +576,19 @@ static void judge_agent(struct judge *j, const struct dcv_host *a, const struct 
 	if (dcv_proxy_bypass(j->inv)) {
 		const struct dcv_unit_state *u = &af->sm_agent;
 		bool ok = !dcv_unit_is_active(u) && !dcv_unit_is_enabled(u);
+		const char *how = dcv_unit_is_active(u) ? "running" : "enabled";
 		add(j, DCV_CK_AGENT_SM, a->name, a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, ms, NULL,
-		    ok ? none : cause(DCV_CAUSE_UNIT_RUNS, DCV_UNIT_SM_AGENT, dcv_unit_is_active(u) ? "running" : "enabled",
-				      NULL, NULL),
-		    "%s %s/%s%s", DCV_UNIT_SM_AGENT, u->active, u->enabled, ok ? "" : ": the bypass needs it stopped and disabled");
+		    ok ? none : cause(DCV_CAUSE_UNIT_RUNS, DCV_UNIT_SM_AGENT, how, NULL, NULL), "%s %s/%s%s",
+		    DCV_UNIT_SM_AGENT, u->active, u->enabled, ok ? "" : ": the bypass needs it stopped and disabled");
 	}
-	bool up = dcv_unit_is_active(&af->dcvserver);
-	add(j, DCV_CK_AGENT_DCVSERVER, a->name, a->name, up ? DCV_CHECK_PASS : DCV_CHECK_FAIL, ms,
-	    up ? NULL : dcv_buf_str(&af->log), up ? none : cause(DCV_CAUSE_UNIT_STOPPED, "dcvserver", af->dcvserver.active, NULL, NULL),
-	    "dcvserver %s, %s", af->dcvserver.active, af->dcvserver.enabled);
+	const struct dcv_unit_state *d = &af->dcvserver;
+	if (dcv_unit_is_active(d))
+		add(j, DCV_CK_AGENT_DCVSERVER, a->name, a->name, DCV_CHECK_PASS, ms, NULL, none, "dcvserver %s, %s",
+		    d->active, d->enabled);
+	else
+		add(j, DCV_CK_AGENT_DCVSERVER, a->name, a->name, DCV_CHECK_FAIL, ms, dcv_buf_str(&af->log),
+		    cause(DCV_CAUSE_UNIT_STOPPED, "dcvserver", d->active, NULL, NULL), "dcvserver %s, %s", d->active,
+		    d->enabled);
 	agent_config(j, a, af, ms);
 	agent_session(j, a, af, ms);
 }
