@@ -397,4 +397,6 @@ void dcv_check_diagnose(struct dcv_report *rep, const char *const *agents, int n
 	rep->diagnosis.hop = xstrdup(best.block == 2 ? best.agent : best.row->host);
 	rep->diagnosis.cause = dcv_buf_detach(&t);
 	rep->diagnosis.hint = fix_text(&best, proxy_unit);
+	rep->diagnosis.check = xstrdup(best.row->id);
+	rep->diagnosis.fact = dcv_cause_copy(&best.row->cause);
 }

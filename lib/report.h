@@ -54,6 +54,10 @@ struct dcv_cause {
 };
 
 void dcv_cause_release(struct dcv_cause *c);
+/* A copy of `c` with its own strings. */
+struct dcv_cause dcv_cause_copy(const struct dcv_cause *c);
+/* The kind's name in reports: "unit-stopped", "port-held", "key", ...; NULL for NONE. */
+const char *dcv_cause_kind_name(enum dcv_cause_kind k);
 
 struct dcv_check {
 	char *id;       /* stable: "gateway.ssh", "agent.dcv1.dcvserver", "endpoint.tls", ... */
@@ -69,6 +73,8 @@ struct dcv_diagnosis {
 	char *hop;   /* "gateway", "dcv1", "endpoint", "bastion", ... NULL when healthy */
 	char *cause;
 	char *hint;  /* the one command that fixes it */
+	char *check; /* the ID of the row whose cause it is */
+	struct dcv_cause fact; /* that row's cause (owned copy) */
 };
 
 struct dcv_report {

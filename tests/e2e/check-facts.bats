@@ -105,6 +105,10 @@ status_of() {
 	[ "$(json "d['diagnosis']['hop']")" = dcv1 ]
 	[ "$(json "d['diagnosis']['cause']")" = "dcvserver is not running on dcv1 (failed)" ]
 	[ "$(json "d['diagnosis']['hint']")" = "dcvctl service start dcv1 dcvserver" ]
+	[ "$(json "d['diagnosis']['check']")" = agent.dcv1.dcvserver ]
+	[ "$(json "d['diagnosis']['fact']['kind']")" = unit-stopped ]
+	[ "$(json "d['diagnosis']['fact']['key']")" = dcvserver ]
+	[ "$(json "d['diagnosis']['fact']['value']")" = failed ]
 }
 
 @test "a session with another owner fails and names both owners" {

@@ -409,6 +409,11 @@ static void test_check_web_port_drift_on_one_agent(void **state)
 	/* the agent unreachable from the gateway is a dcv.conf problem, not a network one */
 	assert_diagnosis(&w, "dcv2", "web-port = 8444 in /etc/dcv/dcv.conf on dcv2, the inventory says 8443",
 			 "dcvctl deploy --only dcv2");
+	/* the report carries that cause as fields too */
+	assert_string_equal(w.rep.diagnosis.check, "agent.dcv2.config");
+	assert_int_equal(w.rep.diagnosis.fact.kind, DCV_CAUSE_KEY);
+	assert_string_equal(w.rep.diagnosis.fact.key, "web-port");
+	assert_string_equal(w.rep.diagnosis.fact.value, "8444");
 	world_free(&w);
 }
 
