@@ -29,6 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* DCV's own defaults for the [connectivity] keys dcvctl manages (reference/dcv.md §1): an unset key is not drift that
+ * moves dcvserver when the inventory asks for the default. */
+#define DCV_DEFAULT_WEB_PORT 8443
+#define DCV_DEFAULT_WEB_URL_PATH "/"
+
 /* ------------------------------------------------------------------ rows */
 
 struct judge {
@@ -407,7 +412,8 @@ static struct dcv_cause reach_cause(const struct dcv_host *a, const struct dcv_c
 	char port[16];
 
 	snprintf(port, sizeof(port), "%d", a->port);
-	if (!in->facts.run || in->facts.rc != DCV_OK || !dcv_unit_is_active(&af->dcvserver) || af->web_port != a->port)
+	if (!in->facts.run || in->facts.rc != DCV_OK || !dcv_unit_is_active(&af->dcvserver) ||
+	    (af->web_port ? af->web_port : DCV_DEFAULT_WEB_PORT) != a->port)
 		return cause(DCV_CAUSE_CONNECT, NULL, in->to_tcp.err, target, NULL);
 	if (!af->ss.len)
 		return cause(DCV_CAUSE_PORT_FREE, port, NULL, NULL, NULL);
@@ -456,17 +462,19 @@ static void judge_reach(struct judge *j, const struct dcv_host *gw, const struct
 
 /* ------------------------------------------------------------------ agents */
 
-/* The managed key of dcv.conf whose value explains the gateway not reaching dcvserver, as a
- * cause; NONE when both agree with the inventory. */
+/* The managed key of dcv.conf whose value puts dcvserver where the gateway does not look, as
+ * a cause; NONE when dcvserver listens where the inventory says. */
 static struct dcv_cause config_key_cause(const struct dcv_host *a, const struct dcv_agent_facts *af)
 {
+	int port = af->web_port ? af->web_port : DCV_DEFAULT_WEB_PORT;
+	const char *path = af->web_url_path[0] ? af->web_url_path : DCV_DEFAULT_WEB_URL_PATH;
 	char have[16], want[16];
 
 	snprintf(want, sizeof(want), "%d", a->port);
 	snprintf(have, sizeof(have), "%d", af->web_port);
-	if (af->web_port != a->port)
+	if (port != a->port)
 		return cause(DCV_CAUSE_KEY, "web-port", af->web_port ? have : NULL, DCV_DCV_CONF, want);
-	if (strcmp(af->web_url_path, a->web_url_path) != 0)
+	if (strcmp(path, a->web_url_path) != 0)
 		return cause(DCV_CAUSE_KEY, "web-url-path", af->web_url_path[0] ? af->web_url_path : NULL, DCV_DCV_CONF,
 			     a->web_url_path);
 	return none;

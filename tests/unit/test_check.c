@@ -417,6 +417,27 @@ static void test_check_web_port_drift_on_one_agent(void **state)
 	world_free(&w);
 }
 
+static void test_check_unset_web_port_is_drift_not_a_move(void **state)
+{
+	struct world w;
+	struct dcv_check_host *h;
+
+	(void)state;
+	world_init(&w, "nginx");
+	h = host_in(&w, "dcv1");
+	/* DCV listens on 8443 without the key: dcv.conf drifted, dcvserver did not move */
+	h->agent.web_port = 0;
+	dcv_buf_reset(&h->agent.conf);
+	dcv_buf_adds(&h->agent.conf, "[connectivity]\nweb-url-path=\"/\"\n[session-management]\ncreate-session=false\n");
+	dcv_agent_facts_release(&host_in(&w, "dcv2")->agent);
+	agent_facts(&w, "dcv2", "inactive", 0, true);
+	judge(&w);
+	assert_int_equal(row(&w, "agent.dcv1.config")->status, DCV_CHECK_FAIL);
+	assert_int_equal(row(&w, "agent.dcv1.config")->cause.kind, DCV_CAUSE_DRIFT);
+	assert_diagnosis(&w, "dcv1", "/etc/dcv/dcv.conf on dcv1 differs from what dcvctl renders", "dcvctl deploy --only dcv1");
+	world_free(&w);
+}
+
 static void test_check_dcvserver_stopped_on_one_agent(void **state)
 {
 	struct world w;
@@ -700,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_check_nginx_stopped),
 		cmocka_unit_test(test_check_another_process_on_the_listen_port),
 		cmocka_unit_test(test_check_web_port_drift_on_one_agent),
+		cmocka_unit_test(test_check_unset_web_port_is_drift_not_a_move),
 		cmocka_unit_test(test_check_dcvserver_stopped_on_one_agent),
 		cmocka_unit_test(test_check_dcvserver_runs_but_not_on_its_port),
 		cmocka_unit_test(test_check_session_missing),
