@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* DCV's own defaults for the [connectivity] keys dcvctl manages (reference/dcv.md §1): an unset key is not drift that
- * moves dcvserver when the inventory asks for the default. */
+/* DCV's own defaults for the [connectivity] keys dcvctl manages (reference/dcv.md §1): an
+ * unset key does not move dcvserver when the inventory asks for the default. */
 #define DCV_DEFAULT_WEB_PORT 8443
 #define DCV_DEFAULT_WEB_URL_PATH "/"
 
