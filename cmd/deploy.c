@@ -1,5 +1,6 @@
 /* dcvctl deploy: the runbook's Phase 1 as idempotent steps with rollback (design §7). */
 #include "cli.h"
+#include "../lib/reach.h"
 
 #include "../lib/buf.h"
 #include "../lib/deploy.h"
@@ -154,12 +155,9 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 			printf(", %d skipped", res.skipped);
 		printf("%s in %.2f s%s\n", o.dry_run ? " (dry run)" : "", ms / 1000.0, col_end(ctx));
 	}
-	if (res.failed == 0)
-		rc = EXIT_OK;
-	else if (lost_gw || (res.hosts && res.unreachable >= res.hosts))
-		rc = EXIT_UNREACHABLE;
-	else
-		rc = EXIT_FAIL;
+	/* every agent waits for the gateway: losing it reached nothing, whatever the agents said */
+	struct dcv_reach reach = { res.hosts, lost_gw ? res.hosts : res.unreachable, res.failed };
+	rc = exit_for_outcome(dcv_reach_outcome(&reach));
 	dcv_deploy_result_release(&res);
 	return rc;
 }

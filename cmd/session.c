@@ -1,5 +1,6 @@
 /* dcvctl session list|create|close|recreate [--agent NAME] */
 #include "cli.h"
+#include "../lib/reach.h"
 
 #include "../lib/agent.h"
 #include "../lib/buf.h"
@@ -131,7 +132,7 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	const char *only;
 	struct vars v = { 0 };
 	bool json;
-	int rc = cli_parse(cmd, argc, argv, &a, &v), n = 0, ok = 0;
+	int rc = cli_parse(cmd, argc, argv, &a, &v), n = 0;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
@@ -165,11 +166,9 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	dcv_parallel(n, n, worker, &j);
 	dcv_ssh_pool_free(j.pool);
 
-	int unreachable = 0;
-	for (int i = 0; i < n; i++) {
-		ok += j.rc[i] == DCV_OK;
-		unreachable += dcv_err_is_transport(j.rc[i]);
-	}
+	struct dcv_reach reach = DCV_REACH_INIT;
+	for (int i = 0; i < n; i++)
+		dcv_reach_add(&reach, j.rc[i]);
 	if (action == LIST) {
 		print_list(ctx, &j, n, json);
 	} else if (json) {
@@ -202,9 +201,7 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	free(j.err);
 	free(j.done);
 	free(j.agents);
-	if (ok == n)
-		return EXIT_OK;
-	return unreachable == n ? EXIT_UNREACHABLE : EXIT_FAIL;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 #define SESSION_SUB(var, fn, act_, nm, sum, use)                              \

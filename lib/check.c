@@ -611,73 +611,54 @@ static bool http_expected(const struct dcv_inventory *inv, long status)
 	return false;
 }
 
+/* The fact behind a TLS verdict as the diagnosis reads it. */
+static struct dcv_cause tls_cause(const struct dcv_verdict *v, const char *ca_file)
+{
+	switch (v->why) {
+	case DCV_WHY_CERT_NAME:
+		return cause(DCV_CAUSE_CERT_NAME, v->key, v->value, NULL, NULL);
+	case DCV_WHY_CERT_EXPIRED:
+		return cause(DCV_CAUSE_CERT_EXPIRED, NULL, v->value, "the endpoint's certificate", NULL);
+	case DCV_WHY_CERT_NOT_YET:
+		return cause(DCV_CAUSE_CERT_NOT_YET, NULL, v->value, NULL, NULL);
+	case DCV_WHY_CERT_UNTRUSTED:
+		return cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, v->value, v->key[0] ? ca_file : NULL, NULL);
+	case DCV_WHY_CERT_EXPIRING:
+		return cause(DCV_CAUSE_CERT_EXPIRING, NULL, v->value, "the endpoint's certificate", NULL);
+	case DCV_WHY_NONE:
+		break;
+	}
+	return none;
+}
+
+/* endpoint.tls: the verdict `probe tls` gives (lib/probe.c), with the certificate as evidence. */
 static void endpoint_tls(struct judge *j, const char *ep_host, const struct dcv_check_endpoint *ep)
 {
 	const struct dcv_tls_result *tr = &ep->tls_r;
-	struct dcv_err ve = DCV_ERR_INIT;
-	struct dcv_buf ev = DCV_BUF_INIT, missing = DCV_BUF_INIT, sans = DCV_BUF_INIT;
 	const struct dcv_inventory *inv = j->inv;
+	struct dcv_buf ev = DCV_BUF_INIT;
+	struct dcv_verdict v;
 	long ms = ep->tls.ms;
-	char n[32];
 
 	if (ep->tls.rc != DCV_OK) {
 		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_FAIL, ms, NULL,
 		    cause(DCV_CAUSE_CONNECT, NULL, ep->tls.err, inv->url, NULL), "TLS handshake: %s", ep->tls.err);
 		return;
 	}
+	struct dcv_tls_expect want = { ep_host, (const char *const *)inv->names, inv->n_names, inv->ca_file,
+				       inv->cert_warn_days, time(NULL) };
 	struct dcv_cert_info ci;
 	dcv_cert_info(tr->cert, &ci);
-	long days = dcv_cert_days_left(&ci, time(NULL));
 	dcv_buf_addf(&ev, "%s %s ALPN %s\nsubject %s\nissuer %s\nSANs", tr->protocol, tr->cipher,
 		     tr->alpn[0] ? tr->alpn : "none", ci.subject, ci.issuer);
 	for (int i = 0; i < ci.n_sans; i++)
 		dcv_buf_addf(&ev, " %s", ci.sans[i]);
-	dcv_buf_addf(&ev, "%s\ndays left %ld\n", ci.n_sans ? "" : " (none)", days);
-	if (!dcv_cert_covers(tr->cert, ep_host))
-		dcv_buf_addf(&missing, "%s", ep_host);
-	for (int i = 0; i < inv->n_names; i++)
-		if (!dcv_cert_covers(tr->cert, inv->names[i]))
-			dcv_buf_addf(&missing, "%s%s", missing.len ? ", " : "", inv->names[i]);
-	bool verified = dcv_cert_verify(tr->cert, inv->ca_file, &ve) == DCV_OK;
-	for (int i = 0; i < ci.n_sans; i++)
-		dcv_buf_addf(&sans, "%s%s", i ? ", " : "", ci.sans[i]);
-	const char *san_list = sans.len ? sans.data : "none";
-	if (missing.len) {
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_FAIL, ms, ev.data,
-		    cause(DCV_CAUSE_CERT_NAME, missing.data, san_list, NULL, NULL), "certificate does not cover %s; its SANs: %s",
-		    missing.data, san_list);
-	} else if (days < 0) {
-		snprintf(n, sizeof(n), "%ld", -days);
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_FAIL, ms, ev.data,
-		    cause(DCV_CAUSE_CERT_EXPIRED, NULL, n, "the endpoint's certificate", NULL),
-		    "certificate expired %ld days ago", -days);
-	} else if (dcv_cert_not_yet_valid(&ci, time(NULL))) {
-		long starts = (long)(difftime(ci.not_before, time(NULL)) / 86400);
-		snprintf(n, sizeof(n), "%ld", starts);
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_FAIL, ms, ev.data,
-		    cause(DCV_CAUSE_CERT_NOT_YET, NULL, n, NULL, NULL), "certificate not valid yet: it starts in %ld days",
-		    starts);
-	} else if (!verified && inv->ca_file) {
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_FAIL, ms, ev.data,
-		    cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, ve.msg, inv->ca_file, NULL), "chain not verified against %s: %s",
-		    inv->ca_file, ve.msg);
-	} else if (!verified) {
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_WARN, ms, ev.data,
-		    cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, ve.msg, NULL, NULL),
-		    "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)", tr->protocol, ve.msg);
-	} else if (days < inv->cert_warn_days) {
-		snprintf(n, sizeof(n), "%ld", days);
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_WARN, ms, ev.data,
-		    cause(DCV_CAUSE_CERT_EXPIRING, NULL, n, "the endpoint's certificate", NULL),
-		    "certificate expires in %ld days", days);
-	} else {
-		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_PASS, ms, NULL, none,
-		    "%s, %s covered, chain verified, %ld days left", tr->protocol, ep_host, days);
-	}
+	dcv_buf_addf(&ev, "%s\ndays left %ld\n", ci.n_sans ? "" : " (none)", dcv_cert_days_left(&ci, want.now));
 	dcv_cert_info_release(&ci);
+	dcv_probe_tls_verdict(tr, &want, &v);
+	add(j, DCV_CK_EP_TLS, NULL, "endpoint", v.status, ms, v.status == DCV_CHECK_PASS ? NULL : ev.data,
+	    tls_cause(&v, inv->ca_file), "%s", v.message);
 	dcv_buf_release(&ev);
-	dcv_buf_release(&missing);
-	dcv_buf_release(&sans);
 }
 
 /* What a failed upgrade says about the headers. */

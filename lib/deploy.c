@@ -557,27 +557,10 @@ out:
 	return ok;
 }
 
-/* An agent's state in one round trip: units, dcv.conf and the sessions. */
-static int read_agent_state(struct hostrun *hr, struct dcv_agent_state *st, struct dcv_err *e)
-{
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	int status = 0, rc;
-
-	dcv_agent_state_script(&s);
-	rc = dcv_remote_sh(hr->c, hr->h, s.data, &out, NULL, &status, e);
-	dcv_buf_release(&s);
-	if (rc == DCV_OK && status != 0)
-		rc = dcv_err_set(e, DCV_E_REMOTE, "cannot read the host's state (exit %d)", status);
-	if (rc == DCV_OK && !dcv_agent_state_parse(dcv_buf_str(&out), st))
-		rc = dcv_err_set(e, DCV_E_REMOTE, "cannot read the host's state: unexpected output");
-	dcv_buf_release(&out);
-	return rc;
-}
-
 static void deploy_agent(struct run *r, const struct dcv_host *h)
 {
 	struct hostrun hr = { .run = r, .h = h };
-	struct dcv_agent_state st;
+	struct dcv_agent_facts st;
 	struct dcv_plan p = { 0 };
 	struct dcv_err e = DCV_ERR_INIT;
 	int gate;
@@ -585,7 +568,7 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 	memset(&st, 0, sizeof(st));
 	if (!host_open(&hr))
 		goto out;
-	if (read_agent_state(&hr, &st, &e) != DCV_OK) {
+	if (dcv_agent_facts_read(hr.c, h, &st, &e) != DCV_OK) {
 		failed_err(&hr, "facts", &e);
 		goto out;
 	}
@@ -603,7 +586,7 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 	apply_plan(&hr, &p, NULL);
 out:
 	dcv_plan_release(&p);
-	dcv_agent_state_release(&st);
+	dcv_agent_facts_release(&st);
 	host_close(&hr);
 }
 

@@ -265,7 +265,7 @@ void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw
 
 /* ------------------------------------------------------------------ agents */
 
-static void agent_sm(struct dcv_plan *p, const struct dcv_agent_state *st)
+static void agent_sm(struct dcv_plan *p, const struct dcv_agent_facts *st)
 {
 	struct dcv_plan_step *s = add(p, DCV_OP_STOP, "sm-agent", SM_AGENT);
 	bool active = dcv_unit_is_active(&st->sm_agent), enabled = dcv_unit_is_enabled(&st->sm_agent);
@@ -284,7 +284,7 @@ static void agent_sm(struct dcv_plan *p, const struct dcv_agent_state *st)
 }
 
 /* dcvserver reads dcv.conf at start: restart only when it changes (or start a stopped one). */
-static void agent_server(struct dcv_plan *p, const struct dcv_agent_state *st, bool conf_changed)
+static void agent_server(struct dcv_plan *p, const struct dcv_agent_facts *st, bool conf_changed)
 {
 	struct dcv_plan_step *s = add(p, DCV_OP_RESTART, "dcvserver", "dcvserver");
 	bool active = dcv_unit_is_active(&st->dcvserver);
@@ -302,7 +302,7 @@ static void agent_server(struct dcv_plan *p, const struct dcv_agent_state *st, b
 	change(s, active ? "dcv.conf changes" : "dcvserver is not running", "would %s dcvserver", s->verb);
 }
 
-static void agent_session(struct dcv_plan *p, const struct dcv_agent_state *st, bool restarts)
+static void agent_session(struct dcv_plan *p, const struct dcv_agent_facts *st, bool restarts)
 {
 	const struct dcv_host *h = p->host;
 	struct dcv_plan_step *s = add(p, DCV_OP_SESSION, "session", h->session);
@@ -316,7 +316,7 @@ static void agent_session(struct dcv_plan *p, const struct dcv_agent_state *st, 
 		return;
 	}
 	if (!st->sessions_ok) {
-		block(s, "%s", st->sessions_error);
+		block(s, "%s", st->sessions_err);
 		return;
 	}
 	dcv_session_ensure_plan(h, &st->sessions, &e);
@@ -328,7 +328,7 @@ static void agent_session(struct dcv_plan *p, const struct dcv_agent_state *st, 
 		       h->session);
 }
 
-void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_state *st, struct dcv_plan *p)
+void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, struct dcv_plan *p)
 {
 	struct dcv_buf want = DCV_BUF_INIT;
 	bool conf_changed;
@@ -375,65 +375,4 @@ void dcv_plan_release(struct dcv_plan *p)
 	free(p->steps);
 	wipe(p->secret);
 	memset(p, 0, sizeof(*p));
-}
-
-/* ------------------------------------------------------------------ agent state */
-
-static const char *const agent_units[] = { SM_AGENT, "dcvserver" };
-
-void dcv_agent_state_script(struct dcv_buf *s)
-{
-	dcv_units_show_script(s, agent_units, 2);
-	dcv_buf_adds(s, "f=" DCV_DCV_CONF "; if [ -e \"$f\" ]; then printf 'file='; base64 -w0 < \"$f\"; echo; fi\n"
-			/* older servers lack --json: the text format in the same round trip */
-			"s=$(dcv list-sessions --json 2>/dev/null || dcv list-sessions 2>&1); echo \"sessions.rc=$?\"\n"
-			"printf 'sessions='; printf '%s' \"$s\" | base64 -w0; echo\nexit 0\n");
-}
-
-bool dcv_agent_state_parse(const char *out, struct dcv_agent_state *st)
-{
-	struct dcv_unit_state u[2];
-	struct dcv_buf text = DCV_BUF_INIT;
-	char *copy = xstrdup(out), *save = NULL;
-	int rc = -1;
-	bool ok = true, listed = false;
-	struct dcv_err err = DCV_ERR_INIT;
-
-	memset(st, 0, sizeof(*st));
-	dcv_units_parse(out, u, 2);
-	st->sm_agent = u[0];
-	st->dcvserver = u[1];
-	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(l, "file=", 5) == 0) {
-			st->conf_exists = true;
-			ok = ok && dcv_base64_decode(l + 5, strlen(l + 5), &st->conf);
-		} else if (strncmp(l, "sessions.rc=", 12) == 0) {
-			rc = atoi(l + 12);
-		} else if (strncmp(l, "sessions=", 9) == 0) {
-			listed = true;
-			ok = ok && dcv_base64_decode(l + 9, strlen(l + 9), &text);
-		}
-	}
-	free(copy);
-	if (ok && listed && rc == 0) {
-		st->sessions_ok = dcv_sessions_parse(dcv_buf_str(&text), &st->sessions, &err) == DCV_OK;
-		if (!st->sessions_ok)
-			snprintf(st->sessions_error, sizeof(st->sessions_error), "%s", err.msg);
-	} else if (ok && listed) {
-		dcv_buf_rtrim(&text);
-		snprintf(st->sessions_error, sizeof(st->sessions_error), "dcv list-sessions failed (exit %d)%s%s", rc,
-			 text.len ? ": " : "", dcv_buf_str(&text));
-	}
-	dcv_buf_release(&text);
-	if (!ok || !listed) {
-		dcv_agent_state_release(st);
-		return false;
-	}
-	return true;
-}
-
-void dcv_agent_state_release(struct dcv_agent_state *st)
-{
-	dcv_buf_release(&st->conf);
-	dcv_sessions_release(&st->sessions);
 }

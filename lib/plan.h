@@ -60,14 +60,6 @@ struct dcv_plan {
 };
 
 /* An agent as deploy reads it: its two units, dcv.conf and its sessions. */
-struct dcv_agent_state {
-	struct dcv_unit_state sm_agent, dcvserver;
-	bool conf_exists;
-	struct dcv_buf conf;
-	bool sessions_ok;         /* list-sessions answered and was parsed */
-	struct dcv_sessions sessions;
-	char sessions_error[256]; /* why not, when !sessions_ok */
-};
 
 /* The gateway's plan for kind `k`. `new_secret` ("user:password") is what a DCV_DERIVE_SECRET
  * file gets when the facts hold none; the caller makes it up, so the plan stays pure. */
@@ -76,16 +68,11 @@ void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw
 		      struct dcv_plan *p);
 /* An agent's plan for the bypass: Session Manager agent off, dcv.conf merged, dcvserver
  * restarted only when dcv.conf changes (or started when stopped), the session ensured. */
-void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_state *st, struct dcv_plan *p);
+void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, struct dcv_plan *p);
 /* The step named `name`, NULL when the plan has none. */
 const struct dcv_plan_step *dcv_plan_find(const struct dcv_plan *p, const char *name);
 /* Secrets are wiped before they are freed. */
 void dcv_plan_release(struct dcv_plan *p);
 
-/* The script that prints an agent's state in one round trip (run with sudo), and its parser:
- * false when the output is not that script's. A failed list-sessions is state, not an error. */
-void dcv_agent_state_script(struct dcv_buf *s);
-bool dcv_agent_state_parse(const char *out, struct dcv_agent_state *st);
-void dcv_agent_state_release(struct dcv_agent_state *st);
 
 #endif

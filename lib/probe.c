@@ -815,6 +815,19 @@ static void verdict(struct dcv_verdict *v, enum dcv_check_status st, const char 
 	va_end(ap);
 }
 
+static void why(struct dcv_verdict *v, enum dcv_verdict_why w, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void why(struct dcv_verdict *v, enum dcv_verdict_why w, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->why = w;
+	snprintf(v->key, sizeof(v->key), "%s", key ? key : "");
+	va_start(ap, fmt);
+	vsnprintf(v->value, sizeof(v->value), fmt, ap);
+	va_end(ap);
+}
+
 void dcv_probe_tls_verdict(const struct dcv_tls_result *r, const struct dcv_tls_expect *e,
 			   struct dcv_verdict *v)
 {
@@ -832,29 +845,39 @@ void dcv_probe_tls_verdict(const struct dcv_tls_result *r, const struct dcv_tls_
 	for (int i = 0; i < ci.n_sans; i++)
 		dcv_buf_addf(&sans, "%s%s", i ? ", " : "", ci.sans[i]);
 	bool verified = dcv_cert_verify(r->cert, e->ca_file, &ve) == DCV_OK;
-	if (missing.len)
+	long starts = (long)(difftime(ci.not_before, e->now) / 86400);
+	v->why = DCV_WHY_NONE;
+	v->key[0] = v->value[0] = '\0';
+	if (missing.len) {
 		verdict(v, DCV_CHECK_FAIL, "certificate does not cover %s; its SANs: %s", missing.data,
 			sans.len ? sans.data : "none");
-	else if (days < 0)
+		why(v, DCV_WHY_CERT_NAME, missing.data, "%s", sans.len ? sans.data : "none");
+	} else if (days < 0) {
 		verdict(v, DCV_CHECK_FAIL, "certificate expired %ld days ago", -days);
-	else if (dcv_cert_not_yet_valid(&ci, e->now))
-		verdict(v, DCV_CHECK_FAIL, "certificate not valid yet: it starts in %ld days",
-			(long)(difftime(ci.not_before, e->now) / 86400));
-	else if (!verified && e->ca_file)
+		why(v, DCV_WHY_CERT_EXPIRED, NULL, "%ld", -days);
+	} else if (dcv_cert_not_yet_valid(&ci, e->now)) {
+		verdict(v, DCV_CHECK_FAIL, "certificate not valid yet: it starts in %ld days", starts);
+		why(v, DCV_WHY_CERT_NOT_YET, NULL, "%ld", starts);
+	} else if (!verified && e->ca_file) {
 		verdict(v, DCV_CHECK_FAIL, "chain not verified against %s: %s", e->ca_file, ve.msg);
-	else if (!verified && days < e->cert_warn_days)
+		why(v, DCV_WHY_CERT_UNTRUSTED, e->ca_file, "%s", ve.msg);
+	} else if (!verified && days < e->cert_warn_days) {
 		/* a self-signed pair (the seed's) expires too: both warnings, not the first alone */
 		verdict(v, DCV_CHECK_WARN,
 			"%s, name covered, chain NOT verified (%s; set [endpoint] ca-file); certificate expires in %ld days",
 			r->protocol, ve.msg, days);
-	else if (!verified)
+		why(v, DCV_WHY_CERT_EXPIRING, NULL, "%ld", days);
+	} else if (!verified) {
 		verdict(v, DCV_CHECK_WARN, "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)",
 			r->protocol, ve.msg);
-	else if (days < e->cert_warn_days)
+		why(v, DCV_WHY_CERT_UNTRUSTED, NULL, "%s", ve.msg);
+	} else if (days < e->cert_warn_days) {
 		verdict(v, DCV_CHECK_WARN, "certificate expires in %ld days", days);
-	else
+		why(v, DCV_WHY_CERT_EXPIRING, NULL, "%ld", days);
+	} else {
 		verdict(v, DCV_CHECK_PASS, "%s, %s covered, chain verified, %ld days left", r->protocol,
 			e->host ? e->host : "name", days);
+	}
 	dcv_cert_info_release(&ci);
 	dcv_buf_release(&missing);
 	dcv_buf_release(&sans);

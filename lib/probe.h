@@ -81,6 +81,17 @@ int dcv_probe_tcp(const char *host, int port, long timeout_ms, double *ms, char 
 struct dcv_verdict {
 	enum dcv_check_status status;
 	char message[512];
+	/* For check's diagnosis, the fact behind a TLS verdict that is not a pass (structured,
+	 * so nothing reads the message): which rule fired, and its subject and value. */
+	enum dcv_verdict_why {
+		DCV_WHY_NONE,
+		DCV_WHY_CERT_NAME,      /* key: the names not covered; value: the SANs */
+		DCV_WHY_CERT_EXPIRED,   /* value: days since */
+		DCV_WHY_CERT_NOT_YET,   /* value: days until */
+		DCV_WHY_CERT_UNTRUSTED, /* value: the verifier's reason */
+		DCV_WHY_CERT_EXPIRING,  /* value: days left */
+	} why;
+	char key[256], value[256];
 };
 
 /* [check] cert-warn-days when there is no inventory to say it */

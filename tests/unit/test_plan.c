@@ -305,7 +305,7 @@ static void test_plan_kept_secret_is_not_regenerated(void **state)
 /* ------------------------------------------------------------------ agents */
 
 /* dcv1 in its deployed state: dcv.conf rendered, units right, its session there. */
-static void agent_deployed(struct dcv_agent_state *st, const struct dcv_host *h)
+static void agent_deployed(struct dcv_agent_facts *st, const struct dcv_host *h)
 {
 	struct dcv_err err = DCV_ERR_INIT;
 	char *list = xasprintf("[{\"id\": \"%s\", \"owner\": \"%s\", \"type\": \"%s\", \"name\": \"%s\"}]", h->session,
@@ -327,7 +327,7 @@ static void test_plan_deployed_agent_changes_nothing(void **state)
 {
 	struct dcv_inventory *inv = load();
 	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
-	struct dcv_agent_state st;
+	struct dcv_agent_facts st;
 	struct dcv_plan p;
 	(void)state;
 
@@ -339,7 +339,7 @@ static void test_plan_deployed_agent_changes_nothing(void **state)
 			fail_msg("step %s: %s", p.steps[i].name, p.steps[i].detail);
 	assert_string_equal(step(&p, "dcvserver")->detail, "dcvserver active, dcv.conf unchanged");
 	dcv_plan_release(&p);
-	dcv_agent_state_release(&st);
+	dcv_agent_facts_release(&st);
 	dcv_inventory_free(inv);
 }
 
@@ -347,7 +347,7 @@ static void test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session
 {
 	struct dcv_inventory *inv = load();
 	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
-	struct dcv_agent_state st;
+	struct dcv_agent_facts st;
 	struct dcv_plan p;
 	char *port = xasprintf("web-port=%d", h->port);
 	(void)state;
@@ -378,7 +378,7 @@ static void test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session
 	assert_true(pos(&p, "dcvserver") < pos(&p, "session"));
 	free(port);
 	dcv_plan_release(&p);
-	dcv_agent_state_release(&st);
+	dcv_agent_facts_release(&st);
 	dcv_inventory_free(inv);
 }
 
@@ -386,7 +386,7 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 {
 	struct dcv_inventory *inv = load();
 	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
-	struct dcv_agent_state st;
+	struct dcv_agent_facts st;
 	struct dcv_plan p;
 	(void)state;
 
@@ -402,46 +402,16 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 	dcv_plan_release(&p);
 
 	/* list-sessions failing is a failed step, with its message */
-	dcv_agent_state_release(&st);
+	dcv_agent_facts_release(&st);
 	agent_deployed(&st, h);
 	st.sessions_ok = false;
-	snprintf(st.sessions_error, sizeof(st.sessions_error), "dcv list-sessions failed (exit 1): no server");
+	snprintf(st.sessions_err, sizeof(st.sessions_err), "dcv list-sessions failed (exit 1): no server");
 	dcv_plan_agent(h, &st, &p);
 	assert_true(step(&p, "session")->blocked);
 	assert_string_equal(step(&p, "session")->detail, "dcv list-sessions failed (exit 1): no server");
 	dcv_plan_release(&p);
-	dcv_agent_state_release(&st);
+	dcv_agent_facts_release(&st);
 	dcv_inventory_free(inv);
-}
-
-static void test_plan_agent_state_parse(void **state)
-{
-	struct dcv_agent_state st;
-	(void)state;
-
-	/* units, dcv.conf "[connectivity]\n", sessions "[]" */
-	assert_true(dcv_agent_state_parse("unit.0.Id=dcv-session-manager-agent.service\nunit.0.ActiveState=active\n"
-					  "unit.0.UnitFileState=enabled\nunit.1.ActiveState=inactive\n"
-					  "file=W2Nvbm5lY3Rpdml0eV0K\nsessions.rc=0\nsessions=W10=\n",
-					  &st));
-	assert_string_equal(st.sm_agent.active, "active");
-	assert_string_equal(st.sm_agent.enabled, "enabled");
-	assert_string_equal(st.dcvserver.active, "inactive");
-	assert_true(st.conf_exists);
-	assert_string_equal(dcv_buf_str(&st.conf), "[connectivity]\n");
-	assert_true(st.sessions_ok);
-	assert_int_equal(st.sessions.n, 0);
-	dcv_agent_state_release(&st);
-
-	/* no dcv.conf; list-sessions failed with "boom" */
-	assert_true(dcv_agent_state_parse("sessions.rc=3\nsessions=Ym9vbQ==\n", &st));
-	assert_false(st.conf_exists);
-	assert_false(st.sessions_ok);
-	assert_string_equal(st.sessions_error, "dcv list-sessions failed (exit 3): boom");
-	dcv_agent_state_release(&st);
-
-	assert_false(dcv_agent_state_parse("bash: line 1: syntax error\n", &st));
-	assert_false(dcv_agent_state_parse("file=@@@\nsessions.rc=0\nsessions=\n", &st));
 }
 
 int main(void)
@@ -456,7 +426,6 @@ int main(void)
 		cmocka_unit_test(test_plan_deployed_agent_changes_nothing),
 		cmocka_unit_test(test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session),
 		cmocka_unit_test(test_plan_agent_missing_session_alone_is_created_without_restart),
-		cmocka_unit_test(test_plan_agent_state_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
