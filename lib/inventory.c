@@ -389,6 +389,7 @@ static int k_session(struct parser *p, const char *key, const char *v)
 		if (!(isalnum((unsigned char)*c) || strchr("._-", *c)))
 			return bad_value(p, key, v, "a session id of letters, digits, '.', '_' or '-'");
 	set_str(&p->host->session, v);
+	p->host->session_line = p->line;
 	return 1;
 }
 
@@ -428,6 +429,36 @@ static int k_broker_host(struct parser *p, const char *key, const char *v)
 {
 	(void)key;
 	set_str(&p->inv->broker_host, v);
+	return 1;
+}
+
+/* The gateway refuses an IP in [resolver] url (reference/dcv.md §3.1 [resolver], §7 item 6):
+ * the name must be a DNS name the gateway resolves (its /etc/hosts will do). */
+static int k_broker_name(struct parser *p, const char *key, const char *v)
+{
+	char *h = NULL;
+	int port = 0;
+	bool dotted = true;
+
+	if (!dcv_parse_hostport(v, 0, &h, &port) || port != 0) {
+		if (port)
+			free(h);
+		return bad_value(p, key, v, "a DNS name without port");
+	}
+	for (const char *c = h; *c; c++)
+		if (!isdigit((unsigned char)*c) && *c != '.')
+			dotted = false;
+	if (dotted || strchr(h, ':')) {
+		free(h);
+		return bad_value(p, key, v, "a DNS name: the Connection Gateway refuses an IP address in [resolver] url");
+	}
+	for (const char *c = h; *c; c++)
+		if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '.')) {
+			free(h);
+			return bad_value(p, key, v, "a DNS name of letters, digits, '-' and '.'");
+		}
+	free(p->inv->broker_name);
+	p->inv->broker_name = h;
 	return 1;
 }
 
@@ -513,6 +544,7 @@ static const struct keydef keys[] = {
 	{ "backup", S_AGENT, false, k_backup },
 
 	{ "host", S_BROKER, false, k_broker_host, CARRY_WORD },
+	{ "name", S_BROKER, false, k_broker_name, CARRY_WORD },
 	{ "resolver-port", S_BROKER, false, k_resolver_port },
 	{ "tls-client-auth", S_BROKER, false, k_tls_client_auth },
 
@@ -744,6 +776,34 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* The resolver looks a session up by its id alone (reference/dcv.md §4: sessionId is the only
+ * key of POST /resolveSession), so behind the Connection Gateway two agents with one id would
+ * send users to whichever the broker finds first. Run after defaults: `console` counts. */
+static int unique_sessions(struct parser *p)
+{
+	struct dcv_inventory *inv = p->inv;
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+
+	if (!gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY)
+		return 1;
+	for (int i = 0; i < inv->n_hosts; i++) {
+		const struct dcv_host *b = inv->hosts[i];
+		if (b->role != DCV_ROLE_AGENT)
+			continue;
+		for (int j = 0; j < i; j++) {
+			const struct dcv_host *a = inv->hosts[j];
+			if (a->role != DCV_ROLE_AGENT || strcmp(a->session, b->session) != 0)
+				continue;
+			p->line = b->session_line ? b->session_line : b->line;
+			return fail(p, "session '%s' of [agent %s] is also the session of [agent %s]: with "
+				       "proxy = connection-gateway the broker resolves a session by its id alone, "
+				       "so every agent needs its own (set 'session = ...' in [agent %s])",
+				    b->session, b->name, a->name, b->name);
+		}
+	}
+	return 1;
+}
+
 static int resolve_defaults(struct parser *p)
 {
 	struct dcv_inventory *inv = p->inv;
@@ -927,6 +987,8 @@ int dcv_inventory_parse(FILE *f, const char *name, const char *home, struct dcv_
 		resolve_jumps(&p);
 	if (!p.failed)
 		resolve_defaults(&p);
+	if (!p.failed)
+		unique_sessions(&p);
 	if (p.failed) {
 		dcv_inventory_free(inv);
 		return err ? err->code : DCV_E_CONFIG;
@@ -987,6 +1049,7 @@ void dcv_inventory_free(struct dcv_inventory *inv)
 		free(inv->names[i]);
 	free(inv->proxy);
 	free(inv->broker_host);
+	free(inv->broker_name);
 	free(inv);
 }
 
