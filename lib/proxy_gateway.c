@@ -28,6 +28,19 @@ static bool is_ip(const char *host, size_t len)
 	return inet_pton(AF_INET, tmp, addr) == 1 || inet_pton(AF_INET6, tmp, addr) == 1;
 }
 
+/* Letters, digits, '-' and '.', and not an IPv4 literal: what a URL host can be as is. */
+static bool dns_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || is_ip(s, n))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
 int dcv_gateway_resolver_name(const struct dcv_inventory *inv, const char **name, struct dcv_err *err)
 {
 	const struct dcv_host *b;
@@ -46,14 +59,14 @@ int dcv_gateway_resolver_name(const struct dcv_inventory *inv, const char **name
 	if (!b)
 		return dcv_err_set(err, DCV_E_CONFIG,
 				   "no broker host: add [gateway] or 'host = ...' in [broker] of '%s'", inv->path);
-	if (!is_ip(b->address, strlen(b->address))) {
+	if (dns_name(b->address)) {
 		*name = b->address;
 		return DCV_OK;
 	}
 	/* reference/dcv.md §3.1 [resolver]: "host must be a domain name, IP addresses are not supported" */
 	return dcv_err_set(err, DCV_E_CONFIG,
 			   "the Connection Gateway needs a DNS name in [resolver] url and refuses an IP, but the "
-			   "broker ([%s]) has only the address %s: set 'name = broker.example.internal' in [broker] "
+			   "broker ([%s]) has only the address '%s': set 'name = broker.example.internal' in [broker] "
 			   "of '%s' and make that name resolve on the gateway (its DNS or /etc/hosts)",
 			   b->name, b->address, inv->path);
 }

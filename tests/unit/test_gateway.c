@@ -137,7 +137,7 @@ static void test_gateway_render_refuses_ip_resolver(void **state)
 	assert_int_equal(dcv_render_gateway(inv, NULL, &out, &err), DCV_E_CONFIG);
 	assert_int_equal(out.len, 0);
 	want = xasprintf("the Connection Gateway needs a DNS name in [resolver] url and refuses an IP, but the "
-			 "broker ([gateway]) has only the address 198.18.1.11: set 'name = broker.example.internal' "
+			 "broker ([gateway]) has only the address '198.18.1.11': set 'name = broker.example.internal' "
 			 "in [broker] of '%s' and make that name resolve on the gateway (its DNS or /etc/hosts)",
 			 inv->path);
 	assert_string_equal(err.msg, want);
@@ -208,7 +208,6 @@ static void test_gateway_lint_unknown_section_and_key_suggest(void **state)
 
 	(void)state;
 	lint(OK_HEAD "web-listen-endpoint = 8443\n" OK_RESOLVER OK_WEB "[resovler]\nurl = \"x\"\n[health]\nport = 1\n", &f);
-	dump(&f);
 	assert_int_equal(count(&f, "gateway.unknown-key", 3), 1);
 	assert_string_equal(msg_of(&f, "gateway.unknown-key"),
 			    "unknown key 'web-listen-endpoint' in [gateway] (did you mean 'web-listen-endpoints'?) (reference/dcv.md §3.1)");
@@ -288,7 +287,6 @@ static void test_gateway_lint_syntax_and_duplicates(void **state)
 
 	(void)state;
 	lint("url = \"https://x\"\n" OK_HEAD "web-port = 1\nweb-port = 2\njust words\n[gateway\n" OK_RESOLVER OK_WEB, &f);
-	dump(&f);
 	assert_int_equal(count(&f, "gateway.syntax", 1), 1);
 	assert_int_equal(count(&f, "gateway.duplicate-key", 5), 1);
 	assert_int_equal(count(&f, "gateway.syntax", 6), 1);
