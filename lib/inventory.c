@@ -47,6 +47,7 @@ struct parser {
 	int n_seen;
 	bool identity_seen; /* a host's first identity line replaces the defaults */
 	unsigned sect_once; /* sections that may appear once */
+	int broker_host_line; /* where [broker] host was set, checked once every host is known */
 };
 
 /* What a value may carry depends on where it lands. Paths and names are written into nginx,
@@ -429,6 +430,7 @@ static int k_broker_host(struct parser *p, const char *key, const char *v)
 {
 	(void)key;
 	set_str(&p->inv->broker_host, v);
+	p->broker_host_line = p->line;
 	return 1;
 }
 
@@ -776,6 +778,20 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* [broker] host names a host section (dcvctl.conf.5), which may come after [broker]. */
+static int broker_host_known(struct parser *p)
+{
+	const char *spec = p->inv->broker_host, *near;
+
+	if (!spec || dcv_inventory_host(p->inv, spec))
+		return 1;
+	p->line = p->broker_host_line;
+	near = dcv_inventory_suggest_host(p->inv, spec);
+	if (near)
+		return fail(p, "'host = %s' in [broker] names no host (did you mean '%s'?)", spec, near);
+	return fail(p, "'host = %s' in [broker] names no host section", spec);
+}
+
 /* The resolver looks a session up by its id alone (reference/dcv.md §4: sessionId is the only
  * key of POST /resolveSession), so behind the Connection Gateway two agents with one id would
  * send users to whichever the broker finds first. Run after defaults: `console` counts. */
@@ -985,6 +1001,8 @@ int dcv_inventory_parse(FILE *f, const char *name, const char *home, struct dcv_
 		require_keys(&p);
 	if (!p.failed)
 		resolve_jumps(&p);
+	if (!p.failed)
+		broker_host_known(&p);
 	if (!p.failed)
 		resolve_defaults(&p);
 	if (!p.failed)

@@ -49,13 +49,8 @@ int dcv_gateway_resolver_name(const struct dcv_inventory *inv, const char **name
 		*name = inv->broker_name;
 		return DCV_OK;
 	}
+	/* the inventory has checked that [broker] host names a host */
 	b = inv->broker_host ? dcv_inventory_host(inv, inv->broker_host) : dcv_inventory_gateway(inv);
-	if (!b && inv->broker_host) {
-		const char *near = dcv_inventory_suggest_host(inv, inv->broker_host);
-		return dcv_err_set(err, DCV_E_CONFIG, "'host = %s' in [broker] of '%s' names no host%s%s%s",
-				   inv->broker_host, inv->path, near ? " (did you mean '" : "", near ? near : "",
-				   near ? "'?)" : "");
-	}
 	if (!b)
 		return dcv_err_set(err, DCV_E_CONFIG,
 				   "no broker host: add [gateway] or 'host = ...' in [broker] of '%s'", inv->path);

@@ -29,7 +29,7 @@ struct dcv_inventory;
 
 /* The DNS name the gateway reaches the resolver by: [broker] name, else the broker host's
  * address when that is a name. *name points into `inv`. DCV_E_CONFIG when only an IP is known
- * (the gateway refuses one, §3.1) or [broker] host names no host; the message says what to set. */
+ * (the gateway refuses one, §3.1) or there is no broker host; the message says what to set. */
 int dcv_gateway_resolver_name(const struct dcv_inventory *inv, const char **name, struct dcv_err *err);
 
 /* dcv-connection-gateway.conf, appended to `out`; deterministic. `dcv_ca_file` is the CA on the

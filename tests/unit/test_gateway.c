@@ -154,9 +154,9 @@ static void test_gateway_render_refuses_ip_resolver(void **state)
 	dcv_inventory_free(inv);
 }
 
-static void test_gateway_resolver_name_unknown_broker_host(void **state)
+static void test_gateway_resolver_name_from_hosts(void **state)
 {
-	static const char text[] = "[gateway]\naddress = gw.example\nuser = u\n[broker]\nhost = gatewya\n";
+	static const char text[] = "[agent dcv1]\naddress = 198.18.1.21\nuser = u\n";
 	FILE *fp = fmemopen((void *)text, strlen(text), "r");
 	struct dcv_inventory *inv = NULL;
 	struct dcv_err err = DCV_ERR_INIT;
@@ -166,12 +166,19 @@ static void test_gateway_resolver_name_unknown_broker_host(void **state)
 	assert_int_equal(dcv_inventory_parse(fp, "t.conf", NULL, &inv, &err), DCV_OK);
 	fclose(fp);
 	assert_int_equal(dcv_gateway_resolver_name(inv, &name, &err), DCV_E_CONFIG);
-	assert_string_equal(err.msg, "'host = gatewya' in [broker] of 't.conf' names no host (did you mean 'gateway'?)");
+	assert_string_equal(err.msg, "no broker host: add [gateway] or 'host = ...' in [broker] of 't.conf'");
 	assert_string_equal(name, "unchanged"); /* out-parameters only on success */
+	/* a name that is neither an IP nor a DNS name is not put in a URL */
+	free(inv->hosts[0]->address);
+	inv->hosts[0]->address = xstrdup("gw?x");
 	free(inv->broker_host);
-	inv->broker_host = NULL;
+	inv->broker_host = xstrdup("dcv1");
+	assert_int_equal(dcv_gateway_resolver_name(inv, &name, &err), DCV_E_CONFIG);
+	assert_non_null(strstr(err.msg, "has only the address 'gw?x'"));
+	free(inv->hosts[0]->address);
+	inv->hosts[0]->address = xstrdup("dcv1.lab.example");
 	assert_int_equal(dcv_gateway_resolver_name(inv, &name, &err), DCV_OK);
-	assert_string_equal(name, "gw.example");
+	assert_string_equal(name, "dcv1.lab.example");
 	dcv_inventory_free(inv);
 }
 
@@ -336,7 +343,7 @@ int main(void)
 		cmocka_unit_test(test_gateway_render_mtls_matches_golden),
 		cmocka_unit_test(test_gateway_render_without_mtls_uses_broker_host_name),
 		cmocka_unit_test(test_gateway_render_refuses_ip_resolver),
-		cmocka_unit_test(test_gateway_resolver_name_unknown_broker_host),
+		cmocka_unit_test(test_gateway_resolver_name_from_hosts),
 		cmocka_unit_test(test_gateway_kind_entry),
 		cmocka_unit_test(test_gateway_lint_unknown_section_and_key_suggest),
 		cmocka_unit_test(test_gateway_lint_resolver_rules),

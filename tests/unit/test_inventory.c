@@ -703,6 +703,21 @@ static void test_inventory_broker_name_refuses_ip(void **state)
 		     NAME ":2: unknown key 'nmae' in [broker] (did you mean 'name'?)");
 }
 
+static void test_inventory_broker_host_names_a_host(void **state)
+{
+	struct dcv_inventory *inv;
+
+	(void)state;
+	expect_error("[broker]\nhost = gatewya\n" GATEWAY,
+		     NAME ":2: 'host = gatewya' in [broker] names no host (did you mean 'gateway'?)");
+	expect_error(GATEWAY "[broker]\nhost = 198.18.0.10\n",
+		     NAME ":5: 'host = 198.18.0.10' in [broker] names no host section");
+	/* a section defined after [broker] counts */
+	inv = parse_ok("[broker]\nhost = bastion\n" GATEWAY "[bastion]\naddress = 198.18.0.5\nuser = u\n");
+	assert_string_equal(inv->broker_host, "bastion");
+	dcv_inventory_free(inv);
+}
+
 static void test_inventory_broker_defaults(void **state)
 {
 	struct dcv_inventory *inv = parse_ok(GATEWAY);
@@ -892,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_inventory_builtin_defaults),
 		cmocka_unit_test(test_inventory_every_key_of_the_design),
 		cmocka_unit_test(test_inventory_broker_name_refuses_ip),
+		cmocka_unit_test(test_inventory_broker_host_names_a_host),
 		cmocka_unit_test(test_inventory_broker_defaults),
 		cmocka_unit_test(test_inventory_gateway_mode_refuses_shared_session),
 		cmocka_unit_test(test_inventory_shared_session_fine_outside_gateway_mode),
