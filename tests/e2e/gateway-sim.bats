@@ -37,6 +37,7 @@ gwsim() {
 	[[ "$output" == *"ok route: WebSocket upgrade for session dcv1 answers 101 through the gateway"* ]]
 	[[ "$output" == *"ok route: WebSocket messages flow both ways"* ]]
 	[[ "$output" == *"ok route: a 404 from the resolver gives the error page"* ]]
+	[[ "$output" == *"ok route: a server's web-url-path (WebUrlPath) prefixes the path the client asked"* ]]
 	[[ "$output" == *"ok route: the broker answers the five fields of §4"* ]]
 }
 

@@ -130,6 +130,8 @@ class Lab:
         state = broker.State({})
         state.report({"id": "dcv1", "ip": "127.0.0.1", "webPort": self.agent_port, "webUrlPath": "/",
                        "sessions": [{"id": "dcv1", "owner": "u", "type": "console"}]})
+        state.report({"id": "dcv2", "ip": "127.0.0.1", "webPort": self.agent_port, "webUrlPath": "/dcv",
+                      "sessions": [{"id": "desk2", "owner": "u", "type": "virtual"}]})
         with open(broker.MAPPINGS, "w") as f:
             json.dump([{"ServerIdType": "Ip", "ServerId": "127.0.0.1",
                         "DnsNames": {"InternalDnsName": "localhost"}}] if mapping else [], f)
@@ -227,7 +229,10 @@ def scenario_route(lab):
     lab.agent()
     gw_port = lab.gateway(lab.broker())
     routes(lab, gw_port, "route")
-    check(lab.records.has("session dcv1 resolved to localhost:%d" % lab.agent_port),
+    status, _, body, _, _ = request(gw_port, "GET", "/?sessionId=desk2")
+    check(status == 200 and "agent page /dcv/?sessionId=desk2" in body,
+          "route: a server's web-url-path (WebUrlPath) prefixes the path the client asked")
+    check(lab.records.has("session dcv1 resolved to localhost:%d/" % lab.agent_port),
           "route: the gateway logs where the resolver sent the session")
     check(lab.records.has("Resolved session dcv1 to localhost:%d" % lab.agent_port),
           "route: the broker resolved it from the agent's report and its DNS mapping")

@@ -22,7 +22,7 @@ Routing (§4): a request that names a session asks the resolver
 [resolver] ca-file and presenting [resolver] cert-file when set.  A 200 answer
 must carry exactly DcvServerEndpoint and Port (§4: Host/HttpPort do not work);
 the request -- HTTP or a WebSocket upgrade -- is then proxied over TLS to that
-DCV server, and an upgraded connection relayed both ways until either side
+DCV server (its path under WebUrlPath, an inference), and an upgraded connection relayed both ways until either side
 closes or it stays idle for tcp-idle-timeout.  404 from the resolver gives the
 gateway's error page (404); an unreachable or malformed resolver gives 502.
 How the web client hands the gateway its session id is not documented beyond
@@ -257,15 +257,16 @@ def make_handler(conf, log):
                 if status != 200:
                     raise ValueError("status %d" % status)
                 host, port = answer["DcvServerEndpoint"], int(answer["Port"])
+                base = answer.get("WebUrlPath") or "/"
                 if answer.get("TransportProtocol") != "HTTP":
                     raise ValueError("TransportProtocol %r" % answer.get("TransportProtocol"))
             except (KeyError, TypeError, ValueError) as e:
                 log.error("Session %s: unusable resolver answer (%s): %.200r", sid, e, answer)
                 return self._error(502, "Bad Gateway")
-            log.info("%s: session %s resolved to %s:%d", client, sid, host, port)
-            self._proxy(host, port)
+            log.info("%s: session %s resolved to %s:%d%s", client, sid, host, port, base)
+            self._proxy(host, port, base)
 
-        def _proxy(self, host, port):
+        def _proxy(self, host, port, base):
             upgrade = self.headers.get("Upgrade", "").lower() == "websocket"
             try:
                 up = to_dcv.wrap_socket(socket.create_connection((host, port), timeout=10),
@@ -273,7 +274,14 @@ def make_handler(conf, log):
             except (OSError, ssl.SSLError) as e:
                 log.error("Cannot connect to the DCV server %s:%d: %s", host, port, e)
                 return self._error(502, "Bad Gateway")
-            head = ["%s %s HTTP/1.1" % (self.command, self.path)]
+            # The client addresses the gateway's root; the server serves under its
+            # web-url-path, which the resolver returns as WebUrlPath (§4; the mapping is an
+            # inference, the docs do not spell it out).
+            path = self.path
+            base = base.rstrip("/")
+            if base and path.split("?", 1)[0] != base and not path.startswith(base + "/"):
+                path = base + path
+            head = ["%s %s HTTP/1.1" % (self.command, path)]
             for k, v in self.headers.items():
                 if not upgrade and k.lower() in ("connection", "keep-alive"):
                     continue
