@@ -48,6 +48,7 @@ struct parser {
 	int n_seen;
 	bool identity_seen; /* a host's first identity line replaces the defaults */
 	unsigned sect_once; /* sections that may appear once */
+	int broker_host_line; /* where [broker] host was set, checked once every host is known */
 };
 
 /* What a value may carry depends on where it lands. Paths and names are written into nginx,
@@ -390,6 +391,7 @@ static int k_session(struct parser *p, const char *key, const char *v)
 		if (!(isalnum((unsigned char)*c) || strchr("._-", *c)))
 			return bad_value(p, key, v, "a session id of letters, digits, '.', '_' or '-'");
 	set_str(&p->host->session, v);
+	p->host->session_line = p->line;
 	return 1;
 }
 
@@ -429,6 +431,37 @@ static int k_broker_host(struct parser *p, const char *key, const char *v)
 {
 	(void)key;
 	set_str(&p->inv->broker_host, v);
+	p->broker_host_line = p->line;
+	return 1;
+}
+
+/* The gateway refuses an IP in [resolver] url (reference/dcv.md §3.1 [resolver], §7 item 6):
+ * the name must be a DNS name the gateway resolves (its /etc/hosts will do). */
+static int k_broker_name(struct parser *p, const char *key, const char *v)
+{
+	char *h = NULL;
+	int port = 0;
+	bool dotted = true;
+
+	if (!dcv_parse_hostport(v, 0, &h, &port) || port != 0) {
+		if (port)
+			free(h);
+		return bad_value(p, key, v, "a DNS name without port");
+	}
+	for (const char *c = h; *c; c++)
+		if (!isdigit((unsigned char)*c) && *c != '.')
+			dotted = false;
+	if (dotted || strchr(h, ':')) {
+		free(h);
+		return bad_value(p, key, v, "a DNS name: the Connection Gateway refuses an IP address in [resolver] url");
+	}
+	for (const char *c = h; *c; c++)
+		if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '.')) {
+			free(h);
+			return bad_value(p, key, v, "a DNS name of letters, digits, '-' and '.'");
+		}
+	free(p->inv->broker_name);
+	p->inv->broker_name = h;
 	return 1;
 }
 
@@ -601,6 +634,7 @@ static const struct keydef keys[] = {
 	{ "backup", S_AGENT, false, k_backup },
 
 	{ "host", S_BROKER, false, k_broker_host, CARRY_WORD },
+	{ "name", S_BROKER, false, k_broker_name, CARRY_WORD },
 	{ "resolver-port", S_BROKER, false, k_resolver_port },
 	{ "tls-client-auth", S_BROKER, false, k_tls_client_auth },
 
@@ -840,6 +874,48 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* [broker] host names a host section (dcvctl.conf.5), which may come after [broker]. */
+static int broker_host_known(struct parser *p)
+{
+	const char *spec = p->inv->broker_host, *near;
+
+	if (!spec || dcv_inventory_host(p->inv, spec))
+		return 1;
+	p->line = p->broker_host_line;
+	near = dcv_inventory_suggest_host(p->inv, spec);
+	if (near)
+		return fail(p, "'host = %s' in [broker] names no host (did you mean '%s'?)", spec, near);
+	return fail(p, "'host = %s' in [broker] names no host section", spec);
+}
+
+/* The resolver looks a session up by its id alone (reference/dcv.md §4: sessionId is the only
+ * key of POST /resolveSession), so behind the Connection Gateway two agents with one id would
+ * send users to whichever the broker finds first. Run after defaults: `console` counts. */
+static int unique_sessions(struct parser *p)
+{
+	struct dcv_inventory *inv = p->inv;
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+
+	if (!gw || gw->proxy != DCV_PROXY_CONNECTION_GATEWAY)
+		return 1;
+	for (int i = 0; i < inv->n_hosts; i++) {
+		const struct dcv_host *b = inv->hosts[i];
+		if (b->role != DCV_ROLE_AGENT)
+			continue;
+		for (int j = 0; j < i; j++) {
+			const struct dcv_host *a = inv->hosts[j];
+			if (a->role != DCV_ROLE_AGENT || strcmp(a->session, b->session) != 0)
+				continue;
+			p->line = b->session_line ? b->session_line : b->line;
+			return fail(p, "session '%s' of [agent %s] is also the session of [agent %s]: with "
+				       "proxy = connection-gateway the broker resolves a session by its id alone, "
+				       "so every agent needs its own (set 'session = ...' in [agent %s])",
+				    b->session, b->name, a->name, b->name);
+		}
+	}
+	return 1;
+}
+
 static int resolve_defaults(struct parser *p)
 {
 	struct dcv_inventory *inv = p->inv;
@@ -1022,7 +1098,11 @@ int dcv_inventory_parse(FILE *f, const char *name, const char *home, struct dcv_
 	if (!p.failed)
 		resolve_jumps(&p);
 	if (!p.failed)
+		broker_host_known(&p);
+	if (!p.failed)
 		resolve_defaults(&p);
+	if (!p.failed)
+		unique_sessions(&p);
 	if (p.failed) {
 		dcv_inventory_free(inv);
 		return err ? err->code : DCV_E_CONFIG;
@@ -1083,6 +1163,7 @@ void dcv_inventory_free(struct dcv_inventory *inv)
 		free(inv->names[i]);
 	free(inv->proxy);
 	free(inv->broker_host);
+	free(inv->broker_name);
 	free(inv->aws_region);
 	free(inv->aws_profile);
 	free(inv->aws_vpc_endpoint_id);

@@ -69,6 +69,7 @@ struct dcv_host {
 	char *session_type;
 	char *session_owner;
 	char *session_name; /* NULL: no name */
+	int session_line;   /* line of its `session` key, 0 when defaulted */
 	bool backup;
 };
 
@@ -88,6 +89,7 @@ struct dcv_inventory {
 	int n_hosts;
 	/* [broker] */
 	char *broker_host;
+	char *broker_name; /* DNS name of the resolver for [resolver] url (never an IP) */
 	int resolver_port;
 	bool tls_client_auth;
 	/* [aws]: the AWS side of the path, through the operator's aws CLI (NULL: unset) */

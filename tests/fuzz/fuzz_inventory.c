@@ -1,10 +1,11 @@
 /* fuzz_inventory - dcvctl.conf through dcv_inventory_parse on a memory stream, then what
- * consumes a parsed inventory: look-ups and every renderer. */
+ * consumes a parsed inventory: look-ups and every renderer, the gateway's checked by its lint. */
 #include "fuzz.h"
 
 #include "../../lib/err.h"
 #include "../../lib/inventory.h"
 #include "../../lib/proxy.h"
+#include "../../lib/proxy_gateway.h"
 #include "../../lib/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -31,6 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				dcv_proxy_kinds[k]->render(inv, &(struct dcv_proxy_env){ 0 }, &out);
 				dcv_buf_reset(&out);
 			}
+		/* the connection-gateway kind (not in the table yet): what it renders, its lint accepts */
+		if (dcv_render_gateway(inv, NULL, &out, &err) == DCV_OK) {
+			struct dcv_findings fs = { 0 };
+			dcv_lint_gateway(out.data, "gw.conf", &fs);
+			FUZZ_ASSERT(fs.n == 0);
+			dcv_findings_free(&fs);
+		} else {
+			FUZZ_ASSERT(err.code == DCV_E_CONFIG && err.msg[0] != '\0');
+		}
+		dcv_buf_reset(&out);
 		dcv_inventory_suggest_host(inv, "dcv1");
 		dcv_buf_release(&out);
 		dcv_inventory_free(inv);

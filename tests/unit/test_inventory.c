@@ -645,7 +645,7 @@ static void test_inventory_every_key_of_the_design(void **state)
 		"[agent dcv1]\naddress = 198.18.0.20\nuser = ubuntu\nport = 8444\nweb-url-path = /dcv\n"
 		"authentication = system\nsession = desk-1\nsession-type = virtual\n"
 		"session-owner = alice\nsession-name = Ubuntu Desktop\nbackup = yes\n"
-		"[broker]\nresolver-port = 8448\ntls-client-auth = yes\n"
+		"[broker]\nname = broker.lab.example\nresolver-port = 8448\ntls-client-auth = yes\n"
 		"[check]\ncert-warn-days = 14\nhold = 5m\nhttp-expect = 200, 301,302\n");
 	struct dcv_host *g = host(inv, "gateway"), *a = host(inv, "dcv1");
 
@@ -673,11 +673,94 @@ static void test_inventory_every_key_of_the_design(void **state)
 	assert_string_equal(a->session_name, "Ubuntu Desktop");
 	assert_true(a->backup);
 	assert_int_equal(inv->resolver_port, 8448);
+	assert_string_equal(inv->broker_name, "broker.lab.example");
 	assert_true(inv->tls_client_auth);
 	assert_int_equal(inv->cert_warn_days, 14);
 	assert_int_equal(inv->hold_ms, 300000);
 	assert_int_equal(inv->n_http_expect, 3);
 	assert_int_equal(inv->http_expect[1], 301);
+	dcv_inventory_free(inv);
+}
+
+/* ---------------------------------------------------------------- [broker], connection-gateway */
+
+static void test_inventory_broker_name_refuses_ip(void **state)
+{
+	(void)state;
+	expect_error("[broker]\nname = 198.18.0.10\n" GATEWAY,
+		     NAME ":2: bad value '198.18.0.10' for 'name' in [broker] (expected a DNS name: the "
+		     "Connection Gateway refuses an IP address in [resolver] url)");
+	expect_error("[broker]\nname = [2001:db8::1]\n" GATEWAY,
+		     NAME ":2: bad value '[2001:db8::1]' for 'name' in [broker] (expected a DNS name: the "
+		     "Connection Gateway refuses an IP address in [resolver] url)");
+	expect_error("[broker]\nname = broker.lab:8447\n" GATEWAY,
+		     NAME ":2: bad value 'broker.lab:8447' for 'name' in [broker] (expected a DNS name without port)");
+	expect_error("[broker]\nname = broker_1.lab\n" GATEWAY,
+		     NAME ":2: bad value 'broker_1.lab' for 'name' in [broker] (expected a DNS name of letters, "
+		     "digits, '-' and '.')");
+	/* a typo still gets file:line and the nearest key */
+	expect_error("[broker]\nnmae = broker.lab\n" GATEWAY,
+		     NAME ":2: unknown key 'nmae' in [broker] (did you mean 'name'?)");
+}
+
+static void test_inventory_broker_host_names_a_host(void **state)
+{
+	struct dcv_inventory *inv;
+
+	(void)state;
+	expect_error("[broker]\nhost = gatewya\n" GATEWAY,
+		     NAME ":2: 'host = gatewya' in [broker] names no host (did you mean 'gateway'?)");
+	expect_error(GATEWAY "[broker]\nhost = 198.18.0.10\n",
+		     NAME ":5: 'host = 198.18.0.10' in [broker] names no host section");
+	/* a section defined after [broker] counts */
+	inv = parse_ok("[broker]\nhost = bastion\n" GATEWAY "[bastion]\naddress = 198.18.0.5\nuser = u\n");
+	assert_string_equal(inv->broker_host, "bastion");
+	dcv_inventory_free(inv);
+}
+
+static void test_inventory_broker_defaults(void **state)
+{
+	struct dcv_inventory *inv = parse_ok(GATEWAY);
+
+	(void)state;
+	assert_null(inv->broker_name);
+	assert_null(inv->broker_host);
+	assert_int_equal(inv->resolver_port, 8447);
+	assert_false(inv->tls_client_auth);
+	dcv_inventory_free(inv);
+}
+
+#define CGW "[gateway]\naddress = 198.18.0.10\nuser = ec2-user\nproxy = connection-gateway\n"
+
+static void test_inventory_gateway_mode_refuses_shared_session(void **state)
+{
+	(void)state;
+	/* explicit ids: the second agent's `session` line */
+	expect_error(CGW "[agent dcv1]\naddress = 198.18.0.20\nuser = u\nsession = desk\n"
+			 "[agent dcv2]\naddress = 198.18.0.21\nuser = u\nsession = desk\n",
+		     NAME ":12: session 'desk' of [agent dcv2] is also the session of [agent dcv1]: with "
+		     "proxy = connection-gateway the broker resolves a session by its id alone, so every "
+		     "agent needs its own (set 'session = ...' in [agent dcv2])");
+	/* both defaulted to console: the second agent's section header */
+	expect_error(CGW "[agent dcv1]\naddress = 198.18.0.20\nuser = u\n"
+			 "[agent dcv2]\naddress = 198.18.0.21\nuser = u\n",
+		     NAME ":8: session 'console' of [agent dcv2] is also the session of [agent dcv1]: with "
+		     "proxy = connection-gateway the broker resolves a session by its id alone, so every "
+		     "agent needs its own (set 'session = ...' in [agent dcv2])");
+}
+
+static void test_inventory_shared_session_fine_outside_gateway_mode(void **state)
+{
+	struct dcv_inventory *inv;
+
+	(void)state;
+	inv = parse_ok(GATEWAY "[agent dcv1]\naddress = 198.18.0.20\nuser = u\n"
+			       "[agent dcv2]\naddress = 198.18.0.21\nuser = u\n");
+	dcv_inventory_free(inv);
+	inv = parse_ok(CGW "[agent dcv1]\naddress = 198.18.0.20\nuser = u\nsession = dcv1\n"
+			   "[agent dcv2]\naddress = 198.18.0.21\nuser = u\nsession = dcv2\n");
+	assert_string_equal(host(inv, "dcv2")->session, "dcv2");
+	assert_int_equal(host(inv, "dcv2")->session_line, 12);
 	dcv_inventory_free(inv);
 }
 
@@ -737,6 +820,7 @@ static void test_inventory_refuses_what_configs_cannot_carry(void **state)
 		{ AGENT, 7, "agent dcv1", "session-owner", "ali", "ce" },
 		{ "[endpoint]\n", 2, "endpoint", "names", "portal", ".example.com" },
 		{ "[broker]\n", 2, "broker", "host", "broker", ".example.com" },
+		{ "[broker]\n", 2, "broker", "name", "broker", ".example.com" },
 	};
 	static const char refused[] = ";{}#\"'$`\\ \t\x01\x1b\x7f";
 	char text[512], want[256], what[32];
@@ -822,6 +906,11 @@ int main(void)
 		cmocka_unit_test(test_inventory_durations),
 		cmocka_unit_test(test_inventory_builtin_defaults),
 		cmocka_unit_test(test_inventory_every_key_of_the_design),
+		cmocka_unit_test(test_inventory_broker_name_refuses_ip),
+		cmocka_unit_test(test_inventory_broker_host_names_a_host),
+		cmocka_unit_test(test_inventory_broker_defaults),
+		cmocka_unit_test(test_inventory_gateway_mode_refuses_shared_session),
+		cmocka_unit_test(test_inventory_shared_session_fine_outside_gateway_mode),
 		cmocka_unit_test(test_inventory_suggest_host),
 		cmocka_unit_test(test_inventory_load_missing_file),
 		cmocka_unit_test(test_inventory_free_null),

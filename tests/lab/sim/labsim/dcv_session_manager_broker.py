@@ -46,6 +46,7 @@ MAPPINGS = "/var/lib/dcvsmbroker/dns-mappings.json"
 PIDFILE = "/run/labsim/pids/dcv-session-manager-broker.pid"
 LOG = "/var/log/dcv-session-manager-broker/broker.log"
 NOT_FOUND = "The requested combination of transport and sessionId does not exist"
+TRUSTSTORE_PEM = "/run/labsim/broker-gateway-truststore.pem"
 
 
 def local_ipv4():
@@ -57,6 +58,22 @@ def local_ipv4():
 def openssl(*args):
     subprocess.run(["openssl"] + list(args), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def hosts_names(ips, path="/etc/hosts"):
+    """Names /etc/hosts gives this host's addresses: the gateway reaches the resolver by a
+    DNS name ([resolver] url, dcv.md §3.1) and verifies it against the broker's CA, so the
+    lab's name for the broker (each lab host's /etc/hosts) must be in the certificate."""
+    names = []
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.split("#", 1)[0].split()
+                if len(fields) > 1 and fields[0] in ips:
+                    names += [n for n in fields[1:] if n not in names]
+    except OSError:
+        pass
+    return names
 
 
 def ensure_security(log):
@@ -71,8 +88,10 @@ def ensure_security(log):
     csr = SECURITY + "/dcvsmbroker.csr"
     openssl("req", *ec, "-subj", "/CN=%s" % os.uname().nodename,
             "-keyout", SRV_KEY, "-out", csr)
-    sans = ["DNS:localhost", "DNS:%s" % os.uname().nodename] + \
-        ["IP:%s" % ip for ip in local_ipv4()]
+    ips = local_ipv4()
+    names = ["localhost", os.uname().nodename] + \
+        [n for n in hosts_names(ips) if n not in ("localhost", os.uname().nodename)]
+    sans = ["DNS:%s" % n for n in names] + ["IP:%s" % ip for ip in ips]
     ext = SECURITY + "/san.ext"
     with open(ext, "w") as f:
         f.write("subjectAltName=%s\n" % ",".join(sans))
@@ -90,7 +109,8 @@ def trust_store_cafile(path, password):
         head = f.read(64)
     if head.startswith(b"-----BEGIN"):
         return path
-    pem = "/run/labsim/broker-gateway-truststore.pem"
+    pem = TRUSTSTORE_PEM
+    os.makedirs(os.path.dirname(pem), exist_ok=True)
     subprocess.run(["openssl", "pkcs12", "-in", path, "-nokeys", "-passin",
                     "pass:%s" % (password or ""), "-out", pem], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,27 +22,33 @@ def openssl(*args):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def generate(out):
+    """Make the credentials in `out`; returns the trust store password."""
+    os.makedirs(out, mode=0o700, exist_ok=True)
+    key = os.path.join(out, "dcv_gateway_key.pem")
+    cert = os.path.join(out, "dcv_gateway_cert.pem")
+    store = os.path.join(out, "dcv_gateway_truststore.p12")
+    password = secrets.token_hex(12)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+            "-subj", "/CN=dcv-connection-gateway", "-keyout", key, "-out", cert)
+    openssl("pkcs12", "-export", "-nokeys", "-in", cert, "-out", store,
+            "-passout", "pass:%s" % password)
+    os.chmod(key, 0o600)
+    with open(os.path.join(out, "pass"), "w") as f:
+        f.write(password + "\n")
+    os.chmod(os.path.join(out, "pass"), 0o600)
+    return password
+
+
 def main():
     if os.getuid() != 0:
         sys.stderr.write("This script must be run as root\n")
         return 1
-    os.makedirs(OUT, mode=0o700, exist_ok=True)
-    key = os.path.join(OUT, "dcv_gateway_key.pem")
-    cert = os.path.join(OUT, "dcv_gateway_cert.pem")
-    store = os.path.join(OUT, "dcv_gateway_truststore.p12")
-    password = secrets.token_hex(12)
     try:
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                "-subj", "/CN=dcv-connection-gateway", "-keyout", key, "-out", cert)
-        openssl("pkcs12", "-export", "-nokeys", "-in", cert, "-out", store,
-                "-passout", "pass:%s" % password)
+        password = generate(OUT)
     except subprocess.CalledProcessError as e:
         sys.stderr.write("gen-gateway-certificates.sh: %s\n" % e)
         return 1
-    os.chmod(key, 0o600)
-    with open(os.path.join(OUT, "pass"), "w") as f:
-        f.write(password + "\n")
-    os.chmod(os.path.join(OUT, "pass"), 0o600)
     print("Certificates generated in folder: %s" % OUT)
     print("TrustStore password: %s" % password)
     return 0
