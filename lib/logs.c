@@ -355,10 +355,15 @@ int dcv_logs_sources(const struct dcv_inventory *inv, const struct dcv_host *h,
 	return n;
 }
 
-/* The pipe that tags each line with its source; fflush so a follower's lines leave at once. */
+/* The pipe that tags each line with its source. A follower's lines must leave as they come:
+ * mawk (Debian's awk) reads a pipe in blocks whatever it flushes, so they go through the
+ * shell's read, which takes a line at a time. */
 static void tag(struct dcv_buf *out, int i, bool follow)
 {
-	dcv_buf_addf(out, " | awk -v i=%d '{ print i \"\\t\" $0; fflush() }'%s\n", i, follow ? " &" : "");
+	if (follow)
+		dcv_buf_addf(out, " | while IFS= read -r l; do printf '%d\\t%%s\\n' \"$l\"; done &\n", i);
+	else
+		dcv_buf_addf(out, " | awk -v i=%d '{ print i \"\\t\" $0 }'\n", i);
 }
 
 static void script_source(const struct dcv_log_source *s, int i, const struct dcv_logs_req *req,
@@ -369,14 +374,14 @@ static void script_source(const struct dcv_log_source *s, int i, const struct dc
 	if (s->file) {
 		dcv_buf_adds(out, "if [ -r ");
 		dcv_shquote(out, s->file);
-		dcv_buf_addf(out, " ]; then echo '+ %d file'\n", i);
+		dcv_buf_addf(out, " ]; then echo '+ %d file'\n ", i);
 		if (req->since_s && !req->follow) {
 			/* a file untouched since then has nothing to show: skip reading it */
-			dcv_buf_adds(out, "  [ -z \"$(find ");
+			dcv_buf_adds(out, " [ -z \"$(find ");
 			dcv_shquote(out, s->file);
 			dcv_buf_addf(out, " -newermt @%lld 2>/dev/null)\" ] ||", req->since_s);
 		}
-		dcv_buf_addf(out, "  tail -n %d%s ", req->lines, req->follow ? " -F" : "");
+		dcv_buf_addf(out, " tail -n %d%s ", req->lines, req->follow ? " -F" : "");
 		dcv_shquote(out, s->file);
 		dcv_buf_adds(out, " 2>/dev/null");
 		tag(out, i, req->follow);

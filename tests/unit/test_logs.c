@@ -340,7 +340,7 @@ static void test_logs_script_reads_or_follows(void **state)
 
 	dcv_logs_script(src, 2, &follow, &s);
 	assert_non_null(strstr(s.data, "tail -n 5 -F '/var/log/dcv/server.log'"));
-	assert_non_null(strstr(s.data, " -n 5 -f | awk -v i=0 '{ print i \"\\t\" $0; fflush() }' &\n"));
+	assert_non_null(strstr(s.data, " -n 5 -f | while IFS= read -r l; do printf '0\\t%s\\n' \"$l\"; done &\n"));
 	assert_null(strstr(s.data, "newermt"));
 	assert_non_null(strstr(s.data, "cat >/dev/null\nkill 0\n"));
 	dcv_buf_release(&s);
