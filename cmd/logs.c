@@ -45,6 +45,7 @@ struct host_job {
 	struct dcv_log_line **lines; /* collected (not following) */
 	size_t n_lines, cap_lines;
 	long long last_ms[DCV_LOGS_MAX_SOURCES]; /* following: the time of the latest line */
+	enum dcv_log_level last_level[DCV_LOGS_MAX_SOURCES]; /* and its level */
 	bool announce; /* following: say "reconnected" when the next run starts printing */
 	int rc;
 	struct dcv_err err;
@@ -142,9 +143,13 @@ static void follow_line(void *user, struct dcv_log_line *l)
 	struct host_job *hj = user;
 	struct job *j = hj->job;
 
-	/* a line without its own time belongs to the one above it */
-	if (l->ms)
+	/* a line without its own time belongs to the one above it (dcv_logs_sort's rule) */
+	if (l->ms) {
 		hj->last_ms[l->source] = l->ms;
+		hj->last_level[l->source] = l->level;
+	} else if (hj->last_ms[l->source]) {
+		l->level = hj->last_level[l->source];
+	}
 	l->key = hj->last_ms[l->source];
 	if (wanted(j, l)) {
 		pthread_mutex_lock(&j->out);
@@ -363,7 +368,9 @@ static int parse(struct dcv_ctx *ctx, struct cli_args *a, struct job *j)
 	if ((v = cli_opt(&dcv_cmd_logs, a, "since"))) {
 		if (!dcv_parse_duration(v, &ms) || ms <= 0)
 			return usage_error(&dcv_cmd_logs, "bad duration '%s' for --since", v);
-		j->since_ms = dcv_now_ms() - ms;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now); /* log times are wall-clock times */
+		j->since_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ms;
 		j->req.since_s = j->since_ms / 1000;
 		if (!cli_opt(&dcv_cmd_logs, a, "lines"))
 			j->req.lines = SINCE_LINES;

@@ -568,17 +568,25 @@ void dcv_logs_sort(struct dcv_log_line *v, size_t n)
 	while (start < n) {
 		size_t end = start;
 		long long first = 0, prev;
+		enum dcv_log_level level = DCV_LOG_INFO;
+		bool timed = false;
 
 		while (end < n && v[end].host == v[start].host && v[end].source == v[start].source) {
 			if (!first)
 				first = v[end].ms;
 			end++;
 		}
-		/* lines before the first time sort with it; later ones with the line above */
+		/* lines before the first time sort with it; later ones with the line above, whose
+		 * level they share (the trace of an ERROR is part of the error) */
 		prev = first;
 		for (size_t i = start; i < end; i++) {
-			if (v[i].ms)
+			if (v[i].ms) {
 				prev = v[i].ms;
+				level = v[i].level;
+				timed = true;
+			} else if (timed) {
+				v[i].level = level;
+			}
 			v[i].key = prev;
 		}
 		start = end;

@@ -97,7 +97,8 @@ void dcv_logs_reader_finish(struct dcv_logs_reader *r);
 void dcv_logs_reader_release(struct dcv_logs_reader *r);
 
 /* Merge by time: a line without a time of its own sorts with the line before it in its source
- * (a stack trace stays under its message); equal times keep arrival order. Fills each key. */
+ * and takes its level (a stack trace stays under its message, and is as grave); equal times
+ * keep arrival order. Fills each key. */
 void dcv_logs_sort(struct dcv_log_line *v, size_t n);
 
 /* The label a line's source shows: the file, or "journal:UNIT". */

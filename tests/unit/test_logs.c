@@ -277,11 +277,17 @@ static void test_logs_sort_merges_hosts_and_keeps_traces_together(void **state)
 	const char *want[] = { "dcv2 no time at all", "dcv1 before any time", "dcv1 1s", "gw a 3s",
 			       "gw a trace of 3s", "gw b 3s", "dcv1 4s", "gw a 5s" };
 
+	v[0].level = DCV_LOG_ERROR;
+	v[3].level = DCV_LOG_WARN;
 	dcv_logs_sort(v, sizeof(v) / sizeof(v[0]));
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		assert_string_equal(v[i].text, want[i]);
 	assert_int_equal(v[4].key, 3000);
 	assert_int_equal(v[4].ms, 0);
+	/* the trace is as grave as its message; a line before any time keeps its own level */
+	assert_int_equal(v[4].level, DCV_LOG_ERROR);
+	assert_int_equal(v[1].level, DCV_LOG_WARN);
+	assert_int_equal(v[0].level, DCV_LOG_INFO);
 }
 
 /* ---- sources and script ---- */
