@@ -344,7 +344,7 @@ static void add_host(struct dcv_ctx *ctx, struct job *j, struct dcv_host *h)
 			return;
 	hj->host = h;
 	hj->job = j;
-	hj->n_src = dcv_logs_sources(ctx->inv, h, hj->src);
+	hj->n_src = dcv_logs_sources(h, hj->src);
 	if (!hj->n_src) {
 		out_notice(ctx, "%s: a %s keeps no logs dcvctl reads", h->name, dcv_role_name(h->role));
 		return;

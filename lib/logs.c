@@ -338,12 +338,10 @@ static void add_sources(const struct dcv_log_source *t, const struct dcv_log_sou
 		out[(*n)++] = t;
 }
 
-int dcv_logs_sources(const struct dcv_inventory *inv, const struct dcv_host *h,
-		     const struct dcv_log_source **out)
+int dcv_logs_sources(const struct dcv_host *h, const struct dcv_log_source **out)
 {
 	int n = 0;
 
-	(void)inv;
 	if (h->role == DCV_ROLE_GATEWAY) {
 		const struct dcv_proxy_kind *k = dcv_proxy_kind(h->proxy);
 		if (k)

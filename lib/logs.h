@@ -9,7 +9,6 @@
 
 #include "buf.h"
 
-struct dcv_inventory;
 struct dcv_host;
 struct dcv_log_source;
 
@@ -45,8 +44,7 @@ enum dcv_log_level dcv_log_level(const char *line);
  * stands in when the file is absent. Fills out[] (static entries, at most
  * DCV_LOGS_MAX_SOURCES) and returns how many (0 for a bastion). */
 #define DCV_LOGS_MAX_SOURCES 16
-int dcv_logs_sources(const struct dcv_inventory *inv, const struct dcv_host *h,
-		     const struct dcv_log_source **out);
+int dcv_logs_sources(const struct dcv_host *h, const struct dcv_log_source **out);
 
 /* What to read. */
 struct dcv_logs_req {

@@ -302,21 +302,21 @@ static void test_logs_sources_per_role_and_kind(void **state)
 	const struct dcv_log_source *s[DCV_LOGS_MAX_SOURCES];
 	int n;
 
-	n = dcv_logs_sources(NULL, &gw, s);
+	n = dcv_logs_sources(&gw, s);
 	assert_int_equal(n, 5);
 	assert_string_equal(s[0]->file, "/var/log/nginx/dcv-access.log");
 	assert_string_equal(s[1]->file, "/var/log/nginx/dcv-error.log");
 	assert_string_equal(s[3]->file, "/var/log/dcv-connection-gateway/gateway.log");
 	assert_string_equal(s[3]->unit, DCV_UNIT_GATEWAY);
-	n = dcv_logs_sources(NULL, &ha, s);
+	n = dcv_logs_sources(&ha, s);
 	assert_int_equal(n, 3);
 	assert_string_equal(s[0]->file, "/var/log/haproxy.log");
 	assert_string_equal(s[0]->unit, "haproxy");
-	n = dcv_logs_sources(NULL, &agent, s);
+	n = dcv_logs_sources(&agent, s);
 	assert_int_equal(n, 2);
 	assert_string_equal(s[0]->file, "/var/log/dcv/server.log");
 	assert_string_equal(s[1]->unit, DCV_UNIT_SM_AGENT);
-	assert_int_equal(dcv_logs_sources(NULL, &bastion, s), 0);
+	assert_int_equal(dcv_logs_sources(&bastion, s), 0);
 
 	char buf[64];
 	assert_string_equal(dcv_logs_label(s[0], false, buf, sizeof(buf)), "/var/log/dcv/server.log");
