@@ -35,6 +35,9 @@ static const struct dcv_opt opts[] = {
 /* A follower's run lasts until the operator stops it. */
 #define FOLLOW_TIMEOUT_MS (365L * 24 * 3600 * 1000)
 #define BACKOFF_MAX_MS 30000
+/* After a reconnect, the last lines of each log are read again: those written while the
+ * connection was down are among them (up to this many). */
+#define RESUME_LINES 1000
 
 struct host_job {
 	struct dcv_host *host;
@@ -47,6 +50,8 @@ struct host_job {
 	long long last_ms[DCV_LOGS_MAX_SOURCES]; /* following: the time of the latest line */
 	enum dcv_log_level last_level[DCV_LOGS_MAX_SOURCES]; /* and its level */
 	bool announce; /* following: say "reconnected" when the next run starts printing */
+	struct dcv_logs_mark mark[DCV_LOGS_MAX_SOURCES]; /* following: what was read of each log */
+	long long start_ms; /* following: the host's time when it began */
 	int rc;
 	struct dcv_err err;
 	struct job *job;
@@ -143,6 +148,11 @@ static void follow_line(void *user, struct dcv_log_line *l)
 	struct host_job *hj = user;
 	struct job *j = hj->job;
 
+	if (!dcv_logs_mark_next(&hj->mark[l->source], l)) {
+		free(l->text);
+		free(l);
+		return;
+	}
 	/* a line without its own time belongs to the one above it (dcv_logs_sort's rule) */
 	if (l->ms) {
 		hj->last_ms[l->source] = l->ms;
@@ -246,8 +256,9 @@ static bool permanent(int rc)
 	return rc == DCV_E_AUTH || rc == DCV_E_HOSTKEY || rc == DCV_E_CONFIG || rc == DCV_E_REMOTE;
 }
 
-/* Follow one host for as long as dcvctl runs: a lost connection is made again, first at once
- * and then with a growing pause, each time on a fresh pool (a pool keeps a host's first error). */
+/* Follow one host for as long as dcvctl runs: a lost connection is made again after a pause
+ * that grows from 1 s to 30 s, each time on a fresh pool (a pool keeps a host's first error),
+ * and what was written meanwhile is shown. */
 static void follow_worker(void *user, int i)
 {
 	struct job *j = user;
@@ -263,8 +274,10 @@ static void follow_worker(void *user, int i)
 		hj->reader.clock.now_s = 0;
 		rc = read_host(j, hj, own ? own : j->pool, &req, &err);
 		if (hj->reader.clock.now_s) {
-			/* it ran: what was shown is not shown again, and the next pause starts short */
-			req.lines = 0;
+			/* it ran: the next run reads the logs' ends again, and the pause starts short */
+			if (!hj->start_ms)
+				hj->start_ms = hj->reader.clock.now_s * 1000;
+			req.lines = RESUME_LINES;
 			req.since_s = 0;
 			backoff = 1000;
 		}
@@ -277,6 +290,8 @@ static void follow_worker(void *user, int i)
 		}
 		say(j, false, "%s: %s; reconnecting in %lds", hj->host->name, err.msg, backoff / 1000);
 		hj->announce = true;
+		for (int s = 0; hj->start_ms && s < hj->n_src; s++)
+			dcv_logs_mark_resume(&hj->mark[s], hj->start_ms);
 		usleep((useconds_t)backoff * 1000);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 		dcv_ssh_pool_free(own);

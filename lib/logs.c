@@ -536,6 +536,41 @@ void dcv_logs_reader_finish(struct dcv_logs_reader *r)
 	r->cut = false;
 }
 
+/* ---- resuming after a reconnect ---- */
+
+bool dcv_logs_mark_next(struct dcv_logs_mark *m, const struct dcv_log_line *l)
+{
+	if (m->resuming) {
+		if (!l->ms && m->dropping)
+			return false;
+		if (l->ms && (l->ms < m->skip_ms || (l->ms == m->skip_ms && m->skip > 0))) {
+			if (l->ms == m->skip_ms)
+				m->skip--;
+			m->dropping = true;
+			return false;
+		}
+		/* the first new line with a time ends the lines read again; one without a time
+		 * that follows a new line is new too (an untimed log is shown again, never lost) */
+		m->dropping = false;
+		m->resuming = l->ms == 0;
+	}
+	if (l->ms && l->ms == m->ms) {
+		m->at_ms++;
+	} else if (l->ms) {
+		m->ms = l->ms;
+		m->at_ms = 1;
+	}
+	return true;
+}
+
+void dcv_logs_mark_resume(struct dcv_logs_mark *m, long long start_ms)
+{
+	m->resuming = true;
+	m->dropping = m->ms != 0;
+	m->skip_ms = m->ms ? m->ms : start_ms;
+	m->skip = m->ms ? m->at_ms : 0;
+}
+
 /* ---- merge ---- */
 
 static int by_source(const void *a, const void *b)

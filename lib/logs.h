@@ -99,6 +99,24 @@ void dcv_logs_reader_release(struct dcv_logs_reader *r);
  * keep arrival order. Fills each key. */
 void dcv_logs_sort(struct dcv_log_line *v, size_t n);
 
+/* Where a follower got to in one source, so that after a reconnect (which reads the last lines
+ * of each log again) what was already read is not shown twice and what was written while it was
+ * away is. */
+struct dcv_logs_mark {
+	long long ms;      /* time of the last line read, 0 before any */
+	int at_ms;         /* how many lines read carry exactly that time */
+	bool resuming;     /* reading the lines again after a reconnect */
+	bool dropping;     /* ... and the line above was one read before */
+	long long skip_ms; /* ... lines older than this were read before */
+	int skip;          /* ... and this many of those at skip_ms */
+};
+
+/* Record the next line of the source; false when it was read before the reconnect. */
+bool dcv_logs_mark_next(struct dcv_logs_mark *m, const struct dcv_log_line *l);
+/* A reconnect: the lines read again start now. `start_ms` is when following began (the host's
+ * clock): of a source nothing was read from, only lines since then are new. */
+void dcv_logs_mark_resume(struct dcv_logs_mark *m, long long start_ms);
+
 /* The label a line's source shows: the file, or "journal:UNIT". */
 const char *dcv_logs_label(const struct dcv_log_source *src, bool journal, char *buf, size_t n);
 

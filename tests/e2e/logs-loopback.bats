@@ -286,14 +286,18 @@ descends_from() {  # descends_from PID ANCESTOR
 	descends_from "$session" "$(cat "$SSHD_DIR/logs.pgid")"
 	kill -KILL "$session"
 	wait_for 15 grep -q "^dcvctl: dcv1: .*; reconnecting in 1s$" "$err"
+	# written while the connection is down: shown once it is back
+	dcv_line "2026-01-02 10:00:02" INFO "while away"
 	wait_for 15 grep -qx "dcvctl: dcv1: reconnected" "$err"
 	wait_for 10 gone "$tail_pid"
-	dcv_line "2026-01-02 10:00:02" INFO "after reconnect"
+	dcv_line "2026-01-02 10:00:03" INFO "after reconnect"
 	wait_for 15 grep -q "^dcv1 $DCV_LOG: .*main - after reconnect$" "$out"
+	[ "$(grep -c "main - while away$" "$out")" -eq 1 ]
 	kill -INT "$FOLLOWER"
 	wait "$FOLLOWER" || rc=$?
 	FOLLOWER=
 	[ "$rc" -eq 0 ]
 	# what was shown before the drop is not shown again
 	[ "$(grep -c "main - before$" "$out")" -eq 1 ]
+	[ "$(wc -l <"$out")" -eq 3 ]
 }

@@ -211,9 +211,13 @@ assert d['line'].endswith('ERROR main - $MARK json'), d"
 	session=$(sshd_session_of "$tail_pid")
 	kill -KILL "$session"
 	wait_for 30 grep -q "^dcvctl: dcv1: .*; reconnecting in [0-9]*s$" "$err"
+	# written while the connection is down: shown once it is back
+	# (stamped now: after the reconnect, lines older than the last one read count as read)
+	dcv_line dcv1 "$(lab_exec dcv1 date '+%F %T')" INFO "$MARK while away"
 	wait_for 60 grep -qx "dcvctl: dcv1: reconnected" "$err"
 	dcv_line dcv1 "$(date +%F) 00:00:01" INFO "$MARK after reconnect"
 	wait_for 20 grep -q "^dcv1 $DCV_LOG: .*$MARK after reconnect$" "$out"
+	[ "$(grep -c "$MARK while away$" "$out")" -eq 1 ]
 	kill -INT "$FOLLOWER"
 	local rc=0
 	wait "$FOLLOWER" || rc=$?

@@ -290,6 +290,65 @@ static void test_logs_sort_merges_hosts_and_keeps_traces_together(void **state)
 	assert_int_equal(v[0].level, DCV_LOG_INFO);
 }
 
+/* ---- resuming a follow ---- */
+
+/* Feed lines of the given times (0: none) to the mark; the kept ones as a string "ynny". */
+static void feed_marks(struct dcv_logs_mark *m, const long long *ms, int n, char *kept)
+{
+	for (int i = 0; i < n; i++) {
+		struct dcv_log_line l = line(0, 0, i, ms[i], "x");
+		kept[i] = dcv_logs_mark_next(m, &l) ? 'y' : 'n';
+	}
+	kept[n] = '\0';
+}
+
+static void test_logs_mark_shows_what_came_while_away_once(void **state)
+{
+	(void)state;
+	struct dcv_logs_mark m = { 0 };
+	char kept[16];
+
+	/* before the drop: 1s, 2s, 2s and a trace line */
+	feed_marks(&m, (long long[]){ 1000, 2000, 2000, 0 }, 4, kept);
+	assert_string_equal(kept, "yyyy");
+	dcv_logs_mark_resume(&m, 500);
+	/* read again: the same four, then a third line at 2s and one at 3s written meanwhile */
+	feed_marks(&m, (long long[]){ 1000, 2000, 2000, 0, 2000, 0, 3000 }, 7, kept);
+	assert_string_equal(kept, "nnnnyyy");
+	/* live again: nothing is held back */
+	feed_marks(&m, (long long[]){ 3000, 0, 1000 }, 3, kept);
+	assert_string_equal(kept, "yyy");
+}
+
+static void test_logs_mark_of_a_silent_log_starts_when_following_began(void **state)
+{
+	(void)state;
+	struct dcv_logs_mark m = { 0 };
+	char kept[16];
+
+	dcv_logs_mark_resume(&m, 5000);
+	feed_marks(&m, (long long[]){ 4000, 0, 5000, 0 }, 4, kept);
+	assert_string_equal(kept, "nnyy");
+	/* a second drop before anything new was read changes nothing */
+	struct dcv_logs_mark twice = { 0 };
+	dcv_logs_mark_resume(&twice, 5000);
+	dcv_logs_mark_resume(&twice, 5000);
+	feed_marks(&twice, (long long[]){ 4000, 6000 }, 2, kept);
+	assert_string_equal(kept, "ny");
+}
+
+static void test_logs_mark_shows_an_untimed_log_again_rather_than_lose_it(void **state)
+{
+	(void)state;
+	struct dcv_logs_mark m = { 0 };
+	char kept[16];
+
+	feed_marks(&m, (long long[]){ 0, 0 }, 2, kept);
+	dcv_logs_mark_resume(&m, 5000);
+	feed_marks(&m, (long long[]){ 0, 0, 0 }, 3, kept);
+	assert_string_equal(kept, "yyy");
+}
+
 /* ---- sources and script ---- */
 
 static void test_logs_sources_per_role_and_kind(void **state)
@@ -366,6 +425,9 @@ int main(void)
 		cmocka_unit_test(test_logs_reader_tags_lines_in_any_pieces),
 		cmocka_unit_test(test_logs_reader_cuts_an_endless_line),
 		cmocka_unit_test(test_logs_sort_merges_hosts_and_keeps_traces_together),
+		cmocka_unit_test(test_logs_mark_shows_what_came_while_away_once),
+		cmocka_unit_test(test_logs_mark_of_a_silent_log_starts_when_following_began),
+		cmocka_unit_test(test_logs_mark_shows_an_untimed_log_again_rather_than_lose_it),
 		cmocka_unit_test(test_logs_sources_per_role_and_kind),
 		cmocka_unit_test(test_logs_script_reads_or_follows),
 	};
