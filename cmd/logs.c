@@ -4,7 +4,6 @@
 #include "../lib/buf.h"
 #include "../lib/inventory.h"
 #include "../lib/logs.h"
-#include "../lib/proxy.h"
 #include "../lib/sanitize.h"
 #include "../lib/ssh.h"
 #include "../lib/util.h"
