@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "../lib/buf.h"
+#include "../lib/certinstall.h"
 #include "../lib/inventory.h"
 #include "../lib/proxy.h"
 #include "../lib/probe.h"
@@ -19,20 +20,36 @@
 #include <time.h>
 #include <unistd.h>
 
+struct check_vars {
+	const char *remote, *key;
+	struct cli_list names;
+	bool json;
+};
+
 static const struct dcv_opt check_opts[] = {
-	{ "remote", 'r', "HOST:PATH", "read the certificate on a host (with sudo)" },
-	{ "name", 'n', "FQDN", "a name the certificate must cover (repeatable; default: the endpoint and names)" },
-	{ "key", 'k', "PATH", "the private key to match (local file, or a path on the --remote host)" },
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct check_vars, remote, 'r', "remote", "HOST:PATH", "read the certificate on a host (with sudo)"),
+	CLI_LIST(struct check_vars, names, 'n', "name", "FQDN",
+		 "a name the certificate must cover (repeatable; default: the endpoint and names)"),
+	CLI_STRING(struct check_vars, key, 'k', "key", "PATH",
+		   "the private key to match (local file, or a path on the --remote host)"),
+	CLI_BOOL(struct check_vars, json, 0, "json", "print as JSON"),
+	CLI_END,
+};
+
+struct gen_vars {
+	const char *out;
+	struct cli_list sans;
+	long days;
+	bool install;
 };
 
 static const struct dcv_opt gen_opts[] = {
-	{ "out", 'o', "DIR", "write cert.pem (mode 644) and key.pem (mode 600) here" },
-	{ "san", 's', "NAME", "another DNS name or IP address (repeatable)" },
-	{ "days", 0, "N", "validity in days (default 365)" },
-	{ "install", 0, NULL, "also install the pair at the gateway's cert/key paths and reload the proxy" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct gen_vars, out, 'o', "out", "DIR", "write cert.pem (mode 644) and key.pem (mode 600) here"),
+	CLI_LIST(struct gen_vars, sans, 's', "san", "NAME", "another DNS name or IP address (repeatable)"),
+	CLI_INT(struct gen_vars, days, 0, "days", "N", 1, 3650, "validity in days (default 365)"),
+	CLI_BOOL(struct gen_vars, install, 0, "install",
+		 "also install the pair at the gateway's cert/key paths and reload the proxy"),
+	CLI_END,
 };
 
 static void endpoint_host(const struct dcv_inventory *inv, char *out, size_t n)
@@ -63,10 +80,10 @@ static const struct dcv_cmd sub_check = {
 	.run = run_check,
 };
 
-static int load_source(struct dcv_ctx *ctx, struct cli_args *a, struct dcv_inventory *inv,
-		       struct dcv_cert **cert, struct dcv_buf *key, char *label, size_t ll)
+static int load_source(struct dcv_ctx *ctx, struct cli_args *a, const struct check_vars *v,
+		       struct dcv_inventory *inv, struct dcv_cert **cert, struct dcv_buf *key, char *label, size_t ll)
 {
-	const char *remote = cli_opt(&sub_check, a, "remote"), *keyp = cli_opt(&sub_check, a, "key");
+	const char *remote = v->remote, *keyp = v->key;
 	struct dcv_err err = DCV_ERR_INIT;
 	struct dcv_buf pem = DCV_BUF_INIT;
 	int rc = DCV_OK;
@@ -153,18 +170,19 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_err verr = DCV_ERR_INIT, kerr = DCV_ERR_INIT;
 	char label[1100], ep[256];
 	const char *const *names;
-	int n_names, rc = cli_parse(&sub_check, argc, argv, &a);
+	struct check_vars v = { 0 };
+	int n_names, rc = cli_parse(&sub_check, argc, argv, &a, &v);
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(&sub_check, &a, "json");
-	bool need_inv = !a.n_pos || cli_opt(&sub_check, &a, "remote") || ctx->config || getenv("DCVCTL_CONFIG") ||
+	json = ctx->json || v.json;
+	bool need_inv = !a.n_pos || v.remote || ctx->config || getenv("DCVCTL_CONFIG") ||
 			access("dcvctl.conf", F_OK) == 0;
 	if (need_inv && (rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
 		return rc;
 	}
-	if ((rc = load_source(ctx, &a, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
+	if ((rc = load_source(ctx, &a, &v, inv, &cert, &key, label, sizeof(label))) != EXIT_OK) {
 		dcv_cert_free(cert);
 		dcv_buf_release(&key);
 		return rc;
@@ -172,14 +190,15 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 	dcv_cert_info(cert, &ci);
 	long days = dcv_cert_days_left(&ci, time(NULL));
 	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
-	int warn_days = inv ? inv->cert_warn_days : 30;
+	int warn_days = inv ? inv->cert_warn_days : DCV_CERT_WARN_DAYS;
 	const char *ca = inv ? inv->ca_file : NULL;
 	bool verified = dcv_cert_verify(cert, ca, &verr) == DCV_OK;
 	bool key_checked = key.len > 0, key_ok = key_checked && dcv_cert_key_match(cert, key.data, key.len, &kerr) == DCV_OK;
 	int failures = 0, warnings = 0;
 
 	/* names: --name, else the endpoint host and [endpoint] names */
-	names = cli_opt_all(&sub_check, &a, "name", &n_names);
+	names = v.names.v;
+	n_names = v.names.n;
 	const char *deflt[DCV_MAX_NAMES + 1];
 	if (!n_names && inv) {
 		endpoint_host(inv, ep, sizeof(ep));
@@ -252,103 +271,50 @@ static int run_check(struct dcv_ctx *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------------ generate */
 
-/* A reload returns before nginx's new workers serve: wait (5 s at most) until the gateway's
- * listener hands out the new certificate, so a check right after sees it. */
-static void wait_served(struct dcv_ctx *ctx, struct dcv_ssh *c, const struct dcv_host *gw,
-			const struct dcv_buf *cert)
-{
-	struct dcv_cert *parsed = NULL;
-	struct dcv_cert_info ci;
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_err err = DCV_ERR_INIT;
-	int status = 1;
-
-	if (dcv_cert_parse_pem(cert->data, cert->len, &parsed, &err) != DCV_OK)
-		return;
-	dcv_cert_info(parsed, &ci);
-	dcv_buf_addf(&s, "command -v openssl >/dev/null 2>&1 || exit 2; want=");
-	dcv_shquote(&s, ci.sha256);
-	dcv_buf_addf(&s, "; i=0; while [ $i -lt 25 ]; do "
-			 "got=$(openssl s_client -connect 127.0.0.1:%d </dev/null 2>/dev/null | "
-			 "openssl x509 -noout -fingerprint -sha256 2>/dev/null); "
-			 "[ \"${got#*=}\" = \"$want\" ] && exit 0; i=$((i+1)); sleep 0.2; done; exit 1",
-		     gw->listen);
-	if (dcv_remote_sh(c, gw, s.data, &out, NULL, &status, &err) == DCV_OK && status == 1)
-		out_notice(ctx, "gateway: port %d does not serve the new certificate yet (is the proxy running?)",
-			   gw->listen);
-	dcv_cert_info_release(&ci);
-	dcv_cert_free(parsed);
-	dcv_buf_release(&s);
-	dcv_buf_release(&out);
-}
-
 static int install(struct dcv_ctx *ctx, struct dcv_inventory *inv, const struct dcv_buf *cert,
 		   const struct dcv_buf *key)
 {
 	const struct dcv_host *gw = dcv_inventory_gateway(inv);
 	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_certinstall res = { 0 };
 	struct dcv_ssh_pool *pool;
 	struct dcv_ssh *c;
-	struct dcv_txn kt = { 0 }, ct = { 0 };
 	int rc;
 
 	if (!gw) {
 		out_error("--install: no [gateway] in %s", inv->path);
 		return EXIT_CONFIG;
 	}
-	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
-	/* a kind without a table entry (the Connection Gateway) has no validator of ours */
-	const char *validate = k ? k->validate : NULL;
-	const char *apply = k ? k->reload
-			      : "if systemctl is-active --quiet " DCV_UNIT_GATEWAY "; then systemctl reload " DCV_UNIT_GATEWAY "; fi";
 	pool = ctx_pool(ctx);
 	rc = dcv_ssh_connect(pool, gw, &c, &err);
-	/* key first without validation (the old cert does not match it), then the cert, validated
-	 * as a pair; if the pair fails, the key's backup goes back too */
 	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->key, key->data, key->len, "600", NULL, NULL, &kt, &err);
-	if (rc == DCV_OK)
-		rc = dcv_remote_write_file(c, gw, gw->cert, cert->data, cert->len, "644", validate, apply, &ct,
-					   &err);
-	if (rc == DCV_OK && ct.status == DCV_TXN_INVALID) {
-		struct dcv_buf s = DCV_BUF_INIT, o = DCV_BUF_INIT;
-		int st = 0, mrc = DCV_OK;
-		if (kt.backup[0]) {
-			dcv_buf_adds(&s, "mv -f -- ");
-			dcv_shquote(&s, kt.backup);
-			dcv_buf_addc(&s, ' ');
-			dcv_shquote(&s, gw->key);
-			mrc = dcv_remote_sh(c, gw, s.data, &o, &o, &st, &err);
-			dcv_buf_rtrim(&o);
-		}
-		if (mrc == DCV_OK && st == 0)
-			out_error("gateway: the proxy refuses the new pair, previous files put back: %s", dcv_buf_str(&ct.output));
+		rc = dcv_cert_install(c, gw, cert, key, &res, &err);
+	if (rc != DCV_OK) {
+		out_error("gateway: %s", err.msg);
+	} else if (res.status == DCV_CERTINSTALL_REFUSED) {
+		if (res.key_restored)
+			out_error("gateway: the proxy refuses the new pair, previous files put back: %s",
+				  dcv_buf_str(&res.output));
 		else
 			out_error("gateway: the proxy refuses the new pair; the previous certificate is back, but putting "
 				  "the previous key back failed (%s): run mv -f %s %s on %s; the proxy said: %s",
-				  mrc != DCV_OK ? err.msg : o.len ? o.data : "mv failed", kt.backup, gw->key, gw->name,
-				  dcv_buf_str(&ct.output));
-		dcv_buf_release(&s);
-		dcv_buf_release(&o);
+				  res.key_restore_error, res.key_backup, gw->key, gw->name, dcv_buf_str(&res.output));
 		rc = DCV_E_REMOTE;
-	} else if (rc == DCV_OK && ct.status == DCV_TXN_APPLY_FAILED) {
-		out_error("gateway: installed, but reloading the proxy failed: %s", dcv_buf_str(&ct.output));
+	} else if (res.status == DCV_CERTINSTALL_RELOAD_FAILED) {
+		out_error("gateway: installed, but reloading the proxy failed: %s", dcv_buf_str(&res.output));
 		rc = DCV_E_REMOTE;
-	} else if (rc != DCV_OK) {
-		out_error("gateway: %s", err.msg);
 	} else {
 		if (!ctx->quiet)
 			printf("installed %s and %s on %s (backups: %s, %s)\n", gw->cert, gw->key, gw->name,
-			       ct.backup[0] ? ct.backup : "none", kt.backup[0] ? kt.backup : "none");
-		if (k && k->n_derived)
-			/* the proxy reads a file deploy builds from the pair (HAProxy's cert+key PEM) */
+			       res.cert_backup[0] ? res.cert_backup : "none", res.key_backup[0] ? res.key_backup : "none");
+		if (res.needs_deploy)
 			out_notice(ctx, "%s serves the new pair once `dcvctl deploy --only gateway` has rebuilt its files",
-				   k->name);
-		else
-			wait_served(ctx, c, gw, cert);
+				   dcv_proxy_kind(gw->proxy)->name);
+		else if (res.served == DCV_SERVED_NOT_YET)
+			out_notice(ctx, "gateway: port %d does not serve the new certificate yet (is the proxy running?)",
+				   gw->listen);
 	}
-	dcv_txn_release(&kt);
-	dcv_txn_release(&ct);
+	dcv_certinstall_release(&res);
 	dcv_ssh_pool_free(pool);
 	return rc == DCV_OK ? EXIT_OK : exit_for(rc);
 }
@@ -401,23 +367,20 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_inventory *inv = NULL;
 	struct dcv_buf cert = DCV_BUF_INIT, key = DCV_BUF_INIT;
 	struct dcv_err err = DCV_ERR_INIT;
-	const char *out, *days_s, *names[64];
-	const char *const *sans;
+	const char *out, *names[64];
 	char ep[256];
-	long days = 365;
-	int n_sans, n = 0, rc = cli_parse(&sub_generate, argc, argv, &a);
+	struct gen_vars v = { .days = 365 };
+	int n = 0, rc = cli_parse(&sub_generate, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	out = cli_opt(&sub_generate, &a, "out");
-	days_s = cli_opt(&sub_generate, &a, "days");
-	sans = cli_opt_all(&sub_generate, &a, "san", &n_sans);
+	out = v.out;
+	long days = v.days;
+	const char *const *sans = v.sans.v;
+	int n_sans = v.sans.n;
 	if (!out)
 		return usage_error(&sub_generate, "--out DIR is required");
-	if (days_s && !dcv_parse_int(days_s, 1, 3650, &days)) {
-		return usage_error(&sub_generate, "--days takes 1 to 3650");
-	}
-	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (cli_flag(&sub_generate, &a, "install") || !n_sans)) {
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK && (v.install || !n_sans)) {
 		return rc;
 	}
 	endpoint_host(inv, ep, sizeof(ep));
@@ -444,7 +407,7 @@ static int run_generate(struct dcv_ctx *ctx, int argc, char **argv)
 				printf(" %s", names[i]);
 			printf("\n");
 		}
-		if (cli_flag(&sub_generate, &a, "install"))
+		if (v.install)
 			rc = install(ctx, inv, &cert, &key);
 	}
 	free(cp);

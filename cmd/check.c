@@ -16,16 +16,26 @@
 #include <time.h>
 #include <unistd.h>
 
+enum format { FMT_UNSET = -1, FMT_TEXT, FMT_JSON, FMT_JUNIT, FMT_TAP, FMT_PROMETHEUS };
+static const char *const formats[] = { "text", "json", "junit", "tap", "prometheus", NULL };
+
+struct vars {
+	int format; /* enum format */
+	const char *output, *only, *skip;
+	long hold_ms, interval_ms;
+	bool strict, json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "format", 'f', "FMT", "text, json, junit, tap or prometheus" },
-	{ "output", 'o', "FILE", "write the report to FILE (atomically) instead of stdout" },
-	{ "only", 0, "IDS", "only these check IDs or ID prefixes (comma-separated)" },
-	{ "skip", 0, "IDS", "skip these check IDs or ID prefixes" },
-	{ "hold", 0, "DUR", "add endpoint.hold: keep a WebSocket open this long with pings" },
-	{ "interval", 0, "DUR", "ping interval for --hold (default 5s)" },
-	{ "strict", 0, NULL, "warnings count as failures" },
-	{ "json", 0, NULL, "same as --format json" },
-	{ NULL, 0, NULL, NULL },
+	CLI_ENUM(struct vars, format, 'f', "format", "FMT", formats, "text, json, junit, tap or prometheus"),
+	CLI_STRING(struct vars, output, 'o', "output", "FILE", "write the report to FILE (atomically) instead of stdout"),
+	CLI_STRING(struct vars, only, 0, "only", "IDS", "only these check IDs or ID prefixes (comma-separated)"),
+	CLI_STRING(struct vars, skip, 0, "skip", "IDS", "skip these check IDs or ID prefixes"),
+	CLI_DURATION(struct vars, hold_ms, 0, "hold", "DUR", 0, "add endpoint.hold: keep a WebSocket open this long with pings"),
+	CLI_DURATION(struct vars, interval_ms, 0, "interval", "DUR", 1, "ping interval for --hold (default 5s)"),
+	CLI_BOOL(struct vars, strict, 0, "strict", "warnings count as failures"),
+	CLI_BOOL(struct vars, json, 0, "json", "same as --format json"),
+	CLI_END,
 };
 
 static int run(struct dcv_ctx *ctx, int argc, char **argv)
@@ -36,40 +46,31 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_report rep = { 0 };
 	struct dcv_err err = DCV_ERR_INIT;
 	struct dcv_buf out = DCV_BUF_INIT;
-	const char *fmt, *output, *hold, *iv;
+	struct vars v = { .format = FMT_UNSET, .interval_ms = 5000 };
+	const char *output;
+	enum format fmt;
 	bool strict;
-	int rc = cli_parse(&dcv_cmd_check, argc, argv, &a);
+	int rc = cli_parse(&dcv_cmd_check, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	fmt = cli_opt(&dcv_cmd_check, &a, "format");
-	if ((ctx->json || cli_flag(&dcv_cmd_check, &a, "json")) && fmt && strcmp(fmt, "json") != 0) {
-		return usage_error(&dcv_cmd_check, "--json and --format %s disagree", fmt);
-	}
-	if (!fmt)
-		fmt = ctx->json || cli_flag(&dcv_cmd_check, &a, "json") ? "json" : "text";
-	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "junit") && strcmp(fmt, "tap") &&
-	    strcmp(fmt, "prometheus")) {
-		return usage_error(&dcv_cmd_check, "unknown format '%s' (text, json, junit, tap, prometheus)", fmt);
-	}
-	output = cli_opt(&dcv_cmd_check, &a, "output");
-	o.only = cli_opt(&dcv_cmd_check, &a, "only");
-	o.skip = cli_opt(&dcv_cmd_check, &a, "skip");
-	hold = cli_opt(&dcv_cmd_check, &a, "hold");
-	iv = cli_opt(&dcv_cmd_check, &a, "interval");
-	strict = cli_flag(&dcv_cmd_check, &a, "strict");
-	o.hold_interval_ms = 5000;
+	if ((ctx->json || v.json) && v.format != FMT_UNSET && v.format != FMT_JSON)
+		return usage_error(&dcv_cmd_check, "--json and --format %s disagree", formats[v.format]);
+	fmt = v.format != FMT_UNSET ? (enum format)v.format : ctx->json || v.json ? FMT_JSON : FMT_TEXT;
+	output = v.output;
+	o.only = v.only;
+	o.skip = v.skip;
+	o.hold_ms = v.hold_ms;
+	o.hold_interval_ms = v.interval_ms;
+	strict = v.strict;
 	o.probe_timeout_ms = 10000;
-	if ((hold && !dcv_parse_duration(hold, &o.hold_ms)) || (iv && (!dcv_parse_duration(iv, &o.hold_interval_ms) || !o.hold_interval_ms))) {
-		return usage_error(&dcv_cmd_check, "bad duration for --%s", hold && !o.hold_ms ? "hold" : "interval");
-	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (!o.hold_ms && inv->hold_ms)
 		o.hold_ms = inv->hold_ms;
 	if (!inv->url && !o.only)
 		out_notice(ctx, "no [endpoint] url in %s: the endpoint.* checks are left out", inv->path);
-	if (ctx->tty && !ctx->quiet && !output && strcmp(fmt, "text") == 0)
+	if (ctx->tty && !ctx->quiet && !output && fmt == FMT_TEXT)
 		fprintf(stderr, "checking %d hosts%s...\r", inv->n_hosts, o.hold_ms ? " and holding a WebSocket" : "");
 
 	struct dcv_ssh_pool *pool = ctx_pool(ctx);
@@ -77,23 +78,30 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	rep.generated_at = (long long)time(NULL);
 	rc = dcv_check_run(inv, pool, &o, &rep, &err);
 	dcv_ssh_pool_free(pool);
-	if (ctx->tty && !ctx->quiet && !output && strcmp(fmt, "text") == 0)
+	if (ctx->tty && !ctx->quiet && !output && fmt == FMT_TEXT)
 		fprintf(stderr, "\033[K");
 	if (rc != DCV_OK) {
 		out_error("%s", err.msg);
 		dcv_report_release(&rep);
 		return exit_for(rc);
 	}
-	if (strcmp(fmt, "text") == 0)
+	switch (fmt) {
+	default: /* FMT_TEXT */
 		dcv_report_text(&rep, ctx->color && !output, strict, &out);
-	else if (strcmp(fmt, "json") == 0)
+		break;
+	case FMT_JSON:
 		dcv_report_json(&rep, strict, &out);
-	else if (strcmp(fmt, "junit") == 0)
+		break;
+	case FMT_JUNIT:
 		dcv_report_junit(&rep, strict, &out);
-	else if (strcmp(fmt, "tap") == 0)
+		break;
+	case FMT_TAP:
 		dcv_report_tap(&rep, strict, &out);
-	else
+		break;
+	case FMT_PROMETHEUS:
 		dcv_report_prometheus(&rep, strict, &out);
+		break;
+	}
 	if (output) {
 		/* a report is an ordinary file: the mode a shell redirect would give it */
 		mode_t um = umask(0);
@@ -106,22 +114,24 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		fwrite(dcv_buf_str(&out), 1, out.len, stdout);
 	}
 
-	int passed, failed, warned, skipped, errors, ssh_total = 0, ssh_failed = 0;
+	/* the targets are the hosts (their .ssh rows) and the endpoint; a failing row anywhere is a
+	 * failure, and only a run where no host connected and no row passed is unreachable */
+	struct dcv_reach reach = DCV_REACH_INIT;
+	int passed, failed, warned, skipped, errors;
 	dcv_report_counts(&rep, strict, &passed, &failed, &warned, &skipped, &errors);
 	for (int i = 0; i < rep.n; i++) {
 		size_t l = strlen(rep.checks[i].id);
-		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0) {
-			ssh_total++;
-			/* a warn row (host key not verified) is connected, not unreachable */
-			ssh_failed += rep.checks[i].status == DCV_CHECK_FAIL || rep.checks[i].status == DCV_CHECK_ERROR;
-		}
+		/* a warn row (host key not verified) is connected, not unreachable */
+		if (l > 4 && strcmp(rep.checks[i].id + l - 4, ".ssh") == 0)
+			dcv_reach_add(&reach, rep.checks[i].status == DCV_CHECK_FAIL ||
+						      rep.checks[i].status == DCV_CHECK_ERROR ? DCV_E_CONNECT : DCV_OK);
 	}
-	if (rc == EXIT_OK) {
-		if (ssh_total && ssh_failed == ssh_total && !passed)
-			rc = EXIT_UNREACHABLE;
-		else
-			rc = failed || errors ? EXIT_FAIL : EXIT_OK;
-	}
+	if (passed)
+		dcv_reach_add(&reach, DCV_OK); /* something answered: at least the endpoint */
+	if (failed || errors)
+		reach.failed++;
+	if (rc == EXIT_OK)
+		rc = exit_for_outcome(dcv_reach_outcome(&reach));
 	dcv_buf_release(&out);
 	dcv_report_release(&rep);
 	return rc;

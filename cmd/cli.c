@@ -103,34 +103,49 @@ int exit_for(int code)
 	}
 }
 
+int exit_for_outcome(enum dcv_outcome o)
+{
+	switch (o) {
+	case DCV_OUTCOME_OK: return EXIT_OK;
+	case DCV_OUTCOME_UNREACHABLE: return EXIT_UNREACHABLE;
+	default: return EXIT_FAIL;
+	}
+}
+
 /* ---- options ---- */
 
-static int find_long(const struct dcv_cmd *cmd, const char *name, size_t len)
+/* Where an option word is looked up: the command's table, then the global options that may
+ * follow a command (bound to the context); before the command, the global table alone. */
+struct scope {
+	const struct dcv_cmd *cmd; /* names the usage line; NULL before the command */
+	const struct dcv_opt *opts[2];
+	void *vars[2];
+};
+
+static const struct dcv_opt *lookup(const struct scope *sc, const char *name, size_t len, char c, void **vars)
 {
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
-			return i;
-	return -1;
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; sc->opts[t] && sc->opts[t][i].name; i++) {
+			const struct dcv_opt *o = &sc->opts[t][i];
+			if (name ? strlen(o->name) == len && strncmp(o->name, name, len) == 0 : o->short_name == c) {
+				*vars = sc->vars[t];
+				return o;
+			}
+		}
+	return NULL;
 }
 
-static int find_short(const struct dcv_cmd *cmd, char c)
+static int unknown_option(const struct scope *sc, const char *arg)
 {
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		if (cmd->opts[i].short_name == c)
-			return i;
-	return -1;
-}
-
-static int unknown_option(const struct dcv_cmd *cmd, const char *arg)
-{
-	const char *names[CLI_MAX_OPTS];
+	const char *names[2 * CLI_MAX_OPTS];
 	size_t n = 0;
 	const char *word = arg;
 
 	while (*word == '-')
 		word++;
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		names[n++] = cmd->opts[i].name;
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; sc->opts[t] && sc->opts[t][i].name && n < 2 * CLI_MAX_OPTS; i++)
+			names[n++] = sc->opts[t][i].name;
 	char *w = xstrdup(word);
 	char *eq = strchr(w, '=');
 	if (eq)
@@ -138,17 +153,80 @@ static int unknown_option(const struct dcv_cmd *cmd, const char *arg)
 	const char *near = dcv_nearest(w, names, n);
 	free(w);
 	if (near)
-		return usage_error(cmd, "unknown option '%s' (did you mean '--%s'?)", arg, near);
-	return usage_error(cmd, "unknown option '%s'", arg);
+		return usage_error(sc->cmd, "unknown %soption '%s' (did you mean '--%s'?)", sc->cmd ? "" : "global ",
+				   arg, near);
+	return usage_error(sc->cmd, "unknown %soption '%s'", sc->cmd ? "" : "global ", arg);
 }
 
-static int remember(const struct dcv_cmd *cmd, struct cli_args *a, int k)
+static void list_choices(struct dcv_buf *b, const char *const *choices)
 {
-	if (a->count[k] == CLI_MAX_REPEAT)
-		return usage_error(cmd, "option '--%s' given more than %d times", cmd->opts[k].name,
-				   CLI_MAX_REPEAT);
-	a->all[k][a->count[k]++] = a->val[k];
-	return EXIT_OK;
+	for (int i = 0; choices[i]; i++)
+		dcv_buf_addf(b, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
+}
+
+static int bad_enum(const struct dcv_cmd *cmd, const struct dcv_opt *o, const char *v)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+	size_t n = 0;
+	int rc;
+
+	while (o->choices[n])
+		n++;
+	const char *near = dcv_nearest(v, o->choices, n);
+	list_choices(&b, o->choices);
+	if (near)
+		rc = usage_error(cmd, "bad value '%s' for --%s (did you mean '%s'? expected %s)", v, o->name, near,
+				 b.data);
+	else
+		rc = usage_error(cmd, "bad value '%s' for --%s (expected %s)", v, o->name, b.data);
+	dcv_buf_release(&b);
+	return rc;
+}
+
+/* Convert `v` (NULL for a flag) and write it into the option's variable. */
+static int store(const struct dcv_cmd *cmd, const struct dcv_opt *o, const char *v, void *vars)
+{
+	char *p = (char *)vars + o->off;
+	long n;
+
+	switch (o->type) {
+	case CLI_T_BOOL:
+		*(bool *)p = true;
+		return EXIT_OK;
+	case CLI_T_COUNT:
+		(*(int *)p)++;
+		return EXIT_OK;
+	case CLI_T_STRING:
+		*(const char **)p = v;
+		return EXIT_OK;
+	case CLI_T_INT:
+		if (!dcv_parse_int(v, o->min, o->max, &n))
+			return usage_error(cmd, "bad value '%s' for --%s (a whole number from %ld to %ld)", v, o->name,
+					   o->min, o->max);
+		*(long *)p = n;
+		return EXIT_OK;
+	case CLI_T_DURATION:
+		if (!dcv_parse_duration(v, &n) || n < o->min)
+			return usage_error(cmd, "bad duration '%s' for --%s (like 500ms, 5s, 2m%s)", v, o->name,
+					   o->min > 0 ? "; more than 0" : "");
+		*(long *)p = n;
+		return EXIT_OK;
+	case CLI_T_LIST: {
+		struct cli_list *l = (struct cli_list *)p;
+		if (l->n == CLI_MAX_REPEAT)
+			return usage_error(cmd, "option '--%s' given more than %d times", o->name, CLI_MAX_REPEAT);
+		l->v[l->n++] = v;
+		return EXIT_OK;
+	}
+	case CLI_T_ENUM:
+		for (int i = 0; o->choices[i]; i++)
+			if (strcmp(o->choices[i], v) == 0) {
+				*(int *)p = i;
+				return EXIT_OK;
+			}
+		return bad_enum(cmd, o, v);
+	}
+	return usage_error(cmd, "option '--%s' has no type", o->name);
 }
 
 /* The positional bounds the command declares. */
@@ -161,74 +239,102 @@ static int check_bounds(const struct dcv_cmd *cmd, const struct cli_args *a)
 	return EXIT_OK;
 }
 
-int ctx_set_color(struct dcv_ctx *ctx, const char *when)
+void ctx_apply_color(struct dcv_ctx *ctx)
 {
-	const char *no = getenv("NO_COLOR");
+	const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
 
-	if (strcmp(when, "always") == 0)
+	switch (ctx->color_when) {
+	case CLI_COLOR_ALWAYS:
 		ctx->color = true;
-	else if (strcmp(when, "never") == 0)
+		break;
+	case CLI_COLOR_NEVER:
 		ctx->color = false;
-	else if (strcmp(when, "auto") == 0) {
-		const char *term = getenv("TERM");
+		break;
+	default:
 		ctx->color = ctx->tty && !(no && *no) && !(term && strcmp(term, "dumb") == 0);
-	} else {
-		out_error("bad value '%s' for --color (expected auto, always or never)", when);
-		return EXIT_USAGE;
+	}
+}
+
+const char *const cli_color_choices[] = { "auto", "always", "never", NULL };
+
+static struct dcv_ctx *global_ctx;
+static const struct dcv_opt *global_after; /* the global options a command may be followed by */
+
+void cli_set_context(struct dcv_ctx *ctx, const struct dcv_opt *after_command)
+{
+	global_ctx = ctx;
+	global_after = after_command;
+}
+
+/* One option word, argv[*i] (its value may be the next word, then *i moves on): a long option,
+ * or one or more short ones bundled (-fv, -nVALUE). */
+static int option_word(const struct scope *sc, int argc, char **argv, int *i)
+{
+	char *s = argv[*i];
+	const struct dcv_opt *o;
+	void *vars;
+	int rc;
+
+	if (s[1] == '-') {
+		const char *eq = strchr(s + 2, '=');
+		const char *v = NULL;
+		if (!(o = lookup(sc, s + 2, eq ? (size_t)(eq - s - 2) : strlen(s + 2), 0, &vars)))
+			return unknown_option(sc, s);
+		if (o->arg) {
+			if (eq)
+				v = eq + 1;
+			else if (*i + 1 < argc)
+				v = argv[++*i];
+			else
+				return usage_error(sc->cmd, "option '--%s' needs a value (%s)", o->name, o->arg);
+		} else if (eq) {
+			return usage_error(sc->cmd, "option '--%s' takes no value", o->name);
+		}
+		return store(sc->cmd, o, v, vars);
+	}
+	for (char *c = s + 1; *c; c++) {
+		const char *v = NULL;
+		if (!(o = lookup(sc, NULL, 0, *c, &vars))) {
+			char opt[3] = { '-', *c, 0 };
+			return unknown_option(sc, opt);
+		}
+		if (o->arg) {
+			if (c[1])
+				v = c + 1;
+			else if (*i + 1 < argc)
+				v = argv[++*i];
+			else
+				return usage_error(sc->cmd, "option '-%c' needs a value (%s)", *c, o->arg);
+		}
+		if ((rc = store(sc->cmd, o, v, vars)) != EXIT_OK || v)
+			return rc;
 	}
 	return EXIT_OK;
 }
 
-static struct dcv_ctx *global_ctx;
-
-void cli_set_context(struct dcv_ctx *ctx)
+int cli_parse_globals(struct dcv_ctx *ctx, const struct dcv_opt *opts, int argc, char **argv, int *i)
 {
-	global_ctx = ctx;
+	struct scope sc = { NULL, { opts, NULL }, { ctx, NULL } };
+	int rc;
+
+	for (; *i < argc && argv[*i][0] == '-'; ++*i)
+		if (!argv[*i][1])
+			return unknown_option(&sc, argv[*i]);
+		else if ((rc = option_word(&sc, argc, argv, i)) != EXIT_OK)
+			return rc;
+	ctx_apply_color(ctx);
+	return EXIT_OK;
 }
 
-/* -v, -q, -c FILE, --color WHEN after the command, unless the command has its own meaning for
- * them. Returns how many arguments it used (0: not a global option), -1 on a usage error. */
-static int global_option(const struct dcv_cmd *cmd, int argc, char **argv, int i)
+int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a, void *vars)
 {
-	struct dcv_ctx *ctx = global_ctx;
-	const char *a = argv[i];
+	struct scope sc = { cmd, { cmd->opts, global_ctx ? global_after : NULL }, { vars, global_ctx } };
+	int rc;
 
-	if (!ctx)
-		return 0;
-	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-		ctx->verbose++;
-		return 1;
-	}
-	if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-		ctx->quiet = true;
-		return 1;
-	}
-	if (strncmp(a, "--color=", 8) == 0)
-		return ctx_set_color(ctx, a + 8) == EXIT_OK ? 1 : -1;
-	if (strncmp(a, "--config=", 9) == 0) {
-		ctx->config = a + 9;
-		return 1;
-	}
-	if (strcmp(a, "--color") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-		if (i + 1 >= argc) {
-			usage_error(cmd, "option '%s' needs a value", a);
-			return -1;
-		}
-		if (strcmp(a, "--color") == 0)
-			return ctx_set_color(ctx, argv[i + 1]) == EXIT_OK ? 2 : -1;
-		ctx->config = argv[i + 1];
-		return 2;
-	}
-	return 0;
-}
-
-int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a)
-{
 	memset(a, 0, sizeof(*a));
 	a->pos = argv + 1; /* positional arguments are moved here, never ahead of the reading */
 	for (int i = 1; i < argc; i++) {
 		char *s = argv[i];
-		int k, rc;
 
 		if (strcmp(s, "--") == 0) {
 			a->has_rest = true;
@@ -240,96 +346,19 @@ int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args 
 			cli_help(stdout, cmd, "");
 			return -1;
 		}
-		if (s[0] == '-' && s[1] == '-') {
-			const char *eq = strchr(s + 2, '=');
-			size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
-			k = find_long(cmd, s + 2, len);
-			if (k < 0) {
-				int used = global_option(cmd, argc, argv, i);
-				if (used > 0) {
-					i += used - 1;
-					continue;
-				}
-				return used < 0 ? EXIT_USAGE : unknown_option(cmd, s);
-			}
-			if (cmd->opts[k].arg) {
-				if (eq)
-					a->val[k] = eq + 1;
-				else if (i + 1 < argc)
-					a->val[k] = argv[++i];
-				else
-					return usage_error(cmd, "option '--%s' needs a value (%s)", cmd->opts[k].name,
-							   cmd->opts[k].arg);
-			} else if (eq) {
-				return usage_error(cmd, "option '--%s' takes no value", cmd->opts[k].name);
-			} else {
-				a->val[k] = "";
-			}
-			if ((rc = remember(cmd, a, k)) != EXIT_OK)
-				return rc;
-			continue;
-		}
-		if (s[0] == '-' && s[1] && s[2] == '\0' && find_short(cmd, s[1]) < 0) {
-			int used = global_option(cmd, argc, argv, i);
-			if (used > 0) {
-				i += used - 1;
-				continue;
-			}
-			if (used < 0)
-				return EXIT_USAGE;
-		}
 		if (s[0] == '-' && s[1]) {
-			for (char *c = s + 1; *c; c++) {
-				k = find_short(cmd, *c);
-				if (k < 0) {
-					char opt[3] = { '-', *c, 0 };
-					return unknown_option(cmd, opt);
-				}
-				if (cmd->opts[k].arg) {
-					if (c[1])
-						a->val[k] = c + 1;
-					else if (i + 1 < argc)
-						a->val[k] = argv[++i];
-					else
-						return usage_error(cmd, "option '-%c' needs a value (%s)", *c,
-								   cmd->opts[k].arg);
-					if ((rc = remember(cmd, a, k)) != EXIT_OK)
-						return rc;
-					break;
-				}
-				a->val[k] = "";
-				if ((rc = remember(cmd, a, k)) != EXIT_OK)
-					return rc;
-			}
+			if ((rc = option_word(&sc, argc, argv, &i)) != EXIT_OK)
+				return rc;
 			continue;
 		}
 		a->pos[a->n_pos++] = s;
 	}
+	if (global_ctx) {
+		if (global_ctx->verbose && global_ctx->quiet)
+			return usage_error(cmd, "-v and -q cannot be used together");
+		ctx_apply_color(global_ctx);
+	}
 	return check_bounds(cmd, a);
-}
-
-const char *const *cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n)
-{
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		if (strcmp(cmd->opts[i].name, name) == 0) {
-			*n = a->count[i];
-			return a->all[i];
-		}
-	*n = 0;
-	return NULL;
-}
-
-const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)
-{
-	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
-		if (strcmp(cmd->opts[i].name, name) == 0)
-			return a->val[i];
-	return NULL;
-}
-
-bool cli_flag(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name)
-{
-	return cli_opt(cmd, a, name) != NULL;
 }
 
 void cli_help(FILE *f, const struct dcv_cmd *cmd, const char *prefix)

@@ -4,9 +4,11 @@
 #define DCV_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "../lib/err.h"
+#include "../lib/reach.h"
 
 struct dcv_inventory;
 struct dcv_host;
@@ -28,18 +30,70 @@ struct dcv_ctx {
 	int verbose;
 	bool quiet;
 	bool json;
+	int color_when; /* --color: an index in cli_color_choices, resolved by ctx_apply_color */
 	bool color;   /* colour on stdout */
 	bool tty;     /* stdout is a terminal */
+	bool show_version, show_help; /* --version, --help before the command */
 	struct dcv_inventory *inv;
 };
 
-/* One option of a command: the same table feeds parsing, --help and the completion test. */
+/* What an option fills (git's parse-options): cli_parse converts and range-checks the value and
+ * writes it into the command's own variables; a value that does not convert is a usage error
+ * naming the option. */
+enum cli_opt_type {
+	CLI_T_BOOL = 1, /* bool: set when given */
+	CLI_T_COUNT,    /* int: +1 each time (-vv) */
+	CLI_T_STRING,   /* const char *: borrowed from argv; the last one given wins */
+	CLI_T_INT,      /* long, within [min, max] */
+	CLI_T_DURATION, /* long milliseconds ("5s", "2m", "1500ms"), at least min */
+	CLI_T_LIST,     /* struct cli_list: every value, in order (a repeatable option) */
+	CLI_T_ENUM,     /* int: the index of the value in choices */
+};
+
+#define CLI_MAX_OPTS 32 /* per command */
+#define CLI_MAX_REPEAT 32
+struct cli_list {
+	const char *v[CLI_MAX_REPEAT];
+	int n;
+};
+
+/* One option of a command: the same table feeds parsing, --help and the completion test. The
+ * variable is a field of the struct the command hands cli_parse (`off` is its offset), so the
+ * table stays a static const next to the command. */
 struct dcv_opt {
 	const char *name;  /* long name without dashes */
 	char short_name;   /* 0 when none */
 	const char *arg;   /* NULL for a flag, else the metavariable ("FILE") */
 	const char *help;
+	enum cli_opt_type type;
+	size_t off;
+	long min, max;              /* CLI_T_INT; CLI_T_DURATION uses min */
+	const char *const *choices; /* CLI_T_ENUM: NULL-terminated */
 };
+
+/* The field's type must be the one the option type writes: a mismatch does not compile. */
+#define CLI_FIELD_(T, f, ctype) (offsetof(T, f) + 0 * sizeof(char[_Generic(((T *)0)->f, ctype: 1)]))
+
+#define CLI_BOOL(T, f, s, l, h) \
+	{ .name = l, .short_name = s, .help = h, .type = CLI_T_BOOL, .off = CLI_FIELD_(T, f, bool) }
+#define CLI_COUNT(T, f, s, l, h) \
+	{ .name = l, .short_name = s, .help = h, .type = CLI_T_COUNT, .off = CLI_FIELD_(T, f, int) }
+#define CLI_STRING(T, f, s, l, meta, h) \
+	{ .name = l, .short_name = s, .arg = meta, .help = h, .type = CLI_T_STRING, \
+	  .off = CLI_FIELD_(T, f, const char *) }
+#define CLI_INT(T, f, s, l, meta, lo, hi, h) \
+	{ .name = l, .short_name = s, .arg = meta, .help = h, .type = CLI_T_INT, \
+	  .off = CLI_FIELD_(T, f, long), .min = lo, .max = hi }
+#define CLI_DURATION(T, f, s, l, meta, lo, h) \
+	{ .name = l, .short_name = s, .arg = meta, .help = h, .type = CLI_T_DURATION, \
+	  .off = CLI_FIELD_(T, f, long), .min = lo }
+#define CLI_LIST(T, f, s, l, meta, h) \
+	{ .name = l, .short_name = s, .arg = meta, .help = h, .type = CLI_T_LIST, \
+	  .off = CLI_FIELD_(T, f, struct cli_list) }
+#define CLI_ENUM(T, f, s, l, meta, list, h) \
+	{ .name = l, .short_name = s, .arg = meta, .help = h, .type = CLI_T_ENUM, \
+	  .off = CLI_FIELD_(T, f, int), .choices = list }
+#define CLI_END { NULL, 0, NULL, NULL }
 
 struct dcv_cmd {
 	const char *name;
@@ -56,15 +110,10 @@ struct dcv_cmd {
 
 #define CLI_ARGS_MANY 1024
 
-/* Parsed arguments of one command. Nothing here is allocated: every string is borrowed from
- * argv (positional arguments are moved to the front of argv[1..]), so the values stay valid as
- * long as argv does and there is nothing to release. */
-#define CLI_MAX_OPTS 32
-#define CLI_MAX_REPEAT 32
+/* The positional arguments of one command. Nothing here is allocated: every string is borrowed
+ * from argv (positional arguments are moved to the front of argv[1..]), so the values stay valid
+ * as long as argv does and there is nothing to release. */
 struct cli_args {
-	const char *val[CLI_MAX_OPTS]; /* per opts[] index: value, "" for a set flag, NULL unset */
-	int count[CLI_MAX_OPTS];
-	const char *all[CLI_MAX_OPTS][CLI_MAX_REPEAT]; /* every value of a repeated option, in order */
 	char **pos;   /* positional arguments (in argv) */
 	int n_pos;
 	char **rest;  /* after "--" when the command takes it */
@@ -73,13 +122,11 @@ struct cli_args {
 };
 
 /* Parse argv[1..] of `cmd` (argv[0] is its name), enforcing its options and its positional
- * bounds. Prints usage errors; returns EXIT_OK, or EXIT_USAGE, or -1 after printing --help
- * (the caller returns 0). Reorders argv[1..]. */
-int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a);
-const char *cli_opt(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name);
-bool cli_flag(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name);
-/* Every value given for a repeatable option; *n is how many. */
-const char *const *cli_opt_all(const struct dcv_cmd *cmd, const struct cli_args *a, const char *name, int *n);
+ * bounds. Each option given is converted and written into `vars` (the struct its table's
+ * offsets point into; options not given keep the caller's defaults). Prints usage errors;
+ * returns EXIT_OK, or EXIT_USAGE, or -1 after printing --help (the caller returns 0).
+ * Reorders argv[1..]. */
+int cli_parse(const struct dcv_cmd *cmd, int argc, char **argv, struct cli_args *a, void *vars);
 void cli_help(FILE *f, const struct dcv_cmd *cmd, const char *prefix);
 /* Dispatch argv[0] among subcommands with "did you mean". */
 int cli_dispatch_sub(struct dcv_ctx *ctx, const struct dcv_cmd *parent, int argc, char **argv);
@@ -95,11 +142,20 @@ const char *col_end(struct dcv_ctx *ctx);
 void out_json(struct json_object *root);
 /* Exit code for a lib error (design §4). */
 int exit_for(int code);
+/* Exit code for the outcome of a run over several hosts: 0, 1, or 4 when none was reached. */
+int exit_for_outcome(enum dcv_outcome o);
 
-/* Global options may also follow the command: cli_parse applies them to this context. */
-void cli_set_context(struct dcv_ctx *ctx);
-/* --color=WHEN (auto honours NO_COLOR, TERM=dumb and whether stdout is a terminal). */
-int ctx_set_color(struct dcv_ctx *ctx, const char *when);
+/* Global options before the command: parse argv[*i..] up to the first word that is not an
+ * option (*i is left there) into ctx, through `opts` (bound to struct dcv_ctx fields). Prints
+ * usage errors; EXIT_OK or EXIT_USAGE. */
+int cli_parse_globals(struct dcv_ctx *ctx, const struct dcv_opt *opts, int argc, char **argv, int *i);
+/* Global options may also follow the command: cli_parse applies `after_command` (bound to
+ * struct dcv_ctx fields) to ctx where the command has no option of that name. */
+void cli_set_context(struct dcv_ctx *ctx, const struct dcv_opt *after_command);
+/* --color=WHEN into ctx->color (auto honours NO_COLOR, TERM=dumb and whether stdout is a terminal). */
+enum { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
+extern const char *const cli_color_choices[];
+void ctx_apply_color(struct dcv_ctx *ctx);
 
 /* The inventory (loaded on first use, search path of design §5). Prints its error. */
 int ctx_inventory(struct dcv_ctx *ctx, struct dcv_inventory **out);

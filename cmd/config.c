@@ -18,14 +18,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
+struct render_vars {
+	const char *agent;
+};
+
 static const struct dcv_opt render_opts[] = {
-	{ "agent", 'a', "NAME", "the agent whose dcv.conf to render (default: the first)" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct render_vars, agent, 'a', "agent", "NAME", "the agent whose dcv.conf to render (default: the first)"),
+	CLI_END,
+};
+
+struct plain_vars {
+	bool json;
 };
 
 static const struct dcv_opt plain_opts[] = {
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct plain_vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 static const struct dcv_host *first_agent(const struct dcv_inventory *inv)
@@ -56,12 +64,13 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_inventory *inv;
 	struct cli_args a;
 	struct dcv_buf out = DCV_BUF_INIT;
+	struct render_vars v = { 0 };
 	const char *agent_name;
-	int rc = cli_parse(&sub_render, argc, argv, &a);
+	int rc = cli_parse(&sub_render, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	agent_name = cli_opt(&sub_render, &a, "agent");
+	agent_name = v.agent;
 	const struct dcv_proxy_kind *k = dcv_proxy_kind_named(a.pos[0]);
 	if (!k && strcmp(a.pos[0], "dcv") != 0)
 		return usage_error(&sub_render, "unknown kind '%s' (nginx, haproxy or dcv)", a.pos[0]);
@@ -177,12 +186,14 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_inventory *inv;
 	struct cli_args a;
 	struct hostjob j = { 0 };
-	int rc = cli_parse(&sub_diff, argc, argv, &a), n, drift = 0, failed = 0, unreachable = 0;
+	struct plain_vars v = { 0 };
+	struct dcv_reach reach = DCV_REACH_INIT;
+	int rc = cli_parse(&sub_diff, argc, argv, &a, &v), n, drift = 0, failed = 0;
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(&sub_diff, &a, "json");
+	json = ctx->json || v.json;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK) {
 		return rc;
 	}
@@ -194,9 +205,12 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		if (j.rc[i] != DCV_OK) {
 			failed++;
-			unreachable += dcv_err_is_transport(j.rc[i]);
+			dcv_reach_add(&reach, j.rc[i]);
 		} else if (j.out[i].len) {
 			drift++;
+			dcv_reach_add_failed(&reach);
+		} else {
+			dcv_reach_add(&reach, DCV_OK);
 		}
 		if (json) {
 			struct json_object *o = json_object_new_object();
@@ -220,9 +234,7 @@ static int run_diff(struct dcv_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "dcvctl: no drift on %d host%s\n", n, n == 1 ? "" : "s");
 	}
 	hostjob_release(&j, n);
-	if (failed && unreachable == n)
-		return EXIT_UNREACHABLE;
-	return drift || failed ? EXIT_FAIL : EXIT_OK;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 /* ------------------------------------------------------------------ lint */
@@ -340,12 +352,14 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 	struct cli_args a;
 	struct hostjob j = { 0 };
 	struct stat st;
-	int rc = cli_parse(&sub_lint, argc, argv, &a), n, errors = 0, failed = 0, unreachable = 0;
+	struct plain_vars v = { 0 };
+	struct dcv_reach reach = DCV_REACH_INIT;
+	int rc = cli_parse(&sub_lint, argc, argv, &a, &v), n;
 	bool json, files = a.n_pos > 0;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(&sub_lint, &a, "json");
+	json = ctx->json || v.json;
 	for (int i = 0; i < a.n_pos; i++)
 		files &= stat(a.pos[i], &st) == 0 && S_ISREG(st.st_mode);
 	if (files) {
@@ -363,12 +377,14 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 	struct json_object *root = json ? json_object_new_object() : NULL, *arr = json ? json_object_new_array() : NULL;
 	for (int i = 0; i < n; i++) {
 		if (j.rc[i] != DCV_OK) {
-			failed++;
-			unreachable += dcv_err_is_transport(j.rc[i]);
+			dcv_reach_add(&reach, j.rc[i]);
 			if (!json)
 				out_error("%s: %s", j.hosts[i]->name, j.err[i].msg);
+		} else if (dcv_findings_errors(&j.findings[i])) {
+			dcv_reach_add_failed(&reach);
+		} else {
+			dcv_reach_add(&reach, DCV_OK);
 		}
-		errors += dcv_findings_errors(&j.findings[i]);
 		if (json) {
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "host", json_object_new_string(j.hosts[i]->name));
@@ -385,9 +401,7 @@ static int run_lint(struct dcv_ctx *ctx, int argc, char **argv)
 		out_json(root);
 	}
 	hostjob_release(&j, n);
-	if (failed && unreachable == n)
-		return EXIT_UNREACHABLE;
-	return errors || failed ? EXIT_FAIL : EXIT_OK;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 static const struct dcv_opt no_opts[] = { { NULL, 0, NULL, NULL } };

@@ -1,5 +1,6 @@
 /* dcvctl deploy: the runbook's Phase 1 as idempotent steps with rollback (design §7). */
 #include "cli.h"
+#include "../lib/reach.h"
 
 #include "../lib/buf.h"
 #include "../lib/deploy.h"
@@ -15,18 +16,24 @@
 #include <time.h>
 #include <unistd.h>
 
+struct vars {
+	bool dry_run, diff, json;
+	const char *only, *proxy;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "dry-run", 'n', NULL, "print the plan and unified diffs; change nothing on any host" },
-	{ "diff", 'd', NULL, "print unified diffs of the files as they are changed" },
-	{ "only", 0, "WHAT", "gateway, agents, or one host name" },
-	{ "proxy", 0, "KIND", "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy" },
-	{ "json", 0, NULL, "one JSON document with every step and a summary" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, dry_run, 'n', "dry-run", "print the plan and unified diffs; change nothing on any host"),
+	CLI_BOOL(struct vars, diff, 'd', "diff", "print unified diffs of the files as they are changed"),
+	CLI_STRING(struct vars, only, 0, "only", "WHAT", "gateway, agents, or one host name"),
+	CLI_STRING(struct vars, proxy, 0, "proxy", "KIND",
+		   "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy"),
+	CLI_BOOL(struct vars, json, 0, "json", "one JSON document with every step and a summary"),
+	CLI_END,
 };
 
 struct printer {
 	struct dcv_ctx *ctx;
-	bool json, diffs;
+	bool json, diffs, dry_run;
 };
 
 static void print_step(void *user, const struct dcv_step *s)
@@ -40,8 +47,12 @@ static void print_step(void *user, const struct dcv_step *s)
 		return;
 	if (ctx->quiet && s->status != DCV_STEP_FAILED)
 		return;
-	printf("%-10s %-10s %s%-8s%s %6ld ms  %s\n", s->host, s->name, col(ctx, c),
+	printf("%-10s %-10s %s%-8s%s %6ld ms  %s", s->host, s->name, col(ctx, c),
 	       dcv_step_status_name(s->status), col_end(ctx), s->ms, s->detail);
+	/* the plan says why it would change something */
+	if (p->dry_run && s->status == DCV_STEP_CHANGED && s->reason)
+		printf(" %s(%s)%s", col(ctx, "dim"), s->reason, col_end(ctx));
+	putchar('\n');
 	if (p->diffs && s->diff)
 		fputs(s->diff, stdout);
 	fflush(stdout);
@@ -68,17 +79,19 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_deploy_opts o = { 0 };
 	struct dcv_deploy_result res;
 	struct dcv_err err = DCV_ERR_INIT;
-	struct printer pr = { ctx, false, false };
+	struct printer pr = { ctx, false, false, false };
+	struct vars v = { 0 };
 	long long t0 = dcv_now_ms();
-	int rc = cli_parse(&dcv_cmd_deploy, argc, argv, &a);
+	int rc = cli_parse(&dcv_cmd_deploy, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	o.dry_run = cli_flag(&dcv_cmd_deploy, &a, "dry-run");
-	o.only = cli_opt(&dcv_cmd_deploy, &a, "only");
-	pr.json = ctx->json || cli_flag(&dcv_cmd_deploy, &a, "json");
-	pr.diffs = o.dry_run || cli_flag(&dcv_cmd_deploy, &a, "diff");
-	const char *kind = cli_opt(&dcv_cmd_deploy, &a, "proxy");
+	o.dry_run = v.dry_run;
+	o.only = v.only;
+	pr.json = ctx->json || v.json;
+	pr.diffs = o.dry_run || v.diff;
+	pr.dry_run = o.dry_run;
+	const char *kind = v.proxy;
 	const struct dcv_proxy_kind *k = kind ? dcv_proxy_kind_named(kind) : NULL;
 	if (kind && !k)
 		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);
@@ -122,6 +135,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 			json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
 			json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
 			json_object_object_add(j, "detail", json_object_new_string(s->detail));
+			if (s->reason)
+				json_object_object_add(j, "reason", json_object_new_string(s->reason));
 			if (s->diff)
 				json_object_object_add(j, "diff", json_object_new_string(s->diff));
 			json_object_array_add(arr, j);
@@ -140,12 +155,9 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 			printf(", %d skipped", res.skipped);
 		printf("%s in %.2f s%s\n", o.dry_run ? " (dry run)" : "", ms / 1000.0, col_end(ctx));
 	}
-	if (res.failed == 0)
-		rc = EXIT_OK;
-	else if (lost_gw || (res.hosts && res.unreachable >= res.hosts))
-		rc = EXIT_UNREACHABLE;
-	else
-		rc = EXIT_FAIL;
+	/* every agent waits for the gateway: losing it reached nothing, whatever the agents said */
+	struct dcv_reach reach = { res.hosts, lost_gw ? res.hosts : res.unreachable, res.failed };
+	rc = exit_for_outcome(dcv_reach_outcome(&reach));
 	dcv_deploy_result_release(&res);
 	return rc;
 }

@@ -8,11 +8,17 @@
 
 #include <unistd.h>
 
+struct vars {
+	bool stdin_, sudo;
+	long timeout_ms;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "stdin", 'i', NULL, "pass dcvctl's standard input to the command" },
-	{ "sudo", 's', NULL, "run the command as root with sudo -n" },
-	{ "timeout", 't', "DUR", "give up after DUR (default: the host's command-timeout)" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, stdin_, 'i', "stdin", "pass dcvctl's standard input to the command"),
+	CLI_BOOL(struct vars, sudo, 's', "sudo", "run the command as root with sudo -n"),
+	CLI_DURATION(struct vars, timeout_ms, 't', "timeout", "DUR", 0,
+		     "give up after DUR (default: the host's command-timeout)"),
+	CLI_END,
 };
 
 static void stream(void *user, int is_stderr, const char *data, size_t len)
@@ -34,8 +40,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_ssh_pool *pool;
 	struct dcv_ssh *c;
 	struct dcv_buf cmd = DCV_BUF_INIT;
-	const char *t;
-	int rc = cli_parse(&dcv_cmd_exec, argc, argv, &a);
+	struct vars v = { .timeout_ms = req.timeout_ms };
+	int rc = cli_parse(&dcv_cmd_exec, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
@@ -43,16 +49,14 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return usage_error(&dcv_cmd_exec, a.n_pos == 0 ? "missing HOST" :
 					   a.n_pos > 1 ? "put the command after '--'" : "missing '-- CMD'");
 	}
-	if ((t = cli_opt(&dcv_cmd_exec, &a, "timeout")) && !dcv_parse_duration(t, &req.timeout_ms)) {
-		return usage_error(&dcv_cmd_exec, "bad duration '%s' for --timeout", t);
-	}
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK || !(h = ctx_host(ctx, a.pos[0]))) {
 		return rc ? rc : EXIT_USAGE;
 	}
 	dcv_shquote_argv(&cmd, (const char *const *)a.rest, a.n_rest);
 	req.cmd = cmd.data;
-	req.sudo = cli_flag(&dcv_cmd_exec, &a, "sudo");
-	req.in_fd = cli_flag(&dcv_cmd_exec, &a, "stdin") ? STDIN_FILENO : -1;
+	req.timeout_ms = v.timeout_ms;
+	req.sudo = v.sudo;
+	req.in_fd = v.stdin_ ? STDIN_FILENO : -1;
 	req.output = stream;
 	req.capture = req.sudo; /* only to recognise sudo's password prompt */
 

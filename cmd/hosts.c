@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct vars {
+	bool probe, json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "probe", 'p', NULL, "connect to every host in parallel: state, connect time, round trip" },
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, probe, 'p', "probe", "connect to every host in parallel: state, connect time, round trip"),
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 struct probe {
@@ -56,14 +60,16 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 {
 	struct dcv_inventory *inv;
 	struct cli_args a;
+	struct vars v = { 0 };
 	bool probe, json;
-	int rc = cli_parse(&dcv_cmd_hosts, argc, argv, &a);
+	int rc = cli_parse(&dcv_cmd_hosts, argc, argv, &a, &v);
+	struct dcv_reach reach = DCV_REACH_INIT;
 	int n = 0, ok = 0, failed = 0;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	probe = cli_flag(&dcv_cmd_hosts, &a, "probe");
-	json = ctx->json || cli_flag(&dcv_cmd_hosts, &a, "json");
+	probe = v.probe;
+	json = ctx->json || v.json;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 
@@ -106,8 +112,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		struct dcv_buf s = DCV_BUF_INIT;
 
 		describe_ssh(&s, h);
-		if (probe)
+		if (probe) {
 			p.rc[i] == DCV_OK ? ok++ : failed++;
+			dcv_reach_add(&reach, p.rc[i]);
+		}
 		if (json) {
 			struct json_object *o = json_object_new_object();
 			struct json_object *sshj = json_object_new_object();
@@ -165,9 +173,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	free(p.rtt_ms);
 	free(p.hostkey);
 	free(hosts);
-	if (!probe || failed == 0)
-		return EXIT_OK;
-	return ok ? EXIT_FAIL : EXIT_UNREACHABLE;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 const struct dcv_cmd dcv_cmd_hosts = {

@@ -19,18 +19,28 @@
 #include <time.h>
 #include <unistd.h>
 
-static const struct dcv_opt opts[] = {
-	{ "follow", 'f', NULL, "keep printing lines as they are written (survives rotation and reconnects)" },
-	{ "since", 0, "DUR", "only lines written in the last DUR (e.g. 10m, 2h)" },
-	{ "grep", 0, "RE", "only lines matching the extended regular expression RE" },
-	{ "errors", 0, NULL, "only errors and warnings" },
-	{ "lines", 'n', "N", "last N lines of each log (default 10; with --since: all since then)" },
-	{ "json", 0, NULL, "one JSON object per line: host, file, time, level, line" },
-	{ NULL, 0, NULL, NULL },
-};
-
 /* With --since, every line since then, up to this many per log. */
 #define SINCE_LINES 100000
+
+struct vars {
+	bool follow, errors, json;
+	long since_ms;
+	const char *grep;
+	long lines; /* -1: not given */
+};
+
+static const struct dcv_opt opts[] = {
+	CLI_BOOL(struct vars, follow, 'f', "follow",
+		 "keep printing lines as they are written (survives rotation and reconnects)"),
+	CLI_DURATION(struct vars, since_ms, 0, "since", "DUR", 1, "only lines written in the last DUR (e.g. 10m, 2h)"),
+	CLI_STRING(struct vars, grep, 0, "grep", "RE", "only lines matching the extended regular expression RE"),
+	CLI_BOOL(struct vars, errors, 0, "errors", "only errors and warnings"),
+	CLI_INT(struct vars, lines, 'n', "lines", "N", 0, SINCE_LINES,
+		"last N lines of each log (default 10; with --since: all since then)"),
+	CLI_BOOL(struct vars, json, 0, "json", "one JSON object per line: host, file, time, level, line"),
+	CLI_END,
+};
+
 /* A follower's run lasts until the operator stops it. */
 #define FOLLOW_TIMEOUT_MS (365L * 24 * 3600 * 1000)
 #define BACKOFF_MAX_MS 30000
@@ -367,34 +377,25 @@ static void add_host(struct dcv_ctx *ctx, struct job *j, struct dcv_host *h)
 	j->n++;
 }
 
-static int parse(struct dcv_ctx *ctx, struct cli_args *a, struct job *j)
+static int setup(struct dcv_ctx *ctx, const struct vars *v, struct job *j)
 {
-	const char *v;
-	long ms, n = 10;
-
-	j->follow = cli_flag(&dcv_cmd_logs, a, "follow");
-	j->errors = cli_flag(&dcv_cmd_logs, a, "errors");
-	j->json = ctx->json || cli_flag(&dcv_cmd_logs, a, "json");
-	if ((v = cli_opt(&dcv_cmd_logs, a, "lines")) && !dcv_parse_int(v, 0, SINCE_LINES, &n))
-		return usage_error(&dcv_cmd_logs, "bad number '%s' for --lines (0 to %d)", v, SINCE_LINES);
-	j->req.lines = (int)n;
-	j->req.follow = j->follow;
-	if ((v = cli_opt(&dcv_cmd_logs, a, "since"))) {
-		if (!dcv_parse_duration(v, &ms) || ms <= 0)
-			return usage_error(&dcv_cmd_logs, "bad duration '%s' for --since", v);
+	j->follow = v->follow;
+	j->errors = v->errors;
+	j->json = ctx->json || v->json;
+	j->req.lines = v->lines >= 0 ? (int)v->lines : v->since_ms ? SINCE_LINES : 10;
+	j->req.follow = v->follow;
+	if (v->since_ms) {
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now); /* log times are wall-clock times */
-		j->since_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ms;
+		j->since_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - v->since_ms;
 		j->req.since_s = j->since_ms / 1000;
-		if (!cli_opt(&dcv_cmd_logs, a, "lines"))
-			j->req.lines = SINCE_LINES;
 	}
-	if ((v = cli_opt(&dcv_cmd_logs, a, "grep"))) {
-		int rc = regcomp(&j->re, v, REG_EXTENDED | REG_NOSUB);
+	if (v->grep) {
+		int rc = regcomp(&j->re, v->grep, REG_EXTENDED | REG_NOSUB);
 		if (rc != 0) {
 			char msg[256];
 			regerror(rc, &j->re, msg, sizeof(msg));
-			return usage_error(&dcv_cmd_logs, "bad regular expression '%s' for --grep: %s", v, msg);
+			return usage_error(&dcv_cmd_logs, "bad regular expression '%s' for --grep: %s", v->grep, msg);
 		}
 		j->has_re = true;
 	}
@@ -406,12 +407,13 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_inventory *inv;
 	struct cli_args a;
 	struct job j = { 0 };
-	int rc = cli_parse(&dcv_cmd_logs, argc, argv, &a), pipefd[2] = { -1, -1 };
+	struct vars v = { .lines = -1 };
+	int rc = cli_parse(&dcv_cmd_logs, argc, argv, &a, &v), pipefd[2] = { -1, -1 };
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	j.ctx = ctx;
-	if ((rc = parse(ctx, &a, &j)) != EXIT_OK)
+	if ((rc = setup(ctx, &v, &j)) != EXIT_OK)
 		return rc;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		goto out;

@@ -30,16 +30,28 @@ const struct dcv_cmd *const dcv_commands[] = {
 const char *const dcv_global_usage =
 	"dcvctl [-c FILE] [-v|-q] [--json] [--color=auto|always|never] COMMAND [ARGS]";
 
+/* The global options that may also follow the command (cli_set_context), each declared once. */
+#define OPT_CONFIG                                                                                   \
+	CLI_STRING(struct dcv_ctx, config, 'c', "config", "FILE",                                    \
+		   "inventory file (default: $DCVCTL_CONFIG, ./dcvctl.conf, $XDG_CONFIG_HOME/dcvctl/dcvctl.conf)")
+#define OPT_VERBOSE CLI_COUNT(struct dcv_ctx, verbose, 'v', "verbose", "more detail")
+#define OPT_QUIET CLI_BOOL(struct dcv_ctx, quiet, 'q', "quiet", "only errors and results")
+#define OPT_COLOR                                                                                    \
+	CLI_ENUM(struct dcv_ctx, color_when, 0, "color", "WHEN", cli_color_choices,                  \
+		 "auto, always or never (NO_COLOR is honoured)")
+
 static const struct dcv_opt global_opts[] = {
-	{ "config", 'c', "FILE", "inventory file (default: $DCVCTL_CONFIG, ./dcvctl.conf, $XDG_CONFIG_HOME/dcvctl/dcvctl.conf)" },
-	{ "verbose", 'v', NULL, "more detail" },
-	{ "quiet", 'q', NULL, "only errors and results" },
-	{ "json", 0, NULL, "machine-readable output" },
-	{ "color", 0, "WHEN", "auto, always or never (NO_COLOR is honoured)" },
-	{ "version", 0, NULL, "print the version" },
-	{ "help", 'h', NULL, "show this help" },
-	{ NULL, 0, NULL, NULL },
+	OPT_CONFIG,
+	OPT_VERBOSE,
+	OPT_QUIET,
+	CLI_BOOL(struct dcv_ctx, json, 0, "json", "machine-readable output"),
+	OPT_COLOR,
+	CLI_BOOL(struct dcv_ctx, show_version, 0, "version", "print the version"),
+	CLI_BOOL(struct dcv_ctx, show_help, 'h', "help", "show this help"),
+	CLI_END,
 };
+
+static const struct dcv_opt after_command_opts[] = { OPT_CONFIG, OPT_VERBOSE, OPT_QUIET, OPT_COLOR, CLI_END };
 
 static void global_help(FILE *f)
 {
@@ -132,68 +144,37 @@ static int finish(int rc)
 int main(int argc, char **argv)
 {
 	struct dcv_ctx ctx = { 0 };
-	const char *color = "auto";
-	int i, rc;
+	int i = 1, rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	ctx.tty = isatty(STDOUT_FILENO);
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (a[0] != '-')
-			break;
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-			if (++i == argc) {
-				out_error("option '%s' needs a value (FILE)", a);
-				return EXIT_USAGE;
-			}
-			ctx.config = argv[i];
-		} else if (strncmp(a, "--config=", 9) == 0) {
-			ctx.config = a + 9;
-		} else if (strncmp(a, "-c", 2) == 0) {
-			ctx.config = a + 2;
-		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			ctx.verbose++;
-		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			ctx.quiet = true;
-		} else if (strcmp(a, "--json") == 0) {
-			ctx.json = true;
-		} else if (strncmp(a, "--color=", 8) == 0) {
-			color = a + 8;
-		} else if (strcmp(a, "--color") == 0) {
-			if (++i == argc) {
-				out_error("option '--color' needs a value (auto, always or never)");
-				return EXIT_USAGE;
-			}
-			color = argv[i];
-		} else if (strcmp(a, "--version") == 0) {
-			return finish(dcv_cmd_version.run(&ctx, 1, (char *[]){ "version", NULL }));
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			global_help(stdout);
-			return finish(EXIT_OK);
-		} else {
-			out_error("unknown global option '%s'", a);
-			fputs("Run 'dcvctl --help' for usage.\n", stderr);
-			return EXIT_USAGE;
-		}
+	if (cli_parse_globals(&ctx, global_opts, argc, argv, &i) != EXIT_OK) {
+		fputs("Run 'dcvctl --help' for usage.\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (ctx.show_version)
+		return finish(dcv_cmd_version.run(&ctx, 1, (char *[]){ "version", NULL }));
+	if (ctx.show_help) {
+		global_help(stdout);
+		return finish(EXIT_OK);
 	}
 	if (ctx.verbose && ctx.quiet) {
 		out_error("-v and -q cannot be used together");
 		return EXIT_USAGE;
 	}
-	if ((rc = ctx_set_color(&ctx, color)) != EXIT_OK)
-		return rc;
 	if (i == argc) {
 		global_help(stderr);
 		return EXIT_USAGE;
 	}
-	cli_set_context(&ctx);
 	const struct dcv_cmd *cmd = find_cmd(argv[i]);
 	if (!cmd)
 		return unknown_command(argv[i]);
+	cli_set_context(&ctx, after_command_opts);
 	if (cmd->subcmds && !cmd->run)
 		rc = cli_dispatch_sub(&ctx, cmd, argc - i, argv + i);
 	else
 		rc = cmd->run(&ctx, argc - i, argv + i);
+	cli_set_context(NULL, NULL); /* ctx ends here (the unit tests call main more than once) */
 	dcv_inventory_free(ctx.inv);
 	return finish(rc);
 }

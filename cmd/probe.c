@@ -14,22 +14,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COMMON_OPTS                                                                          \
-	{ "via", 0, "HOST", "probe from HOST's vantage point through an SSH tunnel" },           \
-	{ "connect-to", 0, "HOST:PORT", "connect there instead of resolving the URL's name" },   \
-	{ "timeout", 0, "DUR", "give up after DUR (default 10s)" },                              \
-	{ "json", 0, NULL, "print as JSON" }
+struct vars {
+	const char *via, *connect_to;
+	long timeout_ms, hold_ms, interval_ms;
+	bool json;
+};
+
+#define COMMON_OPTS                                                                                        \
+	CLI_STRING(struct vars, via, 0, "via", "HOST", "probe from HOST's vantage point through an SSH tunnel"), \
+	CLI_STRING(struct vars, connect_to, 0, "connect-to", "HOST:PORT",                                      \
+		   "connect there instead of resolving the URL's name"),                                       \
+	CLI_DURATION(struct vars, timeout_ms, 0, "timeout", "DUR", 1, "give up after DUR (default 10s)"),       \
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON")
 
 static const struct dcv_opt opts[] = {
 	COMMON_OPTS,
-	{ NULL, 0, NULL, NULL },
+	CLI_END,
 };
 
 static const struct dcv_opt ws_opts[] = {
 	COMMON_OPTS,
-	{ "hold", 0, "DUR", "keep the WebSocket open this long, with pings" },
-	{ "interval", 0, "DUR", "ping interval during --hold (default 5s)" },
-	{ NULL, 0, NULL, NULL },
+	CLI_DURATION(struct vars, hold_ms, 0, "hold", "DUR", 0, "keep the WebSocket open this long, with pings"),
+	CLI_DURATION(struct vars, interval_ms, 0, "interval", "DUR", 1, "ping interval during --hold (default 5s)"),
+	CLI_END,
 };
 
 struct target {
@@ -52,9 +59,10 @@ static bool is_endpoint(const struct target *t)
 }
 
 /* URL (or the inventory's endpoint), connect-to, proxy, CA, and --via's tunnel. */
-static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args *a, struct target *t)
+static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args *a, const struct vars *v,
+		 struct target *t)
 {
-	const char *via = cli_opt(cmd, a, "via"), *ct = cli_opt(cmd, a, "connect-to"), *to = cli_opt(cmd, a, "timeout");
+	const char *via = v->via, *ct = v->connect_to;
 	struct dcv_inventory *inv = NULL;
 	struct dcv_err err = DCV_ERR_INIT;
 	int rc;
@@ -74,8 +82,7 @@ static int setup(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, struct cli_args
 		return usage_error(cmd, "give a URL or set [endpoint] url in the inventory");
 	if (!dcv_url_split(t->url, t->host, sizeof(t->host), &t->port, t->path, sizeof(t->path)))
 		return usage_error(cmd, "'%s' is not an https:// URL", t->url);
-	if (to && !dcv_parse_duration(to, &t->po.timeout_ms))
-		return usage_error(cmd, "bad duration '%s' for --timeout", to);
+	t->po.timeout_ms = v->timeout_ms;
 	if (ct)
 		t->po.connect_to = ct;
 	else if (is_endpoint(t))
@@ -114,14 +121,18 @@ static void teardown(struct target *t)
 	dcv_ssh_pool_free(t->pool);
 }
 
-static bool expected(const struct target *t, long status)
+/* The verdict as the JSON fields every probe prints ("ok" stays: warnings are ok; "status" is
+ * the HTTP status where there is one). */
+static void add_verdict(struct json_object *o, const struct dcv_verdict *v)
 {
-	if (!t->inv)
-		return status >= 200 && status < 400;
-	for (int i = 0; i < t->inv->n_http_expect; i++)
-		if (t->inv->http_expect[i] == status)
-			return true;
-	return false;
+	json_object_object_add(o, "ok", json_object_new_boolean(v->status != DCV_CHECK_FAIL));
+	json_object_object_add(o, "verdict", json_object_new_string(dcv_check_status_name(v->status)));
+	json_object_object_add(o, "message", json_object_new_string(v->message));
+}
+
+static const char *verdict_color(const struct dcv_verdict *v)
+{
+	return v->status == DCV_CHECK_PASS ? "green" : v->status == DCV_CHECK_WARN ? "yellow" : "red";
 }
 
 static int probe_http(struct dcv_ctx *ctx, struct target *t, bool json)
@@ -134,11 +145,13 @@ static int probe_http(struct dcv_ctx *ctx, struct target *t, bool json)
 		out_error("http %s: %s", t->url, err.msg);
 		return EXIT_FAIL;
 	}
-	bool ok = expected(t, r.status);
+	struct dcv_verdict v;
+	dcv_probe_http_verdict(&r, t->inv ? t->inv->http_expect : NULL, t->inv ? t->inv->n_http_expect : 0, &v);
+	bool ok = v.status != DCV_CHECK_FAIL;
 	if (json) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		add_verdict(o, &v);
 		json_object_object_add(o, "status", json_object_new_int64(r.status));
 		json_object_object_add(o, "redirect", r.redirect[0] ? json_object_new_string(r.redirect) : NULL);
 		json_object_object_add(o, "http_version", json_object_new_string(r.http_version));
@@ -176,15 +189,24 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 	bool early = dcv_cert_not_yet_valid(&ci, time(NULL));
 	bool covered = dcv_cert_covers(r.cert, t->host);
 	bool verified = dcv_cert_verify(r.cert, t->po.ca_file, &verr) == DCV_OK;
-	bool names_ok = true;
-	for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
+	bool endpoint = t->inv && is_endpoint(t), names_ok = true;
+	for (int i = 0; endpoint && i < t->inv->n_names; i++)
 		names_ok &= dcv_cert_covers(r.cert, t->inv->names[i]);
-	/* without a CA file an untrusted chain is only a warning (the seed's self-signed cert) */
-	bool ok = covered && names_ok && days >= 0 && !early && (verified || !t->po.ca_file);
+	struct dcv_tls_expect e = {
+		.host = t->host,
+		.names = endpoint ? (const char *const *)t->inv->names : NULL,
+		.n_names = endpoint ? t->inv->n_names : 0,
+		.ca_file = t->po.ca_file,
+		.cert_warn_days = t->inv ? t->inv->cert_warn_days : DCV_CERT_WARN_DAYS,
+		.now = time(NULL),
+	};
+	struct dcv_verdict v;
+	dcv_probe_tls_verdict(&r, &e, &v);
+	bool ok = v.status != DCV_CHECK_FAIL;
 	if (json) {
 		struct json_object *o = json_object_new_object(), *sans = json_object_new_array();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		add_verdict(o, &v);
 		json_object_object_add(o, "protocol", json_object_new_string(r.protocol));
 		json_object_object_add(o, "cipher", json_object_new_string(r.cipher));
 		json_object_object_add(o, "alpn", json_object_new_string(r.alpn));
@@ -209,10 +231,10 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 		for (int i = 0; i < ci.n_sans; i++)
 			printf(" %s", ci.sans[i]);
 		printf("%s\nexpires  in %ld days (%s)\n", ci.n_sans ? "" : " (none)", days,
-		       days < 0 ? "EXPIRED" : early ? "NOT YET VALID" : "ok");
+		       days < 0 ? "EXPIRED" : early ? "NOT YET VALID" : days < e.cert_warn_days ? "expiring" : "ok");
 		printf("%s%s%s %s by a SAN\n", col(ctx, covered ? "green" : "red"), t->host, col_end(ctx),
 		       covered ? "is covered" : "is NOT covered");
-		for (int i = 0; t->inv && is_endpoint(t) && i < t->inv->n_names; i++)
+		for (int i = 0; endpoint && i < t->inv->n_names; i++)
 			printf("%s %s\n", t->inv->names[i], dcv_cert_covers(r.cert, t->inv->names[i]) ? "is covered" : "is NOT covered");
 		if (verified)
 			printf("chain    verified%s%s\n", t->po.ca_file ? " against " : " against the system store",
@@ -220,37 +242,42 @@ static int probe_tls(struct dcv_ctx *ctx, struct target *t, bool json)
 		else
 			printf("chain    %s%s: %s%s\n", col(ctx, t->po.ca_file ? "red" : "yellow"),
 			       t->po.ca_file ? "NOT verified" : "warning: NOT verified (no ca-file)", verr.msg, col_end(ctx));
+		printf("verdict  %s%s%s: %s\n", col(ctx, verdict_color(&v)), dcv_check_status_name(v.status), col_end(ctx),
+		       v.message);
 	}
 	dcv_cert_info_release(&ci);
 	dcv_tls_result_release(&r);
 	return ok ? EXIT_OK : EXIT_FAIL;
 }
 
-static int probe_ws(struct dcv_ctx *ctx, struct target *t, struct cli_args *a, const struct dcv_cmd *cmd, bool json)
+static int probe_ws(struct dcv_ctx *ctx, struct target *t, const struct vars *opt, bool json)
 {
 	struct dcv_ws_result r;
 	struct dcv_err err = DCV_ERR_INIT;
-	const char *hold = cli_opt(cmd, a, "hold"), *iv = cli_opt(cmd, a, "interval");
-	long hold_ms = 0, iv_ms = 5000;
+	long hold_ms = opt->hold_ms;
 
-	if (hold && !dcv_parse_duration(hold, &hold_ms))
-		return usage_error(cmd, "bad duration '%s' for --hold", hold);
-	if (iv && (!dcv_parse_duration(iv, &iv_ms) || iv_ms <= 0))
-		return usage_error(cmd, "bad duration '%s' for --interval", iv);
 	if (hold_ms && t->po.timeout_ms < hold_ms + 10000)
 		t->po.timeout_ms = hold_ms + 10000;
-	if (hold_ms && !json && ctx->tty && !ctx->quiet)
-		fprintf(stderr, "holding the WebSocket open for %s with a ping every %s...\n", hold, iv ? iv : "5s");
-	int rc = dcv_probe_ws(t->url, &t->po, hold_ms, iv_ms, &r, &err);
+	if (hold_ms && !json && ctx->tty && !ctx->quiet) {
+		struct dcv_buf h = DCV_BUF_INIT, iv = DCV_BUF_INIT;
+		dcv_format_duration(&h, hold_ms);
+		dcv_format_duration(&iv, opt->interval_ms);
+		fprintf(stderr, "holding the WebSocket open for %s with a ping every %s...\n", h.data, iv.data);
+		dcv_buf_release(&h);
+		dcv_buf_release(&iv);
+	}
+	int rc = dcv_probe_ws(t->url, &t->po, hold_ms, opt->interval_ms, &r, &err);
 	if (rc != DCV_OK) {
 		out_error("ws %s: %s", t->url, err.msg);
 		return EXIT_FAIL;
 	}
-	bool ok = r.status == 101 && r.accept_ok && !r.failure[0];
+	struct dcv_verdict v;
+	dcv_probe_ws_verdict(&r, hold_ms, &v);
+	bool ok = v.status != DCV_CHECK_FAIL;
 	if (json) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "url", json_object_new_string(t->url));
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		add_verdict(o, &v);
 		json_object_object_add(o, "status", json_object_new_int64(r.status));
 		json_object_object_add(o, "accept_ok", json_object_new_boolean(r.accept_ok));
 		json_object_object_add(o, "rejected", r.rejected[0] ? json_object_new_string(r.rejected) : NULL);
@@ -295,20 +322,21 @@ static int run(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, int kind, int arg
 {
 	struct cli_args a;
 	struct target t;
-	int rc = cli_parse(cmd, argc, argv, &a);
+	struct vars v = { .timeout_ms = ((struct dcv_probe_opts)DCV_PROBE_OPTS_INIT).timeout_ms, .interval_ms = 5000 };
+	int rc = cli_parse(cmd, argc, argv, &a, &v);
 	bool json;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(cmd, &a, "json");
-	rc = setup(ctx, cmd, &a, &t);
+	json = ctx->json || v.json;
+	rc = setup(ctx, cmd, &a, &v, &t);
 	if (rc == EXIT_OK) {
 		if (kind == 0)
 			rc = probe_http(ctx, &t, json);
 		else if (kind == 1)
 			rc = probe_tls(ctx, &t, json);
 		else
-			rc = probe_ws(ctx, &t, &a, cmd, json);
+			rc = probe_ws(ctx, &t, &v, json);
 	}
 	teardown(&t);
 	return rc;

@@ -10,9 +10,13 @@
 #include <json-c/json.h>
 #include <string.h>
 
+struct vars {
+	bool json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 static const char *const actions[] = { "status", "start", "stop", "restart",
@@ -29,12 +33,13 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_unit_state *st = NULL;
 	struct dcv_buf msg = DCV_BUF_INIT;
 	const char *action;
+	struct vars v = { 0 };
 	bool json, known = false;
-	int rc = cli_parse(&dcv_cmd_service, argc, argv, &a);
+	int rc = cli_parse(&dcv_cmd_service, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	json = ctx->json || cli_flag(&dcv_cmd_service, &a, "json");
+	json = ctx->json || v.json;
 	action = a.pos[0];
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		known |= strcmp(actions[i], action) == 0;

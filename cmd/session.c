@@ -1,5 +1,6 @@
 /* dcvctl session list|create|close|recreate [--agent NAME] */
 #include "cli.h"
+#include "../lib/reach.h"
 
 #include "../lib/agent.h"
 #include "../lib/buf.h"
@@ -10,10 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct vars {
+	const char *agent;
+	bool json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "agent", 'a', "NAME", "only this agent (default: every agent)" },
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct vars, agent, 'a', "agent", "NAME", "only this agent (default: every agent)"),
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 enum action { LIST, CREATE, CLOSE, RECREATE };
@@ -28,11 +34,14 @@ struct job {
 	char (*done)[64];
 };
 
+/* create is the ensure rule deploy uses too (lib/session.c); recreate closes even a session
+ * that fits; close leaves an absent session absent. */
 static int act(struct job *j, int i, struct dcv_ssh *c)
 {
+	static const char *const done[] = { "exists", "created", "recreated" };
 	const struct dcv_host *h = j->agents[i];
 	struct dcv_sessions cur = { 0 };
-	const struct dcv_session *s;
+	struct dcv_session_ensure plan;
 	int rc;
 
 	if (j->action == LIST)
@@ -40,24 +49,17 @@ static int act(struct job *j, int i, struct dcv_ssh *c)
 	rc = dcv_agent_sessions(c, h, &cur, &j->err[i]);
 	if (rc != DCV_OK)
 		return rc;
-	s = dcv_sessions_find(&cur, h->session);
-	if (j->action == CREATE && s && dcv_agent_session_matches(h, s)) {
-		snprintf(j->done[i], sizeof(j->done[i]), "exists");
-	} else if (j->action == CLOSE && !s) {
-		snprintf(j->done[i], sizeof(j->done[i]), "absent");
-	} else {
-		if (s && j->action != CREATE)
-			rc = dcv_agent_session_close(c, h, h->session, &j->err[i]);
-		else if (s && j->action == CREATE)
-			rc = dcv_err_set(&j->err[i], DCV_E_REMOTE,
-					 "session '%s' exists with other settings; use 'session recreate'", h->session);
-		if (rc == DCV_OK && j->action != CLOSE)
-			rc = dcv_agent_session_create(c, h, &j->err[i]);
-		snprintf(j->done[i], sizeof(j->done[i]), "%s",
-			 j->action == CLOSE ? "closed" : s ? "recreated" : "created");
-	}
+	dcv_session_ensure_plan(h, &cur, &plan);
 	dcv_sessions_release(&cur);
-	return rc;
+	if (j->action == CLOSE) {
+		bool there = plan.action != DCV_SESSION_CREATE;
+		snprintf(j->done[i], sizeof(j->done[i]), "%s", there ? "closed" : "absent");
+		return there ? dcv_agent_session_close(c, h, h->session, &j->err[i]) : DCV_OK;
+	}
+	if (j->action == RECREATE && plan.action == DCV_SESSION_NONE)
+		plan.action = DCV_SESSION_RECREATE;
+	snprintf(j->done[i], sizeof(j->done[i]), "%s", done[plan.action]);
+	return dcv_agent_session_ensure(c, h, plan.action, &j->err[i]);
 }
 
 static void worker(void *user, int i)
@@ -128,13 +130,14 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	struct dcv_inventory *inv;
 	struct cli_args a;
 	const char *only;
+	struct vars v = { 0 };
 	bool json;
-	int rc = cli_parse(cmd, argc, argv, &a), n = 0, ok = 0;
+	int rc = cli_parse(cmd, argc, argv, &a, &v), n = 0;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	only = cli_opt(cmd, &a, "agent");
-	json = ctx->json || cli_flag(cmd, &a, "json");
+	only = v.agent;
+	json = ctx->json || v.json;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (only) {
@@ -163,11 +166,9 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	dcv_parallel(n, n, worker, &j);
 	dcv_ssh_pool_free(j.pool);
 
-	int unreachable = 0;
-	for (int i = 0; i < n; i++) {
-		ok += j.rc[i] == DCV_OK;
-		unreachable += dcv_err_is_transport(j.rc[i]);
-	}
+	struct dcv_reach reach = DCV_REACH_INIT;
+	for (int i = 0; i < n; i++)
+		dcv_reach_add(&reach, j.rc[i]);
 	if (action == LIST) {
 		print_list(ctx, &j, n, json);
 	} else if (json) {
@@ -200,9 +201,7 @@ static int run_action(struct dcv_ctx *ctx, const struct dcv_cmd *cmd, enum actio
 	free(j.err);
 	free(j.done);
 	free(j.agents);
-	if (ok == n)
-		return EXIT_OK;
-	return unreachable == n ? EXIT_UNREACHABLE : EXIT_FAIL;
+	return exit_for_outcome(dcv_reach_outcome(&reach));
 }
 
 #define SESSION_SUB(var, fn, act_, nm, sum, use)                              \
@@ -236,7 +235,9 @@ const struct dcv_cmd dcv_cmd_session = {
 	.usage = "session list|create|close|recreate [--agent NAME] [--json]",
 	.help = "Runs the dcv CLI with sudo on each agent (in parallel), every inventory value quoted.\n"
 		"create-session can exit 0 without creating anything, so success is what\n"
-		"'dcv list-sessions --json' shows afterwards, never the exit code alone.\n",
+		"'dcv list-sessions --json' shows afterwards, never the exit code alone. create follows\n"
+		"deploy's rule: a session with the configured id but another owner, type or name is\n"
+		"closed and created again.\n",
 	.opts = no_opts,
 	.subcmds = subs,
 };

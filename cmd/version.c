@@ -5,19 +5,24 @@
 
 #include <json-c/json.h>
 
+struct vars {
+	bool json;
+};
+
 static const struct dcv_opt opts[] = {
-	{ "json", 0, NULL, "print as JSON" },
-	{ NULL, 0, NULL, NULL },
+	CLI_BOOL(struct vars, json, 0, "json", "print as JSON"),
+	CLI_END,
 };
 
 static int run(struct dcv_ctx *ctx, int argc, char **argv)
 {
 	struct cli_args a;
-	int rc = cli_parse(&dcv_cmd_version, argc, argv, &a);
+	struct vars v = { 0 };
+	int rc = cli_parse(&dcv_cmd_version, argc, argv, &a, &v);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (ctx->json || cli_flag(&dcv_cmd_version, &a, "json")) {
+	if (ctx->json || v.json) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "version", json_object_new_string(DCV_VERSION));
 		json_object_object_add(o, "libssh", json_object_new_string(dcv_libssh_version()));

@@ -31,16 +31,9 @@ int dcv_agent_sessions(struct dcv_ssh *c, const struct dcv_host *h, struct dcv_s
 	return rc;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
 bool dcv_agent_session_matches(const struct dcv_host *h, const struct dcv_session *s)
 {
-	return same_str(s->id, h->session) && same_str(s->owner, h->session_owner) &&
-	       (!s->type || !*s->type || same_str(s->type, h->session_type)) &&
-	       (!h->session_name || same_str(s->name, h->session_name));
+	return dcv_session_fits(h, s, NULL, 0);
 }
 
 static void create_command(const struct dcv_host *h, struct dcv_buf *cmd)
@@ -140,5 +133,17 @@ int dcv_agent_session_close(struct dcv_ssh *c, const struct dcv_host *h, const c
 	dcv_buf_release(&cmd);
 	dcv_buf_release(&o);
 	dcv_buf_release(&e);
+	return rc;
+}
+
+int dcv_agent_session_ensure(struct dcv_ssh *c, const struct dcv_host *h, enum dcv_session_action action,
+			     struct dcv_err *err)
+{
+	int rc = DCV_OK;
+
+	if (action == DCV_SESSION_RECREATE)
+		rc = dcv_agent_session_close(c, h, h->session, err);
+	if (rc == DCV_OK && action != DCV_SESSION_NONE)
+		rc = dcv_agent_session_create(c, h, err);
 	return rc;
 }

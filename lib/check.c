@@ -1,27 +1,27 @@
-/* The checklist. Every host is worked on by one thread over its one connection; the endpoint
- * probes run from here at the same time; the gateway also carries tunnels to each agent so the
- * DCV servers are probed from the gateway's vantage point, as nginx reaches them. */
+/* The checklist, in two halves. Gathering (the I/O): every host is worked on by one thread over
+ * its one connection; the endpoint probes run from here at the same time; the gateway also
+ * carries tunnels to each agent so the DCV servers are probed from the gateway's vantage point,
+ * as the proxy reaches them. Judging: the rows, each through its registry entry with a
+ * structured cause, and the diagnosis, from what was gathered alone. */
 #include "check.h"
 
 #include "agent.h"
 #include "buf.h"
+#include "checks.h"
 #include "diff.h"
-#include "facts.h"
 #include "err.h"
+#include "facts.h"
 #include "inventory.h"
 #include "lint.h"
 #include "probe.h"
 #include "proxy.h"
-#include "remote.h"
 #include "render.h"
 #include "report.h"
 #include "sanitize.h"
-#include "service.h"
 #include "ssh.h"
 #include "tls.h"
 #include "util.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,213 +29,155 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SM_AGENT "dcv-session-manager-agent"
+/* DCV's own defaults for the [connectivity] keys dcvctl manages (reference/dcv.md §1): an
+ * unset key does not move dcvserver when the inventory asks for the default. */
+#define DCV_DEFAULT_WEB_PORT 8443
+#define DCV_DEFAULT_WEB_URL_PATH "/"
 
-struct run {
+/* ------------------------------------------------------------------ rows */
+
+struct judge {
 	const struct dcv_inventory *inv;
-	struct dcv_ssh_pool *pool;
 	const struct dcv_check_opts *o;
+	const struct dcv_check_input *in;
 	struct dcv_report *rep;
-	pthread_mutex_t lock;
-	const struct dcv_host **agents;
-	int n_agents;
-	char ep_host[256], ep_path[1024];
-	int ep_port;
-	/* gateway tunnels */
-	struct dcv_ssh *gw_conn;
-	const struct dcv_host *gw;
-	bool gw_facts;
-	/* servers the proxy itself marks down, for the diagnosis */
-	struct dcv_backend_state *down;
-	int n_down;
 };
 
-static bool wanted(const struct run *r, const char *id)
+static bool wanted_id(const struct dcv_check_opts *o, const char *id)
 {
-	if (r->o->only && *r->o->only && !dcv_check_selected(id, r->o->only))
+	if (o->only && *o->only && !dcv_check_selected(id, o->only))
 		return false;
-	return !(r->o->skip && *r->o->skip && dcv_check_selected(id, r->o->skip));
+	return !(o->skip && *o->skip && dcv_check_selected(id, o->skip));
 }
 
-/* Is any check under this prefix ("gateway.", "agent.dcv1.") wanted? */
-static bool wanted_prefix(const struct run *r, const char *const *ids, int n)
+static bool wanted(const struct dcv_check_opts *o, enum dcv_check_key key, const char *agent)
+{
+	char id[160];
+
+	dcv_check_id(key, agent, id, sizeof(id));
+	return wanted_id(o, id);
+}
+
+/* Is any of keys[0..n) wanted (for agent, when they take one)? */
+static bool wanted_any(const struct dcv_check_opts *o, const enum dcv_check_key *keys, int n, const char *agent)
 {
 	for (int i = 0; i < n; i++)
-		if (wanted(r, ids[i]))
+		if (wanted(o, keys[i], agent))
 			return true;
 	return false;
 }
 
-static void add(struct run *r, const char *id, const char *host, enum dcv_check_status st,
-		long long t0, const char *evidence, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
-static void add(struct run *r, const char *id, const char *host, enum dcv_check_status st,
-		long long t0, const char *evidence, const char *fmt, ...)
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static struct dcv_cause cause(enum dcv_cause_kind kind, const char *key, const char *value, const char *where,
+			      const char *want)
+{
+	return (struct dcv_cause){ kind, dup_or_null(key), dup_or_null(value), dup_or_null(where), dup_or_null(want) };
+}
+
+static const struct dcv_cause none = { 0 };
+
+/* Add the row of registry entry `key` (about `agent`, NULL for none) when it is wanted; the
+ * row takes `c`'s strings. */
+static void add(struct judge *j, enum dcv_check_key key, const char *agent, const char *host,
+		enum dcv_check_status st, long ms, const char *evidence, struct dcv_cause c, const char *fmt, ...)
+	__attribute__((format(printf, 9, 10)));
+static void add(struct judge *j, enum dcv_check_key key, const char *agent, const char *host,
+		enum dcv_check_status st, long ms, const char *evidence, struct dcv_cause c, const char *fmt, ...)
 {
 	struct dcv_buf m = DCV_BUF_INIT;
+	char id[160];
 	va_list ap;
 
-	if (!wanted(r, id))
+	dcv_check_id(key, agent, id, sizeof(id));
+	if (!wanted_id(j->o, id)) {
+		dcv_cause_release(&c);
 		return;
+	}
 	va_start(ap, fmt);
 	dcv_buf_vaddf(&m, fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&r->lock);
-	dcv_report_add(r->rep, id, host, st, t0 ? (long)(dcv_now_ms() - t0) : 0, evidence, "%s",
-		       dcv_buf_str(&m));
-	pthread_mutex_unlock(&r->lock);
+	dcv_report_add(j->rep, id, host, st, ms, evidence, "%s", dcv_buf_str(&m));
 	dcv_buf_release(&m);
+	/* a passing row has nothing to explain */
+	if (st == DCV_CHECK_PASS)
+		dcv_cause_release(&c);
+	else
+		j->rep->checks[j->rep->n - 1].cause = c;
 }
 
-/* ------------------------------------------------------------------ facts over SSH */
-
-struct kv {
-	char *text; /* owned copy of the output */
-	char **keys, **vals;
-	int n;
-};
-
-static void kv_parse(struct kv *kv, struct dcv_buf *out)
-{
-	char *save = NULL;
-
-	memset(kv, 0, sizeof(*kv));
-	kv->text = dcv_buf_detach(out);
-	for (char *l = strtok_r(kv->text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(l, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		kv->keys = xrealloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
-		kv->vals = xrealloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1));
-		kv->keys[kv->n] = l;
-		kv->vals[kv->n++] = eq + 1;
-	}
-}
-
-static const char *kv_get(const struct kv *kv, const char *key)
-{
-	for (int i = 0; i < kv->n; i++)
-		if (strcmp(kv->keys[i], key) == 0)
-			return kv->vals[i];
-	return NULL;
-}
-
-/* A base64 value, decoded into out; false when absent. */
-static bool kv_b64(const struct kv *kv, const char *key, struct dcv_buf *out)
-{
-	const char *v = kv_get(kv, key);
-	return v && dcv_base64_decode(v, strlen(v), out);
-}
-
-static void kv_release(struct kv *kv)
-{
-	free(kv->text);
-	free(kv->keys);
-	free(kv->vals);
-}
-
-static const char facts_prelude[] = "b64() { base64 -w0; echo; }\n";
-
-static int run_facts(struct dcv_ssh *c, const struct dcv_host *h, const char *script, struct kv *kv,
-		     struct dcv_err *err)
-{
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	int status = 0, rc;
-
-	dcv_buf_adds(&s, facts_prelude);
-	dcv_buf_adds(&s, script);
-	dcv_buf_adds(&s, "\nexit 0\n");
-	rc = dcv_remote_sh(c, h, s.data, &out, NULL, &status, err);
-	dcv_buf_release(&s);
-	if (rc == DCV_OK && status != 0)
-		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the host's state (exit %d)", status);
-	if (rc == DCV_OK)
-		kv_parse(kv, &out);
-	dcv_buf_release(&out);
-	return rc;
-}
-
-/* The state of units[i] from the facts' "unit.I.Key=Value" lines. */
-static void unit_state(const struct kv *kv, int i, int n, char *active, char *enabled)
-{
-	struct dcv_buf lines = DCV_BUF_INIT;
-	struct dcv_unit_state st[4];
-
-	for (int k = 0; k < kv->n; k++)
-		if (strncmp(kv->keys[k], "unit.", 5) == 0)
-			dcv_buf_addf(&lines, "%s=%s\n", kv->keys[k], kv->vals[k]);
-	dcv_units_parse(dcv_buf_str(&lines), st, n);
-	strcpy(active, st[i].active);
-	strcpy(enabled, st[i].enabled);
-	dcv_buf_release(&lines);
-}
-
-/* host-key-policy = off connects whatever key the host offers: its SSH row warns, never passes.
- * ssh_note completes the row's message. */
-static enum dcv_check_status ssh_status(const struct dcv_ssh *c)
-{
-	return dcv_ssh_hostkey_verified(c) ? DCV_CHECK_PASS : DCV_CHECK_WARN;
-}
-
-static const char *ssh_note(const struct dcv_ssh *c)
-{
-	return dcv_ssh_hostkey_verified(c) ? "" : "; host key not verified (host-key-policy = off)";
-}
-
-/* Record `error` for every wanted id of a host that could not be reached. */
-static void unreachable(struct run *r, const char *host, const char *const *ids, int n, const char *why)
+/* `error` rows for keys[0..n) of a host whose earlier step failed. */
+static void not_run(struct judge *j, const enum dcv_check_key *keys, int n, const char *agent, const char *host,
+		    const char *why)
 {
 	for (int i = 0; i < n; i++)
-		add(r, ids[i], host, DCV_CHECK_ERROR, 0, NULL, "not run: %s", why);
+		add(j, keys[i], agent, host, DCV_CHECK_ERROR, 0, NULL, cause(DCV_CAUSE_NOT_RUN, NULL, why, NULL, NULL),
+		    "not run: %s", why);
 }
 
-/* ------------------------------------------------------------------ bastion */
-
-static void check_bastion(struct run *r, const struct dcv_host *b)
+/* host-key-policy = off connects whatever key the host offers: its SSH row warns, never passes. */
+static void ssh_row(struct judge *j, enum dcv_check_key key, const struct dcv_host *h,
+		    const struct dcv_check_host *in)
 {
-	struct dcv_ssh *c;
-	struct dcv_err e = DCV_ERR_INIT;
-	long long t0 = dcv_now_ms();
+	char target[320];
 
-	if (!wanted(r, "bastion.ssh"))
+	snprintf(target, sizeof(target), "%s@%s:%d", h->user, h->ssh_host, h->ssh_port);
+	if (in->ssh.rc != DCV_OK) {
+		add(j, key, h->name, h->name, DCV_CHECK_FAIL, in->ssh.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, in->ssh.err, target, NULL), "%s", in->ssh.err);
 		return;
-	if (dcv_ssh_connect(r->pool, b, &c, &e) != DCV_OK)
-		add(r, "bastion.ssh", b->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-	else
-		add(r, "bastion.ssh", b->name, ssh_status(c), t0, NULL, "%s@%s:%d, host key %s%s", b->user,
-		    b->ssh_host, b->ssh_port, dcv_ssh_hostkey(c), ssh_note(c));
+	}
+	add(j, key, h->name, h->name, in->hostkey_verified ? DCV_CHECK_PASS : DCV_CHECK_WARN, in->ssh.ms, NULL, none,
+	    "%s%s%s, host key %s%s", target, h->jump && h->role == DCV_ROLE_AGENT ? " via " : "",
+	    h->jump && h->role == DCV_ROLE_AGENT ? h->jump->name : "", in->hostkey,
+	    in->hostkey_verified ? "" : "; host key not verified (host-key-policy = off)");
 }
 
 /* ------------------------------------------------------------------ gateway */
 
-static void gw_services(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
-			const struct dcv_gw_facts *f, long long t0)
+static void gw_services(struct judge *j, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+			const struct dcv_gw_facts *f, long ms)
 {
 	struct dcv_buf states = DCV_BUF_INIT, wrong = DCV_BUF_INIT;
 	const struct dcv_unit_state *u = dcv_gw_facts_unit(f, k->unit);
 	bool active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
+	struct dcv_cause c = none;
 
 	/* every unit that must not run for this kind to own the port, named when it does */
 	for (int i = 0; k->stop[i]; i++) {
 		const struct dcv_unit_state *s = dcv_gw_facts_unit(f, k->stop[i]);
+		const char *how = dcv_unit_is_active(s) ? "running" : "enabled";
 		dcv_buf_addf(&states, "%s%s %s/%s", i ? ", " : "", k->stop[i], s->active, s->enabled);
-		if (dcv_unit_is_active(s) || dcv_unit_is_enabled(s))
-			dcv_buf_addf(&wrong, "%s%s is %s", wrong.len ? ", " : "", k->stop[i],
-				     dcv_unit_is_active(s) ? "running" : "enabled");
+		if (!dcv_unit_is_active(s) && !dcv_unit_is_enabled(s))
+			continue;
+		dcv_buf_addf(&wrong, "%s%s is %s", wrong.len ? ", " : "", k->stop[i], how);
+		if (!c.kind)
+			c = cause(DCV_CAUSE_UNIT_RUNS, k->stop[i], how, NULL, NULL);
 	}
-	add(r, "gateway.legacy-services", gw->name, wrong.len ? DCV_CHECK_FAIL : DCV_CHECK_PASS, t0, NULL,
+	add(j, DCV_CK_GATEWAY_LEGACY, NULL, gw->name, wrong.len ? DCV_CHECK_FAIL : DCV_CHECK_PASS, ms, NULL, c,
 	    "%s%s%s%s", states.data, wrong.len ? ": " : "", dcv_buf_str(&wrong),
 	    wrong.len ? ", but this bypass needs it stopped and disabled" : "");
-	add(r, "gateway.proxy.service", gw->name,
-	    !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN, t0, NULL, "%s %s, %s%s",
+	add(j, DCV_CK_PROXY_SERVICE, NULL, gw->name, !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN,
+	    ms, NULL, active ? none : cause(DCV_CAUSE_UNIT_STOPPED, k->unit, u->active, NULL, NULL), "%s %s, %s%s",
 	    k->unit, u->active, u->enabled, active && !enabled ? " (will not start at boot)" : "");
 	dcv_buf_release(&states);
 	dcv_buf_release(&wrong);
 }
 
-static void gw_config(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
-		      const struct dcv_gw_facts *f, long long t0)
+/* The first line of a validator's complaint that says something. */
+static char *first_line(const char *text)
+{
+	const char *p = text ? text : "";
+	while (*p == '\n' || *p == ' ')
+		p++;
+	return xstrndup(p, strcspn(p, "\n"));
+}
+
+static void gw_config(struct judge *j, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+		      const struct dcv_gw_facts *f, long ms)
 {
 	struct dcv_buf want = DCV_BUF_INIT, d = DCV_BUF_INIT, out = DCV_BUF_INIT;
 	struct dcv_proxy_env env;
@@ -244,24 +186,30 @@ static void gw_config(struct run *r, const struct dcv_host *gw, const struct dcv
 	dcv_buf_adds(&out, dcv_buf_str(&f->validate_out));
 	dcv_proxy_redact(&env, &out);
 	if (!f->has_binary) {
-		add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s is not installed: run dcvctl deploy",
+		add(j, DCV_CK_PROXY_CONFIG, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_NOT_INSTALLED, k->binary, NULL, NULL, NULL), "%s is not installed: run dcvctl deploy",
 		    k->name);
 	} else if (f->validate_rc != 0) {
-		add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
-		    "`%s` refuses the configuration", k->validate);
+		char *line = first_line(out.data);
+		add(j, DCV_CK_PROXY_CONFIG, NULL, gw->name, DCV_CHECK_FAIL, ms, dcv_buf_str(&out),
+		    cause(DCV_CAUSE_CONFIG_INVALID, k->validate, line, k->config, NULL), "`%s` refuses the configuration",
+		    k->validate);
+		free(line);
 	} else {
-		k->render(r->inv, &env, &want);
+		k->render(j->inv, &env, &want);
 		if (!f->config_exists)
-			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_FAIL, t0, NULL,
+			add(j, DCV_CK_PROXY_CONFIG, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+			    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, k->config, NULL),
 			    "`%s` passes but %s is missing: run dcvctl deploy", k->validate, k->config);
 		else if (dcv_diff(f->config.data, want.data, "deployed", "rendered", &d)) {
 			dcv_proxy_redact(&env, &d);
-			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_WARN, t0, d.data,
+			add(j, DCV_CK_PROXY_CONFIG, NULL, gw->name, DCV_CHECK_WARN, ms, d.data,
+			    cause(DCV_CAUSE_DRIFT, NULL, NULL, k->config, NULL),
 			    "`%s` passes; %s drifted from the rendered file (dcvctl config diff gateway)", k->validate,
 			    k->config);
 		} else
-			add(r, "gateway.proxy.config", gw->name, DCV_CHECK_PASS, t0, NULL, "`%s` passes; %s is as rendered",
-			    k->validate, k->config);
+			add(j, DCV_CK_PROXY_CONFIG, NULL, gw->name, DCV_CHECK_PASS, ms, NULL, none,
+			    "`%s` passes; %s is as rendered", k->validate, k->config);
 	}
 	if (want.data)
 		explicit_bzero(want.data, want.len);
@@ -284,39 +232,45 @@ static const char *unit_of_process(const char *proc)
 	return NULL;
 }
 
-static void gw_listen(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
-		      const struct dcv_gw_facts *f, long long t0)
+static void gw_listen(struct judge *j, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+		      const struct dcv_gw_facts *f, long ms)
 {
 	const char *proc = f->listener;
+	char port[16];
 
-	if (!f->ss.len)
-		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, NULL, "nothing listens on %d",
+	snprintf(port, sizeof(port), "%d", gw->listen);
+	if (!f->ss.len) {
+		add(j, DCV_CK_PROXY_LISTEN, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_PORT_FREE, port, NULL, NULL, NULL), "nothing listens on %d", gw->listen);
+	} else if (strcmp(proc, k->process) == 0) {
+		add(j, DCV_CK_PROXY_LISTEN, NULL, gw->name, DCV_CHECK_PASS, ms, NULL, none, "%s listens on %d", k->unit,
 		    gw->listen);
-	else if (strcmp(proc, k->process) == 0)
-		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_PASS, t0, NULL, "%s listens on %d", k->unit,
-		    gw->listen);
-	else {
-		const char *unit = unit_of_process(proc);
-		add(r, "gateway.proxy.listen", gw->name, DCV_CHECK_FAIL, t0, f->ss.data,
-		    "port %d is held by %s%s%s%s, not %s", gw->listen, proc[0] ? proc : "another process",
-		    unit ? " (unit " : "", unit ? unit : "", unit ? ")" : "", k->unit);
+	} else {
+		const char *unit = unit_of_process(proc), *who = proc[0] ? proc : "another process";
+		add(j, DCV_CK_PROXY_LISTEN, NULL, gw->name, DCV_CHECK_FAIL, ms, f->ss.data,
+		    cause(DCV_CAUSE_PORT_HELD, port, who, unit, k->unit), "port %d is held by %s%s%s%s, not %s",
+		    gw->listen, who, unit ? " (unit " : "", unit ? unit : "", unit ? ")" : "", k->unit);
 	}
 }
 
-static void gw_cert(struct run *r, const struct dcv_host *gw, const struct dcv_gw_facts *f, long long t0)
+static void gw_cert(struct judge *j, const struct dcv_host *gw, const struct dcv_gw_facts *f, long ms)
 {
 	struct dcv_buf ev = DCV_BUF_INIT;
 	struct dcv_cert *cert = NULL;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_cert_info ci;
+	char n[32];
 
 	if (!f->cert_pem.len || !f->key_readable) {
-		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s missing or unreadable",
-		    !f->cert_pem.len ? gw->cert : gw->key);
+		const char *file = !f->cert_pem.len ? gw->cert : gw->key;
+		add(j, DCV_CK_GATEWAY_CERT, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_CERT_UNREADABLE, NULL, "missing or unreadable", file, NULL), "%s missing or unreadable",
+		    file);
 		return;
 	}
 	if (dcv_cert_parse_pem(f->cert_pem.data, f->cert_pem.len, &cert, &e) != DCV_OK) {
-		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s: %s", gw->cert, e.msg);
+		add(j, DCV_CK_GATEWAY_CERT, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_CERT_UNREADABLE, NULL, e.msg, gw->cert, NULL), "%s: %s", gw->cert, e.msg);
 		return;
 	}
 	dcv_cert_info(cert, &ci);
@@ -325,337 +279,326 @@ static void gw_cert(struct run *r, const struct dcv_host *gw, const struct dcv_g
 	for (int i = 0; i < ci.n_sans; i++)
 		dcv_buf_addf(&ev, " %s", ci.sans[i]);
 	dcv_buf_addf(&ev, "\ndays left %ld", days);
+	snprintf(n, sizeof(n), "%ld", days < 0 ? -days : days);
 	if (f->key_match == 0)
-		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%s does not belong to %s", gw->key, gw->cert);
+		add(j, DCV_CK_GATEWAY_CERT, NULL, gw->name, DCV_CHECK_FAIL, ms, ev.data,
+		    cause(DCV_CAUSE_CERT_KEY, NULL, gw->cert, gw->key, NULL), "%s does not belong to %s", gw->key, gw->cert);
 	else if (days < 0)
-		add(r, "gateway.cert", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%s expired %ld days ago", gw->cert, -days);
-	else if (days < r->inv->cert_warn_days)
-		add(r, "gateway.cert", gw->name, DCV_CHECK_WARN, t0, ev.data, "%s expires in %ld days (warn under %d)",
-		    gw->cert, days, r->inv->cert_warn_days);
+		add(j, DCV_CK_GATEWAY_CERT, NULL, gw->name, DCV_CHECK_FAIL, ms, ev.data,
+		    cause(DCV_CAUSE_CERT_EXPIRED, NULL, n, gw->cert, NULL), "%s expired %ld days ago", gw->cert, -days);
+	else if (days < j->inv->cert_warn_days)
+		add(j, DCV_CK_GATEWAY_CERT, NULL, gw->name, DCV_CHECK_WARN, ms, ev.data,
+		    cause(DCV_CAUSE_CERT_EXPIRING, NULL, n, gw->cert, NULL), "%s expires in %ld days (warn under %d)",
+		    gw->cert, days, j->inv->cert_warn_days);
 	else
-		add(r, "gateway.cert", gw->name, DCV_CHECK_PASS, t0, NULL, "cert and key present%s, %ld days left",
-		    f->key_match == 1 ? " and matching" : "", days);
+		add(j, DCV_CK_GATEWAY_CERT, NULL, gw->name, DCV_CHECK_PASS, ms, NULL, none,
+		    "cert and key present%s, %ld days left", f->key_match == 1 ? " and matching" : "", days);
 	dcv_cert_info_release(&ci);
 	dcv_cert_free(cert);
 	dcv_buf_release(&ev);
 }
 
-static const struct dcv_host *agent_named(const struct run *r, const char *name)
+/* The URL the gateway probes an agent at (and the proxy reaches it by). */
+static void agent_url(const struct dcv_host *a, char *url, size_t n)
 {
-	for (int i = 0; i < r->n_agents; i++)
-		if (strcmp(r->agents[i]->name, name) == 0)
-			return r->agents[i];
-	return NULL;
+	snprintf(url, n, strchr(a->address, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", a->address, a->port,
+		 a->web_url_path);
+}
+
+/* Does kind `k` add registry entry `key` to the common gateway rows? */
+static bool kind_adds(const struct dcv_proxy_kind *k, enum dcv_check_key key)
+{
+	for (int i = 0; k && k->checks[i] != DCV_CK_COUNT; i++)
+		if (k->checks[i] == key)
+			return true;
+	return false;
 }
 
 /* The proxy's own view of its servers: a DOWN one is named with the proxy's check result. */
-static void gw_backends(struct run *r, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
-			const struct dcv_gw_facts *f, long long t0)
+static void gw_backends(struct judge *j, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+			const struct dcv_gw_facts *f, long ms)
 {
 	struct dcv_backend_state *b = NULL;
 	struct dcv_buf down = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	struct dcv_cause c = none;
 	int n = 0, n_down = 0;
 
-	if (!k->backends)
+	if (!kind_adds(k, DCV_CK_PROXY_BACKENDS))
 		return;
-	if (!f->status_ok || !k->backends(f->status.data, &b, &n)) {
-		add(r, "gateway.proxy.backends", gw->name, DCV_CHECK_FAIL, t0, NULL,
-		    "%s does not answer `%s`: is %s running?", k->name, k->status, k->unit);
+	if (!f->status_ok || !k->backends || !k->backends(f->status.data, &b, &n)) {
+		add(j, DCV_CK_PROXY_BACKENDS, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_NO_STATUS, k->status, NULL, NULL, NULL), "%s does not answer `%s`: is %s running?",
+		    k->name, k->status, k->unit);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		const struct dcv_host *a = agent_named(r, b[i].name);
+		const struct dcv_host *a = dcv_inventory_host(j->inv, b[i].name);
 		dcv_buf_addf(&ev, "%s %s %s\n", b[i].name, b[i].status, b[i].detail);
 		if (b[i].up)
 			continue;
-		pthread_mutex_lock(&r->lock);
-		r->down = xrealloc(r->down, sizeof(*r->down) * (size_t)(r->n_down + 1));
-		r->down[r->n_down++] = b[i];
-		pthread_mutex_unlock(&r->lock);
 		n_down++;
 		dcv_buf_addf(&down, "%s%s%s%s (%s: %s)", down.len ? ", " : "", b[i].name, a ? " " : "",
 			     a && a->backup ? "[backup]" : "", b[i].status, b[i].detail);
+		if (!c.kind) {
+			char state[300], url[512] = "";
+			snprintf(state, sizeof(state), "%s (%s)", b[i].status, b[i].detail);
+			if (a)
+				agent_url(a, url, sizeof(url));
+			c = cause(DCV_CAUSE_BACKEND_DOWN, b[i].name, state, a ? url : NULL, NULL);
+		}
 	}
 	if (n_down)
-		add(r, "gateway.proxy.backends", gw->name, DCV_CHECK_FAIL, t0, ev.data, "%d of %d servers down: %s",
+		add(j, DCV_CK_PROXY_BACKENDS, NULL, gw->name, DCV_CHECK_FAIL, ms, ev.data, c, "%d of %d servers down: %s",
 		    n_down, n, down.data);
 	else
-		add(r, "gateway.proxy.backends", gw->name, n ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, ev.data,
+		add(j, DCV_CK_PROXY_BACKENDS, NULL, gw->name, n ? DCV_CHECK_PASS : DCV_CHECK_FAIL, ms, ev.data,
+		    n ? none : cause(DCV_CAUSE_BACKEND_DOWN, "every server", "absent from the backend", NULL, NULL),
 		    n ? "%d of %d servers up" : "%d servers in the backend", n, n);
 	free(b);
 	dcv_buf_release(&down);
 	dcv_buf_release(&ev);
 }
 
-/* From the gateway to one agent: TCP (the direct-tcpip channel opens only once the gateway's
- * sshd has connected), TLS and HTTP over fresh tunnels. */
-static void gw_to_agent(void *user, int i)
-{
-	struct run *r = user;
-	const struct dcv_host *a = r->agents[i];
-	struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
-	struct dcv_err e = DCV_ERR_INIT;
-	char id_tcp[96], id_tls[96], id_http[96], url[512];
-	long long t0 = dcv_now_ms();
-	int fd = -1;
+static const enum dcv_check_key gw_fact_keys[] = { DCV_CK_GATEWAY_LEGACY, DCV_CK_PROXY_SERVICE, DCV_CK_PROXY_CONFIG,
+						   DCV_CK_PROXY_LISTEN, DCV_CK_GATEWAY_CERT, DCV_CK_PROXY_BACKENDS };
+static const enum dcv_check_key to_keys[] = { DCV_CK_TO_TCP, DCV_CK_TO_TLS, DCV_CK_TO_HTTP };
 
-	snprintf(id_tcp, sizeof(id_tcp), "gateway.to.%s.tcp", a->name);
-	snprintf(id_tls, sizeof(id_tls), "gateway.to.%s.tls", a->name);
-	snprintf(id_http, sizeof(id_http), "gateway.to.%s.http", a->name);
-	if (!wanted(r, id_tcp) && !wanted(r, id_tls) && !wanted(r, id_http))
-		return;
-	snprintf(url, sizeof(url), strchr(a->address, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", a->address,
-		 a->port, a->web_url_path);
-	po.timeout_ms = r->o->probe_timeout_ms;
-	if (dcv_ssh_tunnel(r->gw_conn, a->address, a->port, &fd, &e) != DCV_OK) {
-		add(r, id_tcp, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "%s:%d from the gateway: %s", a->address,
-		    a->port, e.msg);
-		add(r, id_tls, r->gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no TCP connection");
-		add(r, id_http, r->gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no TCP connection");
-		return;
-	}
-	add(r, id_tcp, r->gw->name, DCV_CHECK_PASS, t0, NULL, "%s:%d accepts connections from the gateway",
-	    a->address, a->port);
-	struct dcv_tls_result tr;
-	t0 = dcv_now_ms();
-	po.via_fd = fd;
-	if (dcv_probe_tls(url, &po, &tr, &e) != DCV_OK) {
-		add(r, id_tls, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "TLS to %s:%d: %s", a->address, a->port, e.msg);
-	} else {
-		struct dcv_cert_info ci;
-		dcv_cert_info(tr.cert, &ci);
-		add(r, id_tls, r->gw->name, DCV_CHECK_PASS, t0, NULL, "%s %s, certificate %s", tr.protocol,
-		    tr.cipher, ci.subject);
-		dcv_cert_info_release(&ci);
-		dcv_tls_result_release(&tr);
-	}
-	close(fd);
-	t0 = dcv_now_ms();
-	if (dcv_ssh_tunnel(r->gw_conn, a->address, a->port, &fd, &e) != DCV_OK) {
-		add(r, id_http, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		return;
-	}
-	struct dcv_http_result hr;
-	po.via_fd = fd;
-	if (dcv_probe_http(url, &po, &hr, &e) != DCV_OK)
-		add(r, id_http, r->gw->name, DCV_CHECK_FAIL, t0, NULL, "GET %s: %s", url, e.msg);
-	else
-		add(r, id_http, r->gw->name, hr.status == 200 ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL,
-		    "GET %s from the gateway: %ld%s", a->web_url_path, hr.status,
-		    hr.status == 200 ? "" : " (expected 200: is web-url-path right?)");
-	close(fd);
+/* The backends row (last of gw_fact_keys) only for kinds that add it. */
+static int n_gw_fact_keys(const struct dcv_proxy_kind *k)
+{
+	return kind_adds(k, DCV_CK_PROXY_BACKENDS) ? 6 : 5;
 }
 
-static void gw_facts(struct run *r)
+static void judge_gateway(struct judge *j, const struct dcv_host *gw, const struct dcv_check_host *in)
 {
-	const char *ids[] = { "gateway.legacy-services", "gateway.proxy.service", "gateway.proxy.config",
-			      "gateway.proxy.listen", "gateway.cert", "gateway.proxy.backends" };
-	const struct dcv_host *gw = r->gw;
 	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_gw_facts f;
-	long long t0 = dcv_now_ms();
+	int n = n_gw_fact_keys(k);
 
+	if (!in->ssh.run)
+		return;
+	ssh_row(j, DCV_CK_GATEWAY_SSH, gw, in);
+	if (in->ssh.rc != DCV_OK) {
+		not_run(j, gw_fact_keys, n, NULL, gw->name, "no SSH connection to the gateway");
+		for (int i = 0; i < j->inv->n_hosts; i++)
+			if (j->inv->hosts[i]->role == DCV_ROLE_AGENT)
+				not_run(j, to_keys, 3, j->inv->hosts[i]->name, gw->name,
+					"no SSH connection to the gateway");
+		return;
+	}
+	if (!in->facts.run)
+		return;
 	if (!k) {
 		for (int i = 0; i < 5; i++)
-			add(r, ids[i], gw->name, DCV_CHECK_SKIP, 0, NULL, "proxy = %s is not checked by this dcvctl yet",
-			    dcv_proxy_name(gw->proxy));
+			add(j, gw_fact_keys[i], NULL, gw->name, DCV_CHECK_SKIP, 0, NULL, none,
+			    "proxy = %s is not checked by this dcvctl yet", dcv_proxy_name(gw->proxy));
 		return;
 	}
-	if (dcv_gw_facts_read(r->gw_conn, gw, k, true, &f, &e) != DCV_OK) {
-		unreachable(r, gw->name, ids, k->backends ? 6 : 5, e.msg);
+	if (in->facts.rc != DCV_OK) {
+		not_run(j, gw_fact_keys, n, NULL, gw->name, in->facts.err);
 		return;
 	}
-	gw_services(r, gw, k, &f, t0);
-	gw_config(r, gw, k, &f, t0);
-	gw_listen(r, gw, k, &f, t0);
-	gw_cert(r, gw, &f, t0);
-	gw_backends(r, gw, k, &f, t0);
-	dcv_gw_facts_release(&f);
+	gw_services(j, gw, k, &in->gw, in->facts.ms);
+	gw_config(j, gw, k, &in->gw, in->facts.ms);
+	gw_listen(j, gw, k, &in->gw, in->facts.ms);
+	gw_cert(j, gw, &in->gw, in->facts.ms);
+	gw_backends(j, gw, k, &in->gw, in->facts.ms);
 }
 
-/* Job 0: the gateway's own state; job i: the probes through it to agent i-1. */
-static void gw_job(void *user, int i)
+/* Why the gateway cannot connect to an agent whose dcvserver runs with the inventory's port:
+ * the agent's own view of that port, when it shows something other than dcvserver on it. */
+static struct dcv_cause reach_cause(const struct dcv_host *a, const struct dcv_check_host *in, const char *target)
 {
-	struct run *r = user;
+	const struct dcv_agent_facts *af = &in->agent;
+	char port[16];
 
-	if (i == 0) {
-		if (r->gw_facts)
-			gw_facts(r);
+	snprintf(port, sizeof(port), "%d", a->port);
+	if (!in->facts.run || in->facts.rc != DCV_OK || !dcv_unit_is_active(&af->dcvserver) ||
+	    (af->web_port ? af->web_port : DCV_DEFAULT_WEB_PORT) != a->port)
+		return cause(DCV_CAUSE_CONNECT, NULL, in->to_tcp.err, target, NULL);
+	if (!af->ss.len)
+		return cause(DCV_CAUSE_PORT_FREE, port, NULL, NULL, NULL);
+	if (af->listener[0] && strcmp(af->listener, "dcvserver") != 0)
+		return cause(DCV_CAUSE_PORT_HELD, port, af->listener, NULL, "dcvserver");
+	return cause(DCV_CAUSE_CONNECT, NULL, in->to_tcp.err, target, NULL);
+}
+
+/* From the gateway to one agent. */
+static void judge_reach(struct judge *j, const struct dcv_host *gw, const struct dcv_host *a,
+			const struct dcv_check_host *in)
+{
+	char target[300], url[512];
+
+	if (!in->to_tcp.run)
+		return;
+	snprintf(target, sizeof(target), "%s:%d", a->address, a->port);
+	agent_url(a, url, sizeof(url));
+	if (in->to_tcp.rc != DCV_OK) {
+		add(j, DCV_CK_TO_TCP, a->name, gw->name, DCV_CHECK_FAIL, in->to_tcp.ms, NULL, reach_cause(a, in, target),
+		    "%s from the gateway: %s", target, in->to_tcp.err);
+		not_run(j, to_keys + 1, 2, a->name, gw->name, "no TCP connection");
+		return;
+	}
+	add(j, DCV_CK_TO_TCP, a->name, gw->name, DCV_CHECK_PASS, in->to_tcp.ms, NULL, none,
+	    "%s accepts connections from the gateway", target);
+	if (in->to_tls.run && in->to_tls.rc != DCV_OK)
+		add(j, DCV_CK_TO_TLS, a->name, gw->name, DCV_CHECK_FAIL, in->to_tls.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, in->to_tls.err, target, NULL), "TLS to %s: %s", target, in->to_tls.err);
+	else if (in->to_tls.run)
+		add(j, DCV_CK_TO_TLS, a->name, gw->name, DCV_CHECK_PASS, in->to_tls.ms, NULL, none, "%s", in->to_tls_desc);
+	if (!in->to_http.run)
+		return;
+	if (in->to_http.rc != DCV_OK) {
+		add(j, DCV_CK_TO_HTTP, a->name, gw->name, DCV_CHECK_FAIL, in->to_http.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, in->to_http.err, url, NULL), "GET %s: %s", url, in->to_http.err);
 	} else {
-		gw_to_agent(r, i - 1);
+		bool ok = in->to_http_status == 200;
+		char st[16];
+		snprintf(st, sizeof(st), "%ld", in->to_http_status);
+		add(j, DCV_CK_TO_HTTP, a->name, gw->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, in->to_http.ms, NULL,
+		    ok ? none : cause(DCV_CAUSE_HTTP_STATUS, NULL, st, url, "200"), "GET %s from the gateway: %ld%s",
+		    a->web_url_path, in->to_http_status, ok ? "" : " (expected 200: is web-url-path right?)");
 	}
-}
-
-static void check_gateway(struct run *r, const struct dcv_host *gw)
-{
-	const char *ids[] = { "gateway.ssh", "gateway.legacy-services", "gateway.proxy.service",
-			      "gateway.proxy.config", "gateway.proxy.listen", "gateway.cert", "gateway.proxy.backends" };
-	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
-	int n_ids = k && k->backends ? 7 : 6;
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_ssh *c;
-	long long t0 = dcv_now_ms();
-	bool to_agents = false;
-
-	for (int i = 0; i < r->n_agents && !to_agents; i++) {
-		char p[96];
-		const char *suffixes[] = { "tcp", "tls", "http" };
-		for (int x = 0; x < 3 && !to_agents; x++) {
-			snprintf(p, sizeof(p), "gateway.to.%s.%s", r->agents[i]->name, suffixes[x]);
-			to_agents = wanted(r, p);
-		}
-	}
-	if (!wanted_prefix(r, ids, n_ids) && !to_agents)
-		return;
-	if (dcv_ssh_connect(r->pool, gw, &c, &e) != DCV_OK) {
-		add(r, "gateway.ssh", gw->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		unreachable(r, gw->name, ids + 1, n_ids - 1, "no SSH connection to the gateway");
-		for (int i = 0; i < r->n_agents; i++) {
-			const char *sfx[] = { "tcp", "tls", "http" };
-			for (int x = 0; x < 3; x++) {
-				char id[96];
-				snprintf(id, sizeof(id), "gateway.to.%s.%s", r->agents[i]->name, sfx[x]);
-				add(r, id, gw->name, DCV_CHECK_ERROR, 0, NULL, "not run: no SSH connection to the gateway");
-			}
-		}
-		return;
-	}
-	add(r, "gateway.ssh", gw->name, ssh_status(c), t0, NULL, "%s@%s:%d, host key %s%s", gw->user,
-	    gw->ssh_host, gw->ssh_port, dcv_ssh_hostkey(c), ssh_note(c));
-	r->gw_conn = c;
-	r->gw = gw;
-	r->gw_facts = wanted_prefix(r, ids + 1, n_ids - 1);
-	/* the gateway's own state and the probes through it to each agent share its connection
-	 * at the same time */
-	if (to_agents && dcv_ssh_share(c, &e) != DCV_OK) {
-		unreachable(r, gw->name, ids + 1, n_ids - 1, e.msg);
-		return;
-	}
-	dcv_parallel(1 + (to_agents ? r->n_agents : 0), to_agents ? 9 : 1, gw_job, r);
 }
 
 /* ------------------------------------------------------------------ agents */
 
-static void agent_config(struct run *r, const struct dcv_host *a, const char *id, const struct kv *kv,
-			 long long t0)
+/* The managed key of dcv.conf whose value puts dcvserver where the gateway does not look, as
+ * a cause; NONE when dcvserver listens where the inventory says. */
+static struct dcv_cause config_key_cause(const struct dcv_host *a, const struct dcv_agent_facts *af)
 {
-	struct dcv_buf conf = DCV_BUF_INIT, want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
+	int port = af->web_port ? af->web_port : DCV_DEFAULT_WEB_PORT;
+	const char *path = af->web_url_path[0] ? af->web_url_path : DCV_DEFAULT_WEB_URL_PATH;
+	char have[16], want[16];
+
+	snprintf(want, sizeof(want), "%d", a->port);
+	snprintf(have, sizeof(have), "%d", af->web_port);
+	if (port != a->port)
+		return cause(DCV_CAUSE_KEY, "web-port", af->web_port ? have : NULL, DCV_DCV_CONF, want);
+	if (strcmp(path, a->web_url_path) != 0)
+		return cause(DCV_CAUSE_KEY, "web-url-path", af->web_url_path[0] ? af->web_url_path : NULL, DCV_DCV_CONF,
+			     a->web_url_path);
+	return none;
+}
+
+static void agent_config(struct judge *j, const struct dcv_host *a, const struct dcv_agent_facts *af, long ms)
+{
+	struct dcv_buf want = DCV_BUF_INIT, d = DCV_BUF_INIT, ev = DCV_BUF_INIT;
 	struct dcv_findings f = { 0 };
+	const struct dcv_buf *conf = &af->conf;
 	char name[128];
-	bool bypass = dcv_proxy_bypass(r->inv);
-	if (!kv_b64(kv, "conf", &conf)) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, NULL, "%s is missing", DCV_DCV_CONF);
+	bool bypass = dcv_proxy_bypass(j->inv);
+
+	if (!af->conf_exists) {
+		add(j, DCV_CK_AGENT_CONFIG, a->name, a->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, DCV_DCV_CONF, NULL), "%s is missing", DCV_DCV_CONF);
 		return;
 	}
 	snprintf(name, sizeof(name), "%s:%s", a->name, DCV_DCV_CONF);
-	dcv_lint_dcvconf(conf.data, name, bypass, &f);
-	dcv_render_dcvconf(conf.data, a, bypass, &want);
-	bool drift = dcv_diff(conf.data, want.data, "deployed", "inventory", &d);
-	for (int i = 0; i < f.n; i++)
+	dcv_lint_dcvconf(conf->data, name, bypass, &f);
+	dcv_render_dcvconf(conf->data, a, bypass, &want);
+	bool drift = dcv_diff(conf->data, want.data, "deployed", "inventory", &d);
+	const char *first_error = NULL;
+	for (int i = 0; i < f.n; i++) {
 		dcv_buf_addf(&ev, "%s:%d: %s: %s\n", f.v[i].file, f.v[i].line,
 			     f.v[i].sev == DCV_SEV_ERROR ? "error" : "warning", f.v[i].msg);
+		if (!first_error && f.v[i].sev == DCV_SEV_ERROR)
+			first_error = f.v[i].msg;
+	}
 	if (drift)
 		dcv_buf_add(&ev, d.data, d.len);
 	int errors = dcv_findings_errors(&f), warnings = dcv_findings_warnings(&f);
+	struct dcv_cause c = config_key_cause(a, af);
+	if (!c.kind && drift)
+		c = cause(DCV_CAUSE_DRIFT, NULL, NULL, DCV_DCV_CONF, NULL);
+	if (!c.kind && errors)
+		c = cause(DCV_CAUSE_LINT, NULL, first_error, DCV_DCV_CONF, NULL);
 	if (errors || drift)
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, ev.data, "%s%s%s", errors ? "lint errors" : "",
-		    errors && drift ? "; " : "",
+		add(j, DCV_CK_AGENT_CONFIG, a->name, a->name, DCV_CHECK_FAIL, ms, ev.data, c, "%s%s%s",
+		    errors ? "lint errors" : "", errors && drift ? "; " : "",
 		    drift ? "managed keys differ from the inventory (dcvctl config diff)" : "");
 	else if (warnings)
-		add(r, id, a->name, DCV_CHECK_WARN, t0, ev.data, "%d lint warning%s", warnings, warnings == 1 ? "" : "s");
-	else
-		add(r, id, a->name, DCV_CHECK_PASS, t0, NULL, "dcv.conf lints clean and matches the inventory");
+		add(j, DCV_CK_AGENT_CONFIG, a->name, a->name, DCV_CHECK_WARN, ms, ev.data,
+		    c.kind ? c : cause(DCV_CAUSE_LINT, NULL, f.n ? f.v[0].msg : NULL, DCV_DCV_CONF, NULL),
+		    "%d lint warning%s", warnings, warnings == 1 ? "" : "s");
+	else {
+		dcv_cause_release(&c);
+		add(j, DCV_CK_AGENT_CONFIG, a->name, a->name, DCV_CHECK_PASS, ms, NULL, none,
+		    "dcv.conf lints clean and matches the inventory");
+	}
 	dcv_findings_free(&f);
-	dcv_buf_release(&conf);
 	dcv_buf_release(&want);
 	dcv_buf_release(&d);
 	dcv_buf_release(&ev);
 }
 
-static void agent_session(struct run *r, const struct dcv_host *a, const char *id, const struct kv *kv,
-			  long long t0)
+static void agent_session(struct judge *j, const struct dcv_host *a, const struct dcv_agent_facts *af, long ms)
 {
-	struct dcv_buf out = DCV_BUF_INIT;
-	struct dcv_sessions list = { 0 };
-	struct dcv_err e = DCV_ERR_INIT;
+	const char *out = dcv_buf_str(&af->sessions_out);
 	const struct dcv_session *s;
-	const char *rc = kv_get(kv, "sessions.rc");
 
-	kv_b64(kv, "sessions", &out);
-	if (rc && strcmp(rc, "0") != 0) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "dcv list-sessions failed (exit %s)", rc);
-	} else if (dcv_sessions_parse(dcv_buf_str(&out), &list, &e) != DCV_OK) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "%s", e.msg);
-	} else if (!(s = dcv_sessions_find(&list, a->session))) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out), "no session '%s' (%d other%s)",
-		    a->session, list.n, list.n == 1 ? "" : "s");
+	if (!af->sessions_ok) {
+		add(j, DCV_CK_AGENT_SESSION, a->name, a->name, DCV_CHECK_FAIL, ms, out,
+		    cause(DCV_CAUSE_SESSIONS_UNREADABLE, NULL, af->sessions_err, NULL, NULL), "%s", af->sessions_err);
+	} else if (!(s = dcv_sessions_find(&af->sessions, a->session))) {
+		char others[16];
+		snprintf(others, sizeof(others), "%d", af->sessions.n);
+		add(j, DCV_CK_AGENT_SESSION, a->name, a->name, DCV_CHECK_FAIL, ms, out,
+		    cause(DCV_CAUSE_SESSION_MISSING, a->session, others, NULL, NULL), "no session '%s' (%d other%s)",
+		    a->session, af->sessions.n, af->sessions.n == 1 ? "" : "s");
 	} else if (!dcv_agent_session_matches(a, s)) {
-		add(r, id, a->name, DCV_CHECK_FAIL, t0, dcv_buf_str(&out),
-		    "session '%s' has owner %s, type %s; the inventory says %s, %s", a->session,
-		    s->owner ? s->owner : "?", s->type ? s->type : "?", a->session_owner, a->session_type);
+		char *is = xasprintf("owner %s, type %s", s->owner ? s->owner : "?", s->type ? s->type : "?");
+		char *should = xasprintf("owner %s, type %s", a->session_owner, a->session_type);
+		add(j, DCV_CK_AGENT_SESSION, a->name, a->name, DCV_CHECK_FAIL, ms, out,
+		    cause(DCV_CAUSE_SESSION_WRONG, a->session, is, NULL, should),
+		    "session '%s' has owner %s, type %s; the inventory says %s, %s", a->session, s->owner ? s->owner : "?",
+		    s->type ? s->type : "?", a->session_owner, a->session_type);
+		free(is);
+		free(should);
 	} else {
-		add(r, id, a->name, DCV_CHECK_PASS, t0, NULL, "session '%s' (owner %s, %s)", a->session,
-		    a->session_owner, a->session_type);
+		add(j, DCV_CK_AGENT_SESSION, a->name, a->name, DCV_CHECK_PASS, ms, NULL, none, "session '%s' (owner %s, %s)",
+		    a->session, a->session_owner, a->session_type);
 	}
-	dcv_sessions_release(&list);
-	dcv_buf_release(&out);
 }
 
-static void check_agent(struct run *r, const struct dcv_host *a)
-{
-	char ids[5][96];
-	const char *idp[5];
-	const char *sfx[] = { "ssh", "sm-agent", "dcvserver", "config", "session" };
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_ssh *c;
-	struct kv kv;
-	long long t0 = dcv_now_ms();
+static const enum dcv_check_key agent_fact_keys[] = { DCV_CK_AGENT_SM, DCV_CK_AGENT_DCVSERVER, DCV_CK_AGENT_CONFIG,
+						      DCV_CK_AGENT_SESSION };
 
-	for (int i = 0; i < 5; i++) {
-		snprintf(ids[i], sizeof(ids[i]), "agent.%s.%s", a->name, sfx[i]);
-		idp[i] = ids[i];
-	}
-	if (!wanted_prefix(r, idp, 5))
+static void judge_agent(struct judge *j, const struct dcv_host *a, const struct dcv_check_host *in)
+{
+	const struct dcv_agent_facts *af = &in->agent;
+	long ms = in->facts.ms;
+
+	if (!in->ssh.run)
 		return;
-	if (dcv_ssh_connect(r->pool, a, &c, &e) != DCV_OK) {
-		add(r, ids[0], a->name, DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		unreachable(r, a->name, idp + 1, 4, "no SSH connection to the agent");
-		return;
-	}
-	add(r, ids[0], a->name, ssh_status(c), t0, NULL, "%s@%s:%d%s%s, host key %s%s", a->user, a->ssh_host,
-	    a->ssh_port, a->jump ? " via " : "", a->jump ? a->jump->name : "", dcv_ssh_hostkey(c), ssh_note(c));
-	t0 = dcv_now_ms();
-	const char *units[] = { SM_AGENT, "dcvserver" };
-	struct dcv_buf script = DCV_BUF_INIT;
-	dcv_units_show_script(&script, units, 2);
-	dcv_buf_adds(&script, "[ -e /etc/dcv/dcv.conf ] && { printf 'conf='; b64 < /etc/dcv/dcv.conf; }\n"
-			    "s=$(dcv list-sessions --json 2>&1 || dcv list-sessions 2>&1); echo \"sessions.rc=$?\"; "
-			    "printf 'sessions='; printf '%s' \"$s\" | b64\n"
-			    "printf 'log='; tail -n 20 /var/log/dcv/server.log 2>/dev/null | b64\n");
-	int frc = run_facts(c, a, script.data, &kv, &e);
-	dcv_buf_release(&script);
-	if (frc != DCV_OK) {
-		unreachable(r, a->name, idp + 1, 4, e.msg);
+	ssh_row(j, DCV_CK_AGENT_SSH, a, in);
+	if (in->ssh.rc != DCV_OK) {
+		not_run(j, agent_fact_keys, 4, a->name, a->name, "no SSH connection to the agent");
 		return;
 	}
-	char sa[24], se[24], da[24], de[24];
-	unit_state(&kv, 0, 2, sa, se);
-	unit_state(&kv, 1, 2, da, de);
-	if (dcv_proxy_bypass(r->inv)) {
-		bool ok = strcmp(sa, "active") != 0 && strcmp(se, "enabled") != 0;
-		add(r, ids[1], a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, NULL, "%s %s/%s%s", SM_AGENT, sa, se,
-		    ok ? "" : ": the bypass needs it stopped and disabled");
+	if (!in->facts.run)
+		return;
+	if (in->facts.rc != DCV_OK) {
+		not_run(j, agent_fact_keys, 4, a->name, a->name, in->facts.err);
+		return;
 	}
-	struct dcv_buf log = DCV_BUF_INIT;
-	kv_b64(&kv, "log", &log);
-	bool up = strcmp(da, "active") == 0;
-	add(r, ids[2], a->name, up ? DCV_CHECK_PASS : DCV_CHECK_FAIL, t0, up ? NULL : dcv_buf_str(&log),
-	    "dcvserver %s, %s", da, de);
-	dcv_buf_release(&log);
-	agent_config(r, a, ids[3], &kv, t0);
-	agent_session(r, a, ids[4], &kv, t0);
-	kv_release(&kv);
+	if (dcv_proxy_bypass(j->inv)) {
+		const struct dcv_unit_state *u = &af->sm_agent;
+		bool ok = !dcv_unit_is_active(u) && !dcv_unit_is_enabled(u);
+		const char *how = dcv_unit_is_active(u) ? "running" : "enabled";
+		add(j, DCV_CK_AGENT_SM, a->name, a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, ms, NULL,
+		    ok ? none : cause(DCV_CAUSE_UNIT_RUNS, DCV_UNIT_SM_AGENT, how, NULL, NULL), "%s %s/%s%s",
+		    DCV_UNIT_SM_AGENT, u->active, u->enabled, ok ? "" : ": the bypass needs it stopped and disabled");
+	}
+	const struct dcv_unit_state *d = &af->dcvserver;
+	if (dcv_unit_is_active(d))
+		add(j, DCV_CK_AGENT_DCVSERVER, a->name, a->name, DCV_CHECK_PASS, ms, NULL, none, "dcvserver %s, %s",
+		    d->active, d->enabled);
+	else
+		add(j, DCV_CK_AGENT_DCVSERVER, a->name, a->name, DCV_CHECK_FAIL, ms, dcv_buf_str(&af->log),
+		    cause(DCV_CAUSE_UNIT_STOPPED, "dcvserver", d->active, NULL, NULL), "dcvserver %s, %s", d->active,
+		    d->enabled);
+	agent_config(j, a, af, ms);
+	agent_session(j, a, af, ms);
 }
 
 /* ------------------------------------------------------------------ endpoint */
@@ -668,296 +611,444 @@ static bool http_expected(const struct dcv_inventory *inv, long status)
 	return false;
 }
 
-static void endpoint_tls(struct run *r, const struct dcv_probe_opts *po)
+/* The fact behind a TLS verdict as the diagnosis reads it. */
+static struct dcv_cause tls_cause(const struct dcv_verdict *v, const char *ca_file)
 {
-	struct dcv_tls_result tr;
-	struct dcv_err e = DCV_ERR_INIT, ve = DCV_ERR_INIT;
-	struct dcv_buf ev = DCV_BUF_INIT, missing = DCV_BUF_INIT;
-	long long t0 = dcv_now_ms();
-
-	if (dcv_probe_tls(r->inv->url, po, &tr, &e) != DCV_OK) {
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, NULL, "TLS handshake: %s", e.msg);
-		return;
+	switch (v->why) {
+	case DCV_WHY_CERT_NAME:
+		return cause(DCV_CAUSE_CERT_NAME, v->key, v->value, NULL, NULL);
+	case DCV_WHY_CERT_EXPIRED:
+		return cause(DCV_CAUSE_CERT_EXPIRED, NULL, v->value, "the endpoint's certificate", NULL);
+	case DCV_WHY_CERT_NOT_YET:
+		return cause(DCV_CAUSE_CERT_NOT_YET, NULL, v->value, NULL, NULL);
+	case DCV_WHY_CERT_UNTRUSTED:
+		return cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, v->value, v->key[0] ? ca_file : NULL, NULL);
+	case DCV_WHY_CERT_EXPIRING:
+		return cause(DCV_CAUSE_CERT_EXPIRING, NULL, v->value, "the endpoint's certificate", NULL);
+	case DCV_WHY_NONE:
+		break;
 	}
-	struct dcv_cert_info ci;
-	dcv_cert_info(tr.cert, &ci);
-	long days = dcv_cert_days_left(&ci, time(NULL));
-	dcv_buf_addf(&ev, "%s %s ALPN %s\nsubject %s\nissuer %s\nSANs", tr.protocol, tr.cipher,
-		     tr.alpn[0] ? tr.alpn : "none", ci.subject, ci.issuer);
-	for (int i = 0; i < ci.n_sans; i++)
-		dcv_buf_addf(&ev, " %s", ci.sans[i]);
-	dcv_buf_addf(&ev, "%s\ndays left %ld\n", ci.n_sans ? "" : " (none)", days);
-	if (!dcv_cert_covers(tr.cert, r->ep_host))
-		dcv_buf_addf(&missing, "%s", r->ep_host);
-	for (int i = 0; i < r->inv->n_names; i++)
-		if (!dcv_cert_covers(tr.cert, r->inv->names[i]))
-			dcv_buf_addf(&missing, "%s%s", missing.len ? ", " : "", r->inv->names[i]);
-	bool verified = dcv_cert_verify(tr.cert, r->inv->ca_file, &ve) == DCV_OK;
-	struct dcv_buf sans = DCV_BUF_INIT;
-	for (int i = 0; i < ci.n_sans; i++)
-		dcv_buf_addf(&sans, "%s%s", i ? ", " : "", ci.sans[i]);
-	if (missing.len)
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data,
-		    "certificate does not cover %s; its SANs: %s", missing.data, sans.len ? sans.data : "none");
-	else if (days < 0)
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate expired %ld days ago", -days);
-	else if (dcv_cert_not_yet_valid(&ci, time(NULL)))
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "certificate not valid yet: it starts in %ld days",
-		    (long)(difftime(ci.not_before, time(NULL)) / 86400));
-	else if (!verified && r->inv->ca_file)
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_FAIL, t0, ev.data, "chain not verified against %s: %s",
-		    r->inv->ca_file, ve.msg);
-	else if (!verified)
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data,
-		    "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)", tr.protocol, ve.msg);
-	else if (days < r->inv->cert_warn_days)
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_WARN, t0, ev.data, "certificate expires in %ld days", days);
-	else
-		add(r, "endpoint.tls", "endpoint", DCV_CHECK_PASS, t0, NULL, "%s, %s covered, chain verified, %ld days left",
-		    tr.protocol, r->ep_host, days);
-	dcv_cert_info_release(&ci);
-	dcv_tls_result_release(&tr);
-	dcv_buf_release(&ev);
-	dcv_buf_release(&missing);
-	dcv_buf_release(&sans);
+	return none;
 }
 
-static void check_endpoint(struct run *r)
+/* endpoint.tls: the verdict `probe tls` gives (lib/probe.c), with the certificate as evidence. */
+static void endpoint_tls(struct judge *j, const char *ep_host, const struct dcv_check_endpoint *ep)
 {
-	const struct dcv_inventory *inv = r->inv;
+	const struct dcv_tls_result *tr = &ep->tls_r;
+	const struct dcv_inventory *inv = j->inv;
+	struct dcv_buf ev = DCV_BUF_INIT;
+	struct dcv_verdict v;
+	long ms = ep->tls.ms;
+
+	if (ep->tls.rc != DCV_OK) {
+		add(j, DCV_CK_EP_TLS, NULL, "endpoint", DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, ep->tls.err, inv->url, NULL), "TLS handshake: %s", ep->tls.err);
+		return;
+	}
+	struct dcv_tls_expect want = { ep_host, (const char *const *)inv->names, inv->n_names, inv->ca_file,
+				       inv->cert_warn_days, time(NULL) };
+	struct dcv_cert_info ci;
+	dcv_cert_info(tr->cert, &ci);
+	dcv_buf_addf(&ev, "%s %s ALPN %s\nsubject %s\nissuer %s\nSANs", tr->protocol, tr->cipher,
+		     tr->alpn[0] ? tr->alpn : "none", ci.subject, ci.issuer);
+	for (int i = 0; i < ci.n_sans; i++)
+		dcv_buf_addf(&ev, " %s", ci.sans[i]);
+	dcv_buf_addf(&ev, "%s\ndays left %ld\n", ci.n_sans ? "" : " (none)", dcv_cert_days_left(&ci, want.now));
+	dcv_cert_info_release(&ci);
+	dcv_probe_tls_verdict(tr, &want, &v);
+	add(j, DCV_CK_EP_TLS, NULL, "endpoint", v.status, ms, v.status == DCV_CHECK_PASS ? NULL : ev.data,
+	    tls_cause(&v, inv->ca_file), "%s", v.message);
+	dcv_buf_release(&ev);
+}
+
+/* What a failed upgrade says about the headers. */
+static struct dcv_cause ws_cause(const struct dcv_ws_result *wr, const char **msg)
+{
+	char st[48];
+
+	if (wr->status == 101) {
+		*msg = NULL;
+		return cause(DCV_CAUSE_HEADER, "the 101 response", wr->rejected, NULL, NULL);
+	}
+	if (wr->status == 400) {
+		*msg = "400: a proxy dropped the Upgrade headers?";
+		return cause(DCV_CAUSE_HEADER, "Upgrade", "400: a proxy dropped the Upgrade and Connection headers", NULL, NULL);
+	}
+	if (wr->status == 403) {
+		*msg = "403: DCV refused the Origin (allowed-ws-origin-regex)?";
+		return cause(DCV_CAUSE_HEADER, "Origin", "403: DCV refused it (allowed-ws-origin-regex)", NULL, NULL);
+	}
+	*msg = "no upgrade";
+	snprintf(st, sizeof(st), "status %ld instead of 101", wr->status);
+	return cause(DCV_CAUSE_HEADER, "Upgrade", st, NULL, NULL);
+}
+
+static void judge_endpoint(struct judge *j, const char *ep_host, const struct dcv_check_endpoint *ep)
+{
+	const struct dcv_inventory *inv = j->inv;
+
+	if (inv->proxy) {
+		/* the row reaches reports and CI logs: never the proxy's password */
+		char *shown = dcv_url_redact(inv->proxy);
+		add(j, DCV_CK_EP_TCP, NULL, "endpoint", DCV_CHECK_SKIP, 0, NULL, none, "through the proxy %s", shown);
+		free(shown);
+	} else if (ep->tcp.run && ep->tcp.rc != DCV_OK) {
+		add(j, DCV_CK_EP_TCP, NULL, "endpoint", DCV_CHECK_FAIL, ep->tcp.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, ep->tcp.err, ep_host, NULL), "%s", ep->tcp.err);
+	} else if (ep->tcp.run) {
+		add(j, DCV_CK_EP_TCP, NULL, "endpoint", DCV_CHECK_PASS, ep->tcp.ms, NULL, none, "%s connected in %.1f ms",
+		    ep->tcp_remote, ep->tcp_connect_ms);
+	}
+	if (ep->tls.run)
+		endpoint_tls(j, ep_host, ep);
+	if (ep->http.run && ep->http.rc != DCV_OK) {
+		add(j, DCV_CK_EP_HTTP, NULL, "endpoint", DCV_CHECK_FAIL, ep->http.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, ep->http.err, inv->url, NULL), "GET %s: %s", inv->url, ep->http.err);
+	} else if (ep->http.run) {
+		const struct dcv_http_result *hr = &ep->http_r;
+		bool ok = http_expected(inv, hr->status);
+		struct dcv_buf want = DCV_BUF_INIT;
+		char st[16];
+		for (int i = 0; i < inv->n_http_expect; i++)
+			dcv_buf_addf(&want, "%s%d", i ? " or " : "", inv->http_expect[i]);
+		snprintf(st, sizeof(st), "%ld", hr->status);
+		add(j, DCV_CK_EP_HTTP, NULL, "endpoint", ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, ep->http.ms, NULL,
+		    ok ? none : cause(DCV_CAUSE_HTTP_STATUS, NULL, st, inv->url, dcv_buf_str(&want)),
+		    "HTTP/%s %ld%s%s (first byte %.1f ms)", hr->http_version, hr->status, hr->redirect[0] ? " -> " : "",
+		    hr->redirect, hr->first_byte_ms);
+		dcv_buf_release(&want);
+	}
+	if (ep->ws.run) {
+		const struct dcv_ws_result *wr = &ep->ws_r;
+		const char *msg;
+		if (ep->ws.rc != DCV_OK)
+			add(j, DCV_CK_EP_WEBSOCKET, NULL, "endpoint", DCV_CHECK_FAIL, ep->ws.ms, NULL,
+			    cause(DCV_CAUSE_CONNECT, NULL, ep->ws.err, inv->url, NULL), "%s", ep->ws.err);
+		else if (wr->status == 101 && wr->accept_ok && !wr->failure[0])
+			add(j, DCV_CK_EP_WEBSOCKET, NULL, "endpoint", DCV_CHECK_PASS, ep->ws.ms, NULL, none,
+			    "101 Switching Protocols, Sec-WebSocket-Accept correct");
+		else if (wr->status == 101 && wr->accept_ok)
+			add(j, DCV_CK_EP_WEBSOCKET, NULL, "endpoint", DCV_CHECK_FAIL, ep->ws.ms, NULL,
+			    cause(DCV_CAUSE_WS_BROKEN, NULL, wr->failure, NULL, NULL), "101 Switching Protocols, then %s",
+			    wr->failure);
+		else {
+			struct dcv_cause c = ws_cause(wr, &msg);
+			if (msg)
+				add(j, DCV_CK_EP_WEBSOCKET, NULL, "endpoint", DCV_CHECK_FAIL, ep->ws.ms, dcv_buf_str(&wr->headers), c,
+				    "%s", msg);
+			else
+				add(j, DCV_CK_EP_WEBSOCKET, NULL, "endpoint", DCV_CHECK_FAIL, ep->ws.ms, dcv_buf_str(&wr->headers), c,
+				    "101 Switching Protocols but %s", wr->rejected);
+		}
+	}
+	if (ep->hold.run) {
+		const struct dcv_ws_result *wr = &ep->hold_r;
+		char st[48];
+		snprintf(st, sizeof(st), "no upgrade (%ld)", wr->status);
+		if (ep->hold.rc != DCV_OK)
+			add(j, DCV_CK_EP_HOLD, NULL, "endpoint", DCV_CHECK_FAIL, ep->hold.ms, NULL,
+			    cause(DCV_CAUSE_CONNECT, NULL, ep->hold.err, inv->url, NULL), "%s", ep->hold.err);
+		else if (wr->status != 101 || !wr->accept_ok)
+			add(j, DCV_CK_EP_HOLD, NULL, "endpoint", DCV_CHECK_FAIL, ep->hold.ms, dcv_buf_str(&wr->headers),
+			    cause(DCV_CAUSE_HEADER, "Upgrade", wr->rejected[0] ? wr->rejected : st, NULL, NULL), "%s%s%s", st,
+			    wr->rejected[0] ? ": " : "", wr->rejected);
+		else
+			add(j, DCV_CK_EP_HOLD, NULL, "endpoint", wr->failure[0] ? DCV_CHECK_FAIL : DCV_CHECK_PASS, ep->hold.ms, NULL,
+			    wr->failure[0] ? cause(DCV_CAUSE_WS_BROKEN, NULL, wr->failure, NULL, NULL) : none,
+			    "%s%sheld %.1f s: %d pongs to %d pings, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms",
+			    wr->failure, wr->failure[0] ? "; " : "", wr->held_ms / 1000.0, wr->pongs, wr->pings_sent,
+			    wr->server_pings, wr->rtt_p50, wr->rtt_p95, wr->rtt_max);
+	}
+}
+
+/* ------------------------------------------------------------------ judging */
+
+/* The hosts SSH reaches through the bastion, for its diagnosis. */
+static char *behind_bastion(const struct dcv_inventory *inv, const struct dcv_host *bastion)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+
+	for (int i = 0; i < inv->n_hosts; i++) {
+		const struct dcv_host *h = inv->hosts[i];
+		if (h != bastion && (h->jump == bastion || (h->ssh_host && strcmp(h->ssh_host, bastion->ssh_host) == 0)))
+			dcv_buf_addf(&b, "%s%s", b.len ? ", " : "", h->name);
+	}
+	return dcv_buf_detach(&b);
+}
+
+void dcv_check_judge(const struct dcv_inventory *inv, const struct dcv_check_opts *o,
+		     const struct dcv_check_input *in, struct dcv_report *rep)
+{
+	struct judge j = { inv, o, in, rep };
+	const struct dcv_host *gw = dcv_inventory_gateway(inv), *bastion = NULL;
+	const char **agents = xcalloc((size_t)inv->n_hosts + 1, sizeof(*agents));
+	char ep_host[256] = "", ep_path[1024];
+	int n_agents = 0, ep_port;
+
+	/* reports read along the path: bastions, the gateway, the agents in inventory order (each
+	 * with the gateway's probes to it), the endpoint */
+	for (int i = 0; i < inv->n_hosts; i++)
+		if (inv->hosts[i]->role == DCV_ROLE_BASTION) {
+			bastion = bastion ? bastion : inv->hosts[i];
+			if (in->hosts[i].ssh.run)
+				ssh_row(&j, DCV_CK_BASTION_SSH, inv->hosts[i], &in->hosts[i]);
+		}
+	for (int i = 0; i < inv->n_hosts; i++)
+		if (inv->hosts[i]->role == DCV_ROLE_GATEWAY)
+			judge_gateway(&j, inv->hosts[i], &in->hosts[i]);
+	for (int i = 0; i < inv->n_hosts; i++)
+		if (inv->hosts[i]->role == DCV_ROLE_AGENT) {
+			agents[n_agents++] = inv->hosts[i]->name;
+			if (gw)
+				judge_reach(&j, gw, inv->hosts[i], &in->hosts[i]);
+			judge_agent(&j, inv->hosts[i], &in->hosts[i]);
+		}
+	if (inv->url && dcv_url_split(inv->url, ep_host, sizeof(ep_host), &ep_port, ep_path, sizeof(ep_path)))
+		judge_endpoint(&j, ep_host, &in->ep);
+	const struct dcv_proxy_kind *k = gw ? dcv_proxy_kind(gw->proxy) : NULL;
+	char *hidden = bastion ? behind_bastion(inv, bastion) : NULL;
+	dcv_check_diagnose(rep, agents, n_agents, k ? k->unit : gw ? dcv_proxy_name(gw->proxy) : NULL, hidden);
+	free(hidden);
+	free(agents);
+}
+
+void dcv_check_input_init(struct dcv_check_input *in, const struct dcv_inventory *inv)
+{
+	memset(in, 0, sizeof(*in));
+	in->hosts = xcalloc((size_t)inv->n_hosts + 1, sizeof(*in->hosts));
+}
+
+void dcv_check_input_release(struct dcv_check_input *in, const struct dcv_inventory *inv)
+{
+	for (int i = 0; in->hosts && i < inv->n_hosts; i++) {
+		struct dcv_check_host *h = &in->hosts[i];
+		if (h->facts.run && h->facts.rc == DCV_OK) {
+			if (inv->hosts[i]->role == DCV_ROLE_GATEWAY)
+				dcv_gw_facts_release(&h->gw);
+			else if (inv->hosts[i]->role == DCV_ROLE_AGENT)
+				dcv_agent_facts_release(&h->agent);
+		}
+	}
+	free(in->hosts);
+	if (in->ep.tls.run && in->ep.tls.rc == DCV_OK)
+		dcv_tls_result_release(&in->ep.tls_r);
+	if (in->ep.ws.run && in->ep.ws.rc == DCV_OK)
+		dcv_ws_result_release(&in->ep.ws_r);
+	if (in->ep.hold.run && in->ep.hold.rc == DCV_OK)
+		dcv_ws_result_release(&in->ep.hold_r);
+	memset(in, 0, sizeof(*in));
+}
+
+/* ------------------------------------------------------------------ gathering */
+
+struct run {
+	const struct dcv_inventory *inv;
+	struct dcv_ssh_pool *pool;
+	const struct dcv_check_opts *o;
+	struct dcv_check_input *in;
+	char ep_host[256], ep_path[1024];
+	int ep_port;
+	/* the gateway's connection, shared by its facts and the tunnels to the agents */
+	struct dcv_ssh *gw_conn;
+	int gw_index;
+	bool gw_facts;
+	int *agent_index; /* inventory index of each agent */
+	int n_agents;
+};
+
+static void step_start(struct dcv_check_step *s, long long *t0)
+{
+	s->run = true;
+	*t0 = dcv_now_ms();
+}
+
+static void step_end(struct dcv_check_step *s, long long t0, int rc, const struct dcv_err *e)
+{
+	s->rc = rc;
+	s->ms = (long)(dcv_now_ms() - t0);
+	if (rc != DCV_OK)
+		snprintf(s->err, sizeof(s->err), "%s", e->msg);
+}
+
+/* Connect to `h`; on success its SSH row's facts are recorded. */
+static struct dcv_ssh *connect_host(struct run *r, const struct dcv_host *h, struct dcv_check_host *out)
+{
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_ssh *c = NULL;
+	long long t0;
+
+	step_start(&out->ssh, &t0);
+	step_end(&out->ssh, t0, dcv_ssh_connect(r->pool, h, &c, &e), &e);
+	if (out->ssh.rc != DCV_OK)
+		return NULL;
+	out->hostkey_verified = dcv_ssh_hostkey_verified(c);
+	snprintf(out->hostkey, sizeof(out->hostkey), "%s", dcv_ssh_hostkey(c));
+	return c;
+}
+
+/* From the gateway to one agent: TCP (the direct-tcpip channel opens only once the gateway's
+ * sshd has connected), TLS and HTTP over fresh tunnels. */
+static void gather_reach(struct run *r, int agent)
+{
+	struct dcv_check_host *out = &r->in->hosts[r->agent_index[agent]];
+	const struct dcv_host *a = r->inv->hosts[r->agent_index[agent]];
 	struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
 	struct dcv_err e = DCV_ERR_INIT;
-	const char *ids[] = { "endpoint.tcp", "endpoint.tls", "endpoint.http", "endpoint.websocket", "endpoint.hold" };
-	long long t0 = dcv_now_ms();
-	char remote[96];
-	double ms = 0;
+	char url[512];
+	long long t0;
+	int fd = -1, rc;
 
-	if (!wanted_prefix(r, ids, 5))
+	agent_url(a, url, sizeof(url));
+	po.timeout_ms = r->o->probe_timeout_ms;
+	step_start(&out->to_tcp, &t0);
+	step_end(&out->to_tcp, t0, dcv_ssh_tunnel(r->gw_conn, a->address, a->port, &fd, &e), &e);
+	if (out->to_tcp.rc != DCV_OK)
 		return;
+	struct dcv_tls_result tr;
+	po.via_fd = fd;
+	step_start(&out->to_tls, &t0);
+	rc = dcv_probe_tls(url, &po, &tr, &e);
+	step_end(&out->to_tls, t0, rc, &e);
+	if (rc == DCV_OK) {
+		struct dcv_cert_info ci;
+		dcv_cert_info(tr.cert, &ci);
+		snprintf(out->to_tls_desc, sizeof(out->to_tls_desc), "%s %s, certificate %s", tr.protocol, tr.cipher,
+			 ci.subject);
+		dcv_cert_info_release(&ci);
+		dcv_tls_result_release(&tr);
+	}
+	close(fd);
+	step_start(&out->to_http, &t0);
+	rc = dcv_ssh_tunnel(r->gw_conn, a->address, a->port, &fd, &e);
+	if (rc == DCV_OK) {
+		struct dcv_http_result hr;
+		po.via_fd = fd;
+		rc = dcv_probe_http(url, &po, &hr, &e);
+		if (rc == DCV_OK)
+			out->to_http_status = hr.status;
+		close(fd);
+	}
+	step_end(&out->to_http, t0, rc, &e);
+}
+
+/* Job 0: the gateway's own state; job i: the probes through it to agent i-1. */
+static void gw_job(void *user, int i)
+{
+	struct run *r = user;
+	struct dcv_check_host *out = &r->in->hosts[r->gw_index];
+	const struct dcv_host *gw = r->inv->hosts[r->gw_index];
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
+	struct dcv_err e = DCV_ERR_INIT;
+	long long t0;
+
+	if (i > 0) {
+		gather_reach(r, i - 1);
+		return;
+	}
+	if (!r->gw_facts)
+		return;
+	out->facts.run = true;
+	if (!k)
+		return;
+	step_start(&out->facts, &t0);
+	step_end(&out->facts, t0, dcv_gw_facts_read(r->gw_conn, gw, k, true, &out->gw, &e), &e);
+}
+
+static bool reach_wanted(const struct run *r)
+{
+	for (int i = 0; i < r->n_agents; i++)
+		if (wanted_any(r->o, to_keys, 3, r->inv->hosts[r->agent_index[i]]->name))
+			return true;
+	return false;
+}
+
+static void gather_gateway(struct run *r, int idx)
+{
+	const struct dcv_host *gw = r->inv->hosts[idx];
+	struct dcv_check_host *out = &r->in->hosts[idx];
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
+	struct dcv_err e = DCV_ERR_INIT;
+	bool to_agents = reach_wanted(r);
+
+	r->gw_index = idx;
+	r->gw_facts = wanted_any(r->o, gw_fact_keys, n_gw_fact_keys(k), NULL);
+	if (!wanted(r->o, DCV_CK_GATEWAY_SSH, NULL) && !r->gw_facts && !to_agents)
+		return;
+	if (!(r->gw_conn = connect_host(r, gw, out)))
+		return;
+	/* the gateway's own state and the probes through it to each agent share its connection
+	 * at the same time */
+	if (to_agents && dcv_ssh_share(r->gw_conn, &e) != DCV_OK) {
+		out->facts.run = true;
+		step_end(&out->facts, dcv_now_ms(), DCV_E_LOST, &e);
+		return;
+	}
+	dcv_parallel(1 + (to_agents ? r->n_agents : 0), to_agents ? 9 : 1, gw_job, r);
+}
+
+static void gather_agent(struct run *r, int idx)
+{
+	const struct dcv_host *a = r->inv->hosts[idx];
+	struct dcv_check_host *out = &r->in->hosts[idx];
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_ssh *c;
+	long long t0;
+
+	if (!wanted(r->o, DCV_CK_AGENT_SSH, a->name) && !wanted_any(r->o, agent_fact_keys, 4, a->name))
+		return;
+	if (!(c = connect_host(r, a, out)))
+		return;
+	step_start(&out->facts, &t0);
+	step_end(&out->facts, t0, dcv_agent_facts_read(c, a, &out->agent, &e), &e);
+}
+
+static void gather_endpoint(struct run *r)
+{
+	const struct dcv_inventory *inv = r->inv;
+	struct dcv_check_endpoint *ep = &r->in->ep;
+	struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	long long t0;
+
 	po.connect_to = inv->connect_to;
 	po.proxy = inv->proxy;
 	po.ca_file = inv->ca_file;
 	po.timeout_ms = r->o->probe_timeout_ms;
-	if (wanted(r, "endpoint.tcp")) {
+	if (wanted(r->o, DCV_CK_EP_TCP, NULL) && !inv->proxy) {
 		char *h = NULL;
-		int port = r->ep_port;
-		if (inv->proxy) {
-			/* the row reaches reports and CI logs: never the proxy's password */
-			char *shown = dcv_url_redact(inv->proxy);
-			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_SKIP, 0, NULL, "through the proxy %s", shown);
-			free(shown);
-		} else if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port) ||
-			 dcv_probe_tcp(h, port, po.timeout_ms, &ms, remote, sizeof(remote), &e) != DCV_OK)
-			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg[0] ? e.msg : "bad connect-to");
+		int port = r->ep_port, rc;
+		step_start(&ep->tcp, &t0);
+		if (!dcv_parse_hostport(inv->connect_to ? inv->connect_to : r->ep_host, r->ep_port, &h, &port))
+			rc = dcv_err_set(&e, DCV_E_CONFIG, "bad connect-to");
 		else
-			add(r, "endpoint.tcp", "endpoint", DCV_CHECK_PASS, t0, NULL, "%s connected in %.1f ms", remote, ms);
+			rc = dcv_probe_tcp(h, port, po.timeout_ms, &ep->tcp_connect_ms, ep->tcp_remote,
+					   sizeof(ep->tcp_remote), &e);
+		step_end(&ep->tcp, t0, rc, &e);
 		free(h);
 	}
-	if (wanted(r, "endpoint.tls"))
-		endpoint_tls(r, &po);
-	if (wanted(r, "endpoint.http")) {
-		struct dcv_http_result hr;
-		t0 = dcv_now_ms();
-		if (dcv_probe_http(inv->url, &po, &hr, &e) != DCV_OK)
-			add(r, "endpoint.http", "endpoint", DCV_CHECK_FAIL, t0, NULL, "GET %s: %s", inv->url, e.msg);
-		else
-			add(r, "endpoint.http", "endpoint", http_expected(inv, hr.status) ? DCV_CHECK_PASS : DCV_CHECK_FAIL,
-			    t0, NULL, "HTTP/%s %ld%s%s (first byte %.1f ms)", hr.http_version, hr.status,
-			    hr.redirect[0] ? " -> " : "", hr.redirect, hr.first_byte_ms);
+	if (wanted(r->o, DCV_CK_EP_TLS, NULL)) {
+		step_start(&ep->tls, &t0);
+		step_end(&ep->tls, t0, dcv_probe_tls(inv->url, &po, &ep->tls_r, &e), &e);
 	}
-	if (wanted(r, "endpoint.websocket")) {
-		struct dcv_ws_result wr;
-		t0 = dcv_now_ms();
-		if (dcv_probe_ws(inv->url, &po, 0, 0, &wr, &e) != DCV_OK)
-			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		else if (wr.status == 101 && wr.accept_ok && !wr.failure[0])
-			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_PASS, t0, NULL,
-			    "101 Switching Protocols, Sec-WebSocket-Accept correct");
-		else if (wr.status == 101 && wr.accept_ok)
-			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, NULL, "101 Switching Protocols, then %s",
-			    wr.failure);
-		else if (wr.status == 101)
-			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers),
-			    "101 Switching Protocols but %s", wr.rejected);
-		else
-			add(r, "endpoint.websocket", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "%s",
-			    wr.status == 400 ? "400: a proxy dropped the Upgrade headers?"
-			    : wr.status == 403 ? "403: DCV refused the Origin (allowed-ws-origin-regex)?"
-					       : "no upgrade");
-		dcv_ws_result_release(&wr);
+	if (wanted(r->o, DCV_CK_EP_HTTP, NULL)) {
+		step_start(&ep->http, &t0);
+		step_end(&ep->http, t0, dcv_probe_http(inv->url, &po, &ep->http_r, &e), &e);
 	}
-	if (r->o->hold_ms > 0 && wanted(r, "endpoint.hold")) {
-		struct dcv_ws_result wr;
-		t0 = dcv_now_ms();
+	if (wanted(r->o, DCV_CK_EP_WEBSOCKET, NULL)) {
+		step_start(&ep->ws, &t0);
+		step_end(&ep->ws, t0, dcv_probe_ws(inv->url, &po, 0, 0, &ep->ws_r, &e), &e);
+	}
+	if (r->o->hold_ms > 0 && wanted(r->o, DCV_CK_EP_HOLD, NULL)) {
 		po.timeout_ms = r->o->hold_ms + 15000;
-		if (dcv_probe_ws(inv->url, &po, r->o->hold_ms, r->o->hold_interval_ms, &wr, &e) != DCV_OK)
-			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, NULL, "%s", e.msg);
-		else if (wr.status != 101 || !wr.accept_ok)
-			add(r, "endpoint.hold", "endpoint", DCV_CHECK_FAIL, t0, dcv_buf_str(&wr.headers), "no upgrade (%ld)%s%s",
-			    wr.status, wr.rejected[0] ? ": " : "", wr.rejected);
-		else
-			add(r, "endpoint.hold", "endpoint", wr.failure[0] ? DCV_CHECK_FAIL : DCV_CHECK_PASS, t0, NULL,
-			    "%s%sheld %.1f s: %d pongs to %d pings, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms",
-			    wr.failure, wr.failure[0] ? "; " : "", wr.held_ms / 1000.0, wr.pongs, wr.pings_sent,
-			    wr.server_pings, wr.rtt_p50, wr.rtt_p95, wr.rtt_max);
-		dcv_ws_result_release(&wr);
+		step_start(&ep->hold, &t0);
+		step_end(&ep->hold, t0, dcv_probe_ws(inv->url, &po, r->o->hold_ms, r->o->hold_interval_ms, &ep->hold_r, &e),
+			 &e);
 	}
 }
-
-/* ------------------------------------------------------------------ diagnosis */
-
-static const struct dcv_check *find(const struct dcv_report *rep, const char *id)
-{
-	for (int i = 0; i < rep->n; i++)
-		if (strcmp(rep->checks[i].id, id) == 0)
-			return &rep->checks[i];
-	return NULL;
-}
-
-static bool bad(const struct dcv_report *rep, const char *fmt, const char *name)
-{
-	char id[128];
-	const struct dcv_check *c;
-
-	snprintf(id, sizeof(id), fmt, name);
-	c = find(rep, id);
-	return c && (c->status == DCV_CHECK_FAIL || c->status == DCV_CHECK_ERROR);
-}
-
-static void diagnose(struct run *r)
-{
-	struct dcv_report *rep = r->rep;
-	struct dcv_diagnosis *d = &rep->diagnosis;
-	const struct dcv_host *gw = dcv_inventory_gateway(r->inv), *bastion = dcv_inventory_host(r->inv, "bastion");
-	struct dcv_buf hidden = DCV_BUF_INIT;
-
-#define SET(HOP_, HINT_, ...) do { d->hop = xstrdup(HOP_); d->cause = xasprintf(__VA_ARGS__); d->hint = xstrdup(HINT_); goto out; } while (0)
-	if (bastion && bad(rep, "%s.ssh", "bastion")) {
-		for (int i = 0; i < r->inv->n_hosts; i++) {
-			const struct dcv_host *h = r->inv->hosts[i];
-			if (h != bastion && (h->jump == bastion || (h->ssh_host && strcmp(h->ssh_host, bastion->ssh_host) == 0)))
-				dcv_buf_addf(&hidden, "%s%s", hidden.len ? ", " : "", h->name);
-		}
-		SET("bastion", "dcvctl hosts --probe",
-		    "the bastion %s does not answer SSH (%s); it hides %s", bastion->ssh_host, find(rep, "bastion.ssh")->message,
-		    hidden.len ? hidden.data : "no other host");
-	}
-	if (gw && bad(rep, "%s.ssh", "gateway"))
-		SET("gateway", "dcvctl hosts --probe", "no SSH to the gateway: %s", find(rep, "gateway.ssh")->message);
-	const struct dcv_proxy_kind *k = gw ? dcv_proxy_kind(gw->proxy) : NULL;
-	const char *unit = k ? k->unit : gw ? dcv_proxy_name(gw->proxy) : "";
-	if (gw && bad(rep, "%s.proxy.service", "gateway")) {
-		char *hint = xasprintf("dcvctl service start gateway %s", unit);
-		d->hop = xstrdup("gateway");
-		d->cause = xasprintf("%s is not running on the gateway", unit);
-		d->hint = hint;
-		goto out;
-	}
-	if (gw && bad(rep, "%s.proxy.config", "gateway"))
-		SET("gateway", "dcvctl deploy --only gateway", "the proxy configuration is invalid or missing: %s",
-		    find(rep, "gateway.proxy.config")->message);
-	if (gw && bad(rep, "%s.proxy.listen", "gateway"))
-		SET("gateway", "dcvctl deploy --only gateway", "%s", find(rep, "gateway.proxy.listen")->message);
-	if (gw && bad(rep, "%s.cert", "gateway"))
-		SET("gateway", "dcvctl cert generate --out ./gateway-cert --install", "%s", find(rep, "gateway.cert")->message);
-	for (int i = 0; i < r->n_agents; i++) {
-		const char *n = r->agents[i]->name;
-		char hint[256];
-		if (bad(rep, "agent.%s.ssh", n)) {
-			snprintf(hint, sizeof(hint), "dcvctl hosts --probe");
-			char id[96];
-			snprintf(id, sizeof(id), "agent.%s.ssh", n);
-			SET(n, hint, "no SSH to %s: %s", n, find(rep, id)->message);
-		}
-		if (bad(rep, "agent.%s.dcvserver", n)) {
-			snprintf(hint, sizeof(hint), "dcvctl service start %s dcvserver", n);
-			SET(n, hint, "dcvserver is not running on %s", n);
-		}
-		if (bad(rep, "gateway.to.%s.tcp", n) || bad(rep, "gateway.to.%s.tls", n) || bad(rep, "gateway.to.%s.http", n)) {
-			snprintf(hint, sizeof(hint), "dcvctl config diff %s", n);
-			SET(n, hint, "the gateway cannot reach dcvserver on %s:%d (dcvserver runs: port, web-url-path or network between them)",
-			    r->agents[i]->address, r->agents[i]->port);
-		}
-		if (bad(rep, "agent.%s.config", n)) {
-			snprintf(hint, sizeof(hint), "dcvctl deploy --only %s", n);
-			SET(n, hint, "dcv.conf on %s is wrong for this topology", n);
-		}
-		if (bad(rep, "agent.%s.session", n)) {
-			snprintf(hint, sizeof(hint), "dcvctl session create --agent %s", n);
-			SET(n, hint, "no usable DCV session on %s", n);
-		}
-		if (bad(rep, "agent.%s.sm-agent", n)) {
-			snprintf(hint, sizeof(hint), "dcvctl deploy --only %s", n);
-			SET(n, hint, "the Session Manager agent still runs on %s", n);
-		}
-		for (int b = 0; b < r->n_down; b++)
-			if (strcmp(r->down[b].name, n) == 0) {
-				snprintf(hint, sizeof(hint), "dcvctl probe http https://%s:%d%s --via gateway",
-					 r->agents[i]->address, r->agents[i]->port, r->agents[i]->web_url_path);
-				SET(n, hint, "%s marks %s %s (%s) although dcvserver runs there", unit, n,
-				    r->down[b].status, r->down[b].detail);
-			}
-	}
-	if (bad(rep, "endpoint.%s", "tcp"))
-		SET("endpoint", "aws elbv2 describe-target-health --target-group-arn <TARGET_GROUP_ARN>",
-		    "the gateway serves but the endpoint does not connect: check the VPC endpoint, the NLB's target health and security groups for 8443 (%s)",
-		    find(rep, "endpoint.tcp")->message);
-	if (bad(rep, "endpoint.%s", "tls")) {
-		const struct dcv_check *c = find(rep, "endpoint.tls");
-		if (strstr(c->message, "does not cover") || strstr(c->message, "expired"))
-			SET("endpoint", "dcvctl cert generate --out ./gateway-cert --install", "%s", c->message);
-		SET("endpoint", "dcvctl cert check", "%s", c->message);
-	}
-	if (bad(rep, "endpoint.%s", "http") || bad(rep, "endpoint.%s", "websocket") || bad(rep, "endpoint.%s", "hold"))
-		SET("endpoint", "dcvctl config lint gateway", "the endpoint answers but %s",
-		    bad(rep, "endpoint.%s", "http") ? find(rep, "endpoint.http")->message
-		    : bad(rep, "endpoint.%s", "websocket") ? find(rep, "endpoint.websocket")->message
-							    : find(rep, "endpoint.hold")->message);
-	for (int i = 0; i < rep->n; i++)
-		if (rep->checks[i].status == DCV_CHECK_FAIL || rep->checks[i].status == DCV_CHECK_ERROR)
-			SET(rep->checks[i].host, "dcvctl check -v", "%s: %s", rep->checks[i].id, rep->checks[i].message);
-#undef SET
-out:
-	dcv_buf_release(&hidden);
-}
-
-/* ------------------------------------------------------------------ run */
-
-/* Reports read along the path: bastion, gateway, agents in inventory order, endpoint. */
-static int hop_rank(const struct run *r, const char *host)
-{
-	const struct dcv_inventory *inv = r->inv;
-
-	if (strcmp(host, "endpoint") == 0)
-		return 3 * inv->n_hosts;
-	for (int i = 0; i < inv->n_hosts; i++)
-		if (strcmp(inv->hosts[i]->name, host) == 0)
-			return inv->hosts[i]->role == DCV_ROLE_BASTION ? i
-			       : inv->hosts[i]->role == DCV_ROLE_GATEWAY ? inv->n_hosts + i : 2 * inv->n_hosts + i;
-	return 3 * inv->n_hosts - 1;
-}
-
-static void order_by_hop(struct run *r)
-{
-	struct dcv_report *rep = r->rep;
-
-	/* insertion sort: stable, and reports are small */
-	for (int i = 1; i < rep->n; i++) {
-		struct dcv_check c = rep->checks[i];
-		int rank = hop_rank(r, c.host), j = i - 1;
-		while (j >= 0 && hop_rank(r, rep->checks[j].host) > rank) {
-			rep->checks[j + 1] = rep->checks[j];
-			j--;
-		}
-		rep->checks[j + 1] = c;
-	}
-}
-
-enum task_kind { T_BASTION, T_GATEWAY, T_AGENT, T_ENDPOINT };
 
 struct task {
-	enum task_kind kind;
-	const struct dcv_host *h;
+	const struct dcv_host *h; /* NULL: the endpoint */
+	int index;
 };
 
 struct tasks {
@@ -970,17 +1061,21 @@ static void task_main(void *user, int i)
 	struct tasks *t = user;
 	struct task *k = &t->v[i];
 
-	switch (k->kind) {
-	case T_BASTION: check_bastion(t->r, k->h); break;
-	case T_GATEWAY: check_gateway(t->r, k->h); break;
-	case T_AGENT: check_agent(t->r, k->h); break;
-	case T_ENDPOINT: check_endpoint(t->r); break;
-	}
+	if (!k->h)
+		gather_endpoint(t->r);
+	else if (k->h->role == DCV_ROLE_BASTION) {
+		if (wanted(t->r->o, DCV_CK_BASTION_SSH, NULL))
+			connect_host(t->r, k->h, &t->r->in->hosts[k->index]);
+	} else if (k->h->role == DCV_ROLE_GATEWAY)
+		gather_gateway(t->r, k->index);
+	else if (k->h->role == DCV_ROLE_AGENT)
+		gather_agent(t->r, k->index);
 }
 
 int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 		  const struct dcv_check_opts *o, struct dcv_report *rep, struct dcv_err *err)
 {
+	struct dcv_check_input in;
 	struct run r = { 0 };
 	struct tasks t = { &r, NULL };
 	int n = 0;
@@ -989,32 +1084,26 @@ int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	r.inv = inv;
 	r.pool = pool;
 	r.o = o;
-	r.rep = rep;
-	pthread_mutex_init(&r.lock, NULL);
+	r.in = &in;
 	if (inv->url && !dcv_url_split(inv->url, r.ep_host, sizeof(r.ep_host), &r.ep_port, r.ep_path, sizeof(r.ep_path)))
 		return dcv_err_set(err, DCV_E_CONFIG, "%s: [endpoint] url is not an https URL", inv->path);
-	r.agents = xcalloc((size_t)inv->n_hosts, sizeof(*r.agents));
+	dcv_check_input_init(&in, inv);
+	r.agent_index = xcalloc((size_t)inv->n_hosts + 1, sizeof(*r.agent_index));
 	t.v = xcalloc((size_t)inv->n_hosts + 1, sizeof(*t.v));
 	for (int i = 0; i < inv->n_hosts; i++) {
 		const struct dcv_host *h = inv->hosts[i];
 		if (h->role == DCV_ROLE_AGENT)
-			r.agents[r.n_agents++] = h;
-		if (h->role == DCV_ROLE_BASTION)
-			t.v[n++] = (struct task){ T_BASTION, h };
-		else if (h->role == DCV_ROLE_GATEWAY)
-			t.v[n++] = (struct task){ T_GATEWAY, h };
-		else if (h->role == DCV_ROLE_AGENT)
-			t.v[n++] = (struct task){ T_AGENT, h };
+			r.agent_index[r.n_agents++] = i;
+		if (h->role == DCV_ROLE_BASTION || h->role == DCV_ROLE_GATEWAY || h->role == DCV_ROLE_AGENT)
+			t.v[n++] = (struct task){ h, i };
 	}
 	if (inv->url)
-		t.v[n++] = (struct task){ T_ENDPOINT, NULL };
+		t.v[n++] = (struct task){ NULL, -1 };
 	dcv_parallel(n, n, task_main, &t);
-	order_by_hop(&r);
-	diagnose(&r);
+	dcv_check_judge(inv, o, &in, rep);
 	rep->duration_ms = (long)(dcv_now_ms() - t0);
-	free(r.agents);
-	free(r.down);
+	dcv_check_input_release(&in, inv);
+	free(r.agent_index);
 	free(t.v);
-	pthread_mutex_destroy(&r.lock);
 	return DCV_OK;
 }

@@ -1,18 +1,17 @@
-/* The deploy of seed Phase 1 (nginx bypass): gateway first, so a failure there leaves the
- * previous path (Connection Gateway) serving and the agents untouched; then the agents in
- * parallel. Every step is idempotent: it reads the host's state and changes only what differs. */
+/* The deploy of the bypass (nginx or HAProxy): gateway first, so a failure there leaves the
+ * previous path serving and the agents untouched; then the agents in parallel. Each host's
+ * facts are read once, lib/plan decides every step from them, and this file carries the plan
+ * out (or, in a dry run, only reports it): the transactions, the rollback and the lock. */
 #include "deploy.h"
 
 #include "agent.h"
 #include "buf.h"
-#include "diff.h"
 #include "err.h"
 #include "facts.h"
 #include "inventory.h"
+#include "plan.h"
 #include "proxy.h"
 #include "remote.h"
-#include "render.h"
-#include "service.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -21,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-
-#define SM_AGENT DCV_UNIT_SM_AGENT
 
 struct run {
 	const struct dcv_inventory *inv;
@@ -46,12 +43,8 @@ struct hostrun {
 	struct dcv_ssh *c;
 	struct dcv_ssh_hold *lock;
 	long long t0;
+	const char *reason; /* the plan step being applied: its reason goes with the step's report */
 	bool lost; /* transport failed: the host counts as unreachable */
-};
-
-struct unit {
-	char active[24];
-	char enabled[24];
 };
 
 const char *dcv_step_status_name(enum dcv_step_status s)
@@ -90,6 +83,7 @@ static enum dcv_step_status step_end(struct hostrun *hr, const char *name, enum 
 	va_end(ap);
 	s.detail = dcv_buf_detach(&b);
 	s.diff = diff;
+	s.reason = hr->reason ? xstrdup(hr->reason) : NULL;
 	s.err_code = err_code;
 	if (dcv_err_is_transport(err_code))
 		hr->lost = true;
@@ -146,239 +140,43 @@ static void host_close(struct hostrun *hr)
 	hr->lock = NULL;
 }
 
-/* ------------------------------------------------------------------ facts */
+/* ------------------------------------------------------------------ host actions */
 
-/* An agent's facts: its units and dcv.conf. */
-struct facts {
-	struct unit units[4];
-	const char *unit_names[4];
-	int n_units;
-	bool file_exists;
-	struct dcv_buf file;
-};
-
-static void facts_release(struct facts *f)
-{
-	dcv_buf_release(&f->file);
-}
-
-static struct unit *unit_of(struct facts *f, const char *name)
-{
-	for (int i = 0; i < f->n_units; i++)
-		if (strcmp(f->unit_names[i], name) == 0)
-			return &f->units[i];
-	return NULL;
-}
-
-/* One round trip: unit states and the managed file. */
-static int read_facts(struct hostrun *hr, const char *file, const char *const *units, int n_units,
-		      struct facts *f, struct dcv_err *e)
-{
-	const struct dcv_host *h = hr->h;
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	int status = 0, rc;
-	char *save = NULL;
-
-	memset(f, 0, sizeof(*f));
-	for (int i = 0; i < n_units; i++)
-		f->unit_names[i] = units[i];
-	f->n_units = n_units;
-	dcv_units_show_script(&s, units, n_units);
-	dcv_buf_adds(&s, "f=");
-	dcv_shquote(&s, file);
-	dcv_buf_adds(&s, "; if [ -e \"$f\" ]; then printf 'file='; base64 -w0 < \"$f\"; echo; fi; exit 0");
-	rc = dcv_remote_sh(hr->c, h, s.data, &out, NULL, &status, e);
-	dcv_buf_release(&s);
-	if (rc == DCV_OK && status != 0)
-		rc = dcv_err_set(e, DCV_E_REMOTE, "cannot read the host's state (exit %d)", status);
-	if (rc != DCV_OK || !out.data) {
-		dcv_buf_release(&out);
-		return rc;
-	}
-	struct dcv_unit_state st[4];
-	dcv_units_parse(out.data, st, n_units);
-	for (int i = 0; i < n_units; i++) {
-		snprintf(f->units[i].active, sizeof(f->units[i].active), "%s", st[i].active);
-		snprintf(f->units[i].enabled, sizeof(f->units[i].enabled), "%s", st[i].enabled);
-	}
-	for (char *l = strtok_r(out.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(l, "file=", 5) == 0) {
-			f->file_exists = true;
-			if (!dcv_base64_decode(l + 5, strlen(l + 5), &f->file))
-				rc = dcv_err_set(e, DCV_E_REMOTE, "cannot decode %s", file);
-		}
-	}
-	dcv_buf_release(&out);
-	return rc;
-}
-
-static bool unit_active(const struct unit *u)
-{
-	return u && strcmp(u->active, "active") == 0;
-}
-
-static bool unit_enabled(const struct unit *u)
-{
-	return u && strcmp(u->enabled, "enabled") == 0;
-}
-
-/* Run one systemctl verb on units; a failure's text goes to `msg` (empty when fine). */
+/* Up to two systemctl verbs in one round trip, the second only when the first succeeded
+ * (stop then disable, start then enable); a verb with no units is left out. A failure's text
+ * goes to `msg` (empty when fine). */
 static int systemctl(struct hostrun *hr, const char *verb, const char *const *units, int n,
-		     struct dcv_buf *msg, struct dcv_err *e)
+		     const char *verb2, const char *const *units2, int n2, struct dcv_buf *msg,
+		     struct dcv_err *e)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
 	int status = 0, rc;
 
-	dcv_buf_adds(&s, "systemctl ");
-	dcv_shquote(&s, verb);
-	dcv_buf_adds(&s, " --");
-	for (int i = 0; i < n; i++) {
-		dcv_buf_addc(&s, ' ');
-		dcv_shquote(&s, units[i]);
+	dcv_buf_adds(&s, "run() { v=$1; shift; o=$(systemctl \"$v\" -- \"$@\" 2>&1) && return 0; r=$?; "
+			 "printf 'systemctl %s failed (exit %d)' \"$v\" \"$r\"; [ -z \"$o\" ] || printf ': %s' \"$o\"; "
+			 "exit 1; }\n");
+	for (int k = 0; k < 2; k++) {
+		const char *v = k ? verb2 : verb;
+		const char *const *u = k ? units2 : units;
+		int m = k ? n2 : n;
+		if (!v || !m)
+			continue;
+		dcv_buf_adds(&s, "run ");
+		dcv_shquote(&s, v);
+		for (int i = 0; i < m; i++) {
+			dcv_buf_addc(&s, ' ');
+			dcv_shquote(&s, u[i]);
+		}
+		dcv_buf_addc(&s, '\n');
 	}
-	dcv_buf_adds(&s, " 2>&1");
 	rc = dcv_remote_sh(hr->c, hr->h, s.data, &out, NULL, &status, e);
 	if (rc == DCV_OK && status != 0) {
 		dcv_buf_rtrim(&out);
-		dcv_buf_addf(msg, "systemctl %s failed (exit %d)%s%s", verb, status, out.len ? ": " : "",
-			     dcv_buf_str(&out));
+		dcv_buf_adds(msg, out.len ? out.data : "systemctl failed");
 	}
 	dcv_buf_release(&s);
 	dcv_buf_release(&out);
 	return rc;
-}
-
-/* A file step: compare, diff, and write through the transaction. *changed tells whether the
- * file was (or, in a dry run, would be) rewritten. Secrets of `env` never reach a diff or a
- * message. */
-static bool file_step(struct hostrun *hr, const char *name, const char *path, bool exists,
-		      const struct dcv_buf *current, const char *want, const struct dcv_proxy_env *env,
-		      const char *validate, const char *apply, bool *changed)
-{
-	struct dcv_buf d = DCV_BUF_INIT;
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_txn txn;
-	char *old_label = xasprintf("%s:%s%s", hr->h->name, path, exists ? "" : " (absent)");
-	char *new_label = xasprintf("%s:%s (rendered)", hr->h->name, path);
-	bool differ = dcv_diff(dcv_buf_str(current), want, old_label, new_label, &d);
-
-	free(old_label);
-	free(new_label);
-	dcv_proxy_redact(env, &d);
-	*changed = differ;
-	if (!differ) {
-		dcv_buf_release(&d);
-		step_end(hr, name, DCV_STEP_OK, 0, NULL, "%s is up to date", path);
-		return true;
-	}
-	if (hr->run->o->dry_run) {
-		step_end(hr, name, DCV_STEP_CHANGED, 0, dcv_buf_detach(&d), "would write %s", path);
-		return true;
-	}
-	if (dcv_remote_write_file(hr->c, hr->h, path, want, strlen(want), NULL, validate, apply, &txn, &e) !=
-	    DCV_OK) {
-		dcv_buf_release(&d);
-		return failed_err(hr, name, &e);
-	}
-	dcv_proxy_redact(env, &txn.output);
-	if (txn.status == DCV_TXN_INVALID) {
-		step_end(hr, name, DCV_STEP_FAILED, 0, dcv_buf_detach(&d),
-			 "validation failed, previous %s put back and nothing reloaded: %s", path,
-			 dcv_buf_str(&txn.output));
-		dcv_txn_release(&txn);
-		return false;
-	}
-	if (txn.status == DCV_TXN_APPLY_FAILED) {
-		step_end(hr, name, DCV_STEP_FAILED, 0, dcv_buf_detach(&d), "%s written but reload failed: %s",
-			 path, dcv_buf_str(&txn.output));
-		dcv_txn_release(&txn);
-		return false;
-	}
-	step_end(hr, name, DCV_STEP_CHANGED, 0, dcv_buf_detach(&d), "wrote %s%s%s", path,
-		 txn.backup[0] ? ", backup " : "", txn.backup);
-	dcv_txn_release(&txn);
-	return true;
-}
-
-/* ------------------------------------------------------------------ gateway */
-
-static const char *install_command(const struct dcv_proxy_kind *k, const char *os, struct dcv_buf *cmd)
-{
-	static const char *const rpm[] = { "amzn", "rhel", "centos", "fedora", "rocky", "almalinux", "ol" };
-	static const char *const deb[] = { "ubuntu", "debian" };
-
-	for (size_t i = 0; i < sizeof(rpm) / sizeof(rpm[0]); i++)
-		if (strcmp(os, rpm[i]) == 0) {
-			dcv_buf_addf(cmd, "if command -v dnf >/dev/null 2>&1; then dnf install -y %s; else yum install -y %s; fi",
-				     k->package_rpm, k->package_rpm);
-			return cmd->data;
-		}
-	for (size_t i = 0; i < sizeof(deb) / sizeof(deb[0]); i++)
-		if (strcmp(os, deb[i]) == 0) {
-			dcv_buf_addf(cmd, "DEBIAN_FRONTEND=noninteractive apt-get install -y %s", k->package_deb);
-			return cmd->data;
-		}
-	return NULL;
-}
-
-struct gw {
-	struct hostrun hr;
-	const struct dcv_proxy_kind *k;
-	struct dcv_gw_facts f;
-	struct dcv_proxy_env env;
-	char *secret;  /* a generated "user:password" of the stats page, held for the render */
-	const char *stopped[DCV_FACTS_MAX_UNITS], *disabled[DCV_FACTS_MAX_UNITS];
-	int n_stopped, n_disabled;
-};
-
-static bool gw_package(struct gw *g)
-{
-	struct hostrun *hr = &g->hr;
-	struct dcv_buf out = DCV_BUF_INIT, cmd = DCV_BUF_INIT;
-	struct dcv_err e = DCV_ERR_INIT;
-	int status = 0;
-	bool ok = true;
-
-	if (g->f.has_binary) {
-		step_end(hr, "package", DCV_STEP_OK, 0, NULL, "%s is installed", g->k->name);
-	} else if (!install_command(g->k, g->f.os, &cmd)) {
-		ok = step_end(hr, "package", DCV_STEP_FAILED, 0, NULL,
-			      "%s is missing and the package manager of os '%s' is unknown: install %s by hand",
-			      g->k->name, g->f.os, g->k->name) != DCV_STEP_FAILED;
-	} else if (hr->run->o->dry_run) {
-		step_end(hr, "package", DCV_STEP_CHANGED, 0, NULL, "would install %s (%s)", g->k->name, g->f.os);
-	} else if (dcv_remote_sh(hr->c, hr->h, cmd.data, &out, &out, &status, &e) != DCV_OK) {
-		ok = failed_err(hr, "package", &e);
-	} else if (status != 0) {
-		dcv_buf_rtrim(&out);
-		const char *last = strrchr(dcv_buf_str(&out), '\n');
-		ok = step_end(hr, "package", DCV_STEP_FAILED, 0, NULL, "installing %s failed (exit %d): %s",
-			      g->k->name, status, last ? last + 1 : dcv_buf_str(&out)) != DCV_STEP_FAILED;
-	} else {
-		step_end(hr, "package", DCV_STEP_CHANGED, 0, NULL, "installed %s", g->k->name);
-	}
-	dcv_buf_release(&out);
-	dcv_buf_release(&cmd);
-	return ok;
-}
-
-static bool gw_cert(struct gw *g)
-{
-	struct hostrun *hr = &g->hr;
-	const struct dcv_host *h = hr->h;
-	const char *host = hr->run->inv->url ? hr->run->inv->url + 8 : "ENDPOINT-NAME";
-	int hl = (int)strcspn(host, ":/");
-	bool cert = g->f.cert_pem.len > 0;
-
-	if (cert && g->f.key_readable) {
-		step_end(hr, "cert", DCV_STEP_OK, 0, NULL, "%s and %s present", h->cert, h->key);
-		return true;
-	}
-	step_end(hr, "cert", DCV_STEP_FAILED, 0, NULL,
-		 "missing %s on %s: create a pair whose SAN is the endpoint name %.*s and install it with "
-		 "`dcvctl cert generate --out ./gateway-cert --install` (or put your own at %s and %s)",
-		 !cert ? h->cert : h->key, h->name, hl, host, h->cert, h->key);
-	return false;
 }
 
 /* A password for the proxy's stats page: letters and digits only, since HAProxy 1.5 (Amazon
@@ -398,373 +196,398 @@ static char *random_token(size_t n)
 	return t;
 }
 
-/* A file built on the gateway from what is there: the secret once, the cert+key file whenever
- * it differs from cert and key. Neither content is ever printed. */
-static bool gw_derived(struct gw *g, int i)
-{
-	const struct dcv_proxy_derived *d = &g->k->derived[i];
-	struct hostrun *hr = &g->hr;
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_txn txn;
-	int status = 0;
-	bool ok = true;
+/* ------------------------------------------------------------------ apply */
 
-	if (d->how == DCV_DERIVE_SECRET) {
-		if (g->f.stats_user) {
-			/* the env already borrows them from the facts */
-			step_end(hr, d->step, DCV_STEP_OK, 0, NULL, "%s kept (mode 600)", d->path);
-			return true;
-		}
-		char *pw = random_token(24);
-		g->secret = xasprintf("dcvctl:%s", pw);
-		explicit_bzero(pw, strlen(pw));
-		free(pw);
-		if (hr->run->o->dry_run) {
-			step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "would generate %s (mode 600)", d->path);
-		} else if (dcv_remote_write_file(hr->c, hr->h, d->path, g->secret, strlen(g->secret), "600", NULL,
-						 NULL, &txn, &e) != DCV_OK) {
-			ok = failed_err(hr, d->step, &e);
-		} else {
-			dcv_txn_release(&txn);
-			step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "generated %s (mode 600)", d->path);
-		}
-		if (ok) {
-			char *colon = strchr(g->secret, ':');
-			*colon = '\0';
-			g->env.stats_user = g->secret;
-			g->env.stats_password = colon + 1;
-		}
-		return ok;
-	}
-	if (g->f.derived_current[i]) {
-		step_end(hr, d->step, DCV_STEP_OK, 0, NULL, "%s holds %s and its key", d->path, hr->h->cert);
-		return true;
-	}
-	if (hr->run->o->dry_run) {
-		step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "would write %s from %s and %s (mode 600)", d->path,
-			 hr->h->cert, hr->h->key);
-		return true;
-	}
-	/* root-only from the first byte: the umask applies before the key is written */
-	dcv_buf_adds(&s, "set -e; umask 077; d=");
-	dcv_shquote(&s, d->path);
-	dcv_buf_adds(&s, "; t=$(mktemp \"$d.XXXXXX\"); cat ");
-	dcv_shquote(&s, hr->h->cert);
-	dcv_buf_addc(&s, ' ');
-	dcv_shquote(&s, hr->h->key);
-	dcv_buf_adds(&s, " > \"$t\"; chown root:root \"$t\" 2>/dev/null || true; mv -f \"$t\" \"$d\"");
-	if (dcv_remote_sh(hr->c, hr->h, s.data, &out, &out, &status, &e) != DCV_OK) {
-		ok = failed_err(hr, d->step, &e);
-	} else if (status != 0) {
-		dcv_buf_rtrim(&out);
-		ok = step_end(hr, d->step, DCV_STEP_FAILED, 0, NULL, "cannot write %s: %s", d->path,
-			      dcv_buf_str(&out)) != DCV_STEP_FAILED;
-	} else {
-		step_end(hr, d->step, DCV_STEP_CHANGED, 0, NULL, "wrote %s from %s and %s (mode 600)", d->path,
-			 hr->h->cert, hr->h->key);
-	}
-	dcv_buf_release(&s);
-	dcv_buf_release(&out);
-	return ok;
+/* One host's plan being applied, and what a failed takeover of the port must put back. */
+struct apply {
+	struct hostrun *hr;
+	const struct dcv_plan *p;
+	const char *proxy_unit;             /* gateway: the proxy's unit; NULL on agents */
+	const struct dcv_plan_step *legacy; /* gateway: the units stopped for the proxy, once done */
+	bool restarted;                     /* agent: dcvserver was (re)started */
+};
+
+static bool fail(struct hostrun *hr, const struct dcv_plan_step *s, char *diff, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static bool fail(struct hostrun *hr, const struct dcv_plan_step *s, char *diff, const char *fmt, ...)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	dcv_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	step_end(hr, s->name, DCV_STEP_FAILED, 0, diff, "%s", b.data);
+	dcv_buf_release(&b);
+	return false;
+}
+
+static char *diff_copy(const struct dcv_plan_step *s)
+{
+	return s->diff ? xstrdup(s->diff) : NULL;
 }
 
 /* Put back what the deploy stopped, after the proxy failed to take over. */
-static void gw_rollback(struct gw *g, struct dcv_buf *note)
+static void rollback(struct apply *a, struct dcv_buf *note)
 {
-	struct hostrun *hr = &g->hr;
+	const struct dcv_plan_step *l = a->legacy;
+	struct hostrun *hr = a->hr;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_buf msg = DCV_BUF_INIT;
-	const char *unit[] = { g->k->unit };
+	const char *unit[] = { a->proxy_unit };
 
-	systemctl(hr, "stop", unit, 1, &msg, &e);
+	/* each on its own, so a failure of one does not keep the others from running */
+	systemctl(hr, "stop", unit, 1, NULL, NULL, 0, &msg, &e);
 	dcv_buf_reset(&msg);
-	if (g->n_disabled)
-		systemctl(hr, "enable", g->disabled, g->n_disabled, &msg, &e);
+	if (l && l->n_disable)
+		systemctl(hr, "enable", l->disable, l->n_disable, NULL, NULL, 0, &msg, &e);
 	dcv_buf_reset(&msg);
-	if (g->n_stopped && systemctl(hr, "start", g->stopped, g->n_stopped, &msg, &e) == DCV_OK && !msg.len) {
+	if (l && l->n_stop &&
+	    systemctl(hr, "start", l->stop, l->n_stop, NULL, NULL, 0, &msg, &e) == DCV_OK && !msg.len) {
 		dcv_buf_adds(note, "; restarted");
-		for (int i = 0; i < g->n_stopped; i++)
-			dcv_buf_addf(note, " %s", g->stopped[i]);
+		for (int i = 0; i < l->n_stop; i++)
+			dcv_buf_addf(note, " %s", l->stop[i]);
 		dcv_buf_adds(note, ", which serves as before");
-	} else if (g->n_stopped) {
+	} else if (l && l->n_stop) {
 		dcv_buf_addf(note, "; could not restart the previous services: %s", msg.len ? msg.data : e.msg);
 	}
 	dcv_buf_release(&msg);
 }
 
-/* Stop and disable whatever of the kind's `stop` units runs or is enabled; absent units are fine. */
-static bool gw_stop_others(struct gw *g)
+static bool do_package(struct apply *a, const struct dcv_plan_step *s)
 {
-	struct hostrun *hr = &g->hr;
+	struct hostrun *hr = a->hr;
+	struct dcv_buf out = DCV_BUF_INIT;
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf msg = DCV_BUF_INIT, names = DCV_BUF_INIT;
+	int status = 0;
 	bool ok = true;
 
-	for (int i = 0; g->k->stop[i]; i++) {
-		const struct dcv_unit_state *u = dcv_gw_facts_unit(&g->f, g->k->stop[i]);
-		if (dcv_unit_is_active(u))
-			g->stopped[g->n_stopped++] = g->k->stop[i];
-		if (dcv_unit_is_enabled(u))
-			g->disabled[g->n_disabled++] = g->k->stop[i];
-		dcv_buf_addf(&names, "%s%s", i ? ", " : "", g->k->stop[i]);
-	}
-	if (!g->n_stopped && !g->n_disabled) {
-		step_end(hr, "legacy", DCV_STEP_OK, 0, NULL, "%s stopped and disabled (or absent)", names.data);
-	} else if (hr->run->o->dry_run) {
-		step_end(hr, "legacy", DCV_STEP_CHANGED, 0, NULL, "would stop %d and disable %d of %s", g->n_stopped,
-			 g->n_disabled, names.data);
-	} else if ((g->n_stopped && systemctl(hr, "stop", g->stopped, g->n_stopped, &msg, &e) != DCV_OK) ||
-		   (!msg.len && g->n_disabled &&
-		    systemctl(hr, "disable", g->disabled, g->n_disabled, &msg, &e) != DCV_OK)) {
-		ok = failed_err(hr, "legacy", &e);
-	} else if (msg.len) {
-		gw_rollback(g, &msg);
-		ok = step_end(hr, "legacy", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
+	if (dcv_remote_sh(hr->c, hr->h, s->cmd, &out, &out, &status, &e) != DCV_OK) {
+		ok = failed_err(hr, s->name, &e);
+	} else if (status != 0) {
+		dcv_buf_rtrim(&out);
+		const char *last = strrchr(dcv_buf_str(&out), '\n');
+		ok = fail(hr, s, NULL, "installing %s failed (exit %d): %s", s->target, status,
+			  last ? last + 1 : dcv_buf_str(&out));
 	} else {
-		step_end(hr, "legacy", DCV_STEP_CHANGED, 0, NULL, "stopped %d, disabled %d of %s", g->n_stopped,
-			 g->n_disabled, names.data);
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "installed %s", s->target);
 	}
-	dcv_buf_release(&msg);
-	dcv_buf_release(&names);
+	dcv_buf_release(&out);
 	return ok;
 }
 
-static bool gw_service(struct gw *g, bool reloaded)
+static bool do_secret(struct apply *a, const struct dcv_plan_step *s)
 {
-	struct hostrun *hr = &g->hr;
-	const struct dcv_unit_state *u = dcv_gw_facts_unit(&g->f, g->k->unit);
-	const char *unit[] = { g->k->unit };
+	struct hostrun *hr = a->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_txn txn;
+
+	if (dcv_remote_write_file(hr->c, hr->h, s->target, s->after, strlen(s->after), "600", NULL, NULL, &txn,
+				  &e) != DCV_OK)
+		return failed_err(hr, s->name, &e);
+	dcv_txn_release(&txn);
+	step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "generated %s (mode 600)", s->target);
+	return true;
+}
+
+/* Built on the gateway itself, so the private key never travels. */
+static bool do_derive(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0;
+	bool ok = true;
+
+	/* root-only from the first byte: the umask applies before the key is written */
+	dcv_buf_adds(&sh, "set -e; umask 077; d=");
+	dcv_shquote(&sh, s->target);
+	dcv_buf_adds(&sh, "; t=$(mktemp \"$d.XXXXXX\"); cat ");
+	dcv_shquote(&sh, hr->h->cert);
+	dcv_buf_addc(&sh, ' ');
+	dcv_shquote(&sh, hr->h->key);
+	dcv_buf_adds(&sh, " > \"$t\"; chown root:root \"$t\" 2>/dev/null || true; mv -f \"$t\" \"$d\"");
+	if (dcv_remote_sh(hr->c, hr->h, sh.data, &out, &out, &status, &e) != DCV_OK) {
+		ok = failed_err(hr, s->name, &e);
+	} else if (status != 0) {
+		dcv_buf_rtrim(&out);
+		ok = fail(hr, s, NULL, "cannot write %s: %s", s->target, dcv_buf_str(&out));
+	} else {
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "wrote %s from %s and %s (mode 600)", s->target,
+			 hr->h->cert, hr->h->key);
+	}
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return ok;
+}
+
+/* Through the transaction; secrets never reach a message. */
+static bool do_file(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_txn txn;
+	bool ok = false;
+
+	if (dcv_remote_write_file(hr->c, hr->h, s->target, s->after, strlen(s->after), NULL, s->validate,
+				  s->reload, &txn, &e) != DCV_OK)
+		return failed_err(hr, s->name, &e);
+	dcv_proxy_redact(&a->p->env, &txn.output);
+	if (txn.status == DCV_TXN_INVALID) {
+		fail(hr, s, diff_copy(s), "validation failed, previous %s put back and nothing reloaded: %s",
+		     s->target, dcv_buf_str(&txn.output));
+	} else if (txn.status == DCV_TXN_APPLY_FAILED) {
+		fail(hr, s, diff_copy(s), "%s written but reload failed: %s", s->target, dcv_buf_str(&txn.output));
+	} else {
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, diff_copy(s), "wrote %s%s%s", s->target,
+			 txn.backup[0] ? ", backup " : "", txn.backup);
+		ok = true;
+	}
+	dcv_txn_release(&txn);
+	return ok;
+}
+
+/* Stop, then disable; on the gateway a failure starts again what was stopped. */
+static bool do_stop(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_buf msg = DCV_BUF_INIT;
-	bool ok = true, active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
+	bool ok = true;
 
-	if (active && enabled) {
-		step_end(hr, "service", DCV_STEP_OK, 0, NULL, "%s active and enabled%s", g->k->unit,
-			 reloaded ? " (reloaded)" : "");
-	} else if (hr->run->o->dry_run) {
-		step_end(hr, "service", DCV_STEP_CHANGED, 0, NULL, "would %s %s", active ? "enable" : "start and enable",
-			 g->k->unit);
-	} else if ((!active && systemctl(hr, "start", unit, 1, &msg, &e) != DCV_OK) ||
-		   (!msg.len && !enabled && systemctl(hr, "enable", unit, 1, &msg, &e) != DCV_OK)) {
-		ok = failed_err(hr, "service", &e);
+	if (a->proxy_unit)
+		a->legacy = s;
+	if (systemctl(hr, "stop", s->stop, s->n_stop, "disable", s->disable, s->n_disable, &msg, &e) != DCV_OK) {
+		ok = failed_err(hr, s->name, &e);
 	} else if (msg.len) {
-		gw_rollback(g, &msg);
-		ok = step_end(hr, "service", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
+		if (a->proxy_unit)
+			rollback(a, &msg);
+		ok = fail(hr, s, NULL, "%s", msg.data);
+	} else if (a->proxy_unit) {
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "stopped %d, disabled %d of %s", s->n_stop,
+			 s->n_disable, s->target);
 	} else {
-		step_end(hr, "service", DCV_STEP_CHANGED, 0, NULL, "%s %s", g->k->unit,
-			 active ? "enabled" : "started and enabled");
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "stopped and disabled %s", s->target);
+	}
+	dcv_buf_release(&msg);
+	return ok;
+}
+
+static bool do_service(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	const char *unit[] = { s->target };
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT;
+	bool ok = true;
+
+	if (systemctl(hr, s->verb, unit, 1, s->enable ? "enable" : NULL, unit, 1, &msg, &e) != DCV_OK) {
+		ok = failed_err(hr, s->name, &e);
+	} else if (msg.len) {
+		rollback(a, &msg);
+		ok = fail(hr, s, NULL, "%s", msg.data);
+	} else {
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s %s", s->target,
+			 s->verb ? "started and enabled" : "enabled");
 	}
 	dcv_buf_release(&msg);
 	return ok;
 }
 
 /* The proxy really holds the port (within 5 s). */
-static bool gw_listen(struct gw *g)
+static bool do_listen(struct apply *a, const struct dcv_plan_step *s)
 {
-	struct hostrun *hr = &g->hr;
-	const struct dcv_host *gw = hr->h;
+	struct hostrun *hr = a->hr;
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf out = DCV_BUF_INIT, msg = DCV_BUF_INIT, s = DCV_BUF_INIT;
+	struct dcv_buf out = DCV_BUF_INIT, msg = DCV_BUF_INIT, sh = DCV_BUF_INIT;
 	int status = 0;
 	bool ok = true;
 
-	if (hr->run->o->dry_run) {
-		step_end(hr, "listen", DCV_STEP_OK, 0, NULL, "would check that %s listens on %d", g->k->process,
-			 gw->listen);
-		return true;
-	}
-	dcv_buf_addf(&s,
+	dcv_buf_addf(&sh,
 		     "i=0; while [ $i -lt 25 ]; do s=$(ss -Htlnp 'sport = :%d' 2>/dev/null); "
 		     "case \"$s\" in *'\"%s\"'*) echo ok; exit 0;; esac; i=$((i+1)); sleep 0.2; done; "
 		     "printf '%%s\\n' \"${s:-nothing}\"; exit 1",
-		     gw->listen, g->k->process);
-	if (dcv_remote_sh(hr->c, gw, s.data, &out, NULL, &status, &e) != DCV_OK) {
-		ok = failed_err(hr, "listen", &e);
+		     hr->h->listen, s->target);
+	if (dcv_remote_sh(hr->c, hr->h, sh.data, &out, NULL, &status, &e) != DCV_OK) {
+		ok = failed_err(hr, s->name, &e);
 	} else if (status != 0) {
 		dcv_buf_rtrim(&out);
-		dcv_buf_addf(&msg, "%s does not listen on %d (ss: %s)", g->k->process, gw->listen, dcv_buf_str(&out));
-		gw_rollback(g, &msg);
-		ok = step_end(hr, "listen", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
+		dcv_buf_addf(&msg, "%s does not listen on %d (ss: %s)", s->target, hr->h->listen, dcv_buf_str(&out));
+		rollback(a, &msg);
+		ok = fail(hr, s, NULL, "%s", msg.data);
 	} else {
-		step_end(hr, "listen", DCV_STEP_OK, 0, NULL, "%s listens on %d", g->k->process, gw->listen);
+		step_end(hr, s->name, DCV_STEP_OK, 0, NULL, "%s listens on %d", s->target, hr->h->listen);
 	}
 	dcv_buf_release(&out);
 	dcv_buf_release(&msg);
-	dcv_buf_release(&s);
+	dcv_buf_release(&sh);
 	return ok;
 }
+
+/* dcvserver, then enabled: not enabled, it would not come back after a reboot. */
+static bool do_restart(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	const char *unit[] = { s->target };
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT;
+	bool ok = true, restart = strcmp(s->verb, "restart") == 0;
+
+	if (systemctl(hr, s->verb, unit, 1, s->enable ? "enable" : NULL, unit, 1, &msg, &e) != DCV_OK) {
+		ok = failed_err(hr, s->name, &e);
+	} else if (msg.len && strncmp(msg.data, "systemctl enable", 16) == 0) {
+		a->restarted = true;
+		ok = fail(hr, s, NULL, "%s %s, but %s", s->target, restart ? "restarted" : "started", msg.data);
+	} else if (msg.len) {
+		ok = fail(hr, s, NULL, "%s", msg.data);
+	} else {
+		a->restarted = true;
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s %s", s->target,
+			 restart ? "restarted (dcv.conf changed)" : "started");
+	}
+	dcv_buf_release(&msg);
+	return ok;
+}
+
+/* After a restart the sessions are read again and the same rule decides. */
+static bool do_session(struct apply *a, const struct dcv_plan_step *s)
+{
+	static const char *const verb[] = { "", "created", "recreated" };
+	struct hostrun *hr = a->hr;
+	const struct dcv_host *h = hr->h;
+	enum dcv_session_action action = s->session;
+	struct dcv_err e = DCV_ERR_INIT;
+
+	if (s->after_restart) {
+		struct dcv_sessions list = { 0 };
+		struct dcv_session_ensure again;
+		if (dcv_agent_sessions(hr->c, h, &list, &e) != DCV_OK)
+			return failed_err(hr, s->name, &e);
+		dcv_session_ensure_plan(h, &list, &again);
+		dcv_sessions_release(&list);
+		if (again.action == DCV_SESSION_NONE) {
+			step_end(hr, s->name, DCV_STEP_OK, 0, NULL, "%s", again.reason);
+			return true;
+		}
+		action = again.action;
+	}
+	if (dcv_agent_session_ensure(hr->c, h, action, &e) != DCV_OK)
+		return failed_err(hr, s->name, &e);
+	step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s session '%s' (owner %s, %s)", verb[action], h->session,
+		 h->session_owner, h->session_type);
+	return true;
+}
+
+/* One step: reported as planned when nothing is to be done or in a dry run, else carried out.
+ * false stops the host's run. */
+static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+
+	hr->reason = s->reason;
+	if (s->blocked)
+		return fail(hr, s, NULL, "%s", s->detail);
+	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN)) {
+		step_end(hr, s->name, s->change ? DCV_STEP_CHANGED : DCV_STEP_OK, 0, diff_copy(s), "%s", s->detail);
+		return true;
+	}
+	switch (s->op) {
+	case DCV_OP_PACKAGE: return do_package(a, s);
+	case DCV_OP_SECRET: return do_secret(a, s);
+	case DCV_OP_DERIVE: return do_derive(a, s);
+	case DCV_OP_FILE: return do_file(a, s);
+	case DCV_OP_STOP: return do_stop(a, s);
+	case DCV_OP_SERVICE: return do_service(a, s);
+	case DCV_OP_LISTEN: return do_listen(a, s);
+	case DCV_OP_RESTART: return do_restart(a, s);
+	case DCV_OP_SESSION: return do_session(a, s);
+	case DCV_OP_REQUIRE: break; /* a met precondition changes nothing */
+	}
+	return true;
+}
+
+static bool apply_plan(struct hostrun *hr, const struct dcv_plan *p, const char *proxy_unit)
+{
+	struct apply a = { hr, p, proxy_unit, NULL, false };
+
+	bool ok = true;
+
+	for (int i = 0; ok && i < p->n; i++)
+		ok = apply_step(&a, &p->steps[i]);
+	hr->reason = NULL;
+	return ok;
+}
+
+/* ------------------------------------------------------------------ hosts */
 
 /* The new proxy is installed and validated while the old one still serves; only then are
  * the units holding the port stopped, and if the new one does not come up they start again. */
 static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 {
-	struct gw g = { .hr = { r, h, NULL, NULL, 0, false }, .k = dcv_proxy_kind(h->proxy) };
+	const struct dcv_proxy_kind *k = dcv_proxy_kind(h->proxy);
+	struct hostrun hr = { .run = r, .h = h };
+	struct dcv_gw_facts f;
+	struct dcv_plan p = { 0 };
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf want = DCV_BUF_INIT;
-	bool changed = false, ok = false;
+	char *pw = NULL, *secret = NULL;
+	bool ok = false;
 
-	if (!host_open(&g.hr))
+	memset(&f, 0, sizeof(f));
+	if (!host_open(&hr))
 		goto out;
-	if (dcv_gw_facts_read(g.hr.c, h, g.k, false, &g.f, &e) != DCV_OK) {
-		failed_err(&g.hr, "facts", &e);
+	if (dcv_gw_facts_read(hr.c, h, k, false, &f, &e) != DCV_OK) {
+		failed_err(&hr, "facts", &e);
 		goto out;
 	}
-	dcv_gw_facts_env(&g.f, &g.env);
-	ok = gw_package(&g) && gw_cert(&g);
-	for (int i = 0; ok && i < g.k->n_derived; i++)
-		ok = gw_derived(&g, i);
-	if (!ok)
-		goto out;
-	g.k->render(r->inv, &g.env, &want);
-	/* the validator checks the whole configuration; only a running proxy is reloaded (a
-	 * stopped one is started below, once the units holding the port have let it go) */
-	ok = file_step(&g.hr, "config", g.k->config, g.f.config_exists, &g.f.config, want.data, &g.env,
-		       g.k->validate, g.k->reload, &changed) &&
-	     gw_stop_others(&g) && gw_service(&g, changed) && gw_listen(&g);
+	/* made up here, so the plan stays a pure function; used only when the gateway has none */
+	pw = random_token(24);
+	secret = xasprintf("dcvctl:%s", pw);
+	dcv_plan_gateway(r->inv, h, k, &f, secret, &p);
+	ok = apply_plan(&hr, &p, k->unit);
 out:
-	dcv_gw_facts_release(&g.f);
-	host_close(&g.hr);
-	if (want.data)
-		explicit_bzero(want.data, want.len);
-	dcv_buf_release(&want);
-	if (g.secret)
-		explicit_bzero(g.secret, strlen(g.secret));
-	free(g.secret);
-	return ok;
-}
-
-/* ------------------------------------------------------------------ agents */
-
-static void agent_session(struct hostrun *hr, bool restarted)
-{
-	const struct dcv_host *h = hr->h;
-	struct dcv_sessions list = { 0 };
-	struct dcv_err e = DCV_ERR_INIT;
-	const struct dcv_session *s;
-
-	if (hr->run->o->dry_run && restarted) {
-		step_end(hr, "session", DCV_STEP_CHANGED, 0, NULL,
-			 "would create session '%s' after the dcvserver restart", h->session);
-		return;
-	}
-	if (dcv_agent_sessions(hr->c, h, &list, &e) != DCV_OK) {
-		failed_err(hr, "session", &e);
-		return;
-	}
-	s = dcv_sessions_find(&list, h->session);
-	if (s && dcv_agent_session_matches(h, s))
-		step_end(hr, "session", DCV_STEP_OK, 0, NULL, "session '%s' (owner %s, %s) exists",
-			 h->session, h->session_owner, h->session_type);
-	else if (hr->run->o->dry_run)
-		step_end(hr, "session", DCV_STEP_CHANGED, 0, NULL, "would %s session '%s'",
-			 s ? "recreate" : "create", h->session);
-	else if (s && dcv_agent_session_close(hr->c, h, h->session, &e) != DCV_OK)
-		failed_err(hr, "session", &e);
-	else if (dcv_agent_session_create(hr->c, h, &e) != DCV_OK)
-		failed_err(hr, "session", &e);
-	else
-		step_end(hr, "session", DCV_STEP_CHANGED, 0, NULL, "%s session '%s' (owner %s, %s)",
-			 s ? "recreated" : "created", h->session, h->session_owner, h->session_type);
-	dcv_sessions_release(&list);
-}
-
-/* The Session Manager agent: the bypass does without it. */
-static bool agent_sm(struct hostrun *hr, struct facts *f)
-{
-	struct unit *sm = unit_of(f, SM_AGENT);
-	const char *u[] = { SM_AGENT };
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf msg = DCV_BUF_INIT;
-	bool ok = true;
-
-	if (!unit_active(sm) && !unit_enabled(sm))
-		step_end(hr, "sm-agent", DCV_STEP_OK, 0, NULL, "%s stopped and disabled (or absent)", SM_AGENT);
-	else if (hr->run->o->dry_run)
-		step_end(hr, "sm-agent", DCV_STEP_CHANGED, 0, NULL, "would stop and disable %s", SM_AGENT);
-	else if ((unit_active(sm) && systemctl(hr, "stop", u, 1, &msg, &e) != DCV_OK) ||
-		 (!msg.len && unit_enabled(sm) && systemctl(hr, "disable", u, 1, &msg, &e) != DCV_OK))
-		ok = failed_err(hr, "sm-agent", &e);
-	else if (msg.len)
-		ok = step_end(hr, "sm-agent", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
-	else
-		step_end(hr, "sm-agent", DCV_STEP_CHANGED, 0, NULL, "stopped and disabled %s", SM_AGENT);
-	dcv_buf_release(&msg);
-	return ok;
-}
-
-/* dcvserver reads dcv.conf at start: restart only when it changed (or start a stopped one). */
-static bool agent_server(struct hostrun *hr, struct facts *f, bool conf_changed, bool *restarted)
-{
-	struct unit *srv = unit_of(f, "dcvserver");
-	const char *dcvserver[] = { "dcvserver" };
-	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf msg = DCV_BUF_INIT;
-	bool ok = true;
-
-	*restarted = false;
-	if (!conf_changed && unit_active(srv)) {
-		step_end(hr, "dcvserver", DCV_STEP_OK, 0, NULL, "dcvserver active, dcv.conf unchanged");
-	} else if (hr->run->o->dry_run) {
-		*restarted = true;
-		step_end(hr, "dcvserver", DCV_STEP_CHANGED, 0, NULL, "would %s dcvserver",
-			 unit_active(srv) ? "restart" : "start");
-	} else if (systemctl(hr, unit_active(srv) ? "restart" : "start", dcvserver, 1, &msg, &e) != DCV_OK) {
-		ok = failed_err(hr, "dcvserver", &e);
-	} else if (msg.len) {
-		ok = step_end(hr, "dcvserver", DCV_STEP_FAILED, 0, NULL, "%s", msg.data) != DCV_STEP_FAILED;
-	} else {
-		*restarted = true;
-		/* not enabled, dcvserver would not come back after a reboot: that is a failure too */
-		if (!unit_enabled(srv) && systemctl(hr, "enable", dcvserver, 1, &msg, &e) != DCV_OK)
-			ok = failed_err(hr, "dcvserver", &e);
-		else if (msg.len)
-			ok = step_end(hr, "dcvserver", DCV_STEP_FAILED, 0, NULL, "dcvserver %s, but %s",
-				      unit_active(srv) ? "restarted" : "started", msg.data) != DCV_STEP_FAILED;
-		else
-			step_end(hr, "dcvserver", DCV_STEP_CHANGED, 0, NULL, "dcvserver %s",
-				 unit_active(srv) ? "restarted (dcv.conf changed)" : "started");
-	}
-	dcv_buf_release(&msg);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	host_close(&hr);
+	if (pw)
+		explicit_bzero(pw, strlen(pw));
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+	free(pw);
+	free(secret);
 	return ok;
 }
 
 static void deploy_agent(struct run *r, const struct dcv_host *h)
 {
-	struct hostrun hr = { r, h, NULL, NULL, 0, false };
-	const char *units[] = { SM_AGENT, "dcvserver" };
-	struct facts f;
+	struct hostrun hr = { .run = r, .h = h };
+	struct dcv_agent_facts st;
+	struct dcv_plan p = { 0 };
 	struct dcv_err e = DCV_ERR_INIT;
-	struct dcv_buf want = DCV_BUF_INIT;
-	bool conf_changed = false, restarted = false;
+	int gate;
 
-	memset(&f, 0, sizeof(f));
+	memset(&st, 0, sizeof(st));
 	if (!host_open(&hr))
 		goto out;
-	if (read_facts(&hr, DCV_DCV_CONF, units, 2, &f, &e) != DCV_OK) {
+	if (dcv_agent_facts_read(hr.c, h, &st, &e) != DCV_OK) {
 		failed_err(&hr, "facts", &e);
 		goto out;
 	}
 	pthread_mutex_lock(&r->gate_lock);
 	while (r->gate == 0)
 		pthread_cond_wait(&r->gate_cond, &r->gate_lock);
-	int gate = r->gate;
+	gate = r->gate;
 	pthread_mutex_unlock(&r->gate_lock);
 	if (gate < 0) {
 		step_end(&hr, "wait", DCV_STEP_SKIPPED, 0, NULL,
 			 "left as it was: the gateway failed, so the previous path keeps serving");
 		goto out;
 	}
-	dcv_render_dcvconf(dcv_buf_str(&f.file), h, true, &want);
-	if (agent_sm(&hr, &f) &&
-	    file_step(&hr, "dcv.conf", DCV_DCV_CONF, f.file_exists, &f.file, want.data, NULL, NULL, NULL,
-		      &conf_changed) &&
-	    agent_server(&hr, &f, conf_changed, &restarted))
-		agent_session(&hr, restarted);
+	dcv_plan_agent(h, &st, &p);
+	apply_plan(&hr, &p, NULL);
 out:
-	facts_release(&f);
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
 	host_close(&hr);
-	dcv_buf_release(&want);
 }
 
 static void open_gate(struct run *r, bool ok)
@@ -832,6 +655,7 @@ void dcv_deploy_result_release(struct dcv_deploy_result *res)
 	for (int i = 0; i < res->n; i++) {
 		free(res->steps[i].detail);
 		free(res->steps[i].diff);
+		free(res->steps[i].reason);
 	}
 	free(res->steps);
 	pthread_mutex_destroy(&res->lock);

@@ -18,6 +18,7 @@ struct dcv_step {
 	long ms;
 	char *detail; /* one line: what happened or would happen */
 	char *diff;   /* unified diff for file steps that change, else NULL */
+	char *reason; /* why the plan changes this (lib/plan.h); NULL when it does not */
 	int err_code; /* for failed steps: the lib error (DCV_E_LOST...) or 0 for a result */
 };
 
@@ -40,7 +41,7 @@ struct dcv_deploy_result {
 	pthread_mutex_t lock;
 };
 
-/* Run (or with dry_run, plan) the deploy. Returns DCV_E_CONFIG when the inventory cannot be
+/* Plan each host from its facts (lib/plan.h), then apply the plan, or with dry_run only report it. Returns DCV_E_CONFIG when the inventory cannot be
  * deployed (no gateway, unsupported proxy, unknown --only); step failures are results. */
 int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	       const struct dcv_deploy_opts *opts, struct dcv_deploy_result *res,

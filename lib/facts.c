@@ -6,8 +6,10 @@
 #include "inventory.h"
 #include "proxy.h"
 #include "remote.h"
+#include "render.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,15 @@ static bool b64_into(const char *v, struct dcv_buf *out)
 	return dcv_base64_decode(v, strlen(v), out);
 }
 
+/* `ss -Htlnp` output (base64) and the name of the process it shows holding the port. */
+static void listener_into(const char *v, struct dcv_buf *ss, char listener[64])
+{
+	b64_into(v, ss);
+	const char *u = strstr(dcv_buf_str(ss), "users:((\"");
+	if (u)
+		sscanf(u + 9, "%63[^\"]", listener);
+}
+
 static void secret_forget(char **s)
 {
 	if (*s)
@@ -132,10 +143,7 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 		} else if (strcmp(key, "config") == 0) {
 			f->config_exists = b64_into(v, &f->config);
 		} else if (strcmp(key, "ss") == 0) {
-			b64_into(v, &f->ss);
-			const char *u = strstr(dcv_buf_str(&f->ss), "users:((\"");
-			if (u)
-				sscanf(u + 9, "%63[^\"]", f->listener);
+			listener_into(v, &f->ss, f->listener);
 		} else if (strcmp(key, "cert") == 0) {
 			b64_into(v, &f->cert_pem);
 		} else if (strcmp(key, "key") == 0) {
@@ -223,4 +231,145 @@ bool dcv_unit_is_active(const struct dcv_unit_state *u)
 bool dcv_unit_is_enabled(const struct dcv_unit_state *u)
 {
 	return u && strcmp(u->enabled, "enabled") == 0;
+}
+
+/* ------------------------------------------------------------------ agents */
+
+static const char *const agent_units[] = { "dcvserver", DCV_UNIT_SM_AGENT };
+
+void dcv_agent_facts_script(const struct dcv_host *a, struct dcv_buf *s)
+{
+	dcv_buf_adds(s, prelude);
+	dcv_buf_adds(s, "(. /etc/os-release 2>/dev/null; echo \"os=${ID:-unknown}\")\n");
+	dcv_units_show_script(s, agent_units, 2);
+	assign(s, "f", DCV_DCV_CONF);
+	dcv_buf_adds(s, "[ -e \"$f\" ] && { printf 'conf='; b64 < \"$f\"; }\n");
+	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", a->port);
+	/* one list, in JSON: the session parser reads it, check and deploy alike */
+	dcv_buf_adds(s, "t=$(dcv list-sessions --json 2>&1); echo \"sessions.rc=$?\"; "
+			"printf 'sessions='; printf '%s' \"$t\" | b64\n"
+			"printf 'log='; tail -n 20 /var/log/dcv/server.log 2>/dev/null | b64\nexit 0\n");
+}
+
+/* The value of `key` in [section] of an INI text, trimmed; false when unset. DCV reads the
+ * last assignment, so the last one wins here too. */
+static bool conf_value(const char *text, const char *section, const char *key, char *out, size_t n)
+{
+	char cur[64] = "";
+	bool found = false;
+
+	for (const char *l = text; l && *l;) {
+		const char *nl = strchr(l, '\n'), *end = nl ? nl : l + strlen(l);
+		while (l < end && isspace((unsigned char)*l))
+			l++;
+		const char *e = end;
+		while (e > l && isspace((unsigned char)e[-1]))
+			e--;
+		size_t len = (size_t)(e - l), kl = strlen(key);
+		if (len > 1 && *l == '[' && e[-1] == ']')
+			snprintf(cur, sizeof(cur), "%.*s", (int)(len - 2), l + 1);
+		else if (strcmp(cur, section) == 0 && len > kl && strncmp(l, key, kl) == 0) {
+			const char *p = l + kl;
+			while (p < e && (*p == ' ' || *p == '\t'))
+				p++;
+			if (p < e && *p == '=') {
+				p++;
+				while (p < e && (*p == ' ' || *p == '\t'))
+					p++;
+				if (e - p >= 2 && *p == '"' && e[-1] == '"') {
+					p++;
+					e--;
+				}
+				snprintf(out, n, "%.*s", (int)(e - p), p);
+				found = true;
+			}
+		}
+		l = nl ? nl + 1 : end;
+	}
+	return found;
+}
+
+bool dcv_agent_facts_parse(const char *out, struct dcv_agent_facts *f)
+{
+	char *text = xstrdup(out ? out : ""), *save = NULL;
+	struct dcv_unit_state st[2];
+	struct dcv_err e = DCV_ERR_INIT;
+	bool any = false;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->os, sizeof(f->os), "unknown");
+	f->sessions_rc = -1;
+	dcv_units_parse(out ? out : "", st, 2);
+	f->dcvserver = st[0];
+	f->sm_agent = st[1];
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *key = l, *v = eq + 1;
+		if (strcmp(key, "os") == 0) {
+			snprintf(f->os, sizeof(f->os), "%s", v);
+			any = true;
+		} else if (strcmp(key, "conf") == 0) {
+			f->conf_exists = b64_into(v, &f->conf);
+		} else if (strcmp(key, "ss") == 0) {
+			listener_into(v, &f->ss, f->listener);
+		} else if (strcmp(key, "sessions.rc") == 0) {
+			f->sessions_rc = atoi(v);
+		} else if (strcmp(key, "sessions") == 0) {
+			b64_into(v, &f->sessions_out);
+		} else if (strcmp(key, "log") == 0) {
+			b64_into(v, &f->log);
+		}
+	}
+	free(text);
+	if (f->conf_exists) {
+		char port[16] = "";
+		if (conf_value(f->conf.data, "connectivity", "web-port", port, sizeof(port)))
+			f->web_port = atoi(port);
+		conf_value(f->conf.data, "connectivity", "web-url-path", f->web_url_path, sizeof(f->web_url_path));
+	}
+	if (f->sessions_rc == -1)
+		snprintf(f->sessions_err, sizeof(f->sessions_err), "dcv list-sessions did not run");
+	else if (f->sessions_rc != 0)
+		snprintf(f->sessions_err, sizeof(f->sessions_err), "dcv list-sessions failed (exit %d)", f->sessions_rc);
+	else if (dcv_sessions_parse(dcv_buf_str(&f->sessions_out), &f->sessions, &e) != DCV_OK)
+		snprintf(f->sessions_err, sizeof(f->sessions_err), "%s", e.msg);
+	else
+		f->sessions_ok = true;
+	return any;
+}
+
+int dcv_agent_facts_read(struct dcv_ssh *c, const struct dcv_host *a, struct dcv_agent_facts *f,
+			 struct dcv_err *err)
+{
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_agent_facts got;
+	int status = 0, rc;
+
+	dcv_agent_facts_script(a, &s);
+	rc = dcv_remote_sh(c, a, s.data, &out, NULL, &status, err);
+	dcv_buf_release(&s);
+	if (rc == DCV_OK && status != 0)
+		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the agent's state (exit %d)", status);
+	if (rc == DCV_OK) {
+		if (dcv_agent_facts_parse(out.data, &got))
+			*f = got;
+		else {
+			dcv_agent_facts_release(&got);
+			rc = dcv_err_set(err, DCV_E_REMOTE, "the agent's state could not be read (no facts in the output)");
+		}
+	}
+	dcv_buf_release(&out);
+	return rc;
+}
+
+void dcv_agent_facts_release(struct dcv_agent_facts *f)
+{
+	dcv_buf_release(&f->conf);
+	dcv_buf_release(&f->ss);
+	dcv_buf_release(&f->sessions_out);
+	dcv_buf_release(&f->log);
+	dcv_sessions_release(&f->sessions);
 }

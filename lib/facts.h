@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "service.h"
+#include "session.h"
 
 struct dcv_err;
 struct dcv_host;
@@ -61,5 +62,34 @@ void dcv_gw_facts_env(const struct dcv_gw_facts *f, struct dcv_proxy_env *env);
 const struct dcv_unit_state *dcv_gw_facts_unit(const struct dcv_gw_facts *f, const char *unit);
 bool dcv_unit_is_active(const struct dcv_unit_state *u);
 bool dcv_unit_is_enabled(const struct dcv_unit_state *u);
+
+/* An agent (a DCV server), as check judges it and deploy plans from it. */
+struct dcv_agent_facts {
+	char os[32];                   /* os-release ID ("amzn", "ubuntu", "unknown") */
+	struct dcv_unit_state dcvserver;
+	struct dcv_unit_state sm_agent; /* dcv-session-manager-agent */
+	bool conf_exists;
+	struct dcv_buf conf;           /* /etc/dcv/dcv.conf as it is */
+	int web_port;                  /* [connectivity] web-port in it, 0 when unset */
+	char web_url_path[256];        /* [connectivity] web-url-path, "" when unset */
+	struct dcv_buf ss;             /* `ss -Htlnp` for the agent's port */
+	char listener[64];             /* the process holding the agent's port, "" when none */
+	int sessions_rc;               /* exit status of `dcv list-sessions --json`, -1 not run */
+	struct dcv_buf sessions_out;   /* its output (stderr included) */
+	bool sessions_ok;              /* exit 0 and the output parsed into `sessions` */
+	struct dcv_sessions sessions;
+	char sessions_err[256];        /* why not sessions_ok, "" when it is */
+	struct dcv_buf log;            /* the tail of /var/log/dcv/server.log */
+};
+
+/* The script that prints agent `a`'s facts (inventory values quoted). */
+void dcv_agent_facts_script(const struct dcv_host *a, struct dcv_buf *s);
+/* Parse that script's output; false when it is not facts output at all. `f` is always
+ * initialised (release it either way). */
+bool dcv_agent_facts_parse(const char *out, struct dcv_agent_facts *f);
+/* Run the script on the agent (with sudo) and parse it; `f` is filled only on DCV_OK. */
+int dcv_agent_facts_read(struct dcv_ssh *c, const struct dcv_host *a, struct dcv_agent_facts *f,
+			 struct dcv_err *err);
+void dcv_agent_facts_release(struct dcv_agent_facts *f);
 
 #endif

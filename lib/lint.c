@@ -318,7 +318,15 @@ static void read_ini(const char *text, const char *file, struct kvs *kv, struct 
 					"malformed section header '%s': a header is [name] alone on its line", l);
 			} else {
 				*close = '\0';
-				section = xstrdup(trim(l + 1));
+				bool padded = isspace((unsigned char)l[1]) ||
+					      (close > l + 1 && isspace((unsigned char)close[-1]));
+				char *name = trim(l + 1);
+				if (padded)
+					dcv_findings_add(out, DCV_SEV_WARN, file, line, "dcv.section-spaces",
+						"section header has spaces inside the brackets: GLib's key-file parser, "
+						"which DCV's settings follow, keeps them in the name, so dcvserver may not "
+						"read it as [%s]; write [%s] (dcvctl deploy does)", name, name);
+				section = xstrdup(name);
 				section_known = section_index(section) >= 0;
 				if (!section_known)
 					unknown_section(out, file, line, section);

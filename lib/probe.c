@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -797,4 +798,120 @@ out:
 void dcv_ws_result_release(struct dcv_ws_result *r)
 {
 	dcv_buf_release(&r->headers);
+}
+
+/* ------------------------------------------------------------------ verdicts */
+
+static void verdict(struct dcv_verdict *v, enum dcv_check_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void verdict(struct dcv_verdict *v, enum dcv_check_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->status = st;
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+}
+
+static void why(struct dcv_verdict *v, enum dcv_verdict_why w, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void why(struct dcv_verdict *v, enum dcv_verdict_why w, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->why = w;
+	snprintf(v->key, sizeof(v->key), "%s", key ? key : "");
+	va_start(ap, fmt);
+	vsnprintf(v->value, sizeof(v->value), fmt, ap);
+	va_end(ap);
+}
+
+void dcv_probe_tls_verdict(const struct dcv_tls_result *r, const struct dcv_tls_expect *e,
+			   struct dcv_verdict *v)
+{
+	struct dcv_cert_info ci;
+	struct dcv_err ve = DCV_ERR_INIT;
+	struct dcv_buf missing = DCV_BUF_INIT, sans = DCV_BUF_INIT;
+
+	dcv_cert_info(r->cert, &ci);
+	long days = dcv_cert_days_left(&ci, e->now);
+	if (e->host && !dcv_cert_covers(r->cert, e->host))
+		dcv_buf_adds(&missing, e->host);
+	for (int i = 0; i < e->n_names; i++)
+		if (!dcv_cert_covers(r->cert, e->names[i]))
+			dcv_buf_addf(&missing, "%s%s", missing.len ? ", " : "", e->names[i]);
+	for (int i = 0; i < ci.n_sans; i++)
+		dcv_buf_addf(&sans, "%s%s", i ? ", " : "", ci.sans[i]);
+	bool verified = dcv_cert_verify(r->cert, e->ca_file, &ve) == DCV_OK;
+	long starts = (long)(difftime(ci.not_before, e->now) / 86400);
+	v->why = DCV_WHY_NONE;
+	v->key[0] = v->value[0] = '\0';
+	if (missing.len) {
+		verdict(v, DCV_CHECK_FAIL, "certificate does not cover %s; its SANs: %s", missing.data,
+			sans.len ? sans.data : "none");
+		why(v, DCV_WHY_CERT_NAME, missing.data, "%s", sans.len ? sans.data : "none");
+	} else if (days < 0) {
+		verdict(v, DCV_CHECK_FAIL, "certificate expired %ld days ago", -days);
+		why(v, DCV_WHY_CERT_EXPIRED, NULL, "%ld", -days);
+	} else if (dcv_cert_not_yet_valid(&ci, e->now)) {
+		verdict(v, DCV_CHECK_FAIL, "certificate not valid yet: it starts in %ld days", starts);
+		why(v, DCV_WHY_CERT_NOT_YET, NULL, "%ld", starts);
+	} else if (!verified && e->ca_file) {
+		verdict(v, DCV_CHECK_FAIL, "chain not verified against %s: %s", e->ca_file, ve.msg);
+		why(v, DCV_WHY_CERT_UNTRUSTED, e->ca_file, "%s", ve.msg);
+	} else if (!verified && days < e->cert_warn_days) {
+		/* a self-signed pair (the seed's) expires too: both warnings, not the first alone */
+		verdict(v, DCV_CHECK_WARN,
+			"%s, name covered, chain NOT verified (%s; set [endpoint] ca-file); certificate expires in %ld days",
+			r->protocol, ve.msg, days);
+		why(v, DCV_WHY_CERT_EXPIRING, NULL, "%ld", days);
+	} else if (!verified) {
+		verdict(v, DCV_CHECK_WARN, "%s, name covered, chain NOT verified (%s; set [endpoint] ca-file)",
+			r->protocol, ve.msg);
+		why(v, DCV_WHY_CERT_UNTRUSTED, NULL, "%s", ve.msg);
+	} else if (days < e->cert_warn_days) {
+		verdict(v, DCV_CHECK_WARN, "certificate expires in %ld days", days);
+		why(v, DCV_WHY_CERT_EXPIRING, NULL, "%ld", days);
+	} else {
+		verdict(v, DCV_CHECK_PASS, "%s, %s covered, chain verified, %ld days left", r->protocol,
+			e->host ? e->host : "name", days);
+	}
+	dcv_cert_info_release(&ci);
+	dcv_buf_release(&missing);
+	dcv_buf_release(&sans);
+}
+
+void dcv_probe_http_verdict(const struct dcv_http_result *r, const int *expect, int n_expect,
+			    struct dcv_verdict *v)
+{
+	bool ok = n_expect == 0 && r->status >= 200 && r->status < 400;
+
+	for (int i = 0; i < n_expect; i++)
+		ok |= expect[i] == r->status;
+	verdict(v, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, "HTTP/%s %ld%s%s (first byte %.1f ms)", r->http_version,
+		r->status, r->redirect[0] ? " -> " : "", r->redirect, r->first_byte_ms);
+}
+
+void dcv_probe_ws_verdict(const struct dcv_ws_result *r, long hold_ms, struct dcv_verdict *v)
+{
+	if (hold_ms > 0 && (r->status != 101 || !r->accept_ok))
+		verdict(v, DCV_CHECK_FAIL, "no upgrade (%ld)%s%s", r->status, r->rejected[0] ? ": " : "", r->rejected);
+	else if (hold_ms > 0)
+		verdict(v, r->failure[0] ? DCV_CHECK_FAIL : DCV_CHECK_PASS,
+			"%s%sheld %.1f s: %d pongs to %d pings, %d server pings, rtt p50 %.1f ms p95 %.1f ms max %.1f ms",
+			r->failure, r->failure[0] ? "; " : "", r->held_ms / 1000.0, r->pongs, r->pings_sent,
+			r->server_pings, r->rtt_p50, r->rtt_p95, r->rtt_max);
+	else if (r->status == 101 && r->accept_ok && !r->failure[0])
+		verdict(v, DCV_CHECK_PASS, "101 Switching Protocols, Sec-WebSocket-Accept correct");
+	else if (r->status == 101 && r->accept_ok)
+		verdict(v, DCV_CHECK_FAIL, "101 Switching Protocols, then %s", r->failure);
+	else if (r->status == 101)
+		verdict(v, DCV_CHECK_FAIL, "101 Switching Protocols but %s", r->rejected);
+	else
+		verdict(v, DCV_CHECK_FAIL, "%s",
+			r->status == 400   ? "400: a proxy dropped the Upgrade headers?"
+			: r->status == 403 ? "403: DCV refused the Origin (allowed-ws-origin-regex)?"
+					   : "no upgrade");
 }

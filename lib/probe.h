@@ -3,8 +3,10 @@
 #define DCV_PROBE_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "buf.h"
+#include "report.h"
 
 struct dcv_err;
 struct dcv_cert;
@@ -72,6 +74,56 @@ void dcv_ws_result_release(struct dcv_ws_result *r);
 /* TCP connect to host:port (resolving the name): *ms is the connect time. */
 int dcv_probe_tcp(const char *host, int port, long timeout_ms, double *ms, char *remote, size_t rl,
 		  struct dcv_err *err);
+
+/* ---- verdicts: the one judgement of a probe's result, shared by `probe` and `check` ----
+ * Each fills a verdict: PASS, WARN or FAIL and a one-line message (lower case, no full stop)
+ * that check can use as its row's message as is. */
+struct dcv_verdict {
+	enum dcv_check_status status;
+	char message[512];
+	/* For check's diagnosis, the fact behind a TLS verdict that is not a pass (structured,
+	 * so nothing reads the message): which rule fired, and its subject and value. */
+	enum dcv_verdict_why {
+		DCV_WHY_NONE,
+		DCV_WHY_CERT_NAME,      /* key: the names not covered; value: the SANs */
+		DCV_WHY_CERT_EXPIRED,   /* value: days since */
+		DCV_WHY_CERT_NOT_YET,   /* value: days until */
+		DCV_WHY_CERT_UNTRUSTED, /* value: the verifier's reason */
+		DCV_WHY_CERT_EXPIRING,  /* value: days left */
+	} why;
+	char key[256], value[256];
+};
+
+/* [check] cert-warn-days when there is no inventory to say it */
+#define DCV_CERT_WARN_DAYS 30
+
+/* What the served certificate must satisfy. */
+struct dcv_tls_expect {
+	const char *host;         /* the URL's host name: must be covered */
+	const char *const *names; /* further names to cover ([endpoint] names); may be NULL */
+	int n_names;
+	const char *ca_file;      /* chain verified against it; NULL: system store, failure only warns */
+	int cert_warn_days;       /* fewer days left than this: a warning */
+	time_t now;
+};
+
+/* endpoint.tls's rules, first match wins: a name not covered (the message says "does not
+ * cover" and lists the SANs), expired, not valid yet, chain not verified against a configured
+ * CA: FAIL; chain not verified without a CA (the seed's self-signed pair; the message also
+ * says when fewer than cert_warn_days are left), fewer than cert_warn_days left: WARN; else
+ * PASS. Verifies the chain itself (reads ca_file). */
+void dcv_probe_tls_verdict(const struct dcv_tls_result *r, const struct dcv_tls_expect *e,
+			   struct dcv_verdict *v);
+
+/* endpoint.http's rule: the status is one of `expect` ([check] http-expect), or any 2xx/3xx
+ * when n_expect is 0 (no inventory). */
+void dcv_probe_http_verdict(const struct dcv_http_result *r, const int *expect, int n_expect,
+			    struct dcv_verdict *v);
+
+/* endpoint.websocket's rule (hold_ms 0): a 101 with a correct accept and a clean close; the
+ * message names the likely cause of a 400 or 403. endpoint.hold's rule (hold_ms > 0): the
+ * same upgrade, and the hold ending without a failure. */
+void dcv_probe_ws_verdict(const struct dcv_ws_result *r, long hold_ms, struct dcv_verdict *v);
 
 /* Split an https URL into host, port (default 443) and path (default "/"). */
 bool dcv_url_split(const char *url, char *host, size_t hl, int *port, char *path, size_t pl);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "checks.h"
 #include "inventory.h"
 #include "lint.h"
 
@@ -63,7 +64,8 @@ struct dcv_proxy_kind {
 	const struct dcv_proxy_derived *derived; /* files built on the gateway before the config */
 	int n_derived;
 	const struct dcv_log_source *logs; /* what `dcvctl logs` reads on the gateway */
-	const char *const *checks; /* check IDs this kind adds beyond the common gateway rows */
+	const enum dcv_check_key *checks; /* registry entries this kind adds beyond the common
+					   * gateway rows, ended by DCV_CK_COUNT */
 	const char *status;       /* prints the proxy's view of its backends, or NULL */
 	/* Parse `status` output into *out (malloc'd, *n rows); false when it cannot be read. */
 	bool (*backends)(const char *status, struct dcv_backend_state **out, int *n);

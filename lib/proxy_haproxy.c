@@ -739,7 +739,7 @@ static const struct dcv_proxy_derived derived[] = {
 	{ "pem", DCV_HAPROXY_PEM, DCV_DERIVE_CERT_KEY },
 };
 static const char *const stop_units[] = { DCV_UNIT_GATEWAY, DCV_UNIT_BROKER, "nginx", NULL };
-static const char *const checks[] = { "gateway.proxy.backends", NULL };
+static const enum dcv_check_key checks[] = { DCV_CK_PROXY_BACKENDS, DCV_CK_COUNT };
 
 /* The config logs to /dev/log: rsyslog writes /var/log/haproxy.log where it runs (Debian's
  * package ships that rule); without rsyslog the lines are in the journal. */

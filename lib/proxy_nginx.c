@@ -213,7 +213,7 @@ static void lint(const char *dump, const char *file, const struct dcv_proxy_env 
 }
 
 static const char *const stop_units[] = { DCV_UNIT_GATEWAY, DCV_UNIT_BROKER, "haproxy", NULL };
-static const char *const no_checks[] = { NULL };
+static const enum dcv_check_key no_checks[] = { DCV_CK_COUNT };
 
 /* The files the rendered server block names, and the main error log where nginx reports what
  * happens before it reads that block (a config that does not load). */

@@ -137,6 +137,18 @@ static void set_key(struct file *f, const char *section, const char *key, const 
 		if (f->v[i].key[0])
 			last = i;
 	}
+	/* `[ connectivity ]` is [connectivity] to this merge, but GLib's key-file parser, which
+	 * DCV's settings follow, keeps the spaces in the name: write the header so that both read
+	 * the section the key is set in (config lint explains the padded form). */
+	if (header >= 0) {
+		char *want = xasprintf("[%s]", section);
+		if (strcmp(f->v[header].text, want) != 0) {
+			free(f->v[header].text);
+			f->v[header].text = want;
+		} else {
+			free(want);
+		}
+	}
 	if (first >= 0) {
 		/* keep the operator's spacing style if the value is already right */
 		char cur[512];

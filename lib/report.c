@@ -44,10 +44,68 @@ void dcv_report_add(struct dcv_report *r, const char *id, const char *host,
 	c->message = dcv_buf_detach(&msg);
 	c->duration_ms = ms;
 	c->evidence = evidence ? xstrdup(evidence) : NULL;
+	c->cause = (struct dcv_cause){ 0 };
+}
+
+void dcv_cause_release(struct dcv_cause *c)
+{
+	free(c->key);
+	free(c->value);
+	free(c->where);
+	free(c->want);
+	*c = (struct dcv_cause){ 0 };
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct dcv_cause dcv_cause_copy(const struct dcv_cause *c)
+{
+	return (struct dcv_cause){ c->kind, dup_or_null(c->key), dup_or_null(c->value), dup_or_null(c->where),
+				   dup_or_null(c->want) };
+}
+
+const char *dcv_cause_kind_name(enum dcv_cause_kind k)
+{
+	static const char *const names[] = {
+		[DCV_CAUSE_NONE] = NULL,
+		[DCV_CAUSE_NOT_RUN] = "not-run",
+		[DCV_CAUSE_CONNECT] = "connect",
+		[DCV_CAUSE_UNIT_STOPPED] = "unit-stopped",
+		[DCV_CAUSE_UNIT_RUNS] = "unit-runs",
+		[DCV_CAUSE_NOT_INSTALLED] = "not-installed",
+		[DCV_CAUSE_PORT_FREE] = "port-free",
+		[DCV_CAUSE_PORT_HELD] = "port-held",
+		[DCV_CAUSE_CONFIG_INVALID] = "config-invalid",
+		[DCV_CAUSE_FILE_MISSING] = "file-missing",
+		[DCV_CAUSE_DRIFT] = "drift",
+		[DCV_CAUSE_KEY] = "key",
+		[DCV_CAUSE_LINT] = "lint",
+		[DCV_CAUSE_SESSION_MISSING] = "session-missing",
+		[DCV_CAUSE_SESSION_WRONG] = "session-wrong",
+		[DCV_CAUSE_SESSIONS_UNREADABLE] = "sessions-unreadable",
+		[DCV_CAUSE_CERT_UNREADABLE] = "cert-unreadable",
+		[DCV_CAUSE_CERT_KEY] = "cert-key",
+		[DCV_CAUSE_CERT_NAME] = "cert-name",
+		[DCV_CAUSE_CERT_EXPIRED] = "cert-expired",
+		[DCV_CAUSE_CERT_EXPIRING] = "cert-expiring",
+		[DCV_CAUSE_CERT_NOT_YET] = "cert-not-yet",
+		[DCV_CAUSE_CERT_UNTRUSTED] = "cert-untrusted",
+		[DCV_CAUSE_HTTP_STATUS] = "http-status",
+		[DCV_CAUSE_HEADER] = "header",
+		[DCV_CAUSE_WS_BROKEN] = "ws-broken",
+		[DCV_CAUSE_BACKEND_DOWN] = "backend-down",
+		[DCV_CAUSE_NO_STATUS] = "no-status",
+	};
+
+	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : NULL;
 }
 
 static void check_release(struct dcv_check *c)
 {
+	dcv_cause_release(&c->cause);
 	free(c->id);
 	free(c->host);
 	free(c->message);
@@ -63,6 +121,8 @@ void dcv_report_release(struct dcv_report *r)
 	free(r->diagnosis.hop);
 	free(r->diagnosis.cause);
 	free(r->diagnosis.hint);
+	free(r->diagnosis.check);
+	dcv_cause_release(&r->diagnosis.fact);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -296,6 +356,22 @@ static struct json_object *jstr(const char *s)
 	return o;
 }
 
+/* The diagnosed row's cause as fields, for tools that act on it; null when it has none. */
+static struct json_object *json_fact(const struct dcv_cause *c)
+{
+	struct json_object *o;
+
+	if (!c->kind)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "kind", jstr(dcv_cause_kind_name(c->kind)));
+	json_object_object_add(o, "key", jstr(c->key));
+	json_object_object_add(o, "value", jstr(c->value));
+	json_object_object_add(o, "where", jstr(c->where));
+	json_object_object_add(o, "want", jstr(c->want));
+	return o;
+}
+
 void dcv_report_json(const struct dcv_report *r, bool strict, struct dcv_buf *out)
 {
 	struct json_object *root = json_object_new_object();
@@ -328,6 +404,8 @@ void dcv_report_json(const struct dcv_report *r, bool strict, struct dcv_buf *ou
 	json_object_object_add(diag, "hop", jstr(d->hop));
 	json_object_object_add(diag, "cause", d->hop ? jstr(d->cause) : NULL);
 	json_object_object_add(diag, "hint", d->hop ? jstr(d->hint) : NULL);
+	json_object_object_add(diag, "check", d->hop ? jstr(d->check) : NULL);
+	json_object_object_add(diag, "fact", d->hop ? json_fact(&d->fact) : NULL);
 
 	json_object_object_add(root, "version", jstr(r->version));
 	json_object_object_add(root, "duration_ms", json_object_new_int64(r->duration_ms));

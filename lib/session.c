@@ -4,10 +4,12 @@
 
 #include "buf.h"
 #include "err.h"
+#include "inventory.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,4 +220,50 @@ const struct dcv_session *dcv_sessions_find(const struct dcv_sessions *s, const 
 		if (strcmp(s->v[i].id, id) == 0)
 			return &s->v[i];
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ ensure */
+
+static bool same_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool differs(const char *field, const char *have, const char *want, char *why, size_t n)
+{
+	if (same_str(have, want))
+		return false;
+	if (why)
+		snprintf(why, n, "%s '%s' instead of '%s'", field, have ? have : "", want ? want : "");
+	return true;
+}
+
+bool dcv_session_fits(const struct dcv_host *agent, const struct dcv_session *s, char *why, size_t n)
+{
+	if (differs("id", s->id, agent->session, why, n) ||
+	    differs("owner", s->owner, agent->session_owner, why, n))
+		return false;
+	/* text formats of old servers may leave the type out: unknown is no difference */
+	if (s->type && *s->type && differs("type", s->type, agent->session_type, why, n))
+		return false;
+	return !agent->session_name || !differs("name", s->name, agent->session_name, why, n);
+}
+
+void dcv_session_ensure_plan(const struct dcv_host *agent, const struct dcv_sessions *list,
+			     struct dcv_session_ensure *out)
+{
+	const struct dcv_session *s = dcv_sessions_find(list, agent->session);
+	char why[200];
+
+	if (!s) {
+		out->action = DCV_SESSION_CREATE;
+		snprintf(out->reason, sizeof(out->reason), "no session '%s'", agent->session);
+	} else if (dcv_session_fits(agent, s, why, sizeof(why))) {
+		out->action = DCV_SESSION_NONE;
+		snprintf(out->reason, sizeof(out->reason), "session '%s' (owner %s, %s) exists", agent->session,
+			 agent->session_owner ? agent->session_owner : "-", agent->session_type);
+	} else {
+		out->action = DCV_SESSION_RECREATE;
+		snprintf(out->reason, sizeof(out->reason), "session '%s' has %s", agent->session, why);
+	}
 }

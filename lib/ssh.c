@@ -576,6 +576,14 @@ static int refuse_passphrase(const char *prompt, char *buf, size_t len, int echo
 	return -1;
 }
 
+static int auth_timed_out(const struct dcv_ssh *c, struct dcv_err *err)
+{
+	return dcv_err_set(err, DCV_E_CONNECT,
+			   "authentication as '%s' timed out after %lds: the host took the connection but did "
+			   "not answer in time (busy? raise connect-timeout)", c->host->user,
+			   (c->host->ssh.connect_timeout_ms + 999) / 1000);
+}
+
 static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *err)
 {
 	const struct dcv_host *h = c->host;
@@ -604,10 +612,15 @@ static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *e
 			dcv_buf_release(&tried);
 			return DCV_OK;
 		}
+		if (rc == SSH_AUTH_AGAIN || dcv_now_ms() >= deadline) {
+			/* libssh gives up waiting for the server's answer at the timeout: a host too
+			 * busy to answer has not refused anything */
+			dcv_buf_release(&tried);
+			return auth_timed_out(c, err);
+		}
 		if (rc == SSH_AUTH_ERROR) {
 			dcv_buf_release(&tried);
-			return dcv_err_set(err, dcv_now_ms() >= deadline ? DCV_E_CONNECT : DCV_E_LOST,
-					   "authentication failed: %s", ssh_get_error(s));
+			return dcv_err_set(err, DCV_E_LOST, "authentication failed: %s", ssh_get_error(s));
 		}
 		dcv_buf_addf(&tried, "%s%s (refused)", tried.len ? ", " : "", path);
 	}
@@ -618,6 +631,10 @@ static int authenticate(struct dcv_ssh *c, long long deadline, struct dcv_err *e
 		if (rc == SSH_AUTH_SUCCESS) {
 			dcv_buf_release(&tried);
 			return DCV_OK;
+		}
+		if (rc == SSH_AUTH_AGAIN || dcv_now_ms() >= deadline) {
+			dcv_buf_release(&tried);
+			return auth_timed_out(c, err);
 		}
 		dcv_buf_addf(&tried, "%sssh-agent (%s)", tried.len ? ", " : "",
 			     rc == SSH_AUTH_ERROR ? ssh_get_error(s) : "no key accepted");
@@ -971,10 +988,31 @@ static void exec_close(struct dcv_ssh *c, ssh_channel ch, struct dcv_ssh_result 
 	set_timeout(c->s, c->host->ssh.command_timeout_ms);
 }
 
+/* Which command timed out, and the limit that fired: the command's start, on one line of
+ * printable text (scripts are long; their first statements say what they are). */
 static int timed_out(const struct dcv_ssh *c, const struct dcv_ssh_exec *req, struct dcv_err *err)
 {
-	return dcv_err_set(err, DCV_E_TIMEOUT, "command did not finish within %lds",
-			   (exec_timeout(c, req) + 999) / 1000);
+	char what[72];
+	size_t n = 0;
+	bool space = false;
+
+	for (const char *p = req->cmd ? req->cmd : ""; *p && n + 4 < sizeof(what); p++) {
+		bool ws = (unsigned char)*p <= ' ' || *p == 0x7f;
+		if (ws) {
+			space = n > 0;
+			continue;
+		}
+		if (space)
+			what[n++] = ' ';
+		space = false;
+		what[n++] = (unsigned char)*p < 0x80 ? *p : '?';
+	}
+	if (req->cmd && strlen(req->cmd) > n)
+		n += (size_t)snprintf(what + n, sizeof(what) - n, "...");
+	what[n] = '\0';
+	return dcv_err_set(err, DCV_E_TIMEOUT, "command did not finish within %lds (%s): %s",
+			   (exec_timeout(c, req) + 999) / 1000,
+			   req->timeout_ms > 0 ? "its own limit" : "command-timeout", what);
 }
 
 static int run_blocking(struct dcv_ssh *c, const struct dcv_ssh_exec *req,

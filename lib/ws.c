@@ -134,6 +134,45 @@ long dcv_ws_parse(uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char 
 	return (long)(h + plen);
 }
 
+/* Feed bytes of a UTF-8 text to the reader's state (RFC 3629 §4, the table of well-formed
+ * sequences); false at the first byte that cannot belong to one. */
+static bool utf8_feed(struct dcv_ws_reader *rd, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = p[i];
+		if (rd->utf8_need) {
+			if (b < rd->utf8_lo || b > rd->utf8_hi)
+				return false;
+			rd->utf8_need--;
+			rd->utf8_lo = 0x80;
+			rd->utf8_hi = 0xBF;
+			continue;
+		}
+		if (b < 0x80)
+			continue;
+		rd->utf8_lo = 0x80;
+		rd->utf8_hi = 0xBF;
+		if (b >= 0xC2 && b <= 0xDF) {
+			rd->utf8_need = 1;
+		} else if (b >= 0xE0 && b <= 0xEF) {
+			rd->utf8_need = 2;
+			if (b == 0xE0)
+				rd->utf8_lo = 0xA0; /* overlong */
+			else if (b == 0xED)
+				rd->utf8_hi = 0x9F; /* UTF-16 surrogates */
+		} else if (b >= 0xF0 && b <= 0xF4) {
+			rd->utf8_need = 3;
+			if (b == 0xF0)
+				rd->utf8_lo = 0x90; /* overlong */
+			else if (b == 0xF4)
+				rd->utf8_hi = 0x8F; /* past U+10FFFF */
+		} else {
+			return false; /* a continuation byte first, C0, C1 or F5..FF */
+		}
+	}
+	return true;
+}
+
 long dcv_ws_parse_server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, struct dcv_ws_msg *msg,
 			 const char **why)
 {
@@ -145,7 +184,16 @@ long dcv_ws_parse_server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, st
 		return -1;
 	}
 	used = dcv_ws_parse(data, len, msg, why);
-	if (used <= 0 || msg->opcode >= 0x8)
+	if (used <= 0)
+		return used;
+	if (msg->opcode == DCV_WS_CLOSE && msg->len > 2) {
+		struct dcv_ws_reader reason = DCV_WS_READER_INIT;
+		if (!utf8_feed(&reason, msg->payload + 2, msg->len - 2) || reason.utf8_need) {
+			*why = "close reason that is not UTF-8";
+			return -1;
+		}
+	}
+	if (msg->opcode >= 0x8)
 		return used;
 	if (msg->opcode == DCV_WS_CONT && !rd->in_message) {
 		*why = "continuation frame with no message begun";
@@ -155,7 +203,15 @@ long dcv_ws_parse_server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, st
 		*why = "new data message inside a fragmented one";
 		return -1;
 	}
+	if (msg->opcode == DCV_WS_TEXT)
+		rd->in_text = true;
+	if (rd->in_text && (!utf8_feed(rd, msg->payload, msg->len) || (msg->fin && rd->utf8_need))) {
+		*why = "text message that is not UTF-8";
+		return -1;
+	}
 	rd->in_message = !msg->fin;
+	if (msg->fin)
+		rd->in_text = false;
 	return used;
 }
 

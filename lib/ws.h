@@ -43,15 +43,21 @@ struct dcv_ws_msg {
  * payload over DCV_WS_MAX_PAYLOAD) with a static reason in `why`. Unmasks in place. */
 long dcv_ws_parse(uint8_t *data, size_t len, struct dcv_ws_msg *msg, const char **why);
 
-/* A client's view of the server's frames across calls: a fragmented message in progress. */
+/* A client's view of the server's frames across calls: a fragmented message in progress, and
+ * for a text message the UTF-8 sequence a fragment may have cut (bytes still due, and the range
+ * the next one must fall in). */
 struct dcv_ws_reader {
 	bool in_message;
+	bool in_text;
+	uint8_t utf8_need, utf8_lo, utf8_hi;
 };
 
-#define DCV_WS_READER_INIT { false }
+#define DCV_WS_READER_INIT { false, false, 0, 0, 0 }
 
 /* dcv_ws_parse for a frame from the server, also failing (§5.1, §5.4) a masked frame, a
- * continuation with no message begun, and a new data message inside a fragmented one. */
+ * continuation with no message begun, and a new data message inside a fragmented one, and
+ * (§8.1, §5.5.1) a text message or close reason that is not UTF-8 (RFC 3629: no overlong
+ * forms, surrogates or code points past U+10FFFF), judged across fragments. */
 long dcv_ws_parse_server(struct dcv_ws_reader *rd, uint8_t *data, size_t len, struct dcv_ws_msg *msg,
 			 const char **why);
 

@@ -83,7 +83,7 @@ put_cert_pair() {  # put_cert_pair CERT KEY -- over the gateway's, then reload n
 	pyjson "$output" '
 s = d["summary"]
 assert s["failed"] == 0 and s["errors"] == 0 and s["passed"] > 20, s
-assert d["diagnosis"] == {"hop": None, "cause": None, "hint": None}, d["diagnosis"]
+assert d["diagnosis"] == {"hop": None, "cause": None, "hint": None, "check": None, "fact": None}, d["diagnosis"]
 ids = {c["id"] for c in d["checks"]}
 for i in ("bastion.ssh", "gateway.ssh", "gateway.legacy-services", "gateway.proxy.service",
           "gateway.proxy.config", "gateway.proxy.listen", "gateway.cert",

@@ -95,12 +95,67 @@ assert "-auth-token-verifier" in st[("dcv1", "dcv.conf")]["diff"], st[("dcv1", "
 	[ "$status" -eq 1 ]
 }
 
-@test "deploy switches the gateway to nginx: a WebSocket upgrade through 8443 answers 101 and the page comes back" {
+# A listener on 198.18.0.11:9 in the gateway, and a conf.d file that makes nginx listen there too:
+# `nginx -t` passes (it binds nothing), `systemctl start nginx` fails on the bind.
+hold_port_9() {
+	lab_exec gateway sh -c "setsid /usr/bin/python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"198.18.0.11\", 9)); s.listen(); time.sleep(120)' e2e-hold-9 >/dev/null 2>&1 </dev/null &"
+	echo 'server { listen 198.18.0.11:9; return 404; }' |
+		lab_exec gateway sh -c 'cat > /etc/nginx/conf.d/zz-port9.conf'
+}
+
+release_port_9() {
+	lab_exec gateway sh -c 'pkill -f "[e]2e-hold-9" || true; rm -f /etc/nginx/conf.d/zz-port9.conf'
+}
+
+@test "an nginx that does not start: deploy stops the Connection Gateway and broker, then starts them again, exit 1" {
+	hold_port_9
+	wait_for 5 lab_exec gateway sh -c "ss -Hltn 'sport = :9' | grep -q :9"
+	run --separate-stderr dcv deploy --json
+	release_port_9
+	[ "$status" -eq 1 ]
+	pyjson "$output" '
+f = [x for x in d["steps"] if x["status"] == "failed"]
+assert len(f) == 1 and f[0]["host"] == "gateway" and f[0]["step"] in ("service", "listen"), f
+assert "restarted dcv-connection-gateway dcv-session-manager-broker" in f[0]["detail"], f[0]
+assert "serves as before" in f[0]["detail"], f[0]
+# the gateway failed: no agent may switch
+assert not any(x["host"] != "gateway" and x["status"] == "changed" for x in d["steps"]), d["steps"]'
+	run units_state
+	[[ $output == *"dcv-connection-gateway active enabled"* ]]
+	[[ $output == *"dcv-session-manager-broker active enabled"* ]]
+	[[ $output == *"nginx inactive"* ]]
+	[[ $output == *"dcv1 dcv-session-manager-agent active enabled"* ]]
+	# The Connection Gateway holds 8443 again.
+	run lab_exec gateway ss -Hltnp 'sport = :8443'
+	[[ $output == *dcv-connection* ]]
+	[[ $output != *'"nginx"'* ]]
+}
+
+@test "deploy installs nginx on a gateway without it, switches the gateway to nginx: 101 through 8443 and the page comes back" {
+	# `yum remove` in the lab moves the package's files to the host's own cache (tests/lab/sim pkg.py).
+	lab_exec gateway yum -y remove nginx
+	run -127 lab_exec gateway sh -c 'command -v nginx'
+	run lab_exec gateway rpm -q nginx
+	[ "$status" -eq 1 ]
+	run --separate-stderr dcv deploy --dry-run --json
+	[ "$status" -eq 0 ]
+	pyjson "$output" '
+st = {(x["host"], x["step"]): x for x in d["steps"]}
+assert st[("gateway", "package")]["status"] == "changed", st[("gateway", "package")]
+assert "would install nginx" in st[("gateway", "package")]["detail"], st[("gateway", "package")]'
+
 	run --separate-stderr dcv deploy --json
 	[ "$status" -eq 0 ]
 	pyjson "$output" '
 s = d["summary"]
-assert s["failed"] == 0 and s["unreachable"] == 0 and s["changed"] > 0, s'
+assert s["failed"] == 0 and s["unreachable"] == 0 and s["changed"] > 0, s
+st = {(x["host"], x["step"]): x for x in d["steps"]}
+assert st[("gateway", "package")]["status"] == "changed", st[("gateway", "package")]
+assert st[("gateway", "package")]["detail"] == "installed nginx", st[("gateway", "package")]'
+	run lab_exec gateway rpm -q nginx
+	[ "$status" -eq 0 ]
 	# nginx, not the Connection Gateway, holds 8443 now.
 	run lab_exec gateway ss -Hltnp 'sport = :8443'
 	[[ $output == *'"nginx"'* ]]
@@ -453,6 +508,27 @@ assert "nginx.undefined-variable" not in rules, d'
 	run dcv config lint gateway
 	[ "$status" -eq 0 ]
 	run dcv config lint dcv1
+	[ "$status" -eq 0 ]
+}
+
+@test "config lint of an agent without dcv.conf fails like check does, naming the missing file" {
+	lab_exec dcv2 mv /etc/dcv/dcv.conf /etc/dcv/dcv.conf.e2e-away
+	run --separate-stderr dcv config lint --json dcv2
+	local lint_status=$status lint_out=$output
+	run --separate-stderr dcv check --only agent.dcv2.config --json
+	lab_exec dcv2 mv /etc/dcv/dcv.conf.e2e-away /etc/dcv/dcv.conf
+	[ "$lint_status" -eq 1 ]
+	pyjson "$lint_out" '
+f = d["hosts"][0]["findings"]
+assert d["hosts"][0]["host"] == "dcv2", d
+assert [x["rule"] for x in f] == ["dcv.missing"], f
+assert f[0]["severity"] == "error" and f[0]["file"] == "/etc/dcv/dcv.conf", f'
+	[ "$status" -eq 1 ]
+	pyjson "$output" '
+c = d["checks"][0]
+assert c["id"] == "agent.dcv2.config" and c["status"] == "fail", c
+assert "/etc/dcv/dcv.conf is missing" in c["message"], c'
+	run dcv config lint dcv2
 	[ "$status" -eq 0 ]
 }
 

@@ -76,7 +76,9 @@ e2e_restore_lab() {
 	"$LAB" exec bastion -- ip link set eth0 up 2>/dev/null || true
 	"$LAB" exec bastion -- ip link set eth1 up 2>/dev/null || true
 	"$LAB" exec gateway -- sh -c "
-		rm -f /usr/local/sbin/nginx /etc/nginx/conf.d/zz-broken.conf
+		rm -f /usr/local/sbin/nginx /etc/nginx/conf.d/zz-broken.conf /etc/nginx/conf.d/zz-port9.conf
+		pkill -f '[e]2e-hold-' || true
+		command -v nginx >/dev/null || yum -y -q install nginx
 		[ -e $GW_CERT.e2e-away ] && mv -f $GW_CERT.e2e-away $GW_CERT
 		[ -e $GW_CERT.e2e-orig ] && cat $GW_CERT.e2e-orig > $GW_CERT && rm -f $GW_CERT.e2e-orig
 		[ -e $GW_KEY.e2e-orig ] && cat $GW_KEY.e2e-orig > $GW_KEY && rm -f $GW_KEY.e2e-orig

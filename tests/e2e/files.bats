@@ -114,6 +114,20 @@ inventory() {
 	[ "$(find "$BATS_TEST_TMPDIR/pair" -mindepth 1 | wc -l)" -eq 2 ]
 }
 
+@test "cert generate without an inventory and without --san exits 3, says where it looked and writes nothing" {
+	cd "$BATS_TEST_TMPDIR"
+	run --separate-stderr env -u DCVCTL_CONFIG HOME="$BATS_TEST_TMPDIR" XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/xdg" \
+		"$DCVCTL" cert generate --out "$BATS_TEST_TMPDIR/pair"
+	[ "$status" -eq 3 ]
+	[[ $stderr == *"no inventory"* ]]
+	[[ $stderr == *"$BATS_TEST_TMPDIR/xdg/dcvctl/dcvctl.conf"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/pair" ]
+	run --separate-stderr "$DCVCTL" -c "$BATS_TEST_TMPDIR/absent.conf" cert generate --out "$BATS_TEST_TMPDIR/pair"
+	[ "$status" -eq 3 ]
+	[[ $stderr == *"cannot read '$BATS_TEST_TMPDIR/absent.conf'"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/pair" ]
+}
+
 @test "cert generate refuses an --out folder writable by others and writes nothing there" {
 	mkdir -m 1777 "$BATS_TEST_TMPDIR/shared"
 	chmod 1777 "$BATS_TEST_TMPDIR/shared"

@@ -116,7 +116,7 @@ nginx_line() {  # nginx_line 'YYYY/MM/DD HH:MM:SS' LEVEL TEXT
 	[[ $stderr == *"bad duration 'soon' for --since"* ]]
 	run --separate-stderr dcv logs --lines many
 	expect_status 2
-	[[ $stderr == *"bad number 'many' for --lines"* ]]
+	[[ $stderr == *"bad value 'many' for --lines"* ]]
 	run --separate-stderr dcv logs --folow
 	expect_status 2
 	[[ $stderr == *"did you mean '--follow'"* ]]

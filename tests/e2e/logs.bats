@@ -38,6 +38,18 @@ teardown() {
 	lab_exec dcv1 sh -c "[ ! -e $DCV_LOG.e2e ] || { cat $DCV_LOG >> $DCV_LOG.e2e && mv -f $DCV_LOG.e2e $DCV_LOG; }" || true
 }
 
+# expect_status N: fail with the command's output unless `run` gave status N.
+expect_status() {
+	if [ "$status" -ne "$1" ]; then
+		echo "expected exit $1, got $status"
+		echo "--- stdout:"
+		echo "$output"
+		echo "--- stderr:"
+		echo "${stderr:-}"
+		return 1
+	fi
+}
+
 # absent REGEX -- no line of $output matches
 absent() {
 	if echo "$output" | grep -qE "$1"; then

@@ -27,14 +27,18 @@ setup_file() {
 	client_key agent ed25519
 	client_key stranger ed25519
 
-	read -r T_PORT J_PORT F_PORT C_PORT FWD_PORT MUTE_PORT CLOSED_PORT <<<"$(free_ports 7)"
-	export T_PORT J_PORT F_PORT C_PORT FWD_PORT MUTE_PORT CLOSED_PORT
+	read -r T_PORT J_PORT F_PORT C_PORT FWD_PORT MUTE_PORT CLOSED_PORT SLOW_PORT <<<"$(free_ports 8)"
+	export T_PORT J_PORT F_PORT C_PORT FWD_PORT MUTE_PORT CLOSED_PORT SLOW_PORT
 
 	sshd_start target "$T_PORT"
 	sshd_start jump "$J_PORT"
 	# the fleet's jump host: more than 3 unauthenticated connections at once would be dropped
 	sshd_start fleetjump "$F_PORT" "MaxStartups 3"
 	sshd_start changing "$C_PORT"
+	# a host too busy to answer authentication: the key lookup takes 30 s
+	# (a Match block: sshd keeps the first AuthorizedKeysFile line, sshd_start's own)
+	sshd_start slowauth "$SLOW_PORT" "Match all" "AuthorizedKeysFile none" \
+		"AuthorizedKeysCommand /bin/sleep 30" "AuthorizedKeysCommandUser nobody"
 	spawn forward socat "TCP-LISTEN:$FWD_PORT,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$T_PORT"
 	spawn mute socat "TCP-LISTEN:$MUTE_PORT,bind=127.0.0.1,fork,reuseaddr" "EXEC:sleep 60"
 	wait_listen "$FWD_PORT"
@@ -47,6 +51,7 @@ setup_file() {
 		known_host jump
 		known_host fleetjump
 		known_host changing
+		known_host slowauth
 		known_host target "$FWD_PORT"
 	} >"$KH"
 }
@@ -318,14 +323,30 @@ ms_now() {
 	[ "$elapsed" -lt 15000 ]
 }
 
-@test "a command running past --timeout is stopped with 255" {
+@test "authentication that gets no answer within connect-timeout is a timeout, not a refusal" {
+	inventory
+	sed -i "s/^ssh = .*/ssh = 127.0.0.1:$SLOW_PORT/; s/^connect-timeout = .*/connect-timeout = 2s/" "$INV"
+	start=$(ms_now)
+	run --separate-stderr dcv exec gateway -- id -un
+	elapsed=$(($(ms_now) - start))
+	expect_status 255
+	[ "$elapsed" -lt 15000 ]
+	[[ $stderr == *"authentication as 'root' timed out after 2s"* ]]
+	[[ $stderr != *refused* ]]
+	run --separate-stderr dcv hosts --probe
+	expect_status 4
+	[[ $output$stderr == *"timed out"* ]]
+	[[ $output$stderr != *refused* ]]
+}
+
+@test "a command running past --timeout is stopped with 255, naming the command and the limit" {
 	inventory
 	start=$(ms_now)
 	run --separate-stderr dcv exec --timeout 1s gateway -- sleep 30
 	elapsed=$(($(ms_now) - start))
 	expect_status 255
 	[ "$elapsed" -lt 10000 ]
-	[[ $stderr == *"did not finish within 1s"* ]]
+	[[ $stderr == *"command did not finish within 1s (its own limit): 'sleep' '30'"* ]]
 }
 
 @test "the remote exit status propagates" {

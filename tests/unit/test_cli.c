@@ -1029,11 +1029,26 @@ static void test_cli_conf5_quotes_the_parser(void **state)
 
 /* ---- tests: cli_parse ---- */
 
+struct t_vars {
+	const char *name;
+	bool flag;
+	int verbose;
+	long count, wait_ms;
+	struct cli_list tags;
+	int mode;
+};
+
+static const char *const t_modes[] = { "fast", "slow", "careful", NULL };
+
 static const struct dcv_opt t_opts[] = {
-	{ "name", 'n', "NAME", "a value" },
-	{ "flag", 'f', NULL, "a flag" },
-	{ "verbose", 'v', NULL, "may repeat" },
-	{ NULL, 0, NULL, NULL },
+	CLI_STRING(struct t_vars, name, 'n', "name", "NAME", "a value"),
+	CLI_BOOL(struct t_vars, flag, 'f', "flag", "a flag"),
+	CLI_COUNT(struct t_vars, verbose, 'v', "verbose", "may repeat"),
+	CLI_INT(struct t_vars, count, 0, "count", "N", 1, 10, "a number from 1 to 10"),
+	CLI_DURATION(struct t_vars, wait_ms, 0, "wait", "DUR", 1, "a duration above 0"),
+	CLI_LIST(struct t_vars, tags, 't', "tag", "TAG", "repeatable"),
+	CLI_ENUM(struct t_vars, mode, 0, "mode", "MODE", t_modes, "fast, slow or careful"),
+	CLI_END,
 };
 
 static const struct dcv_cmd t_cmd = {
@@ -1078,7 +1093,11 @@ static char *capture_end(struct capture *c)
 	return dcv_buf_detach(&b);
 }
 
-/* cli_parse of NULL-terminated words after "frob"; stdout and stderr captured. */
+/* What a parse leaves in the variables, before any option: the defaults a command sets. */
+static struct t_vars v;
+
+/* cli_parse of NULL-terminated words after "frob" into `v` (reset to its defaults); stdout and
+ * stderr captured. */
 static int parse(struct cli_args *a, char **out, char **errs, ...)
 {
 	static char *argv[32];
@@ -1094,7 +1113,8 @@ static int parse(struct cli_args *a, char **out, char **errs, ...)
 	argv[argc] = NULL;
 	capture_start(&co, STDOUT_FILENO);
 	capture_start(&ce, STDERR_FILENO);
-	rc = cli_parse(&t_cmd, argc, argv, a);
+	v = (struct t_vars){ .count = 5, .wait_ms = 1000, .mode = -1 };
+	rc = cli_parse(&t_cmd, argc, argv, a, &v);
 	*errs = capture_end(&ce);
 	*out = capture_end(&co);
 	return rc;
@@ -1107,8 +1127,8 @@ static void test_cli_parse_long_option_with_equals(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&a, &out, &err, "--name=value", "pos", NULL), EXIT_OK);
-	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
-	assert_false(cli_flag(&t_cmd, &a, "flag"));
+	assert_string_equal(v.name, "value");
+	assert_false(v.flag);
 	assert_int_equal(a.n_pos, 1);
 	assert_string_equal(a.pos[0], "pos");
 	assert_false(a.has_rest);
@@ -1123,7 +1143,7 @@ static void test_cli_parse_long_option_with_next_word(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&a, &out, &err, "pos", "--name", "value", NULL), EXIT_OK);
-	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
+	assert_string_equal(v.name, "value");
 	assert_int_equal(a.n_pos, 1);
 	assert_string_equal(a.pos[0], "pos");
 	free(out);
@@ -1137,12 +1157,12 @@ static void test_cli_parse_short_option_value(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&a, &out, &err, "-n", "value", NULL), EXIT_OK);
-	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
+	assert_string_equal(v.name, "value");
 	assert_int_equal(a.n_pos, 0);
 	free(out);
 	free(err);
 	assert_int_equal(parse(&a, &out, &err, "-nvalue", NULL), EXIT_OK);
-	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "value");
+	assert_string_equal(v.name, "value");
 	free(out);
 	free(err);
 }
@@ -1154,9 +1174,9 @@ static void test_cli_parse_combined_short_flags(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&a, &out, &err, "-fv", "-vn", "x", "arg", NULL), EXIT_OK);
-	assert_true(cli_flag(&t_cmd, &a, "flag"));
-	assert_int_equal(a.count[2], 2); /* verbose */
-	assert_string_equal(cli_opt(&t_cmd, &a, "name"), "x");
+	assert_true(v.flag);
+	assert_int_equal(v.verbose, 2);
+	assert_string_equal(v.name, "x");
 	assert_int_equal(a.n_pos, 1);
 	assert_string_equal(a.pos[0], "arg");
 	free(out);
@@ -1176,8 +1196,8 @@ static void test_cli_parse_rest_after_double_dash(void **state)
 	assert_int_equal(a.n_rest, 3);
 	assert_string_equal(a.rest[0], "-f");
 	assert_string_equal(a.rest[2], "--help");
-	assert_false(cli_flag(&t_cmd, &a, "flag"));
-	assert_null(cli_opt(&t_cmd, &a, "name"));
+	assert_false(v.flag);
+	assert_null(v.name);
 	free(out);
 	free(err);
 }
@@ -1238,6 +1258,88 @@ static void test_cli_parse_help_returns_minus_one(void **state)
 	assert_int_equal(parse(&a, &out, &err, "-h", NULL), -1);
 	assert_non_null(strstr(out, "usage: dcvctl frob"));
 	free(out);
+	free(err);
+}
+
+static void test_cli_parse_typed_values_fill_their_variables(void **state)
+{
+	struct cli_args a;
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(parse(&a, &out, &err, "--count", "7", "--wait=2m", "-ta", "--tag", "b", "--mode=slow", NULL),
+			 EXIT_OK);
+	assert_int_equal(v.count, 7);
+	assert_int_equal(v.wait_ms, 120000);
+	assert_int_equal(v.tags.n, 2);
+	assert_string_equal(v.tags.v[0], "a");
+	assert_string_equal(v.tags.v[1], "b");
+	assert_int_equal(v.mode, 1);
+	assert_null(v.name);
+	free(out);
+	free(err);
+	/* options not given keep the defaults the command set */
+	assert_int_equal(parse(&a, &out, &err, "--name", "x", "--name", "y", NULL), EXIT_OK);
+	assert_int_equal(v.count, 5);
+	assert_int_equal(v.wait_ms, 1000);
+	assert_int_equal(v.mode, -1);
+	assert_int_equal(v.tags.n, 0);
+	assert_string_equal(v.name, "y"); /* the last one wins */
+	free(out);
+	free(err);
+}
+
+/* A value of the wrong type is a usage error naming the option, and nothing runs on it. */
+static void test_cli_parse_type_errors_name_the_option(void **state)
+{
+	static const struct {
+		const char *words[3];
+		const char *says;
+	} cases[] = {
+		{ { "--count", "abc" }, "bad value 'abc' for --count (a whole number from 1 to 10)" },
+		{ { "--count=11" }, "bad value '11' for --count" },
+		{ { "--count=0" }, "bad value '0' for --count" },
+		{ { "--wait", "abc" }, "bad duration 'abc' for --wait" },
+		{ { "--wait=0s" }, "bad duration '0s' for --wait" },
+		{ { "--wait=-5s" }, "bad duration '-5s' for --wait" },
+		{ { "--mode", "sloow" }, "bad value 'sloow' for --mode (did you mean 'slow'? expected fast, slow or careful)" },
+		{ { "--mode=xyzzy" }, "bad value 'xyzzy' for --mode (expected fast, slow or careful)" },
+	};
+	struct cli_args a;
+	char *out, *err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = parse(&a, &out, &err, cases[i].words[0], cases[i].words[1], NULL);
+		if (rc != EXIT_USAGE || !strstr(err, cases[i].says) || !strstr(err, "usage: dcvctl frob"))
+			fail_msg("'%s %s' returns %d and says: %s", cases[i].words[0],
+				 cases[i].words[1] ? cases[i].words[1] : "", rc, err);
+		free(out);
+		free(err);
+	}
+}
+
+static void test_cli_parse_repeated_list_is_bounded(void **state)
+{
+	char *argv[2 + 2 * (CLI_MAX_REPEAT + 1)];
+	struct cli_args a;
+	struct capture ce;
+	int argc = 0, rc;
+
+	(void)state;
+	argv[argc++] = "frob";
+	for (int i = 0; i <= CLI_MAX_REPEAT; i++) {
+		argv[argc++] = "-t";
+		argv[argc++] = "x";
+	}
+	argv[argc] = NULL;
+	capture_start(&ce, STDERR_FILENO);
+	v = (struct t_vars){ 0 };
+	rc = cli_parse(&t_cmd, argc, argv, &a, &v);
+	char *err = capture_end(&ce);
+	assert_int_equal(rc, EXIT_USAGE);
+	assert_non_null(strstr(err, "option '--tag' given more than 32 times"));
+	assert_int_equal(v.tags.n, CLI_MAX_REPEAT);
 	free(err);
 }
 
@@ -1388,6 +1490,86 @@ static void test_cli_stray_argument_and_unknown_option_are_usage_errors(void **s
 	}
 }
 
+/* Every option of every command (and every global one) says what it fills: a flag takes no
+ * value, a valued option names its metavariable, an enum lists its choices. */
+static int option_problems(const char *where, const struct dcv_opt *o)
+{
+	bool flag = o->type == CLI_T_BOOL || o->type == CLI_T_COUNT;
+
+	if (o->type < CLI_T_BOOL || o->type > CLI_T_ENUM)
+		return problem("%s --%s: no type (declare it with CLI_BOOL, CLI_STRING, ...)", where, o->name);
+	if (flag != !o->arg)
+		return problem("%s --%s: %s", where, o->name, flag ? "a flag with a value" : "a value without a name");
+	if (o->type == CLI_T_ENUM && (!o->choices || !o->choices[0]))
+		return problem("%s --%s: an enum without choices", where, o->name);
+	if (o->type == CLI_T_INT && o->min > o->max)
+		return problem("%s --%s: an empty range", where, o->name);
+	return 0;
+}
+
+static void test_cli_every_option_is_bound(void **state)
+{
+	struct entry e[MAX_ENTRIES];
+	int n = flatten(dcv_commands, e), bad = 0;
+
+	(void)state;
+	/* the check itself catches an option declared the old way, without a binding */
+	fputs("  (the problem below is expected)\n", stderr);
+	assert_int_equal(option_problems("test", &(struct dcv_opt){ "wobble", 'w', "DUR", "not bound" }), 1);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; e[i].cmd->opts && e[i].cmd->opts[k].name; k++)
+			bad += option_problems(e[i].path, &e[i].cmd->opts[k]);
+	for (int k = 0; global_opts[k].name; k++)
+		bad += option_problems("global", &global_opts[k]);
+	for (int k = 0; after_command_opts[k].name; k++)
+		bad += option_problems("after the command", &after_command_opts[k]);
+	if (bad)
+		fail_msg("%d option(s) not bound", bad);
+}
+
+/* The real commands' typed options: a value of the wrong type exits 2 with a usage line and a
+ * message naming the option, before the inventory is even read. */
+static void test_cli_commands_refuse_badly_typed_values(void **state)
+{
+	static const struct {
+		const char *words[6];
+		const char *says;
+	} cases[] = {
+		{ { "check", "--format", "xml" }, "bad value 'xml' for --format" },
+		{ { "check", "--format=jsn" }, "did you mean 'json'?" },
+		{ { "check", "--interval", "abc" }, "bad duration 'abc' for --interval" },
+		{ { "check", "--interval=0" }, "bad duration '0' for --interval" },
+		{ { "check", "--hold", "soon" }, "bad duration 'soon' for --hold" },
+		{ { "check", "--json", "--format", "tap" }, "--json and --format tap disagree" },
+		{ { "probe", "ws", "--interval", "0s" }, "bad duration '0s' for --interval" },
+		{ { "probe", "http", "--timeout=forever" }, "bad duration 'forever' for --timeout" },
+		{ { "cert", "generate", "--out", "d", "--days", "0" }, "bad value '0' for --days (a whole number from 1 to 3650)" },
+		{ { "cert", "generate", "--days=many" }, "bad value 'many' for --days" },
+		{ { "exec", "--timeout", "x", "gw", "--", "true" }, "bad duration 'x' for --timeout" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[16], what[256] = "dcvctl", err[4096];
+		int k = 0;
+
+		argv[k++] = "dcvctl";
+		argv[k++] = "-c";
+		argv[k++] = "/nonexistent/dcvctl.conf"; /* a run that got past parsing exits 3 */
+		for (int w = 0; w < 6 && cases[i].words[w]; w++) {
+			argv[k++] = (char *)cases[i].words[w];
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", cases[i].words[w]);
+		}
+		argv[k] = NULL;
+		int st = run_child(argv, err, sizeof(err));
+		if (WIFSIGNALED(st))
+			fail_msg("'%s' died with signal %d", what, WTERMSIG(st));
+		if (WEXITSTATUS(st) != EXIT_USAGE || !strstr(err, "usage: dcvctl ") || !strstr(err, cases[i].says))
+			fail_msg("'%s' exits %d and says: %s (wanted 2 and '%s')", what, WEXITSTATUS(st), err,
+				 cases[i].says);
+	}
+}
+
 static void test_cli_main_global_options(void **state)
 {
 	char *out, *err;
@@ -1415,6 +1597,24 @@ static void test_cli_main_global_options(void **state)
 	assert_non_null(strstr(out, "dcvctl " DCV_VERSION));
 	free(out);
 	free(err);
+	/* the global table also follows the command, through the same parser */
+	assert_int_equal(run_main(&out, &err, "version", "-vq", NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "-v and -q cannot be used together"));
+	assert_non_null(strstr(err, "usage: dcvctl version"));
+	free(out);
+	free(err);
+	assert_int_equal(run_main(&out, &err, "version", "--color=sometimes", NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "bad value 'sometimes' for --color (expected auto, always or never)"));
+	free(out);
+	free(err);
+	assert_int_equal(run_main(&out, &err, "--colr=never", "version", NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "unknown global option '--colr=never' (did you mean '--color'?)"));
+	free(out);
+	free(err);
+	assert_int_equal(run_main(&out, &err, "-q", "version", "--json", NULL), EXIT_OK);
+	assert_non_null(strstr(out, "\"version\""));
+	free(out);
+	free(err);
 }
 
 int main(void)
@@ -1438,6 +1638,11 @@ int main(void)
 		cmocka_unit_test(test_cli_parse_unknown_option_suggests),
 		cmocka_unit_test(test_cli_parse_missing_value_is_usage_error),
 		cmocka_unit_test(test_cli_parse_help_returns_minus_one),
+		cmocka_unit_test(test_cli_parse_typed_values_fill_their_variables),
+		cmocka_unit_test(test_cli_parse_type_errors_name_the_option),
+		cmocka_unit_test(test_cli_parse_repeated_list_is_bounded),
+		cmocka_unit_test(test_cli_commands_refuse_badly_typed_values),
+		cmocka_unit_test(test_cli_every_option_is_bound),
 		cmocka_unit_test(test_cli_main_unknown_command_suggests),
 		cmocka_unit_test(test_cli_main_every_command_has_help),
 		cmocka_unit_test(test_cli_main_global_options),

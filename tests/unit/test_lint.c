@@ -98,7 +98,7 @@ static void test_lint_dcv_unknown_section(void **state)
 		"[license]\n[log]\n[printer]\n[redirection]\n[security]\n[session-management]\n"
 		"[session-management/automatic-console-session]\n[session-management/defaults]\n"
 		"[smartcard]\n[webauthn]\n[webcam]\n[windows]\n[ log ]\n",
-		false, "", &f);
+		false, "dcv.conf:21 W dcv.section-spaces\n", &f);
 	dcv_findings_free(&f);
 }
 
@@ -223,6 +223,17 @@ static void test_lint_dcv_syntax(void **state)
 	dcvconf("", false, "", &f);
 	dcv_findings_free(&f);
 	dcvconf(NULL, false, "", &f);
+	dcv_findings_free(&f);
+}
+
+static void test_lint_dcv_section_spaces(void **state)
+{
+	struct dcv_findings f = { 0 };
+	(void)state;
+
+	dcvconf("[ connectivity ]\nweb-port = 8443\n[log ]\nlevel = info\n[security]\n", false,
+		"dcv.conf:1 W dcv.section-spaces\ndcv.conf:3 W dcv.section-spaces\n", &f);
+	expect_msg(&f, 0, "read it as [connectivity]; write [connectivity]");
 	dcv_findings_free(&f);
 }
 
@@ -811,6 +822,7 @@ int main(void)
 		cmocka_unit_test(test_lint_dcv_verifier_in_bypass),
 		cmocka_unit_test(test_lint_dcv_no_tls_strict_pointless),
 		cmocka_unit_test(test_lint_dcv_syntax),
+		cmocka_unit_test(test_lint_dcv_section_spaces),
 		cmocka_unit_test(test_lint_dcv_seed),
 		cmocka_unit_test(test_lint_nginx_upgrade_headers),
 		cmocka_unit_test(test_lint_nginx_http_version),

@@ -163,6 +163,22 @@ static void test_render_dcvconf_replaces_wrong_values_and_repeats(void **state)
 	dcv_inventory_free(inv);
 }
 
+/* A padded header is the same section to the merge; it is written back as [name] so that a
+ * parser that keeps the spaces (GLib's key files) reads the keys where they were set. */
+static void test_render_dcvconf_writes_padded_header_plain(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_buf out = DCV_BUF_INIT;
+
+	(void)state;
+	dcv_render_dcvconf("[ connectivity ]\nweb-port=9443\n[log ]\nlevel=info\n",
+			   dcv_inventory_host(inv, "dcv1"), true, &out);
+	assert_string_equal(out.data, "[connectivity]\nweb-port=8443\nweb-url-path=\"/\"\n"
+				      "[log ]\nlevel=info\n\n[session-management]\ncreate-session=false\n");
+	dcv_buf_release(&out);
+	dcv_inventory_free(inv);
+}
+
 static void test_render_diff_unified(void **state)
 {
 	struct dcv_buf out = DCV_BUF_INIT;
@@ -201,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_render_nginx_matches_golden),
 		cmocka_unit_test(test_render_dcvconf_keeps_foreign_keys_and_comments),
 		cmocka_unit_test(test_render_dcvconf_drops_verifier_in_bypass_only),
+		cmocka_unit_test(test_render_dcvconf_writes_padded_header_plain),
 		cmocka_unit_test(test_render_dcvconf_is_idempotent),
 		cmocka_unit_test(test_render_dcvconf_from_nothing),
 		cmocka_unit_test(test_render_dcvconf_replaces_wrong_values_and_repeats),

@@ -58,6 +58,9 @@ static void sample_report(struct dcv_report *r)
 	r->diagnosis.hop = xstrdup("gateway");
 	r->diagnosis.cause = xstrdup("nginx is not running");
 	r->diagnosis.hint = xstrdup("dcvctl service start gateway nginx");
+	r->diagnosis.check = xstrdup("gateway.proxy.service");
+	r->diagnosis.fact = (struct dcv_cause){ DCV_CAUSE_UNIT_STOPPED, xstrdup("nginx"), xstrdup("inactive"), NULL,
+						NULL };
 }
 
 static void assert_xml_well_formed(const struct dcv_buf *xml)
@@ -160,7 +163,7 @@ static void test_report_json_matches_golden_with_exact_keys(void **state)
 	static const char *const sum[] = { "passed", "failed", "warned", "skipped", "errors" };
 	static const char *const check[] = { "id", "host", "status", "message", "duration_ms",
 					     "evidence" };
-	static const char *const diag[] = { "hop", "cause", "hint" };
+	static const char *const diag[] = { "hop", "cause", "hint", "check", "fact" };
 	struct dcv_report r;
 	struct dcv_buf out = DCV_BUF_INIT;
 	struct json_object *root, *checks, *o;
@@ -174,7 +177,7 @@ static void test_report_json_matches_golden_with_exact_keys(void **state)
 	assert_non_null(root);
 	assert_keys(root, top, 5);
 	assert_keys(json_object_object_get(root, "summary"), sum, 5);
-	assert_keys(json_object_object_get(root, "diagnosis"), diag, 3);
+	assert_keys(json_object_object_get(root, "diagnosis"), diag, 5);
 	checks = json_object_object_get(root, "checks");
 	assert_int_equal(json_object_array_length(checks), 6);
 	for (size_t i = 0; i < json_object_array_length(checks); i++)
@@ -208,6 +211,8 @@ static void test_report_healthy_diagnosis(void **state)
 	assert_true(json_object_is_type(json_object_object_get(diag, "hop"), json_type_null));
 	assert_true(json_object_is_type(json_object_object_get(diag, "cause"), json_type_null));
 	assert_true(json_object_is_type(json_object_object_get(diag, "hint"), json_type_null));
+	assert_true(json_object_is_type(json_object_object_get(diag, "check"), json_type_null));
+	assert_true(json_object_is_type(json_object_object_get(diag, "fact"), json_type_null));
 	json_object_put(root);
 	dcv_buf_reset(&out);
 	dcv_report_text(&r, false, false, &out);
@@ -282,6 +287,9 @@ static void hostile_report(struct dcv_report *r)
 	r->diagnosis.hop = xstrdup("gate\"way<&> #1");
 	r->diagnosis.cause = xstrdup("cause\033[8m hidden\nsecond");
 	r->diagnosis.hint = xstrdup("dcvctl deploy\r\n# ok");
+	r->diagnosis.check = xstrdup("gateway.proxy.config");
+	r->diagnosis.fact = (struct dcv_cause){ DCV_CAUSE_CONFIG_INVALID, xstrdup("nginx -t"),
+						xstrdup("emerg\033[2J \"x\"\n<y>"), xstrdup("/etc/nginx/conf.d/x"), NULL };
 }
 
 static void test_report_hostile_text_goldens_carry_no_controls(void **state)

@@ -12,6 +12,7 @@
 
 #include "../../lib/buf.h"
 #include "../../lib/err.h"
+#include "../../lib/inventory.h"
 #include "../../lib/session.h"
 
 /* `text` holds exactly one session with these fields, through both entry points. */
@@ -324,6 +325,71 @@ static void test_session_parse_picks_the_format(void **state)
 	assert_null(dcv_sessions_find(&s, "t"));
 }
 
+/* The ensure rule for an agent asking for session "desk" owned by ubuntu, virtual, named "Ubuntu
+ * Desktop", against what list-sessions printed. */
+static enum dcv_session_action ensure(const char *listed, char *reason, size_t n)
+{
+	struct dcv_host h = { .session = "desk", .session_owner = "ubuntu", .session_type = "virtual",
+			      .session_name = "Ubuntu Desktop" };
+	struct dcv_sessions s = { 0 };
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_session_ensure e;
+
+	if (dcv_sessions_parse(listed, &s, &err) != DCV_OK)
+		fail_msg("%s", err.msg);
+	dcv_session_ensure_plan(&h, &s, &e);
+	dcv_sessions_release(&s);
+	snprintf(reason, n, "%s", e.reason);
+	return e.action;
+}
+
+static void test_session_ensure_right_session_needs_nothing(void **state)
+{
+	char why[256];
+	(void)state;
+
+	assert_int_equal(ensure("[{\"id\": \"desk\", \"owner\": \"ubuntu\", \"type\": \"virtual\", "
+				"\"name\": \"Ubuntu Desktop\"}, {\"id\": \"other\", \"owner\": \"x\"}]",
+				why, sizeof(why)),
+			 DCV_SESSION_NONE);
+	assert_string_equal(why, "session 'desk' (owner ubuntu, virtual) exists");
+	/* a server that does not say the type: unknown is no difference */
+	assert_int_equal(ensure("[{\"id\": \"desk\", \"owner\": \"ubuntu\", \"name\": \"Ubuntu Desktop\"}]",
+				why, sizeof(why)),
+			 DCV_SESSION_NONE);
+}
+
+static void test_session_ensure_absent_is_created(void **state)
+{
+	char why[256];
+	(void)state;
+
+	assert_int_equal(ensure("", why, sizeof(why)), DCV_SESSION_CREATE);
+	assert_string_equal(why, "no session 'desk'");
+	assert_int_equal(ensure("[{\"id\": \"Desk\", \"owner\": \"ubuntu\", \"type\": \"virtual\"}]", why,
+				sizeof(why)),
+			 DCV_SESSION_CREATE);
+}
+
+static void test_session_ensure_other_settings_are_recreated(void **state)
+{
+	char why[256];
+	(void)state;
+
+	assert_int_equal(ensure("[{\"id\": \"desk\", \"owner\": \"root\", \"type\": \"virtual\", "
+				"\"name\": \"Ubuntu Desktop\"}]", why, sizeof(why)),
+			 DCV_SESSION_RECREATE);
+	assert_string_equal(why, "session 'desk' has owner 'root' instead of 'ubuntu'");
+	assert_int_equal(ensure("[{\"id\": \"desk\", \"owner\": \"ubuntu\", \"type\": \"console\", "
+				"\"name\": \"Ubuntu Desktop\"}]", why, sizeof(why)),
+			 DCV_SESSION_RECREATE);
+	assert_string_equal(why, "session 'desk' has type 'console' instead of 'virtual'");
+	assert_int_equal(ensure("[{\"id\": \"desk\", \"owner\": \"ubuntu\", \"type\": \"virtual\"}]", why,
+				sizeof(why)),
+			 DCV_SESSION_RECREATE);
+	assert_string_equal(why, "session 'desk' has name '' instead of 'Ubuntu Desktop'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +408,9 @@ int main(void)
 		cmocka_unit_test(test_session_json_empty),
 		cmocka_unit_test(test_session_json_garbage),
 		cmocka_unit_test(test_session_parse_picks_the_format),
+		cmocka_unit_test(test_session_ensure_right_session_needs_nothing),
+		cmocka_unit_test(test_session_ensure_absent_is_created),
+		cmocka_unit_test(test_session_ensure_other_settings_are_recreated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -497,6 +497,77 @@ static void test_ws_server_frame_rules_of_any_frame_apply(void **state)
 	assert_string_equal(why, "control frame longer than 125 bytes");
 }
 
+/* One server text message `p` sent as fragments of `step` bytes; the reader's verdict. */
+static long text_in_fragments(const uint8_t *p, size_t n, size_t step, const char **why)
+{
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
+	struct dcv_ws_msg msg;
+	uint8_t f[2 + 125];
+	long r = 0;
+
+	for (size_t off = 0; off < n || off == 0; off += step) {
+		size_t len = n - off < step ? n - off : step;
+		f[0] = (uint8_t)((off + len >= n ? 0x80 : 0) | (off ? DCV_WS_CONT : DCV_WS_TEXT));
+		f[1] = (uint8_t)len;
+		memcpy(f + 2, p + off, len);
+		if ((r = server(&rd, f, 2 + len, &msg, why)) < 0 || off + len >= n)
+			break;
+	}
+	return r;
+}
+
+/* Autobahn testsuite case 6 (UTF-8 handling) vectors, whole and cut at every byte (§8.1). */
+static void test_ws_server_text_must_be_utf8(void **state)
+{
+	static const struct { const char *name; const char *bytes; bool ok; } v[] = {
+		{ "6.2 kosme", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", true },
+		{ "6.5 U+0000..U+007F", "\x01 ~\x7f", true },
+		{ "6.6 U+D7FF", "\xed\x9f\xbf", true },
+		{ "6.6 U+E000 U+FFFD U+FFFF", "\xee\x80\x80\xef\xbf\xbd\xef\xbf\xbf", true },
+		{ "6.7 U+10FFFF", "\xf4\x8f\xbf\xbf", true },
+		{ "6.3 surrogate in kosme-edited", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80" "edited", false },
+		{ "6.8 U+110000", "\xf4\x90\x80\x80", false },
+		{ "6.11 overlong /", "\xc0\xaf", false },
+		{ "6.11 overlong 3-byte", "\xe0\x80\xaf", false },
+		{ "6.11 overlong 4-byte", "\xf0\x80\x80\xaf", false },
+		{ "6.12 lone continuation", "\x80", false },
+		{ "6.13 lone start", "\xc0 ", false },
+		{ "6.14 truncated at the end", "\xe2\x82", false },
+		{ "6.17 fe", "\xfe", false },
+		{ "6.20 lone surrogate", "\xed\xbf\xbf", false },
+	};
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = strlen(v[i].bytes);
+		for (size_t step = 1; step <= n; step++) {
+			long r = text_in_fragments((const uint8_t *)v[i].bytes, n, step, &why);
+			if ((r > 0) != v[i].ok)
+				fail_msg("%s, fragments of %zu: got %ld (%s)", v[i].name, step, r, why ? why : "");
+			if (!v[i].ok)
+				assert_string_equal(why, "text message that is not UTF-8");
+		}
+	}
+}
+
+static void test_ws_server_binary_and_close_reason(void **state)
+{
+	uint8_t bin[] = { 0x82, 0x02, 0xc0, 0xaf };
+	uint8_t close_bad[] = { 0x88, 0x04, 0x03, 0xe8, 0xc0, 0xaf };
+	uint8_t close_ok[] = { 0x88, 0x04, 0x03, 0xe8, 0xc3, 0xa9 };
+	struct dcv_ws_reader rd = DCV_WS_READER_INIT;
+	struct dcv_ws_msg msg;
+	const char *why;
+
+	(void)state;
+	/* binary payloads are not text: any bytes */
+	assert_int_equal(server(&rd, bin, sizeof(bin), &msg, &why), sizeof(bin));
+	assert_int_equal(server(&rd, close_bad, sizeof(close_bad), &msg, &why), -1);
+	assert_string_equal(why, "close reason that is not UTF-8");
+	assert_int_equal(server(&rd, close_ok, sizeof(close_ok), &msg, &why), sizeof(close_ok));
+}
+
 static long close_with(int code, size_t body_len, const char **why)
 {
 	uint8_t f[8] = { 0x88, (uint8_t)body_len, (uint8_t)(code >> 8), (uint8_t)code, 'b', 'y', 'e', 0 };
@@ -687,6 +758,8 @@ int main(void)
 		cmocka_unit_test(test_ws_server_rfc6455_examples),
 		cmocka_unit_test(test_ws_server_masked_frame_rejected),
 		cmocka_unit_test(test_ws_server_fragment_sequence_enforced),
+		cmocka_unit_test(test_ws_server_text_must_be_utf8),
+		cmocka_unit_test(test_ws_server_binary_and_close_reason),
 		cmocka_unit_test(test_ws_server_frame_rules_of_any_frame_apply),
 		cmocka_unit_test(test_ws_close_body_and_codes),
 		cmocka_unit_test(test_ws_answer_rfc6455_example_accepted),

@@ -2,14 +2,20 @@
 hosts (bastion, gateway); apt-get, apt, dpkg and dpkg-query on the Ubuntu
 22.04 agents.  Chosen by the name the tool is called by.
 
-The lab never installs anything (the machine's own package manager must stay
-untouched, design §9): a package is either installed -- listed in
-/var/lib/labsim/packages as `name version` -- or unknown.  Installing an
-installed package says so and succeeds, an unknown one fails, each with the
-real tool's wording and exit status (yum/dnf 1, apt-get 100).
+The lab never installs anything from a repository (the machine's own package
+manager must stay untouched, design §9): a package is installed -- listed in
+/var/lib/labsim/packages as `name version` --, removed (its files kept in the
+host's own cache /var/cache/labsim/NAME, see `remove`), or unknown.
+Installing an installed package says so and succeeds; installing a removed
+one puts its files back, as a real install from the repository would; an
+unknown one fails, each with the real tool's wording and exit status (yum/dnf
+1, apt-get 100).  `yum remove` / `apt-get remove` of a package whose files
+the lab knows (FILES) moves them into that cache, so a test can give a host
+"no nginx" and watch dcvctl install it.
 """
 
 import os
+import shutil
 import sys
 
 from . import common
@@ -29,6 +35,58 @@ def installed():
     except OSError:
         pass
     return pkgs
+
+
+# The files that make a package present for dcvctl (`command -v` finds its binary).
+FILES = {"nginx": ["/usr/sbin/nginx"], "haproxy": ["/usr/sbin/haproxy"]}
+CACHE = "/var/cache/labsim"
+
+
+def write_installed(pkgs):
+    path = os.path.join(common.SIM_STATE, "packages")
+    with open(path + ".new", "w") as f:
+        for n in sorted(pkgs):
+            f.write("%s %s\n" % (n, pkgs[n]))
+    os.replace(path + ".new", path)
+
+
+def removed_version(name):
+    """The version of a removed package kept in the cache, None if there is none."""
+    try:
+        with open(os.path.join(CACHE, name, ".version")) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def remove(pkgs, name):
+    """Move the package's files into the cache; False if the lab cannot remove it."""
+    if name not in pkgs or name not in FILES:
+        return False
+    for path in FILES[name]:
+        dest = os.path.join(CACHE, name) + path
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if os.path.lexists(path):
+            shutil.move(path, dest)
+    with open(os.path.join(CACHE, name, ".version"), "w") as f:
+        f.write(pkgs.pop(name) + "\n")
+    write_installed(pkgs)
+    return True
+
+
+def reinstall(pkgs, name):
+    """Put a removed package's files back; False if it was never removed."""
+    version = removed_version(name)
+    if version is None:
+        return False
+    for path in FILES.get(name, []):
+        src = os.path.join(CACHE, name) + path
+        if os.path.lexists(src):
+            shutil.move(src, path)
+    shutil.rmtree(os.path.join(CACHE, name), ignore_errors=True)
+    pkgs[name] = version
+    write_installed(pkgs)
+    return True
 
 
 def split_args(args):
@@ -61,16 +119,33 @@ def yum(args):
         print("No packages marked for update")
         return 0
     if cmd == "install":
-        missing = [n for n in names if n not in pkgs]
+        missing = [n for n in names if n not in pkgs and removed_version(n) is None]
         for n in missing:
             print("No package %s available." % n)
-        for n in names:
-            if n in pkgs:
-                print("Package %s already installed and latest version" % rpm_name(n, pkgs[n]))
         if missing or not names:
             sys.stderr.write("Error: Nothing to do\n")
             return 1
-        print("Nothing to do")
+        for n in names:
+            if n in pkgs:
+                print("Package %s already installed and latest version" % rpm_name(n, pkgs[n]))
+        new = [n for n in names if n not in pkgs]
+        if not new:
+            print("Nothing to do")
+            return 0
+        print("Resolving Dependencies")
+        for n in new:
+            reinstall(pkgs, n)
+        print("\nInstalled:\n  " + "  ".join(rpm_name(n, pkgs[n]) for n in new) + "\n\nComplete!")
+        return 0
+    if cmd in ("remove", "erase"):
+        gone = [n for n in names if n not in pkgs]
+        for n in gone:
+            print("No Match for argument: %s" % n)
+        done = [n for n in names if remove(pkgs, n)]
+        if not done:
+            print("No Packages marked for removal")
+            return 1 if gone or not names else 0
+        print("Removed:\n  " + "  ".join(done) + "\n\nComplete!")
         return 0
     if cmd == "list" and names[:1] == ["installed"]:
         wanted = names[1:] or sorted(pkgs)
@@ -97,9 +172,15 @@ def dnf(args):
     pkgs = installed()
     if cmd in ("install", "update", "upgrade"):
         print("Last metadata expiration check: 0:00:01 ago.")
-        missing = [n for n in names if n not in pkgs]
+        missing = [n for n in names if n not in pkgs and
+                   (cmd != "install" or removed_version(n) is None)]
         for n in missing:
             print("No match for argument: %s" % n)
+        if cmd == "install":
+            for n in names:
+                if n not in pkgs and n not in missing:
+                    reinstall(pkgs, n)
+                    print("Installed:\n  %s" % rpm_name(n, pkgs[n]))
         if missing and cmd == "install":
             sys.stderr.write("Error: Unable to find a match: %s\n" % " ".join(missing))
             return 1
@@ -154,12 +235,28 @@ def apt_get(args, apt=False):
         print("Building dependency tree...")
         print("Reading state information...")
         for n in names:
-            if n not in pkgs:
+            if n not in pkgs and (cmd != "install" or removed_version(n) is None):
                 sys.stderr.write("E: Unable to locate package %s\n" % n)
                 return 100
+        new = [n for n in names if n not in pkgs]
+        for n in new:
+            reinstall(pkgs, n)
+            print("Setting up %s (%s) ..." % (n, pkgs[n]))
         for n in names:
-            print("%s is already the newest version (%s)." % (n, pkgs[n]))
-        print("0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
+            if n not in new:
+                print("%s is already the newest version (%s)." % (n, pkgs[n]))
+        print("0 upgraded, %d newly installed, 0 to remove and 0 not upgraded." % len(new))
+        return 0
+    if cmd in ("remove", "purge"):
+        print("Reading package lists...")
+        for n in names:
+            if n not in pkgs:
+                print("Package '%s' is not installed, so not removed" % n)
+            elif not remove(pkgs, n):
+                sys.stderr.write("lab apt-get: removing %s is not simulated\n" % n)
+                return 100
+            else:
+                print("Removing %s (%s) ..." % (n, removed_version(n)))
         return 0
     sys.stderr.write("E: Invalid operation %s\n" % cmd)
     return 100

@@ -1,0 +1,378 @@
+/* Deploy's decisions, apart from its actions: every step's before/after, the reason and the
+ * line a dry run reports are worked out here from facts already read, so a plan can be tested
+ * with canned facts and printed without touching a host. */
+#include "plan.h"
+
+#include "diff.h"
+#include "err.h"
+#include "inventory.h"
+#include "remote.h"
+#include "render.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SM_AGENT DCV_UNIT_SM_AGENT
+
+static struct dcv_plan_step *add(struct dcv_plan *p, enum dcv_plan_op op, const char *name, const char *target)
+{
+	struct dcv_plan_step *s;
+
+	p->steps = xrealloc(p->steps, sizeof(*p->steps) * (size_t)(p->n + 1));
+	s = &p->steps[p->n++];
+	memset(s, 0, sizeof(*s));
+	s->op = op;
+	s->name = name;
+	s->target = target ? xstrdup(target) : NULL;
+	return s;
+}
+
+static char *vfmt(const char *fmt, va_list ap)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+
+	dcv_buf_vaddf(&b, fmt, ap);
+	return dcv_buf_detach(&b);
+}
+
+/* Nothing to do: `detail` says what was found. */
+static void keep(struct dcv_plan_step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void keep(struct dcv_plan_step *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	s->detail = vfmt(fmt, ap);
+	va_end(ap);
+}
+
+/* A change, for `reason`; `detail` says what would be done. */
+static void change(struct dcv_plan_step *s, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void change(struct dcv_plan_step *s, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	s->detail = vfmt(fmt, ap);
+	va_end(ap);
+	s->reason = xstrdup(reason);
+	s->change = true;
+}
+
+static void block(struct dcv_plan_step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void block(struct dcv_plan_step *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	s->detail = vfmt(fmt, ap);
+	va_end(ap);
+	s->blocked = true;
+}
+
+static char *state_word(const struct dcv_unit_state *u)
+{
+	return xasprintf("%s %s", u && *u->active ? u->active : "unknown", u && *u->enabled ? u->enabled : "unknown");
+}
+
+/* A managed file: compare and diff; secrets of `env` never reach the diff. */
+static struct dcv_plan_step *file(struct dcv_plan *p, const char *name, const char *path, bool exists,
+				  const struct dcv_buf *current, const char *want)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_FILE, name, path);
+	struct dcv_buf d = DCV_BUF_INIT;
+	char *old_label = xasprintf("%s:%s%s", p->host->name, path, exists ? "" : " (absent)");
+	char *new_label = xasprintf("%s:%s (rendered)", p->host->name, path);
+	bool differ = dcv_diff(dcv_buf_str(current), want, old_label, new_label, &d);
+
+	free(old_label);
+	free(new_label);
+	s->before = exists ? xstrdup(dcv_buf_str(current)) : NULL;
+	s->after = xstrdup(want);
+	if (!differ) {
+		dcv_buf_release(&d);
+		keep(s, "%s is up to date", path);
+		return s;
+	}
+	dcv_proxy_redact(&p->env, &d);
+	s->diff = dcv_buf_detach(&d);
+	change(s, exists ? "the file differs from the rendered one" : "the file is absent", "would write %s", path);
+	return s;
+}
+
+/* ------------------------------------------------------------------ gateway */
+
+static char *install_command(const struct dcv_proxy_kind *k, const char *os)
+{
+	static const char *const rpm[] = { "amzn", "rhel", "centos", "fedora", "rocky", "almalinux", "ol" };
+	static const char *const deb[] = { "ubuntu", "debian" };
+
+	for (size_t i = 0; i < sizeof(rpm) / sizeof(rpm[0]); i++)
+		if (strcmp(os, rpm[i]) == 0)
+			return xasprintf("if command -v dnf >/dev/null 2>&1; then dnf install -y %s; else yum install -y %s; fi",
+					 k->package_rpm, k->package_rpm);
+	for (size_t i = 0; i < sizeof(deb) / sizeof(deb[0]); i++)
+		if (strcmp(os, deb[i]) == 0)
+			return xasprintf("DEBIAN_FRONTEND=noninteractive apt-get install -y %s", k->package_deb);
+	return NULL;
+}
+
+static void gw_package(struct dcv_plan *p, const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_PACKAGE, "package", k->name);
+
+	if (f->has_binary)
+		keep(s, "%s is installed", k->name);
+	else if (!(s->cmd = install_command(k, f->os)))
+		block(s, "%s is missing and the package manager of os '%s' is unknown: install %s by hand", k->name,
+		      f->os, k->name);
+	else
+		change(s, "the binary is missing", "would install %s (%s)", k->name, f->os);
+}
+
+static void gw_cert(struct dcv_plan *p, const struct dcv_inventory *inv, const struct dcv_gw_facts *f)
+{
+	const struct dcv_host *h = p->host;
+	struct dcv_plan_step *s = add(p, DCV_OP_REQUIRE, "cert", h->cert);
+	const char *host = inv->url ? inv->url + 8 : "ENDPOINT-NAME";
+	int hl = (int)strcspn(host, ":/");
+	bool cert = f->cert_pem.len > 0;
+
+	if (cert && f->key_readable)
+		keep(s, "%s and %s present", h->cert, h->key);
+	else
+		block(s, "missing %s on %s: create a pair whose SAN is the endpoint name %.*s and install it with "
+			 "`dcvctl cert generate --out ./gateway-cert --install` (or put your own at %s and %s)",
+		      !cert ? h->cert : h->key, h->name, hl, host, h->cert, h->key);
+}
+
+/* The secret is made once and kept; the cert+key file follows cert and key. */
+static void gw_derived(struct dcv_plan *p, const struct dcv_proxy_derived *d, int i, const struct dcv_gw_facts *f,
+		       const char *new_secret)
+{
+	const struct dcv_host *h = p->host;
+	struct dcv_plan_step *s;
+
+	if (d->how == DCV_DERIVE_SECRET) {
+		s = add(p, DCV_OP_SECRET, d->step, d->path);
+		if (f->stats_user) {
+			keep(s, "%s kept (mode 600)", d->path);
+			return;
+		}
+		s->after = xstrdup(new_secret);
+		p->secret = xstrdup(new_secret);
+		char *colon = strchr(p->secret, ':');
+		if (colon) {
+			*colon = '\0';
+			p->env.stats_user = p->secret;
+			p->env.stats_password = colon + 1;
+		}
+		change(s, "no stats credentials on the gateway yet", "would generate %s (mode 600)", d->path);
+		return;
+	}
+	s = add(p, DCV_OP_DERIVE, d->step, d->path);
+	if (f->derived_current[i])
+		keep(s, "%s holds %s and its key", d->path, h->cert);
+	else
+		change(s, f->derived_exists[i] ? "it differs from the certificate and key" : "it is absent",
+		       "would write %s from %s and %s (mode 600)", d->path, h->cert, h->key);
+}
+
+/* Units holding the port give it up only after the new proxy's file is valid (the order of
+ * the steps), and are listed so a failed takeover can start them again. */
+static void gw_legacy(struct dcv_plan *p, const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_STOP, "legacy", NULL);
+	struct dcv_buf names = DCV_BUF_INIT, before = DCV_BUF_INIT;
+
+	for (int i = 0; k->stop[i] && i < DCV_FACTS_MAX_UNITS; i++) {
+		const struct dcv_unit_state *u = dcv_gw_facts_unit(f, k->stop[i]);
+		char *w = state_word(u);
+		if (dcv_unit_is_active(u))
+			s->stop[s->n_stop++] = k->stop[i];
+		if (dcv_unit_is_enabled(u))
+			s->disable[s->n_disable++] = k->stop[i];
+		dcv_buf_addf(&names, "%s%s", i ? ", " : "", k->stop[i]);
+		dcv_buf_addf(&before, "%s%s %s", i ? ", " : "", k->stop[i], w);
+		free(w);
+	}
+	s->target = xstrdup(dcv_buf_str(&names));
+	s->before = dcv_buf_detach(&before);
+	if (!s->n_stop && !s->n_disable) {
+		keep(s, "%s stopped and disabled (or absent)", dcv_buf_str(&names));
+	} else {
+		char *why = xasprintf("they must give up port %d", p->host->listen);
+		change(s, why, "would stop %d and disable %d of %s", s->n_stop, s->n_disable, dcv_buf_str(&names));
+		free(why);
+		s->after = xstrdup("inactive disabled");
+	}
+	dcv_buf_release(&names);
+}
+
+static void gw_service(struct dcv_plan *p, const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f,
+		       bool reloaded)
+{
+	const struct dcv_unit_state *u = dcv_gw_facts_unit(f, k->unit);
+	struct dcv_plan_step *s = add(p, DCV_OP_SERVICE, "service", k->unit);
+	bool active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
+
+	s->before = state_word(u);
+	s->restart = reloaded && active;
+	if (active && enabled) {
+		keep(s, "%s active and enabled%s", k->unit, reloaded ? " (reloaded)" : "");
+		return;
+	}
+	s->verb = active ? NULL : "start";
+	s->enable = !enabled;
+	s->after = xstrdup("active enabled");
+	change(s, active ? "not enabled" : "not running", "would %s %s", active ? "enable" : "start and enable",
+	       k->unit);
+}
+
+void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw,
+		      const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f, const char *new_secret,
+		      struct dcv_plan *p)
+{
+	struct dcv_buf want = DCV_BUF_INIT;
+	struct dcv_plan_step *s;
+	bool reload;
+
+	memset(p, 0, sizeof(*p));
+	p->host = gw;
+	dcv_gw_facts_env(f, &p->env);
+	gw_package(p, k, f);
+	gw_cert(p, inv, f);
+	for (int i = 0; i < k->n_derived; i++)
+		gw_derived(p, &k->derived[i], i, f, new_secret);
+	k->render(inv, &p->env, &want);
+	s = file(p, "config", k->config, f->config_exists, &f->config, dcv_buf_str(&want));
+	/* the validator checks the whole configuration; only a running proxy is reloaded (a
+	 * stopped one is started once the units holding the port have let it go) */
+	s->validate = k->validate;
+	s->reload = k->reload;
+	s->restart = reload = s->change; /* `s` moves as steps are added */
+	explicit_bzero(want.data, want.len);
+	dcv_buf_release(&want);
+	gw_legacy(p, k, f);
+	gw_service(p, k, f, reload);
+	s = add(p, DCV_OP_LISTEN, "listen", k->process);
+	keep(s, "would check that %s listens on %d", k->process, gw->listen);
+}
+
+/* ------------------------------------------------------------------ agents */
+
+static void agent_sm(struct dcv_plan *p, const struct dcv_agent_facts *st)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_STOP, "sm-agent", SM_AGENT);
+	bool active = dcv_unit_is_active(&st->sm_agent), enabled = dcv_unit_is_enabled(&st->sm_agent);
+
+	s->before = state_word(&st->sm_agent);
+	if (!active && !enabled) {
+		keep(s, "%s stopped and disabled (or absent)", SM_AGENT);
+		return;
+	}
+	if (active)
+		s->stop[s->n_stop++] = SM_AGENT;
+	if (enabled)
+		s->disable[s->n_disable++] = SM_AGENT;
+	s->after = xstrdup("inactive disabled");
+	change(s, "the bypass does without the Session Manager", "would stop and disable %s", SM_AGENT);
+}
+
+/* dcvserver reads dcv.conf at start: restart only when it changes (or start a stopped one). */
+static void agent_server(struct dcv_plan *p, const struct dcv_agent_facts *st, bool conf_changed)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_RESTART, "dcvserver", "dcvserver");
+	bool active = dcv_unit_is_active(&st->dcvserver);
+
+	s->before = state_word(&st->dcvserver);
+	if (!conf_changed && active) {
+		keep(s, "dcvserver active, dcv.conf unchanged");
+		return;
+	}
+	s->verb = active ? "restart" : "start";
+	/* not enabled, dcvserver would not come back after a reboot */
+	s->enable = !dcv_unit_is_enabled(&st->dcvserver);
+	s->restart = true;
+	s->after = xstrdup("active enabled");
+	change(s, active ? "dcv.conf changes" : "dcvserver is not running", "would %s dcvserver", s->verb);
+}
+
+static void agent_session(struct dcv_plan *p, const struct dcv_agent_facts *st, bool restarts)
+{
+	const struct dcv_host *h = p->host;
+	struct dcv_plan_step *s = add(p, DCV_OP_SESSION, "session", h->session);
+	struct dcv_session_ensure e;
+
+	if (restarts) {
+		/* a restart ends virtual sessions and recreates the console one: decide after it */
+		s->after_restart = true;
+		s->session = DCV_SESSION_CREATE;
+		change(s, "dcvserver restarts", "would create session '%s' after the dcvserver restart", h->session);
+		return;
+	}
+	if (!st->sessions_ok) {
+		block(s, "%s", st->sessions_err);
+		return;
+	}
+	dcv_session_ensure_plan(h, &st->sessions, &e);
+	s->session = e.action;
+	if (e.action == DCV_SESSION_NONE)
+		keep(s, "%s", e.reason);
+	else
+		change(s, e.reason, "would %s session '%s'", e.action == DCV_SESSION_RECREATE ? "recreate" : "create",
+		       h->session);
+}
+
+void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, struct dcv_plan *p)
+{
+	struct dcv_buf want = DCV_BUF_INIT;
+	bool conf_changed;
+
+	memset(p, 0, sizeof(*p));
+	p->host = h;
+	agent_sm(p, st);
+	dcv_render_dcvconf(dcv_buf_str(&st->conf), h, true, &want);
+	conf_changed = file(p, "dcv.conf", DCV_DCV_CONF, st->conf_exists, &st->conf, dcv_buf_str(&want))->change;
+	dcv_buf_release(&want);
+	agent_server(p, st, conf_changed);
+	agent_session(p, st, p->steps[p->n - 1].change);
+}
+
+/* ------------------------------------------------------------------ common */
+
+const struct dcv_plan_step *dcv_plan_find(const struct dcv_plan *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->steps[i].name, name) == 0)
+			return &p->steps[i];
+	return NULL;
+}
+
+static void wipe(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void dcv_plan_release(struct dcv_plan *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct dcv_plan_step *s = &p->steps[i];
+		free(s->target);
+		wipe(s->before); /* config files carry the stats password */
+		wipe(s->after);
+		free(s->reason);
+		free(s->detail);
+		free(s->diff);
+		free(s->cmd);
+	}
+	free(p->steps);
+	wipe(p->secret);
+	memset(p, 0, sizeof(*p));
+}

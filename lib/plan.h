@@ -1,0 +1,78 @@
+/* plan.h - what deploy will do on one host, decided from the inventory and the host's facts
+ * alone (design §3, §7): no connection, no clock, no randomness. `deploy --dry-run` prints the
+ * plan; apply runs it step by step with the file transactions, the rollback and the lock. */
+#ifndef DCV_PLAN_H
+#define DCV_PLAN_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "facts.h"
+#include "proxy.h"
+#include "service.h"
+#include "session.h"
+
+struct dcv_host;
+struct dcv_inventory;
+
+enum dcv_plan_op {
+	DCV_OP_PACKAGE, /* install the kind's package with `cmd` */
+	DCV_OP_REQUIRE, /* a precondition deploy cannot make true itself (cert and key) */
+	DCV_OP_SECRET,  /* write the generated secret `after` to `target` (mode 600), once */
+	DCV_OP_DERIVE,  /* build `target` on the host from its cert + key (mode 600) */
+	DCV_OP_FILE,    /* write `after` to `target` through the transaction: validate, reload */
+	DCV_OP_STOP,    /* stop `stop[]`, then disable `disable[]` */
+	DCV_OP_SERVICE, /* start `target` unless active (`verb`), enable it unless enabled */
+	DCV_OP_LISTEN,  /* confirm process `target` holds the port: apply always runs it */
+	DCV_OP_RESTART, /* start or restart `target` (`verb`), then enable it when `enable` */
+	DCV_OP_SESSION, /* the session ensure rule of lib/session.h */
+};
+
+struct dcv_plan_step {
+	enum dcv_plan_op op;
+	const char *name;     /* the step deploy reports: "config", "legacy", "dcvserver" (static) */
+	bool change;          /* applying it changes the host */
+	bool blocked;         /* it cannot be done: `detail` says why and what to do; the host stops */
+	bool restart;         /* the change reloads or restarts a service */
+	char *target;         /* the path or unit it acts on */
+	char *before, *after; /* file contents or unit states ("active enabled"); NULL when not a file
+			       * or state step. A SECRET step's `after` is the secret. */
+	char *reason;         /* why it changes; NULL when it does not */
+	char *detail;         /* the line deploy reports when it does not apply the step */
+	char *diff;           /* FILE steps that change: the unified diff, secrets redacted */
+	char *cmd;            /* PACKAGE: the install command */
+	const char *validate, *reload; /* FILE: the kind's own constant commands, or NULL */
+	const char *stop[DCV_FACTS_MAX_UNITS], *disable[DCV_FACTS_MAX_UNITS]; /* STOP */
+	int n_stop, n_disable;
+	const char *verb;     /* SERVICE, RESTART: "start", "restart" or NULL */
+	bool enable;          /* SERVICE, RESTART */
+	enum dcv_session_action session; /* SESSION */
+	bool after_restart;   /* SESSION: dcvserver restarts first, so the rule runs again after it */
+};
+
+/* One host's ordered steps. Borrows the inventory and the facts it was made from. */
+struct dcv_plan {
+	const struct dcv_host *host;
+	struct dcv_plan_step *steps;
+	int n;
+	struct dcv_proxy_env env; /* gateway: what the render used, to redact and to rebuild */
+	char *secret;             /* a generated "user:password" the env points into, or NULL */
+};
+
+/* An agent as deploy reads it: its two units, dcv.conf and its sessions. */
+
+/* The gateway's plan for kind `k`. `new_secret` ("user:password") is what a DCV_DERIVE_SECRET
+ * file gets when the facts hold none; the caller makes it up, so the plan stays pure. */
+void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw,
+		      const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f, const char *new_secret,
+		      struct dcv_plan *p);
+/* An agent's plan for the bypass: Session Manager agent off, dcv.conf merged, dcvserver
+ * restarted only when dcv.conf changes (or started when stopped), the session ensured. */
+void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, struct dcv_plan *p);
+/* The step named `name`, NULL when the plan has none. */
+const struct dcv_plan_step *dcv_plan_find(const struct dcv_plan *p, const char *name);
+/* Secrets are wiped before they are freed. */
+void dcv_plan_release(struct dcv_plan *p);
+
+
+#endif

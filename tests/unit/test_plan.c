@@ -1,0 +1,431 @@
+/* Deploy's plan for canned facts: a fresh gateway, a deployed one (nothing to do), a drifted
+ * config, the other proxy kind running, legacy units, and agents with dcv.conf drift and a
+ * missing session. No host is touched: the plan is a function of inventory + facts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/buf.h"
+#include "../../lib/err.h"
+#include "../../lib/facts.h"
+#include "../../lib/inventory.h"
+#include "../../lib/plan.h"
+#include "../../lib/proxy.h"
+#include "../../lib/render.h"
+
+#include "fixture.h"
+
+#define SECRET "dcvctl:Pw0fTheTestOnly"
+
+static struct dcv_inventory *load(void)
+{
+	struct dcv_inventory *inv = NULL;
+	struct dcv_err err = DCV_ERR_INIT;
+	char *path = fixture_path("render.conf");
+	int rc = dcv_inventory_load(path, "/root", &inv, &err);
+
+	if (rc)
+		fail_msg("%s", err.msg);
+	free(path);
+	return inv;
+}
+
+static void set_unit(struct dcv_gw_facts *f, const char *unit, const char *active, const char *enabled)
+{
+	for (int i = 0; i < f->n_units; i++)
+		if (strcmp(f->unit_names[i], unit) == 0) {
+			snprintf(f->units[i].active, sizeof(f->units[i].active), "%s", active);
+			snprintf(f->units[i].enabled, sizeof(f->units[i].enabled), "%s", enabled);
+			return;
+		}
+	fail_msg("unit %s is not among the kind's units", unit);
+}
+
+/* A gateway with kind k's units all absent, the certificate in place, nothing else. */
+static void gw_facts(struct dcv_gw_facts *f, const struct dcv_proxy_kind *k, const char *os)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->os, sizeof(f->os), "%s", os);
+	f->unit_names[f->n_units++] = k->unit;
+	for (int i = 0; k->stop[i]; i++)
+		f->unit_names[f->n_units++] = k->stop[i];
+	for (int i = 0; i < f->n_units; i++)
+		set_unit(f, f->unit_names[i], "inactive", "not-found");
+	dcv_buf_adds(&f->cert_pem, "-----BEGIN CERTIFICATE-----\n");
+	f->key_readable = true;
+	f->validate_rc = -1;
+}
+
+/* The gateway as a finished deploy of kind k leaves it. */
+static void deployed(struct dcv_gw_facts *f, const struct dcv_inventory *inv, const struct dcv_proxy_kind *k)
+{
+	struct dcv_proxy_env env;
+
+	gw_facts(f, k, "ubuntu");
+	f->has_binary = true;
+	set_unit(f, k->unit, "active", "enabled");
+	f->config_exists = true;
+	for (int i = 0; i < k->n_derived; i++) {
+		f->derived_exists[i] = f->derived_current[i] = true;
+		if (k->derived[i].how == DCV_DERIVE_SECRET) {
+			f->stats_user = xstrdup("dcvctl");
+			f->stats_password = xstrdup("Kept0nTheGateway");
+		}
+	}
+	dcv_gw_facts_env(f, &env);
+	k->render(inv, &env, &f->config);
+}
+
+static int pos(const struct dcv_plan *p, const char *name)
+{
+	const struct dcv_plan_step *s = dcv_plan_find(p, name);
+
+	if (!s)
+		fail_msg("no step '%s' in the plan", name);
+	return (int)(s - p->steps);
+}
+
+static const struct dcv_plan_step *step(const struct dcv_plan *p, const char *name)
+{
+	return &p->steps[pos(p, name)];
+}
+
+static bool holds(const char *const *units, int n, const char *unit)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(units[i], unit) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ gateway */
+
+static void test_plan_fresh_gateway_installs_writes_and_takes_the_port(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	gw_facts(&f, &dcv_proxy_nginx, "ubuntu");
+	set_unit(&f, DCV_UNIT_GATEWAY, "active", "enabled");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+
+	const struct dcv_plan_step *pkg = step(&p, "package"), *cfg = step(&p, "config");
+	const struct dcv_plan_step *leg = step(&p, "legacy"), *svc = step(&p, "service");
+	assert_true(pkg->change);
+	assert_non_null(strstr(pkg->cmd, "apt-get install -y nginx"));
+	assert_false(step(&p, "cert")->change);
+	assert_false(step(&p, "cert")->blocked);
+	assert_true(cfg->change);
+	assert_null(cfg->before);
+	assert_non_null(strstr(cfg->diff, "+upstream"));
+	assert_string_equal(cfg->target, dcv_proxy_nginx.config);
+	assert_string_equal(cfg->validate, dcv_proxy_nginx.validate);
+	assert_true(leg->change);
+	assert_int_equal(leg->n_stop, 1);
+	assert_string_equal(leg->stop[0], DCV_UNIT_GATEWAY);
+	assert_int_equal(leg->n_disable, 1);
+	assert_true(svc->change);
+	assert_string_equal(svc->verb, "start");
+	assert_true(svc->enable);
+	assert_string_equal(svc->detail, "would start and enable nginx");
+	assert_false(step(&p, "listen")->change);
+	/* the old path serves until the new proxy's file is valid */
+	assert_true(pos(&p, "package") < pos(&p, "config"));
+	assert_true(pos(&p, "config") < pos(&p, "legacy"));
+	assert_true(pos(&p, "legacy") < pos(&p, "service"));
+	assert_true(pos(&p, "service") < pos(&p, "listen"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_gateway_unknown_os_or_missing_cert_blocks(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	gw_facts(&f, &dcv_proxy_nginx, "gentoo");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "package")->blocked);
+	assert_non_null(strstr(step(&p, "package")->detail, "os 'gentoo' is unknown"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+
+	gw_facts(&f, &dcv_proxy_nginx, "ubuntu");
+	f.has_binary = true;
+	dcv_buf_reset(&f.cert_pem);
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_false(step(&p, "package")->blocked);
+	assert_true(step(&p, "cert")->blocked);
+	assert_non_null(strstr(step(&p, "cert")->detail, "missing /etc/dcv-connection-gateway/cert.pem"));
+	assert_non_null(strstr(step(&p, "cert")->detail, "dcvctl cert generate"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_deployed_gateway_changes_and_restarts_nothing(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_host *gw = dcv_inventory_gateway(inv);
+	(void)state;
+
+	for (int k = 0; dcv_proxy_kinds[k]; k++) {
+		struct dcv_gw_facts f;
+		struct dcv_plan p;
+		gw->proxy = dcv_proxy_kinds[k]->id;
+		deployed(&f, inv, dcv_proxy_kinds[k]);
+		dcv_plan_gateway(inv, gw, dcv_proxy_kinds[k], &f, SECRET, &p);
+		assert_true(p.n >= 6);
+		for (int i = 0; i < p.n; i++) {
+			if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked || p.steps[i].diff ||
+			    p.steps[i].reason)
+				fail_msg("%s: step %s: %s", dcv_proxy_kinds[k]->name, p.steps[i].name, p.steps[i].detail);
+		}
+		char *want = xasprintf("%s active and enabled", dcv_proxy_kinds[k]->unit);
+		assert_string_equal(step(&p, "service")->detail, want);
+		free(want);
+		dcv_plan_release(&p);
+		dcv_gw_facts_release(&f);
+	}
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_drifted_config_is_one_change_and_a_reload(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	int changes = 0;
+	(void)state;
+
+	deployed(&f, inv, &dcv_proxy_nginx);
+	dcv_buf_adds(&f.config, "# edited by hand\n");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	for (int i = 0; i < p.n; i++)
+		changes += p.steps[i].change;
+	assert_int_equal(changes, 1);
+	const struct dcv_plan_step *cfg = step(&p, "config");
+	assert_true(cfg->change);
+	assert_true(cfg->restart);
+	assert_string_equal(cfg->reload, dcv_proxy_nginx.reload);
+	assert_non_null(strstr(cfg->diff, "-# edited by hand"));
+	assert_non_null(strstr(cfg->before, "# edited by hand"));
+	assert_null(strstr(cfg->after, "# edited by hand"));
+	/* a running proxy is reloaded by the transaction, not started again */
+	assert_false(step(&p, "service")->change);
+	assert_true(step(&p, "service")->restart);
+	assert_string_equal(step(&p, "service")->detail, "nginx active and enabled (reloaded)");
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_haproxy_over_running_nginx_validates_before_stopping_it(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_host *gw = dcv_inventory_gateway(inv);
+	const struct dcv_proxy_kind *k = &dcv_proxy_haproxy;
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	gw->proxy = k->id;
+	gw_facts(&f, k, "amzn");
+	set_unit(&f, "nginx", "active", "enabled");
+	set_unit(&f, DCV_UNIT_GATEWAY, "inactive", "enabled"); /* legacy: would come back at boot */
+	set_unit(&f, DCV_UNIT_BROKER, "active", "enabled");
+	dcv_plan_gateway(inv, gw, k, &f, SECRET, &p);
+
+	assert_non_null(strstr(step(&p, "package")->cmd, "install -y haproxy"));
+	for (int i = 0; i < k->n_derived; i++) {
+		const struct dcv_plan_step *d = step(&p, k->derived[i].step);
+		assert_true(d->change);
+		assert_true(pos(&p, k->derived[i].step) < pos(&p, "config"));
+		if (k->derived[i].how == DCV_DERIVE_SECRET)
+			assert_string_equal(d->after, SECRET);
+	}
+	const struct dcv_plan_step *cfg = step(&p, "config"), *leg = step(&p, "legacy");
+	assert_true(cfg->change);
+	assert_string_equal(cfg->validate, k->validate);
+	/* the new secret is in the file, never in the diff */
+	assert_non_null(strstr(cfg->after, "Pw0fTheTestOnly"));
+	assert_null(strstr(cfg->diff, "Pw0fTheTestOnly"));
+	assert_non_null(strstr(cfg->diff, "dcvctl:<redacted>"));
+	assert_true(pos(&p, "package") < pos(&p, "config"));
+	assert_true(pos(&p, "config") < pos(&p, "legacy"));
+	assert_true(pos(&p, "legacy") < pos(&p, "service"));
+	assert_true(leg->change);
+	assert_int_equal(leg->n_stop, 2);
+	assert_true(holds(leg->stop, leg->n_stop, "nginx"));
+	assert_true(holds(leg->stop, leg->n_stop, DCV_UNIT_BROKER));
+	assert_int_equal(leg->n_disable, 3);
+	assert_true(holds(leg->disable, leg->n_disable, DCV_UNIT_GATEWAY));
+	assert_non_null(strstr(leg->detail, "nginx"));
+	assert_non_null(strstr(leg->before, "nginx active enabled"));
+	assert_string_equal(step(&p, "service")->detail, "would start and enable haproxy");
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_kept_secret_is_not_regenerated(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	gw->proxy = dcv_proxy_haproxy.id;
+	deployed(&f, inv, &dcv_proxy_haproxy);
+	dcv_plan_gateway(inv, gw, &dcv_proxy_haproxy, &f, SECRET, &p);
+	assert_null(p.secret);
+	assert_null(strstr(step(&p, "config")->after, "Pw0fTheTestOnly"));
+	assert_non_null(strstr(step(&p, "config")->after, "Kept0nTheGateway"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+/* ------------------------------------------------------------------ agents */
+
+/* dcv1 in its deployed state: dcv.conf rendered, units right, its session there. */
+static void agent_deployed(struct dcv_agent_facts *st, const struct dcv_host *h)
+{
+	struct dcv_err err = DCV_ERR_INIT;
+	char *list = xasprintf("[{\"id\": \"%s\", \"owner\": \"%s\", \"type\": \"%s\", \"name\": \"%s\"}]", h->session,
+			       h->session_owner, h->session_type, h->session_name);
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->sm_agent.active, sizeof(st->sm_agent.active), "inactive");
+	snprintf(st->sm_agent.enabled, sizeof(st->sm_agent.enabled), "disabled");
+	snprintf(st->dcvserver.active, sizeof(st->dcvserver.active), "active");
+	snprintf(st->dcvserver.enabled, sizeof(st->dcvserver.enabled), "enabled");
+	st->conf_exists = true;
+	dcv_render_dcvconf("[connectivity]\n", h, true, &st->conf);
+	st->sessions_ok = dcv_sessions_parse(list, &st->sessions, &err) == DCV_OK;
+	assert_true(st->sessions_ok);
+	free(list);
+}
+
+static void test_plan_deployed_agent_changes_nothing(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
+	struct dcv_agent_facts st;
+	struct dcv_plan p;
+	(void)state;
+
+	agent_deployed(&st, h);
+	dcv_plan_agent(h, &st, &p);
+	assert_int_equal(p.n, 4);
+	for (int i = 0; i < p.n; i++)
+		if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked)
+			fail_msg("step %s: %s", p.steps[i].name, p.steps[i].detail);
+	assert_string_equal(step(&p, "dcvserver")->detail, "dcvserver active, dcv.conf unchanged");
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
+	struct dcv_agent_facts st;
+	struct dcv_plan p;
+	char *port = xasprintf("web-port=%d", h->port);
+	(void)state;
+
+	agent_deployed(&st, h);
+	dcv_buf_reset(&st.conf);
+	dcv_buf_adds(&st.conf, "[connectivity]\nweb-port=8444\n");
+	dcv_sessions_release(&st.sessions); /* and the session is missing */
+	snprintf(st.sm_agent.active, sizeof(st.sm_agent.active), "active");
+	dcv_plan_agent(h, &st, &p);
+
+	const struct dcv_plan_step *sm = step(&p, "sm-agent"), *conf = step(&p, "dcv.conf");
+	const struct dcv_plan_step *srv = step(&p, "dcvserver"), *ses = step(&p, "session");
+	assert_true(sm->change);
+	assert_int_equal(sm->n_stop, 1);
+	assert_int_equal(sm->n_disable, 0);
+	assert_true(conf->change);
+	assert_non_null(strstr(conf->diff, "-web-port=8444"));
+	assert_non_null(strstr(conf->after, port));
+	assert_true(srv->change);
+	assert_true(srv->restart);
+	assert_string_equal(srv->verb, "restart");
+	assert_false(srv->enable);
+	assert_true(ses->change);
+	assert_true(ses->after_restart);
+	assert_string_equal(ses->detail, "would create session 'console' after the dcvserver restart");
+	assert_true(pos(&p, "dcv.conf") < pos(&p, "dcvserver"));
+	assert_true(pos(&p, "dcvserver") < pos(&p, "session"));
+	free(port);
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_agent_missing_session_alone_is_created_without_restart(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
+	struct dcv_agent_facts st;
+	struct dcv_plan p;
+	(void)state;
+
+	agent_deployed(&st, h);
+	dcv_sessions_release(&st.sessions);
+	dcv_plan_agent(h, &st, &p);
+	assert_false(step(&p, "dcvserver")->change);
+	assert_true(step(&p, "session")->change);
+	assert_false(step(&p, "session")->after_restart);
+	assert_int_equal(step(&p, "session")->session, DCV_SESSION_CREATE);
+	assert_string_equal(step(&p, "session")->reason, "no session 'console'");
+	assert_string_equal(step(&p, "session")->detail, "would create session 'console'");
+	dcv_plan_release(&p);
+
+	/* list-sessions failing is a failed step, with its message */
+	dcv_agent_facts_release(&st);
+	agent_deployed(&st, h);
+	st.sessions_ok = false;
+	snprintf(st.sessions_err, sizeof(st.sessions_err), "dcv list-sessions failed (exit 1): no server");
+	dcv_plan_agent(h, &st, &p);
+	assert_true(step(&p, "session")->blocked);
+	assert_string_equal(step(&p, "session")->detail, "dcv list-sessions failed (exit 1): no server");
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
+	dcv_inventory_free(inv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan_fresh_gateway_installs_writes_and_takes_the_port),
+		cmocka_unit_test(test_plan_gateway_unknown_os_or_missing_cert_blocks),
+		cmocka_unit_test(test_plan_deployed_gateway_changes_and_restarts_nothing),
+		cmocka_unit_test(test_plan_drifted_config_is_one_change_and_a_reload),
+		cmocka_unit_test(test_plan_haproxy_over_running_nginx_validates_before_stopping_it),
+		cmocka_unit_test(test_plan_kept_secret_is_not_regenerated),
+		cmocka_unit_test(test_plan_deployed_agent_changes_nothing),
+		cmocka_unit_test(test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session),
+		cmocka_unit_test(test_plan_agent_missing_session_alone_is_created_without_restart),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
