@@ -23,7 +23,7 @@ struct vars {
 	int format; /* enum format */
 	const char *output, *only, *skip;
 	long hold_ms, interval_ms;
-	bool strict, json;
+	bool strict, json, aws;
 };
 
 static const struct dcv_opt opts[] = {
@@ -34,6 +34,7 @@ static const struct dcv_opt opts[] = {
 	CLI_DURATION(struct vars, hold_ms, 0, "hold", "DUR", 0, "add endpoint.hold: keep a WebSocket open this long with pings"),
 	CLI_DURATION(struct vars, interval_ms, 0, "interval", "DUR", 1, "ping interval for --hold (default 5s)"),
 	CLI_BOOL(struct vars, strict, 0, "strict", "warnings count as failures"),
+	CLI_BOOL(struct vars, aws, 0, "aws", "add the aws.* rows through the aws CLI even without [aws]; a missing CLI or credentials is an error"),
 	CLI_BOOL(struct vars, json, 0, "json", "same as --format json"),
 	CLI_END,
 };
@@ -63,6 +64,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	o.hold_ms = v.hold_ms;
 	o.hold_interval_ms = v.interval_ms;
 	strict = v.strict;
+	o.aws = v.aws;
 	o.probe_timeout_ms = 10000;
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;

@@ -21,7 +21,7 @@ _dcvctl_opts()
 	case $1 in
 	'cert check')    echo '-r=HOST:PATH --remote=HOST:PATH -n=FQDN --name=FQDN -k=PATH --key=PATH --json' ;;
 	'cert generate') echo '-o=DIR --out=DIR -s=NAME --san=NAME --days=N --install' ;;
-	check)           echo '-f=FMT --format=FMT -o=FILE --output=FILE --only=IDS --skip=IDS --hold=DUR --interval=DUR --strict --json' ;;
+	check)           echo '-f=FMT --format=FMT -o=FILE --output=FILE --only=IDS --skip=IDS --hold=DUR --interval=DUR --strict --aws --json' ;;
 	'config diff')   echo '--json' ;;
 	'config lint')   echo '--json' ;;
 	'config render') echo '-a=AGENT --agent=AGENT' ;;

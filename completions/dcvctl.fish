@@ -226,7 +226,7 @@ complete -c dcvctl -n '__dcvctl_using cert generate' -s s -l san -x -d 'another 
 complete -c dcvctl -n '__dcvctl_using cert generate' -l days -x -d 'validity in days (default 365)'
 complete -c dcvctl -n '__dcvctl_using cert generate' -l install -d "also install the pair at the gateway's cert/key paths and reload the proxy"
 
-# check [--format FMT] [--output FILE] [--only IDS] [--skip IDS] [--hold DUR] [--interval DUR] [--strict] [--json]
+# check [--format FMT] [--output FILE] [--only IDS] [--skip IDS] [--hold DUR] [--interval DUR] [--strict] [--aws] [--json]
 complete -c dcvctl -n '__dcvctl_using check' -s f -l format -x -a 'text json junit tap prometheus' -d 'report format'
 complete -c dcvctl -n '__dcvctl_using check' -s o -l output -r -F -d 'write the report to FILE (atomically) instead of stdout'
 complete -c dcvctl -n '__dcvctl_using check' -l only -x -a '(__dcvctl_checkids)' -d 'only these check IDs or ID prefixes'
@@ -234,6 +234,7 @@ complete -c dcvctl -n '__dcvctl_using check' -l skip -x -a '(__dcvctl_checkids)'
 complete -c dcvctl -n '__dcvctl_using check' -l hold -x -d 'add endpoint.hold: keep a WebSocket open this long with pings'
 complete -c dcvctl -n '__dcvctl_using check' -l interval -x -d 'ping interval for --hold (default 5s)'
 complete -c dcvctl -n '__dcvctl_using check' -l strict -d 'warnings count as failures'
+complete -c dcvctl -n '__dcvctl_using check' -l aws -d 'add the aws.* rows through the aws CLI'
 complete -c dcvctl -n '__dcvctl_using check' -l json -d 'same as --format json'
 
 # config diff [HOST...]

@@ -495,7 +495,7 @@ static bool call_failed(const struct call *cc, const char *what, bool required, 
 }
 
 void dcv_aws_check(const struct dcv_aws_conf *conf, const char *endpoint_name, const char *gw_address,
-		   int port, bool required, struct dcv_aws_verdict out[DCV_AWS_N])
+		   int target_port, int endpoint_port, bool required, struct dcv_aws_verdict out[DCV_AWS_N])
 {
 	char id[32] = "";
 	struct call c;
@@ -526,7 +526,7 @@ void dcv_aws_check(const struct dcv_aws_conf *conf, const char *endpoint_name, c
 		aws_call(conf, args, &c);
 		if (!call_failed(&c, "elbv2 describe-target-health", required, &out[DCV_AWS_TARGETS]))
 			dcv_aws_judge_targets(dcv_buf_str(&c.out), tg.status == 0 ? dcv_buf_str(&tg.out) : NULL,
-					      gw_address, port, conf->target_group_arn, &out[DCV_AWS_TARGETS]);
+					      gw_address, target_port, conf->target_group_arn, &out[DCV_AWS_TARGETS]);
 		call_release(&tg);
 		call_release(&c);
 	}
@@ -545,7 +545,7 @@ void dcv_aws_check(const struct dcv_aws_conf *conf, const char *endpoint_name, c
 		args[n] = NULL;
 		aws_call(conf, args, &c);
 		if (!call_failed(&c, "ec2 describe-security-groups", required, &out[DCV_AWS_SG]))
-			dcv_aws_judge_sg(dcv_buf_str(&c.out), port, &out[DCV_AWS_SG]);
+			dcv_aws_judge_sg(dcv_buf_str(&c.out), endpoint_port, &out[DCV_AWS_SG]);
 		call_release(&c);
 	}
 	free(groups);

@@ -58,9 +58,11 @@ struct dcv_aws_conf {
 enum { DCV_AWS_VPCE, DCV_AWS_TARGETS, DCV_AWS_SG, DCV_AWS_N };
 
 /* Run the `aws` CLI found on PATH (AWS_PAGER off, --output json, region and profile from
- * `conf`) for the three checks and judge each answer. A missing CLI or missing credentials
+ * `conf`) for the three checks and judge each answer: the gateway's target on `target_port`
+ * (the port the NLB forwards to: the gateway's listen), the security groups for
+ * `endpoint_port` (the port clients connect to). A missing CLI or missing credentials
  * give SKIP verdicts saying so (`required`: ERROR instead, the operator asked for --aws). */
 void dcv_aws_check(const struct dcv_aws_conf *conf, const char *endpoint_name, const char *gw_address,
-		   int port, bool required, struct dcv_aws_verdict out[DCV_AWS_N]);
+		   int target_port, int endpoint_port, bool required, struct dcv_aws_verdict out[DCV_AWS_N]);
 
 #endif

@@ -776,6 +776,25 @@ static char *behind_bastion(const struct dcv_inventory *inv, const struct dcv_ho
 	return dcv_buf_detach(&b);
 }
 
+/* The aws.* rows: the verdicts as they are, each failing one with its fact for the diagnosis
+ * (the resource, what AWS says, and the command that shows or fixes it). */
+static void judge_aws(struct judge *j, int ep_port)
+{
+	static const enum dcv_check_key keys[DCV_AWS_N] = { DCV_CK_AWS_VPCE, DCV_CK_AWS_TARGETS, DCV_CK_AWS_SG };
+	const struct dcv_inventory *inv = j->inv;
+	const char *resource[DCV_AWS_N] = { inv->aws_vpc_endpoint_id, inv->aws_target_group_arn,
+					    inv->aws_security_group_ids };
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", ep_port ? ep_port : 8443);
+	for (int i = 0; i < DCV_AWS_N; i++) {
+		const struct dcv_aws_verdict *v = &j->in->aws[i];
+		bool bad = v->status == DCV_CHECK_FAIL || v->status == DCV_CHECK_ERROR;
+		add(j, keys[i], port, "aws", v->status, 0, NULL,
+		    bad ? cause(DCV_CAUSE_AWS, resource[i], v->message, NULL, v->fix) : none, "%s", v->message ? v->message : "");
+	}
+}
+
 void dcv_check_judge(const struct dcv_inventory *inv, const struct dcv_check_opts *o,
 		     const struct dcv_check_input *in, struct dcv_report *rep)
 {
@@ -805,6 +824,8 @@ void dcv_check_judge(const struct dcv_inventory *inv, const struct dcv_check_opt
 		}
 	if (inv->url && dcv_url_split(inv->url, ep_host, sizeof(ep_host), &ep_port, ep_path, sizeof(ep_path)))
 		judge_endpoint(&j, ep_host, &in->ep);
+	if (in->aws_run)
+		judge_aws(&j, inv->url ? ep_port : 0);
 	const struct dcv_proxy_kind *k = gw ? dcv_proxy_kind(gw->proxy) : NULL;
 	char *hidden = bastion ? behind_bastion(inv, bastion) : NULL;
 	dcv_check_diagnose(rep, agents, n_agents, k ? k->unit : gw ? dcv_proxy_name(gw->proxy) : NULL, hidden);
@@ -836,6 +857,8 @@ void dcv_check_input_release(struct dcv_check_input *in, const struct dcv_invent
 		dcv_ws_result_release(&in->ep.ws_r);
 	if (in->ep.hold.run && in->ep.hold.rc == DCV_OK)
 		dcv_ws_result_release(&in->ep.hold_r);
+	for (int i = 0; i < DCV_AWS_N; i++)
+		dcv_aws_verdict_release(&in->aws[i]);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -1002,6 +1025,19 @@ static void gather_agent(struct run *r, int idx)
 	step_end(&out->facts, t0, dcv_agent_facts_read(c, a, &out->agent, &e), &e);
 }
 
+/* The aws.* verdicts, through the operator's aws CLI (lib/aws.c). */
+static void gather_aws(struct run *r)
+{
+	const struct dcv_inventory *inv = r->inv;
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_aws_conf conf = { inv->aws_region, inv->aws_profile, inv->aws_vpc_endpoint_id,
+				     inv->aws_target_group_arn, inv->aws_security_group_ids, r->o->probe_timeout_ms * 3 };
+
+	r->in->aws_run = true;
+	dcv_aws_check(&conf, r->ep_host[0] ? r->ep_host : NULL, gw ? gw->address : NULL, gw ? gw->listen : r->ep_port,
+		      r->ep_port, r->o->aws, r->in->aws);
+}
+
 static void gather_endpoint(struct run *r)
 {
 	const struct dcv_inventory *inv = r->inv;
@@ -1047,9 +1083,11 @@ static void gather_endpoint(struct run *r)
 }
 
 struct task {
-	const struct dcv_host *h; /* NULL: the endpoint */
+	const struct dcv_host *h; /* NULL: the endpoint or the AWS side, by index */
 	int index;
 };
+
+enum { TASK_ENDPOINT = -1, TASK_AWS = -2 };
 
 struct tasks {
 	struct run *r;
@@ -1061,7 +1099,9 @@ static void task_main(void *user, int i)
 	struct tasks *t = user;
 	struct task *k = &t->v[i];
 
-	if (!k->h)
+	if (!k->h && k->index == TASK_AWS)
+		gather_aws(t->r);
+	else if (!k->h)
 		gather_endpoint(t->r);
 	else if (k->h->role == DCV_ROLE_BASTION) {
 		if (wanted(t->r->o, DCV_CK_BASTION_SSH, NULL))
@@ -1089,7 +1129,7 @@ int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 		return dcv_err_set(err, DCV_E_CONFIG, "%s: [endpoint] url is not an https URL", inv->path);
 	dcv_check_input_init(&in, inv);
 	r.agent_index = xcalloc((size_t)inv->n_hosts + 1, sizeof(*r.agent_index));
-	t.v = xcalloc((size_t)inv->n_hosts + 1, sizeof(*t.v));
+	t.v = xcalloc((size_t)inv->n_hosts + 2, sizeof(*t.v));
 	for (int i = 0; i < inv->n_hosts; i++) {
 		const struct dcv_host *h = inv->hosts[i];
 		if (h->role == DCV_ROLE_AGENT)
@@ -1098,7 +1138,12 @@ int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 			t.v[n++] = (struct task){ h, i };
 	}
 	if (inv->url)
-		t.v[n++] = (struct task){ NULL, -1 };
+		t.v[n++] = (struct task){ NULL, TASK_ENDPOINT };
+	char port[16];
+	snprintf(port, sizeof(port), "%d", inv->url ? r.ep_port : 8443);
+	if ((inv->aws || o->aws) && (wanted(o, DCV_CK_AWS_VPCE, NULL) || wanted(o, DCV_CK_AWS_TARGETS, NULL) ||
+				     wanted(o, DCV_CK_AWS_SG, port)))
+		t.v[n++] = (struct task){ NULL, TASK_AWS };
 	dcv_parallel(n, n, task_main, &t);
 	dcv_check_judge(inv, o, &in, rep);
 	rep->duration_ms = (long)(dcv_now_ms() - t0);

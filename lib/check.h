@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "aws.h"
 #include "facts.h"
 #include "probe.h"
 
@@ -19,6 +20,8 @@ struct dcv_check_opts {
 	long hold_ms;      /* > 0 adds endpoint.hold */
 	long hold_interval_ms;
 	long probe_timeout_ms; /* HTTP/TLS/WS probes (default 10 s) */
+	bool aws;          /* --aws: the aws.* rows even without an [aws] section, and a missing
+			    * CLI or credentials is an error, not a skip */
 };
 
 /* Fill `rep` with every selected check and the diagnosis. Failures are results; returns
@@ -66,6 +69,8 @@ struct dcv_check_endpoint {
 struct dcv_check_input {
 	struct dcv_check_host *hosts;  /* inv->n_hosts entries */
 	struct dcv_check_endpoint ep;
+	bool aws_run;                  /* the aws.* verdicts were asked for */
+	struct dcv_aws_verdict aws[DCV_AWS_N];
 };
 
 /* An empty input for `inv` (nothing run); release frees facts and probe results. */

@@ -16,6 +16,18 @@ const struct dcv_check_def dcv_checks[DCV_CK_COUNT] = {
 	  "the bastion is reachable over SSH, its host key verified, the user authenticated",
 	  "first of all: every host behind the bastion is unreachable with it",
 	  { { DCV_CAUSE_NONE, "dcvctl hosts --probe" } } },
+	{ DCV_CK_AWS_VPCE, "aws.vpce.state", DCV_HOP_AWS, 0,
+	  "with [aws] or --aws: the VPC endpoint is available and the endpoint name is one of its DNS names",
+	  "an endpoint that is not available explains the endpoint rows; names its state",
+	  { { DCV_CAUSE_AWS, "{want}" }, { DCV_CAUSE_NONE, "aws ec2 describe-vpc-endpoints" } } },
+	{ DCV_CK_AWS_TARGETS, "aws.nlb.targets", DCV_HOP_AWS, 1,
+	  "with [aws] target-group-arn: the gateway's NLB target on the listener port is healthy",
+	  "names the target, its state and the NLB's reason code",
+	  { { DCV_CAUSE_AWS, "{want}" }, { DCV_CAUSE_NONE, "aws elbv2 describe-target-health" } } },
+	{ DCV_CK_AWS_SG, "aws.sg.%s", DCV_HOP_AWS, 2,
+	  "with [aws]: an inbound rule of the endpoint's security groups admits TCP on the endpoint's port",
+	  "names the groups that admit nothing on the port",
+	  { { DCV_CAUSE_AWS, "{want}" }, { DCV_CAUSE_NONE, "aws ec2 describe-security-groups" } } },
 	{ DCV_CK_GATEWAY_SSH, "gateway.ssh", DCV_HOP_GATEWAY, 0,
 	  "the gateway is reachable over SSH, its host key verified, the user authenticated",
 	  "explains every other gateway row and every gateway.to row",
@@ -161,11 +173,18 @@ void dcv_check_man_line(const struct dcv_check_def *d, struct dcv_buf *out)
 	}
 	dcv_buf_adds(out, ".BI ");
 	man_escaped(out, d->pattern, (size_t)(s - d->pattern));
-	dcv_buf_adds(out, " NAME ");
-	man_escaped(out, s + 2, strlen(s + 2));
+	dcv_buf_adds(out, d->hop == DCV_HOP_AWS ? " PORT" : " NAME");
+	if (s[2]) {
+		dcv_buf_addc(out, ' ');
+		man_escaped(out, s + 2, strlen(s + 2));
+	}
 }
 
 /* ------------------------------------------------------------------ diagnosis */
+
+/* The order the paths are walked in: the AWS side (VPC endpoint, NLB, security groups) before
+ * the gateway, as the client's packets meet it; each agent after the gateway. */
+enum { BLOCK_BASTION, BLOCK_AWS, BLOCK_GATEWAY, BLOCK_AGENT, BLOCK_ENDPOINT };
 
 /* What the diagnosis needs of one failed row. */
 struct blame {
@@ -205,13 +224,14 @@ static bool blame_of(const struct dcv_check *c, const char *const *agents, int n
 		snprintf(b->agent, sizeof(b->agent), "%s", c->cause.key);
 	switch (b->def->hop) {
 	case DCV_HOP_OPERATOR:
-	case DCV_HOP_BASTION: b->block = 0; break;
-	case DCV_HOP_GATEWAY: b->block = 1; break;
+	case DCV_HOP_BASTION: b->block = BLOCK_BASTION; break;
+	case DCV_HOP_AWS: b->block = BLOCK_AWS; b->agent[0] = '\0'; break;
+	case DCV_HOP_GATEWAY: b->block = BLOCK_GATEWAY; break;
 	case DCV_HOP_AGENT:
-	case DCV_HOP_SESSION: b->block = b->agent[0] ? 2 : 1; break;
-	case DCV_HOP_ENDPOINT: b->block = 3; break;
+	case DCV_HOP_SESSION: b->block = b->agent[0] ? BLOCK_AGENT : BLOCK_GATEWAY; break;
+	case DCV_HOP_ENDPOINT: b->block = BLOCK_ENDPOINT; break;
 	}
-	b->subject = b->block == 2 ? agent_index(agents, n_agents, b->agent) : 0;
+	b->subject = b->block == BLOCK_AGENT ? agent_index(agents, n_agents, b->agent) : 0;
 	/* a row that did not run is explained by the one that stopped it; the rows that explain
 	 * others go first within their hop */
 	b->rank = c->cause.kind == DCV_CAUSE_NOT_RUN ? 100 + b->def->rank
@@ -344,6 +364,9 @@ static void cause_text(const struct blame *b, const char *proxy_unit, const char
 	case DCV_CAUSE_NO_STATUS:
 		dcv_buf_addf(t, "%s does not answer `%s`", or(proxy_unit, "the proxy"), k);
 		break;
+	case DCV_CAUSE_AWS:
+		dcv_buf_addf(t, "on the AWS side, %s", v);
+		break;
 	}
 }
 
@@ -369,6 +392,8 @@ static char *fix_text(const struct blame *b, const char *proxy_unit)
 			v = proxy_unit, skip = 7;
 		else if (strncmp(p, "{where}", 7) == 0)
 			v = c->where, skip = 7;
+		else if (strncmp(p, "{want}", 6) == 0)
+			v = c->want, skip = 6;
 		if (skip) {
 			dcv_buf_adds(&out, or(v, "?"));
 			p += skip;
@@ -394,7 +419,7 @@ void dcv_check_diagnose(struct dcv_report *rep, const char *const *agents, int n
 	if (!found)
 		return;
 	cause_text(&best, proxy_unit, hidden_by_bastion, &t);
-	rep->diagnosis.hop = xstrdup(best.block == 2 ? best.agent : best.row->host);
+	rep->diagnosis.hop = xstrdup(best.block == BLOCK_AGENT ? best.agent : best.row->host);
 	rep->diagnosis.cause = dcv_buf_detach(&t);
 	rep->diagnosis.hint = fix_text(&best, proxy_unit);
 	rep->diagnosis.check = xstrdup(best.row->id);

@@ -14,6 +14,7 @@
 enum dcv_hop {
 	DCV_HOP_OPERATOR,
 	DCV_HOP_BASTION,
+	DCV_HOP_AWS,      /* the VPC endpoint, the NLB, security groups: before the gateway */
 	DCV_HOP_GATEWAY,
 	DCV_HOP_AGENT,
 	DCV_HOP_SESSION,
@@ -23,6 +24,9 @@ enum dcv_hop {
 /* One per registry entry, in registry order. */
 enum dcv_check_key {
 	DCV_CK_BASTION_SSH,
+	DCV_CK_AWS_VPCE,
+	DCV_CK_AWS_TARGETS,
+	DCV_CK_AWS_SG,
 	DCV_CK_GATEWAY_SSH,
 	DCV_CK_GATEWAY_LEGACY,
 	DCV_CK_PROXY_SERVICE,
@@ -56,7 +60,7 @@ struct dcv_check_fix {
 
 struct dcv_check_def {
 	enum dcv_check_key key;
-	const char *pattern;   /* the ID; "%s" stands for the agent's name */
+	const char *pattern;   /* the ID; "%s" stands for the agent's name (aws.sg: the port) */
 	enum dcv_hop hop;
 	/* Diagnosis order within the hop: the lower explains the higher (dcvserver stopped
 	 * explains the gateway not reaching it). */

@@ -23,11 +23,12 @@ enum sect {
 	S_AGENT = 1 << 4,
 	S_BROKER = 1 << 5,
 	S_CHECK = 1 << 6,
+	S_AWS = 1 << 7,
 };
 #define S_HOSTS (S_BASTION | S_GATEWAY | S_AGENT)
 
 const char *const dcv_inventory_sections[] = {
-	"endpoint", "ssh", "bastion", "gateway", "agent", "broker", "check", NULL,
+	"endpoint", "ssh", "bastion", "gateway", "agent", "broker", "check", "aws", NULL,
 };
 
 struct parser {
@@ -478,6 +479,93 @@ static int k_http_expect(struct parser *p, const char *key, const char *v)
 	return 1;
 }
 
+/* ---- [aws]: values go to the aws CLI as arguments (never a shell); checked for their AWS form
+ * so a typo is a file:line error rather than an API error at check time. */
+
+/* Every character of `v` is in `set` (or alnum when `alnum`). */
+static bool chars_in(const char *v, bool alnum, const char *set)
+{
+	for (; *v; v++)
+		if (!((alnum && isalnum((unsigned char)*v)) || strchr(set, *v)))
+			return false;
+	return true;
+}
+
+/* "PREFIX-" and 8 or 17 lower-case hex digits: vpce-..., sg-... */
+static bool aws_id(const char *v, const char *prefix)
+{
+	size_t n = strlen(prefix), hex = 0;
+
+	if (strncmp(v, prefix, n) != 0 || v[n] != '-')
+		return false;
+	for (const char *h = v + n + 1; *h; h++, hex++)
+		if (!isxdigit((unsigned char)*h) || isupper((unsigned char)*h))
+			return false;
+	return hex == 8 || hex == 17;
+}
+
+static int set_aws(char **field, const char *v)
+{
+	free(*field);
+	*field = xstrdup(v);
+	return 1;
+}
+
+static int k_aws_region(struct parser *p, const char *key, const char *v)
+{
+	/* ap-northeast-1, us-gov-west-1, cn-north-1 */
+	const char *dash = strrchr(v, '-');
+	if (!*v || !dash || !isdigit((unsigned char)dash[1]) || !chars_in(v, false, "abcdefghijklmnopqrstuvwxyz-0123456789") ||
+	    !islower((unsigned char)v[0]))
+		return bad_value(p, key, v, "an AWS region such as ap-northeast-1");
+	return set_aws(&p->inv->aws_region, v);
+}
+
+static int k_aws_profile(struct parser *p, const char *key, const char *v)
+{
+	if (!*v || strlen(v) > 64 || !chars_in(v, true, "-_.@+="))
+		return bad_value(p, key, v, "a profile name of ~/.aws/config (letters, digits, - _ . @ + =)");
+	return set_aws(&p->inv->aws_profile, v);
+}
+
+static int k_aws_vpce(struct parser *p, const char *key, const char *v)
+{
+	if (!aws_id(v, "vpce"))
+		return bad_value(p, key, v, "a VPC endpoint id such as vpce-0123456789abcdef0");
+	return set_aws(&p->inv->aws_vpc_endpoint_id, v);
+}
+
+static int k_aws_tg(struct parser *p, const char *key, const char *v)
+{
+	/* arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID */
+	if (!(strncmp(v, "arn:aws:", 8) == 0 || strncmp(v, "arn:aws-cn:", 11) == 0 || strncmp(v, "arn:aws-us-gov:", 15) == 0) ||
+	    !strstr(v, ":elasticloadbalancing:") || !strstr(v, ":targetgroup/") || !chars_in(v, true, ":/-_."))
+		return bad_value(p, key, v, "a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)");
+	return set_aws(&p->inv->aws_target_group_arn, v);
+}
+
+static int k_aws_sgs(struct parser *p, const char *key, const char *v)
+{
+	char *copy = xstrdup(v), *save = NULL;
+	struct dcv_buf ids = DCV_BUF_INIT;
+	int n = 0;
+
+	for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save), n++) {
+		if (!aws_id(t, "sg") || n == 16) {
+			free(copy);
+			dcv_buf_release(&ids);
+			return bad_value(p, key, v, "security group ids such as sg-0123456789abcdef0 (up to 16)");
+		}
+		dcv_buf_addf(&ids, "%s%s", ids.len ? " " : "", t);
+	}
+	free(copy);
+	if (!n)
+		return bad_value(p, key, v, "security group ids such as sg-0123456789abcdef0 (up to 16)");
+	free(p->inv->aws_security_group_ids);
+	p->inv->aws_security_group_ids = dcv_buf_detach(&ids);
+	return 1;
+}
+
 static const struct keydef keys[] = {
 	{ "url", S_ENDPOINT, false, k_url },
 	{ "connect-to", S_ENDPOINT, false, k_connect_to },
@@ -519,6 +607,12 @@ static const struct keydef keys[] = {
 	{ "cert-warn-days", S_CHECK, false, k_cert_warn_days },
 	{ "hold", S_CHECK, false, k_hold },
 	{ "http-expect", S_CHECK, false, k_http_expect },
+
+	{ "region", S_AWS, false, k_aws_region },
+	{ "profile", S_AWS, false, k_aws_profile },
+	{ "vpc-endpoint-id", S_AWS, false, k_aws_vpce },
+	{ "target-group-arn", S_AWS, false, k_aws_tg },
+	{ "security-group-ids", S_AWS, false, k_aws_sgs },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -575,9 +669,9 @@ static bool valid_host_name(const char *s)
 static void begin_section(struct parser *p, const char *raw)
 {
 	static const char *names[] = { "endpoint", "ssh", "bastion", "gateway", "agent",
-				       "broker", "check" };
+				       "broker", "check", "aws" };
 	static const enum sect kinds[] = { S_ENDPOINT, S_SSH, S_BASTION, S_GATEWAY,
-					   S_AGENT, S_BROKER, S_CHECK };
+					   S_AGENT, S_BROKER, S_CHECK, S_AWS };
 	char word[128], arg[128];
 	int n;
 
@@ -626,6 +720,8 @@ static void begin_section(struct parser *p, const char *raw)
 			p->host = host_new(p, "bastion", DCV_ROLE_BASTION);
 		else if (p->sect == S_GATEWAY)
 			p->host = host_new(p, "gateway", DCV_ROLE_GATEWAY);
+		else if (p->sect == S_AWS)
+			p->inv->aws = true;
 		return;
 	}
 	const char *near = dcv_nearest(word, names, sizeof(names) / sizeof(names[0]));
@@ -987,6 +1083,11 @@ void dcv_inventory_free(struct dcv_inventory *inv)
 		free(inv->names[i]);
 	free(inv->proxy);
 	free(inv->broker_host);
+	free(inv->aws_region);
+	free(inv->aws_profile);
+	free(inv->aws_vpc_endpoint_id);
+	free(inv->aws_target_group_arn);
+	free(inv->aws_security_group_ids);
 	free(inv);
 }
 

@@ -90,6 +90,13 @@ struct dcv_inventory {
 	char *broker_host;
 	int resolver_port;
 	bool tls_client_auth;
+	/* [aws]: the AWS side of the path, through the operator's aws CLI (NULL: unset) */
+	bool aws;               /* the section is there: check runs the aws.* rows */
+	char *aws_region;
+	char *aws_profile;
+	char *aws_vpc_endpoint_id;
+	char *aws_target_group_arn;
+	char *aws_security_group_ids; /* space-separated */
 	/* [check] */
 	int cert_warn_days;
 	long hold_ms;

@@ -98,6 +98,7 @@ const char *dcv_cause_kind_name(enum dcv_cause_kind k)
 		[DCV_CAUSE_WS_BROKEN] = "ws-broken",
 		[DCV_CAUSE_BACKEND_DOWN] = "backend-down",
 		[DCV_CAUSE_NO_STATUS] = "no-status",
+		[DCV_CAUSE_AWS] = "aws",
 	};
 
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : NULL;

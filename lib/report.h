@@ -46,6 +46,8 @@ enum dcv_cause_kind {
 	DCV_CAUSE_WS_BROKEN,      /* value: what broke after the upgrade */
 	DCV_CAUSE_BACKEND_DOWN,   /* key: the agent; value: the proxy's state and check result */
 	DCV_CAUSE_NO_STATUS,      /* key: the status command nobody answered */
+	DCV_CAUSE_AWS,            /* key: the AWS resource; value: what AWS says of it; want: the
+				   * command that shows or fixes it */
 };
 
 struct dcv_cause {

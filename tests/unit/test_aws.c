@@ -234,7 +234,7 @@ static void test_aws_check_with_stub(void **state)
 	setenv("PATH", path, 1);
 	setenv("AWS_PAGER", "less", 1);
 	stub("unhealthy");
-	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, false, v);
+	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, 8443, false, v);
 	assert_int_equal(v[DCV_AWS_VPCE].status, DCV_CHECK_PASS);
 	assert_int_equal(v[DCV_AWS_TARGETS].status, DCV_CHECK_FAIL);
 	assert_non_null(strstr(v[DCV_AWS_TARGETS].message, "unhealthy (Target.FailedHealthChecks)"));
@@ -250,12 +250,12 @@ static void test_aws_check_with_stub(void **state)
 	free(log);
 
 	stub("creds");
-	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, false, v);
+	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, 8443, false, v);
 	for (int i = 0; i < DCV_AWS_N; i++) {
 		assert_int_equal(v[i].status, DCV_CHECK_SKIP);
 		dcv_aws_verdict_release(&v[i]);
 	}
-	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, true, v);
+	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, 8443, true, v);
 	assert_int_equal(v[DCV_AWS_VPCE].status, DCV_CHECK_ERROR);
 	assert_non_null(strstr(v[DCV_AWS_VPCE].message, "no AWS credentials for ec2 describe-vpc-endpoints"));
 	for (int i = 0; i < DCV_AWS_N; i++)
@@ -264,7 +264,7 @@ static void test_aws_check_with_stub(void **state)
 
 	/* no aws at all */
 	setenv("PATH", "/nonexistent", 1);
-	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, false, v);
+	dcv_aws_check(&conf, NAME, "198.18.0.11", 8443, 8443, false, v);
 	assert_int_equal(v[DCV_AWS_VPCE].status, DCV_CHECK_SKIP);
 	assert_non_null(strstr(v[DCV_AWS_VPCE].message, "the aws CLI is not installed"));
 	for (int i = 0; i < DCV_AWS_N; i++)

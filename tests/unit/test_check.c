@@ -554,6 +554,31 @@ static void test_check_first_broken_hop_wins(void **state)
 	world_free(&w);
 }
 
+/* The NLB's verdict on the gateway fails: the AWS side is diagnosed, before the gateway's own
+ * rows (the client meets it first), with the command the verdict names. */
+static void test_check_aws_side_before_the_gateway(void **state)
+{
+	struct world w;
+
+	(void)state;
+	world_init(&w, "nginx");
+	w.in.aws_run = true;
+	w.in.aws[DCV_AWS_VPCE] = (struct dcv_aws_verdict){ DCV_CHECK_PASS, xstrdup("VPC endpoint vpce-0123456789abcdef0 is available"), NULL, NULL };
+	w.in.aws[DCV_AWS_TARGETS] = (struct dcv_aws_verdict){ DCV_CHECK_FAIL,
+		xstrdup("198.18.1.11:8443 unhealthy (Target.FailedHealthChecks): Health checks failed"),
+		xstrdup("aws elbv2 describe-target-health --target-group-arn arn:x"), NULL };
+	w.in.aws[DCV_AWS_SG] = (struct dcv_aws_verdict){ DCV_CHECK_SKIP, xstrdup("no security group to check"), NULL, NULL };
+	agent_facts(&w, "dcv1", "inactive", 0, false);
+	judge(&w);
+	assert_int_equal(row(&w, "aws.nlb.targets")->status, DCV_CHECK_FAIL);
+	assert_int_equal(row(&w, "aws.sg.8443")->status, DCV_CHECK_SKIP);
+	assert_string_equal(row(&w, "aws.vpce.state")->host, "aws");
+	assert_diagnosis(&w, "aws", "on the AWS side, 198.18.1.11:8443 unhealthy (Target.FailedHealthChecks)",
+			 "aws elbv2 describe-target-health --target-group-arn arn:x");
+	assert_string_equal(w.rep.diagnosis.check, "aws.nlb.targets");
+	world_free(&w);
+}
+
 /* ------------------------------------------------------------------ the registry */
 
 static void collect(const struct world *w, bool *seen)
@@ -582,6 +607,9 @@ static void test_check_every_registry_id_is_produced(void **state)
 	ok_step(&w.in.ep.hold);
 	w.in.ep.hold_r.status = 101;
 	w.in.ep.hold_r.accept_ok = true;
+	w.in.aws_run = true;
+	for (int i = 0; i < DCV_AWS_N; i++)
+		w.in.aws[i] = (struct dcv_aws_verdict){ DCV_CHECK_PASS, xstrdup("fine"), NULL, NULL };
 	judge(&w);
 	collect(&w, seen);
 	world_free(&w);
@@ -733,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_check_cert_not_covering_the_name),
 		cmocka_unit_test(test_check_haproxy_backend_down_names_the_agent),
 		cmocka_unit_test(test_check_first_broken_hop_wins),
+		cmocka_unit_test(test_check_aws_side_before_the_gateway),
 		cmocka_unit_test(test_check_every_registry_id_is_produced),
 		cmocka_unit_test(test_check_registry_ids_round_trip),
 		cmocka_unit_test(test_check_selection_filters_rows),
