@@ -173,6 +173,7 @@ extern const struct dcv_cmd dcv_cmd_deploy;
 extern const struct dcv_cmd dcv_cmd_exec;
 extern const struct dcv_cmd dcv_cmd_help;
 extern const struct dcv_cmd dcv_cmd_hosts;
+extern const struct dcv_cmd dcv_cmd_logs;
 extern const struct dcv_cmd dcv_cmd_service;
 extern const struct dcv_cmd dcv_cmd_session;
 extern const struct dcv_cmd dcv_cmd_version;

@@ -19,6 +19,7 @@ const struct dcv_cmd *const dcv_commands[] = {
 	&dcv_cmd_exec,
 	&dcv_cmd_help,
 	&dcv_cmd_hosts,
+	&dcv_cmd_logs,
 	&dcv_cmd_probe,
 	&dcv_cmd_service,
 	&dcv_cmd_session,

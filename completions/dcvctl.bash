@@ -7,7 +7,7 @@
 
 # ---- data -------------------------------------------------------------------------------
 
-_dcvctl_commands='cert check config deploy exec help hosts probe service session version'
+_dcvctl_commands='cert check config deploy exec help hosts logs probe service session version'
 
 # Options are listed with their short form first; one that takes a value is written OPT=METAVAR.
 # METAVAR is the table's, except AGENT for an option whose NAME is an agent: it says what
@@ -28,6 +28,7 @@ _dcvctl_opts()
 	deploy)          echo '-n --dry-run -d --diff --only=WHAT --proxy=KIND --json' ;;
 	exec)            echo '-i --stdin -s --sudo -t=DUR --timeout=DUR' ;;
 	hosts)           echo '-p --probe --json' ;;
+	logs)            echo '-f --follow --since=DUR --grep=RE --errors -n=N --lines=N --json' ;;
 	'probe http'|'probe tls')
 		echo '--via=HOST --connect-to=HOST:PORT --timeout=DUR --json' ;;
 	'probe ws')
@@ -64,6 +65,7 @@ _dcvctl_args()
 	'exec 1')          echo @host ;;
 	'exec '*)          echo -- ;;
 	'help 1')          echo @command ;;
+	'logs '*)          echo @managed ;;
 	'service 1')       echo 'status start stop restart reload enable disable' ;;
 	'service 2')       echo @host ;;
 	'service '*)       echo @unit ;;

@@ -14,6 +14,7 @@ set -g __dcvctl_commands \
     'exec	run a command on a host, arguments passed literally, output streamed' \
     'help	show help for dcvctl or a command' \
     "hosts	list the inventory's hosts; --probe connects to each in parallel" \
+    "logs	the proxy's and DCV's logs of the hosts, merged by time, errors highlighted" \
     'probe	probe an https URL: http, tls or ws, from here or --via a host' \
     'service	status/start/stop/restart/reload/enable/disable units via systemctl (sudo)' \
     'session	list, create, close or recreate DCV sessions on agents' \
@@ -35,6 +36,7 @@ set -g __dcvctl_valued global:-c global:--config global:--color \
     'config render:-a' 'config render:--agent' \
     deploy:--only deploy:--proxy \
     exec:-t exec:--timeout \
+    logs:--since logs:--grep logs:-n logs:--lines \
     'probe http:--via' 'probe http:--connect-to' 'probe http:--timeout' \
     'probe tls:--via' 'probe tls:--connect-to' 'probe tls:--timeout' \
     'probe ws:--via' 'probe ws:--connect-to' 'probe ws:--hold' 'probe ws:--interval' \
@@ -268,6 +270,15 @@ complete -c dcvctl -n '__dcvctl_arg help 1' -a '(string join \n -- $__dcvctl_com
 # hosts [--probe] [--json]
 complete -c dcvctl -n '__dcvctl_using hosts' -s p -l probe -d 'connect to every host in parallel: state, connect time, round trip'
 complete -c dcvctl -n '__dcvctl_using hosts' -l json -d 'print as JSON'
+
+# logs [-f] [--since DUR] [--grep RE] [--errors] [-n N] [--json] [HOST...]
+complete -c dcvctl -n '__dcvctl_using logs' -s f -l follow -d 'keep printing lines as they are written (survives rotation and reconnects)'
+complete -c dcvctl -n '__dcvctl_using logs' -l since -x -d 'only lines written in the last DUR (e.g. 10m, 2h)'
+complete -c dcvctl -n '__dcvctl_using logs' -l grep -x -d 'only lines matching the extended regular expression RE'
+complete -c dcvctl -n '__dcvctl_using logs' -l errors -d 'only errors and warnings'
+complete -c dcvctl -n '__dcvctl_using logs' -s n -l lines -x -d 'last N lines of each log (default 10; with --since: all since then)'
+complete -c dcvctl -n '__dcvctl_using logs' -l json -d 'one JSON object per line: host, file, time, level, line'
+complete -c dcvctl -n '__dcvctl_arg logs 1+' -a '(__dcvctl_hosts managed)' -d 'inventory host'
 
 # probe http|tls|ws [URL] [--hold DUR] [--interval DUR] [--via HOST] [--connect-to HOST:PORT] [--timeout DUR] [--json]
 complete -c dcvctl -n '__dcvctl_using probe http' -l via -x -a '(__dcvctl_hosts)' -d "probe from HOST's vantage point through an SSH tunnel"

@@ -40,6 +40,13 @@ struct dcv_proxy_derived {
 	enum dcv_derive how;
 };
 
+/* A log a service writes: a file, or (when the file is absent or there is none) the unit's
+ * journal. Arrays of them end with { NULL, NULL }. */
+struct dcv_log_source {
+	const char *file; /* NULL: the journal only */
+	const char *unit; /* NULL: the file only */
+};
+
 struct dcv_proxy_kind {
 	enum dcv_proxy id;
 	const char *name;         /* as the inventory writes it */
@@ -56,6 +63,7 @@ struct dcv_proxy_kind {
 	const char *dump;         /* prints the configuration the service really loads */
 	const struct dcv_proxy_derived *derived; /* files built on the gateway before the config */
 	int n_derived;
+	const struct dcv_log_source *logs; /* what `dcvctl logs` reads on the gateway */
 	const enum dcv_check_key *checks; /* registry entries this kind adds beyond the common
 					   * gateway rows, ended by DCV_CK_COUNT */
 	const char *status;       /* prints the proxy's view of its backends, or NULL */

@@ -741,6 +741,13 @@ static const struct dcv_proxy_derived derived[] = {
 static const char *const stop_units[] = { DCV_UNIT_GATEWAY, DCV_UNIT_BROKER, "nginx", NULL };
 static const enum dcv_check_key checks[] = { DCV_CK_PROXY_BACKENDS, DCV_CK_COUNT };
 
+/* The config logs to /dev/log: rsyslog writes /var/log/haproxy.log where it runs (Debian's
+ * package ships that rule); without rsyslog the lines are in the journal. */
+static const struct dcv_log_source logs[] = {
+	{ "/var/log/haproxy.log", "haproxy" },
+	{ NULL, NULL },
+};
+
 const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.id = DCV_PROXY_HAPROXY,
 	.name = "haproxy",
@@ -757,6 +764,7 @@ const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.dump = "cat " DCV_HAPROXY_CONF,
 	.derived = derived,
 	.n_derived = 2,
+	.logs = logs,
 	.checks = checks,
 	/* socat is how HAProxy's own documentation talks to the stats socket */
 	.status = "echo 'show stat' | socat -t 2 - UNIX-CONNECT:" DCV_HAPROXY_STATS_SOCKET,

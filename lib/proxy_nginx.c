@@ -215,6 +215,15 @@ static void lint(const char *dump, const char *file, const struct dcv_proxy_env 
 static const char *const stop_units[] = { DCV_UNIT_GATEWAY, DCV_UNIT_BROKER, "haproxy", NULL };
 static const enum dcv_check_key no_checks[] = { DCV_CK_COUNT };
 
+/* The files the rendered server block names, and the main error log where nginx reports what
+ * happens before it reads that block (a config that does not load). */
+static const struct dcv_log_source logs[] = {
+	{ "/var/log/nginx/dcv-access.log", NULL },
+	{ "/var/log/nginx/dcv-error.log", NULL },
+	{ "/var/log/nginx/error.log", "nginx" },
+	{ NULL, NULL },
+};
+
 const struct dcv_proxy_kind dcv_proxy_nginx = {
 	.id = DCV_PROXY_NGINX,
 	.name = "nginx",
@@ -229,6 +238,7 @@ const struct dcv_proxy_kind dcv_proxy_nginx = {
 	.process = "nginx",
 	.stop = stop_units,
 	.dump = "nginx -T",
+	.logs = logs,
 	.checks = no_checks,
 	.render = render,
 	.lint = lint,

@@ -28,6 +28,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -223,12 +224,31 @@ def make_handler(settings, log):
     return Handler
 
 
+class DcvFormatter(logging.Formatter):
+    """server.log lines as dcvserver writes them (reference §2.8): local time with
+    microseconds, [ pid:tid ], the level in five columns (WARN, not WARNING), the component:
+    2021-08-10 05:32:44,161016 [  3517:3517  ] WARN  frontend-handler - Invalid ..."""
+
+    LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+    def format(self, record):
+        ts = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        line = "%s,%06d [ %5d:%-5d ] %-5s %s - %s" % (
+            ts, int(record.created % 1 * 1000000), record.process, threading.get_native_id(),
+            self.LEVELS.get(record.levelname, record.levelname), record.name,
+            record.getMessage())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
 def main():
     common.set_title("dcvserver")
     conf = common.read_dcv_conf(CONF)
     settings = Settings(conf)
-    log = common.setup_logging(os.path.join(settings.log_dir, "server.log"), "server",
-                               "%(asctime)s [ %(process)d ] %(levelname)s %(name)s - %(message)s")
+    log = common.setup_logging(os.path.join(settings.log_dir, "server.log"), "server")
+    for h in logging.getLogger().handlers:
+        h.setFormatter(DcvFormatter())
     try:
         settings.check()
         ensure_certificate(log)
