@@ -6,10 +6,13 @@
 #include "../lib/ssh.h"
 #include "../lib/util.h"
 
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void out_error(const char *fmt, ...)
@@ -484,14 +487,57 @@ static void pool_notice(void *user, const struct dcv_host *h, bool warning, cons
 		out_notice(user, "%s: %s", h->name, msg);
 }
 
+/* DCVCTL_TRACE_REMOTE=DIR: each remote command into DIR/HOST/NNNN.cmd, its stdin into NNNN.in
+ * (mode 600: a trace may hold file contents), in the order they were sent, so that
+ * bench/deploy-floor.sh can run the same commands on the hosts without dcvctl or SSH. */
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void trace_write(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+}
+
+static void pool_trace(void *user, const struct dcv_host *h, const char *cmd, const char *in, size_t in_len)
+{
+	static int seq;
+	const char *dir = user;
+
+	pthread_mutex_lock(&trace_lock);
+	char *hdir = xasprintf("%s/%s", dir, h->name);
+	char *c = xasprintf("%s/%04d.cmd", hdir, seq), *i = xasprintf("%s/%04d.in", hdir, seq);
+	seq++;
+	mkdir(hdir, 0700);
+	trace_write(c, cmd, strlen(cmd));
+	trace_write(i, in ? in : "", in ? in_len : 0);
+	pthread_mutex_unlock(&trace_lock);
+	free(hdir);
+	free(c);
+	free(i);
+}
+
 struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx)
 {
 	struct dcv_ssh_pool_opts o = { 0 };
 	const char *sock = getenv("SSH_AUTH_SOCK");
+	const char *trace = getenv("DCVCTL_TRACE_REMOTE");
 
 	o.agent_sock = sock && *sock ? sock : NULL;
 	o.notice = pool_notice;
 	o.notice_user = ctx;
 	o.verbose = ctx->verbose > 0;
+	if (trace && *trace) {
+		o.trace = pool_trace;
+		o.trace_user = (void *)trace;
+	}
 	return dcv_ssh_pool_new(ctx->inv, &o);
 }

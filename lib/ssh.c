@@ -920,6 +920,8 @@ static int exec_start(struct dcv_ssh *c, const struct dcv_ssh_exec *req, ssh_cha
 	} else {
 		dcv_buf_adds(&cmd, req->cmd);
 	}
+	if (c->pool->opts.trace)
+		c->pool->opts.trace(c->pool->opts.trace_user, c->host, dcv_buf_str(&cmd), req->in, req->in ? req->in_len : 0);
 	int rc = ssh_channel_request_exec(ch, dcv_buf_str(&cmd));
 	dcv_buf_release(&cmd);
 	for (size_t off = 0; rc == SSH_OK && req->in && off < req->in_len;) {

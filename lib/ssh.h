@@ -21,12 +21,19 @@ struct dcv_ssh;
  * `warning` (a host key let through by host-key-policy = off) must reach the operator even
  * when notices are silenced. */
 typedef void (*dcv_ssh_notice_fn)(void *user, const struct dcv_host *host, bool warning, const char *msg);
+/* Every command sent to a host, as the host's shell receives it (sudo wrapper included), with
+ * the bytes given on its stdin: for a trace that can be replayed on the host. Called from the
+ * threads that run the commands. */
+typedef void (*dcv_ssh_trace_fn)(void *user, const struct dcv_host *host, const char *cmd, const char *in,
+				 size_t in_len);
 
 struct dcv_ssh_pool_opts {
 	const char *agent_sock; /* ssh-agent socket, NULL when none */
 	dcv_ssh_notice_fn notice;
 	void *notice_user;
 	bool verbose; /* also a notice for every connection made */
+	dcv_ssh_trace_fn trace; /* NULL: no trace */
+	void *trace_user;
 };
 
 /* The pool borrows inv, which must outlive it. */

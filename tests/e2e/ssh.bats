@@ -349,6 +349,21 @@ ms_now() {
 	[[ $stderr == *"command did not finish within 1s (its own limit): 'sleep' '30'"* ]]
 }
 
+@test "DCVCTL_TRACE_REMOTE records each command as sent and its stdin, mode 600, in order" {
+	inventory
+	local t="$BATS_TEST_TMPDIR/trace"
+	mkdir -m 700 "$t"
+	run --separate-stderr env DCVCTL_TRACE_REMOTE="$t" "$DCVCTL" -c "$INV" exec gateway -- echo 'a b'
+	expect_status 0
+	[ "$output" = "a b" ]
+	[ "$(cat "$t/gateway/0000.cmd")" = "'echo' 'a b'" ]
+	[ ! -s "$t/gateway/0000.in" ]
+	[ "$(stat -c %a "$t/gateway/0000.cmd")" = 600 ]
+	[ "$(stat -c %a "$t/gateway")" = 700 ]
+	# replayed by hand, the command does what it did through dcvctl
+	[ "$(sh -c "$(cat "$t/gateway/0000.cmd")" < "$t/gateway/0000.in")" = "a b" ]
+}
+
 @test "the remote exit status propagates" {
 	inventory
 	run --separate-stderr dcv exec gateway -- sh -c 'exit 7'
