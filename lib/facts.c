@@ -175,20 +175,34 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 	return any;
 }
 
+/* Run a facts script on `h` (with sudo) into `out`; `role` names the host in errors. */
+static int run_script(struct dcv_ssh *c, const struct dcv_host *h, struct dcv_buf *script, const char *role,
+		      struct dcv_buf *out, struct dcv_err *err)
+{
+	int status = 0, rc = dcv_remote_sh(c, h, script->data, out, NULL, &status, err);
+
+	dcv_buf_release(script);
+	if (rc == DCV_OK && status != 0)
+		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the %s's state (exit %d)", role, status);
+	return rc;
+}
+
+static int unparsed(const char *role, struct dcv_err *err)
+{
+	return dcv_err_set(err, DCV_E_REMOTE, "the %s's state could not be read (no facts in the output)", role);
+}
+
 int dcv_gw_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
 		      bool validate, struct dcv_gw_facts *f, struct dcv_err *err)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	int status = 0, rc;
+	int rc;
 
 	dcv_gw_facts_script(gw, k, validate, &s);
-	rc = dcv_remote_sh(c, gw, s.data, &out, NULL, &status, err);
-	dcv_buf_release(&s);
-	if (rc == DCV_OK && status != 0)
-		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the gateway's state (exit %d)", status);
+	rc = run_script(c, gw, &s, "gateway", &out, err);
 	if (rc == DCV_OK && !dcv_gw_facts_parse(out.data, k, f)) {
 		dcv_gw_facts_release(f);
-		rc = dcv_err_set(err, DCV_E_REMOTE, "the gateway's state could not be read (no facts in the output)");
+		rc = unparsed("gateway", err);
 	}
 	dcv_buf_release(&out);
 	return rc;
@@ -346,19 +360,16 @@ int dcv_agent_facts_read(struct dcv_ssh *c, const struct dcv_host *a, struct dcv
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
 	struct dcv_agent_facts got;
-	int status = 0, rc;
+	int rc;
 
 	dcv_agent_facts_script(a, &s);
-	rc = dcv_remote_sh(c, a, s.data, &out, NULL, &status, err);
-	dcv_buf_release(&s);
-	if (rc == DCV_OK && status != 0)
-		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot read the agent's state (exit %d)", status);
+	rc = run_script(c, a, &s, "agent", &out, err);
 	if (rc == DCV_OK) {
-		if (dcv_agent_facts_parse(out.data, &got))
+		if (dcv_agent_facts_parse(out.data, &got)) {
 			*f = got;
-		else {
+		} else {
 			dcv_agent_facts_release(&got);
-			rc = dcv_err_set(err, DCV_E_REMOTE, "the agent's state could not be read (no facts in the output)");
+			rc = unparsed("agent", err);
 		}
 	}
 	dcv_buf_release(&out);

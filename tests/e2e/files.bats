@@ -8,17 +8,8 @@ bats_require_minimum_version 1.5.0
 load sshd_helper
 
 setup_file() {
-	sshd_check_root
+	sshd_dcvctl_init
 	[ -z "${SSHD_SKIP:-}" ] || return 0
-	DCVCTL=${DCVCTL:-$BATS_TEST_DIRNAME/../../dcvctl}
-	[ -x "$DCVCTL" ] || {
-		echo "no dcvctl binary at $DCVCTL (set DCVCTL)" >&2
-		return 1
-	}
-	export DCVCTL
-	sshd_init
-	export HOME="$SSHD_DIR/home"
-	unset SSH_AUTH_SOCK DCVCTL_CONFIG XDG_CONFIG_HOME
 	client_key ed25519 ed25519
 	ssh-keygen -q -t ed25519 -N 'a passphrase' -f "$SSHD_DIR/keys/encrypted" </dev/null
 	cat "$SSHD_DIR/keys/encrypted.pub" >>"$SSHD_DIR/authorized_keys"

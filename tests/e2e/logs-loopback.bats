@@ -13,17 +13,9 @@ DCV_LOG=/var/log/dcv/server.log
 NGINX_ERR=/var/log/nginx/dcv-error.log
 
 setup_file() {
-	sshd_check_root
+	sshd_dcvctl_init
 	[ -z "${SSHD_SKIP:-}" ] || return 0
-	DCVCTL=${DCVCTL:-$BATS_TEST_DIRNAME/../../dcvctl}
-	[ -x "$DCVCTL" ] || {
-		echo "no dcvctl binary at $DCVCTL (set DCVCTL)" >&2
-		return 1
-	}
-	export DCVCTL
-	sshd_init
-	export HOME="$SSHD_DIR/home"
-	unset SSH_AUTH_SOCK DCVCTL_CONFIG XDG_CONFIG_HOME NO_COLOR
+	unset NO_COLOR
 	client_key ed25519 ed25519
 
 	# what the hosts see as /var/log

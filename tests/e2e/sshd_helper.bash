@@ -20,6 +20,23 @@ sshd_check_root() {
 	export SSHD_SKIP="needs root (starts sshd and logs in as root)"
 }
 
+# The start of every loopback setup_file: root (or SSHD_SKIP), $DCVCTL found and exported, the
+# sshd folder made, and dcvctl kept away from the operator's ~/.ssh, agent and inventory.
+# Callers return after it when SSHD_SKIP is set.
+sshd_dcvctl_init() {
+	sshd_check_root
+	[ -z "${SSHD_SKIP:-}" ] || return 0
+	DCVCTL=${DCVCTL:-$BATS_TEST_DIRNAME/../../dcvctl}
+	if [ ! -x "$DCVCTL" ]; then
+		echo "no dcvctl binary at $DCVCTL (set DCVCTL)" >&2
+		return 1
+	fi
+	export DCVCTL
+	sshd_init
+	export HOME="$SSHD_DIR/home"
+	unset SSH_AUTH_SOCK DCVCTL_CONFIG XDG_CONFIG_HOME
+}
+
 sshd_init() {
 	SSHD_DIR="$BATS_FILE_TMPDIR/sshd"
 	export SSHD_DIR
