@@ -90,12 +90,11 @@ run_service_command() {
 	[[ $output == *"no-such-dcvctl is not executable"* ]]
 }
 
-@test "the service's hardening rates OK in systemd-analyze security" {
+@test "the service's hardening keeps its exposure at 2.0 or less in systemd-analyze security" {
 	need systemd-analyze
 	run systemd-analyze security --offline=true --threshold=20 "$WORK/units/dcvctl-check.service"
 	echo "$output" | tail -n 3
 	[ "$status" -eq 0 ]
-	[[ $output == *"Overall exposure level for dcvctl-check.service: 1."* ]]
 	printf '[Service]\nExecStart=/bin/true\n' >"$BATS_TEST_TMPDIR/bare.service"
 	run systemd-analyze security --offline=true --threshold=20 "$BATS_TEST_TMPDIR/bare.service"
 	[ "$status" -ne 0 ]
