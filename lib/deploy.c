@@ -478,6 +478,16 @@ static bool do_session(struct apply *a, const struct dcv_plan_step *s)
 	return true;
 }
 
+/* The work that loads a host for seconds (systemd jobs, package managers, dcv create-session):
+ * bounded across hosts by the pool, so a 200-agent deploy does not time itself out. */
+static bool heavy(enum dcv_plan_op op)
+{
+	return op == DCV_OP_PACKAGE || op == DCV_OP_STOP || op == DCV_OP_SERVICE || op == DCV_OP_RESTART ||
+	       op == DCV_OP_SESSION;
+}
+
+static bool apply_op(struct apply *a, const struct dcv_plan_step *s);
+
 /* One step: reported as planned when nothing is to be done or in a dry run, else carried out.
  * false stops the host's run. */
 static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
@@ -491,6 +501,18 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 		step_end(hr, s->name, s->change ? DCV_STEP_CHANGED : DCV_STEP_OK, 0, diff_copy(s), "%s", s->detail);
 		return true;
 	}
+	if (heavy(s->op)) {
+		bool ok;
+		dcv_ssh_slot_acquire(hr->run->pool, hr->h, s->name);
+		ok = apply_op(a, s);
+		dcv_ssh_slot_release(hr->run->pool);
+		return ok;
+	}
+	return apply_op(a, s);
+}
+
+static bool apply_op(struct apply *a, const struct dcv_plan_step *s)
+{
 	switch (s->op) {
 	case DCV_OP_PACKAGE: return do_package(a, s);
 	case DCV_OP_SECRET: return do_secret(a, s);
