@@ -18,7 +18,7 @@ void progress_init(struct progress *p, struct dcv_ctx *ctx, const char *what, in
 	p->what = what;
 	if (hosts < 2)
 		return;
-	p->line = tty && !(term && strcmp(term, "dumb") == 0);
+	p->line = tty && !ctx->quiet && !(term && strcmp(term, "dumb") == 0);
 	p->plain = !tty && !ctx->quiet;
 	p->color = ctx->color_when == CLI_COLOR_ALWAYS ||
 		   (ctx->color_when == CLI_COLOR_AUTO && p->line && !(no_color && *no_color));
