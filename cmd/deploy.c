@@ -74,17 +74,28 @@ static void print_progress(void *user, const struct dcv_deploy_progress *d)
 	progress_update(&p->progress, d->done, d->total, d->failed, d->batch, d->n_batches, d->host, d->host_failed);
 }
 
-/* The options of a rolling deploy: the command line over [deploy]. */
-static int rollout_opts(struct dcv_ctx *ctx, const struct vars *v, struct dcv_deploy_opts *o)
+/* The options of a rolling deploy as given; unset ones are taken from [deploy] later. */
+static int rollout_opts(const struct vars *v, struct dcv_deploy_opts *o)
 {
-	o->serial = ctx->inv->deploy_serial;
-	o->max_fail = ctx->inv->deploy_max_fail;
+	o->serial = o->max_fail = (struct dcv_amount)DCV_AMOUNT_UNSET;
 	if (v->serial && !dcv_amount_parse_serial(v->serial, &o->serial))
 		return usage_error(&dcv_cmd_deploy, "--serial %s: expected a number of agents (1 or more) or a percentage "
 				   "such as 25%%", v->serial);
 	if (v->max_fail && !dcv_amount_parse_percent(v->max_fail, &o->max_fail))
 		return usage_error(&dcv_cmd_deploy, "--max-fail %s: expected a percentage from 0%% to 100%%", v->max_fail);
-	if (v->max_fail && o->serial.n < 0)
+	return EXIT_OK;
+}
+
+/* The command line over [deploy]. */
+static int rollout_defaults(const struct dcv_inventory *inv, struct dcv_deploy_opts *o)
+{
+	bool given = o->max_fail.n >= 0;
+
+	if (o->serial.n < 0)
+		o->serial = inv->deploy_serial;
+	if (o->max_fail.n < 0)
+		o->max_fail = inv->deploy_max_fail;
+	if (given && o->serial.n < 0)
 		return usage_error(&dcv_cmd_deploy, "--max-fail needs --serial (or [deploy] serial)");
 	return EXIT_OK;
 }
@@ -176,7 +187,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	o.dry_run = v.dry_run;
 	o.only = v.only;
-	o.serial = o.max_fail = (struct dcv_amount)DCV_AMOUNT_UNSET;
+	if ((rc = rollout_opts(&v, &o)) != EXIT_OK)
+		return rc;
 	pr.json = ctx->json || v.json;
 	pr.diffs = o.dry_run || v.diff;
 	pr.dry_run = o.dry_run;
@@ -186,7 +198,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
-	if ((rc = rollout_opts(ctx, &v, &o)) != EXIT_OK)
+	if ((rc = rollout_defaults(inv, &o)) != EXIT_OK)
 		return rc;
 	struct dcv_host *gw = dcv_inventory_gateway(inv);
 	if (k && gw)
