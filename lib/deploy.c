@@ -778,7 +778,7 @@ static void rolling(struct run *r, const struct dcv_host *gw, bool do_gw)
 		res->gateway_failed = !deploy_gateway(r, gw);
 		failed = res->gateway_failed ? ro.budget + 1 : 0;
 	}
-	if (gw && !r->o->dry_run && !failed)
+	if (gw && r->n_agents && !r->o->dry_run && !failed)
 		share_gateway(r, gw);
 	for (b = 0; b < ro.n_batches && failed <= ro.budget; b++) {
 		r->n_in_batch = 0;
