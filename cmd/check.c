@@ -1,5 +1,6 @@
 /* dcvctl check: the full checklist (design §6), with diagnosis and CI formats. */
 #include "cli.h"
+#include "progress.h"
 
 #include "../lib/buf.h"
 #include "../lib/check.h"
@@ -39,8 +40,14 @@ static const struct dcv_opt opts[] = {
 	CLI_END,
 };
 
+static void print_progress(void *user, const char *host, int done, int total, int failed, bool host_failed)
+{
+	progress_update(user, done, total, failed, 0, 0, host, host_failed);
+}
+
 static int run(struct dcv_ctx *ctx, int argc, char **argv)
 {
+	struct progress pg;
 	struct dcv_inventory *inv;
 	struct cli_args a;
 	struct dcv_check_opts o = { 0 };
@@ -72,7 +79,10 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		o.hold_ms = inv->hold_ms;
 	if (!inv->url && !o.only)
 		out_notice(ctx, "no [endpoint] url in %s: the endpoint.* checks are left out", inv->path);
-	if (ctx->tty && !ctx->quiet && !output && fmt == FMT_TEXT)
+	progress_init(&pg, ctx, "check", inv->n_hosts);
+	o.on_host = print_progress;
+	o.user = &pg;
+	if (!pg.line && ctx->tty && !ctx->quiet && !output && fmt == FMT_TEXT)
 		fprintf(stderr, "checking %d hosts%s...\r", inv->n_hosts, o.hold_ms ? " and holding a WebSocket" : "");
 
 	struct dcv_ssh_pool *pool = ctx_pool(ctx);
@@ -80,7 +90,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	rep.generated_at = (long long)time(NULL);
 	rc = dcv_check_run(inv, pool, &o, &rep, &err);
 	dcv_ssh_pool_free(pool);
-	if (ctx->tty && !ctx->quiet && !output && fmt == FMT_TEXT)
+	progress_end(&pg);
+	if (!pg.line && ctx->tty && !ctx->quiet && !output && fmt == FMT_TEXT)
 		fprintf(stderr, "\033[K");
 	if (rc != DCV_OK) {
 		out_error("%s", err.msg);

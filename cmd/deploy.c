@@ -1,11 +1,13 @@
 /* dcvctl deploy: the runbook's Phase 1 as idempotent steps with rollback (design §7). */
 #include "cli.h"
+#include "progress.h"
 #include "../lib/reach.h"
 
 #include "../lib/buf.h"
 #include "../lib/deploy.h"
 #include "../lib/inventory.h"
 #include "../lib/proxy.h"
+#include "../lib/rollout.h"
 #include "../lib/ssh.h"
 #include "../lib/util.h"
 
@@ -18,13 +20,17 @@
 
 struct vars {
 	bool dry_run, diff, json;
-	const char *only, *proxy;
+	const char *only, *proxy, *serial, *max_fail;
 };
 
 static const struct dcv_opt opts[] = {
 	CLI_BOOL(struct vars, dry_run, 'n', "dry-run", "print the plan and unified diffs; change nothing on any host"),
 	CLI_BOOL(struct vars, diff, 'd', "diff", "print unified diffs of the files as they are changed"),
-	CLI_STRING(struct vars, only, 0, "only", "WHAT", "gateway, agents, or one host name"),
+	CLI_STRING(struct vars, only, 0, "only", "WHAT", "gateway, agents, or host names separated by commas"),
+	CLI_STRING(struct vars, serial, 0, "serial", "N|P%",
+		   "deploy the agents N (or P% of them) at a time, each batch verified before the next"),
+	CLI_STRING(struct vars, max_fail, 0, "max-fail", "P%",
+		   "with --serial: stop before the next batch once more than P% of the agents failed (default 0%)"),
 	CLI_STRING(struct vars, proxy, 0, "proxy", "KIND",
 		   "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy"),
 	CLI_BOOL(struct vars, json, 0, "json", "one JSON document with every step and a summary"),
@@ -34,6 +40,7 @@ static const struct dcv_opt opts[] = {
 struct printer {
 	struct dcv_ctx *ctx;
 	bool json, diffs, dry_run;
+	struct progress progress;
 };
 
 static void print_step(void *user, const struct dcv_step *s)
@@ -47,6 +54,7 @@ static void print_step(void *user, const struct dcv_step *s)
 		return;
 	if (ctx->quiet && s->status != DCV_STEP_FAILED)
 		return;
+	progress_hide(&p->progress);
 	printf("%-10s %-10s %s%-8s%s %6ld ms  %s", s->host, s->name, col(ctx, c),
 	       dcv_step_status_name(s->status), col_end(ctx), s->ms, s->detail);
 	/* the plan says why it would change something */
@@ -56,6 +64,97 @@ static void print_step(void *user, const struct dcv_step *s)
 	if (p->diffs && s->diff)
 		fputs(s->diff, stdout);
 	fflush(stdout);
+	progress_show(&p->progress);
+}
+
+static void print_progress(void *user, const struct dcv_deploy_progress *d)
+{
+	struct printer *p = user;
+
+	progress_update(&p->progress, d->done, d->total, d->failed, d->batch, d->n_batches, d->host, d->host_failed);
+}
+
+/* The options of a rolling deploy as given; unset ones are taken from [deploy] later. */
+static int rollout_opts(const struct vars *v, struct dcv_deploy_opts *o)
+{
+	o->serial = o->max_fail = (struct dcv_amount)DCV_AMOUNT_UNSET;
+	if (v->serial && !dcv_amount_parse_serial(v->serial, &o->serial))
+		return usage_error(&dcv_cmd_deploy, "--serial %s: expected a number of agents (1 or more) or a percentage "
+				   "such as 25%%", v->serial);
+	if (v->max_fail && !dcv_amount_parse_percent(v->max_fail, &o->max_fail))
+		return usage_error(&dcv_cmd_deploy, "--max-fail %s: expected a percentage from 0%% to 100%%", v->max_fail);
+	return EXIT_OK;
+}
+
+/* The command line over [deploy]. */
+static int rollout_defaults(const struct dcv_inventory *inv, struct dcv_deploy_opts *o)
+{
+	bool given = o->max_fail.n >= 0;
+
+	if (o->serial.n < 0)
+		o->serial = inv->deploy_serial;
+	if (o->max_fail.n < 0)
+		o->max_fail = inv->deploy_max_fail;
+	if (given && o->serial.n < 0)
+		return usage_error(&dcv_cmd_deploy, "--max-fail needs --serial (or [deploy] serial)");
+	return EXIT_OK;
+}
+
+/* "dcvctl deploy --only a,b --serial 2 --max-fail 0%": what runs the rest of a stopped rollout. */
+static char *resume_command(const struct dcv_deploy_result *res, const struct dcv_deploy_opts *o)
+{
+	struct dcv_buf b = DCV_BUF_INIT;
+	char n1[16], n2[16];
+
+	dcv_buf_adds(&b, "dcvctl deploy --only ");
+	for (int i = 0; i < res->n_untouched; i++)
+		dcv_buf_addf(&b, "%s%s", i ? "," : "", res->untouched[i]);
+	dcv_buf_addf(&b, " --serial %s", dcv_amount_str(&o->serial, n1, sizeof(n1)));
+	if (o->max_fail.n >= 0)
+		dcv_buf_addf(&b, " --max-fail %s", dcv_amount_str(&o->max_fail, n2, sizeof(n2)));
+	return dcv_buf_detach(&b);
+}
+
+static struct json_object *rollout_json(const struct dcv_deploy_result *res, const struct dcv_deploy_opts *o)
+{
+	struct json_object *j = json_object_new_object(), *left = json_object_new_array();
+	char n[16];
+
+	json_object_object_add(j, "serial", json_object_new_string(dcv_amount_str(&o->serial, n, sizeof(n))));
+	json_object_object_add(j, "batches", json_object_new_int(res->batches));
+	json_object_object_add(j, "budget", json_object_new_int(res->budget));
+	json_object_object_add(j, "stopped", json_object_new_boolean(res->stopped));
+	for (int i = 0; i < res->n_untouched; i++)
+		json_object_array_add(left, json_object_new_string(res->untouched[i]));
+	json_object_object_add(j, "untouched", left);
+	if (res->n_untouched) {
+		char *cmd = resume_command(res, o);
+		json_object_object_add(j, "resume", json_object_new_string(cmd));
+		free(cmd);
+	}
+	return j;
+}
+
+static void rollout_text(struct dcv_ctx *ctx, const struct dcv_deploy_result *res, const struct dcv_deploy_opts *o)
+{
+	struct dcv_amount zero = { 0, true };
+	char *cmd, n[16];
+
+	if (!res->stopped)
+		return;
+	if (res->gateway_failed)
+		printf("%sstopped before the agents: the gateway failed, so the previous path keeps serving%s\n",
+		       col(ctx, "red"), col_end(ctx));
+	else
+		printf("%sstopped: %d of %d hosts failed, more than --max-fail %s allows (%d agent%s)%s\n", col(ctx, "red"),
+	       res->hosts_failed, res->hosts, dcv_amount_str(o->max_fail.n >= 0 ? &o->max_fail : &zero, n, sizeof(n)),
+	       res->budget, res->budget == 1 ? "" : "s", col_end(ctx));
+	printf("left untouched:");
+	for (int i = 0; i < res->n_untouched; i++)
+		printf("%s %s", i ? "," : "", res->untouched[i]);
+	cmd = resume_command(res, o);
+	printf("\nresume with: %s\n", cmd);
+	free(cmd);
 }
 
 static char *owner_string(void)
@@ -88,6 +187,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	o.dry_run = v.dry_run;
 	o.only = v.only;
+	if ((rc = rollout_opts(&v, &o)) != EXIT_OK)
+		return rc;
 	pr.json = ctx->json || v.json;
 	pr.diffs = o.dry_run || v.diff;
 	pr.dry_run = o.dry_run;
@@ -97,6 +198,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
+	if ((rc = rollout_defaults(inv, &o)) != EXIT_OK)
+		return rc;
 	struct dcv_host *gw = dcv_inventory_gateway(inv);
 	if (k && gw)
 		gw->proxy = k->id; /* this run only: the inventory file is not rewritten */
@@ -105,10 +208,13 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_ssh_pool *pool = ctx_pool(ctx);
 	o.owner = owner;
 	o.on_step = print_step;
+	o.on_progress = print_progress;
 	o.user = &pr;
+	progress_init(&pr.progress, ctx, "deploy", inv->n_hosts);
 	if (!pr.json && o.dry_run && !ctx->quiet)
 		printf("%sdry run: nothing is changed on any host%s\n", col(ctx, "bold"), col_end(ctx));
 	rc = dcv_deploy(inv, pool, &o, &res, &err);
+	progress_end(&pr.progress);
 	dcv_ssh_pool_free(pool);
 	free(owner);
 	if (rc != DCV_OK) {
@@ -134,6 +240,9 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 			json_object_object_add(j, "step", json_object_new_string(s->name));
 			json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
 			json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
+			json_object_object_add(j, "started_ms", json_object_new_int64(s->started_ms));
+			if (s->batch)
+				json_object_object_add(j, "batch", json_object_new_int(s->batch));
 			json_object_object_add(j, "detail", json_object_new_string(s->detail));
 			if (s->reason)
 				json_object_object_add(j, "reason", json_object_new_string(s->reason));
@@ -147,6 +256,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		json_object_object_add(sum, "failed", json_object_new_int(res.failed));
 		json_object_object_add(sum, "skipped", json_object_new_int(res.skipped));
 		json_object_object_add(sum, "unreachable", json_object_new_int(res.unreachable));
+		if (o.serial.n > 0)
+			json_object_object_add(sum, "rollout", rollout_json(&res, &o));
 		json_object_object_add(root, "summary", sum);
 		out_json(root);
 	} else if (!ctx->quiet || res.failed) {
@@ -154,6 +265,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		if (res.skipped)
 			printf(", %d skipped", res.skipped);
 		printf("%s in %.2f s%s\n", o.dry_run ? " (dry run)" : "", ms / 1000.0, col_end(ctx));
+		rollout_text(ctx, &res, &o);
 	}
 	/* every agent waits for the gateway: losing it reached nothing, whatever the agents said */
 	struct dcv_reach reach = { res.hosts, lost_gw ? res.hosts : res.unreachable, res.failed };
@@ -165,7 +277,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 const struct dcv_cmd dcv_cmd_deploy = {
 	.name = "deploy",
 	.summary = "deploy the bypass with nginx or HAProxy (runbook Phase 1, Phase 2): idempotent, with rollback",
-	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--proxy nginx|haproxy] [--json]",
+	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] "
+		 "[--proxy nginx|haproxy] [--json]",
 	.help = "Gateway first, for the inventory's proxy kind (or --proxy): install the proxy if\n"
 		"missing, require the certificate and key, build the files the kind derives on the\n"
 		"gateway (HAProxy: the combined cert+key PEM, mode 600, and stats credentials\n"
@@ -178,6 +291,12 @@ const struct dcv_cmd dcv_cmd_deploy = {
 		"auth-token-verifier removed), restart dcvserver only if dcv.conf changed, create the\n"
 		"session if missing. A second run changes nothing. A remote lock refuses two deploys\n"
 		"on one host. Secrets never appear in diffs or messages.\n"
+		"Service restarts, package installs and session creation run at most [ssh] parallel\n"
+		"(16) at a time across hosts. --serial N|P% (or [deploy] serial) rolls the agents out\n"
+		"in batches after the gateway, backups after the primaries, each batch verified (its\n"
+		"sessions present, its dcvserver answering from the gateway) before the next; once more\n"
+		"than --max-fail P% (default 0%) of the agents failed it stops, naming the agents left\n"
+		"untouched and the --only that resumes.\n"
 		"Exit: 0 all steps ok or changed, 1 a step failed (rolled back), 4 the gateway or\n"
 		"every host could not be reached or the connection was lost.\n",
 	.opts = opts,

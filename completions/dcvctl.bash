@@ -25,7 +25,7 @@ _dcvctl_opts()
 	'config diff')   echo '--json' ;;
 	'config lint')   echo '--json' ;;
 	'config render') echo '-a=AGENT --agent=AGENT' ;;
-	deploy)          echo '-n --dry-run -d --diff --only=WHAT --proxy=KIND --json' ;;
+	deploy)          echo '-n --dry-run -d --diff --only=WHAT --serial=N --max-fail=PCT --proxy=KIND --json' ;;
 	exec)            echo '-i --stdin -s --sudo -t=DUR --timeout=DUR' ;;
 	hosts)           echo '-p --probe --json' ;;
 	logs)            echo '-f --follow --since=DUR --grep=RE --errors -n=N --lines=N --json' ;;

@@ -34,7 +34,7 @@ set -g __dcvctl_valued global:-c global:--config global:--color \
     check:-f check:--format check:-o check:--output check:--only check:--skip check:--hold \
     check:--interval \
     'config render:-a' 'config render:--agent' \
-    deploy:--only deploy:--proxy \
+    deploy:--only deploy:--serial deploy:--max-fail deploy:--proxy \
     exec:-t exec:--timeout \
     logs:--since logs:--grep logs:-n logs:--lines \
     'probe http:--via' 'probe http:--connect-to' 'probe http:--timeout' \
@@ -250,10 +250,12 @@ complete -c dcvctl -n '__dcvctl_arg config lint 1+' -F
 complete -c dcvctl -n '__dcvctl_using config render' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'the agent whose dcv.conf to render (default: the first)'
 complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx haproxy dcv' -d kind
 
-# deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--proxy nginx|haproxy] [--json]
+# deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] [--proxy nginx|haproxy] [--json]
 complete -c dcvctl -n '__dcvctl_using deploy' -s n -l dry-run -d 'print the plan and unified diffs; change nothing on any host'
 complete -c dcvctl -n '__dcvctl_using deploy' -s d -l diff -d 'print unified diffs of the files as they are changed'
-complete -c dcvctl -n '__dcvctl_using deploy' -l only -x -a 'gateway agents (__dcvctl_hosts agent)' -d 'gateway, agents, or one host name'
+complete -c dcvctl -n '__dcvctl_using deploy' -l only -x -a 'gateway agents (__dcvctl_hosts agent)' -d 'gateway, agents, or host names separated by commas'
+complete -c dcvctl -n '__dcvctl_using deploy' -l serial -x -d 'deploy the agents N (or P% of them) at a time, each batch verified before the next'
+complete -c dcvctl -n '__dcvctl_using deploy' -l max-fail -x -d 'with --serial: stop before the next batch once more than P% of the agents failed (default 0%)'
 complete -c dcvctl -n '__dcvctl_using deploy' -l proxy -x -a 'nginx haproxy' -d 'deploy this proxy kind (nginx or haproxy) instead of the inventory\'s proxy'
 complete -c dcvctl -n '__dcvctl_using deploy' -l json -d 'one JSON document with every step and a summary'
 

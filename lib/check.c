@@ -22,6 +22,7 @@
 #include "tls.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1092,7 +1093,23 @@ enum { TASK_ENDPOINT = -1, TASK_AWS = -2 };
 struct tasks {
 	struct run *r;
 	struct task *v;
+	pthread_mutex_t lock; /* the progress counts */
+	int hosts, done, failed;
 };
+
+static void host_done(struct tasks *t, int idx)
+{
+	const struct dcv_check_host *out = &t->r->in->hosts[idx];
+	bool failed = (out->ssh.run && out->ssh.rc != DCV_OK) || (out->facts.run && out->facts.rc != DCV_OK);
+
+	if (!t->r->o->on_host)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->done++;
+	t->failed += failed;
+	t->r->o->on_host(t->r->o->user, t->r->inv->hosts[idx]->name, t->done, t->hosts, t->failed, failed);
+	pthread_mutex_unlock(&t->lock);
+}
 
 static void task_main(void *user, int i)
 {
@@ -1110,6 +1127,8 @@ static void task_main(void *user, int i)
 		gather_gateway(t->r, k->index);
 	else if (k->h->role == DCV_ROLE_AGENT)
 		gather_agent(t->r, k->index);
+	if (k->h)
+		host_done(t, k->index);
 }
 
 int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
@@ -1117,7 +1136,7 @@ int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 {
 	struct dcv_check_input in;
 	struct run r = { 0 };
-	struct tasks t = { &r, NULL };
+	struct tasks t = { &r, NULL, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
 	int n = 0;
 	long long t0 = dcv_now_ms();
 
@@ -1137,6 +1156,7 @@ int dcv_check_run(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 		if (h->role == DCV_ROLE_BASTION || h->role == DCV_ROLE_GATEWAY || h->role == DCV_ROLE_AGENT)
 			t.v[n++] = (struct task){ h, i };
 	}
+	t.hosts = n;
 	if (inv->url)
 		t.v[n++] = (struct task){ NULL, TASK_ENDPOINT };
 	char port[16];

@@ -22,6 +22,10 @@ struct dcv_check_opts {
 	long probe_timeout_ms; /* HTTP/TLS/WS probes (default 10 s) */
 	bool aws;          /* --aws: the aws.* rows even without an [aws] section, and a missing
 			    * CLI or credentials is an error, not a skip */
+	/* called as each host's gathering ends (serialised), for progress; failed: SSH or its facts
+	 * failed. NULL: none. */
+	void (*on_host)(void *user, const char *host, int done, int total, int failed, bool host_failed);
+	void *user;
 };
 
 /* Fill `rep` with every selected check and the diagnosis. Failures are results; returns

@@ -1,5 +1,6 @@
 /* The deploy of the bypass (nginx or HAProxy): gateway first, so a failure there leaves the
- * previous path serving and the agents untouched; then the agents in parallel. Each host's
+ * previous path serving and the agents untouched; then the agents in parallel, or in batches
+ * that are each verified before the next (a rolling deploy, lib/rollout.h). Each host's
  * facts are read once, lib/plan decides every step from them, and this file carries the plan
  * out (or, in a dry run, only reports it): the transactions, the rollback and the lock. */
 #include "deploy.h"
@@ -10,6 +11,7 @@
 #include "facts.h"
 #include "inventory.h"
 #include "plan.h"
+#include "probe.h"
 #include "proxy.h"
 #include "remote.h"
 #include "ssh.h"
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 struct run {
 	const struct dcv_inventory *inv;
@@ -34,6 +37,16 @@ struct run {
 	pthread_cond_t gate_cond;
 	int gate; /* 0 gateway running, 1 gateway ok, -1 gateway failed */
 	bool with_gw; /* task 0 is the gateway */
+	long long t_start;
+	bool *agent_failed; /* per agents[] */
+	int *batch_of;      /* per agents[]: the batch from 1 */
+	int n_batches;      /* 0 when not rolling */
+	int batch;          /* the batch under way */
+	int *in_batch;      /* rolling: agents[] indexes of the batch under way */
+	int n_in_batch;
+	struct dcv_ssh *gw_conn; /* rolling: the gateway's shared connection to verify through, or NULL */
+	char gw_err[256];        /* why gw_conn is NULL */
+	int done;                /* hosts finished (under res->lock) */
 };
 
 /* One host's run: its connection, lock and the time the current step began. */
@@ -45,6 +58,8 @@ struct hostrun {
 	long long t0;
 	const char *reason; /* the plan step being applied: its reason goes with the step's report */
 	bool lost; /* transport failed: the host counts as unreachable */
+	bool failed; /* a step failed */
+	int batch;
 };
 
 const char *dcv_step_status_name(enum dcv_step_status s)
@@ -85,8 +100,12 @@ static enum dcv_step_status step_end(struct hostrun *hr, const char *name, enum 
 	s.diff = diff;
 	s.reason = hr->reason ? xstrdup(hr->reason) : NULL;
 	s.err_code = err_code;
+	s.started_ms = (long)(hr->t0 - hr->run->t_start);
+	s.batch = hr->batch;
 	if (dcv_err_is_transport(err_code))
 		hr->lost = true;
+	if (st == DCV_STEP_FAILED)
+		hr->failed = true;
 	pthread_mutex_lock(&res->lock);
 	res->steps = xrealloc(res->steps, sizeof(*res->steps) * (size_t)(res->n + 1));
 	res->steps[res->n++] = s;
@@ -129,15 +148,30 @@ static bool host_open(struct hostrun *hr)
 	return true;
 }
 
+static void progress(struct run *r, const char *host, bool failed)
+{
+	struct dcv_deploy_progress p = { r->done, r->res->hosts, r->res->hosts_failed,
+					 r->batch, r->n_batches, host, failed };
+
+	if (r->o->on_progress)
+		r->o->on_progress(r->o->user, &p);
+}
+
+/* The host is finished: counted, and reported as progress. */
 static void host_close(struct hostrun *hr)
 {
-	if (hr->lost) {
-		pthread_mutex_lock(&hr->run->res->lock);
-		hr->run->res->unreachable++;
-		pthread_mutex_unlock(&hr->run->res->lock);
-	}
+	struct dcv_deploy_result *res = hr->run->res;
+
 	dcv_remote_unlock(hr->lock);
 	hr->lock = NULL;
+	pthread_mutex_lock(&res->lock);
+	if (hr->lost)
+		res->unreachable++;
+	if (hr->failed)
+		res->hosts_failed++;
+	hr->run->done++;
+	progress(hr->run, hr->h->name, hr->failed);
+	pthread_mutex_unlock(&res->lock);
 }
 
 /* ------------------------------------------------------------------ host actions */
@@ -478,6 +512,16 @@ static bool do_session(struct apply *a, const struct dcv_plan_step *s)
 	return true;
 }
 
+/* The work that loads a host for seconds (systemd jobs, package managers, dcv create-session):
+ * bounded across hosts by the pool, so a 200-agent deploy does not time itself out. */
+static bool heavy(enum dcv_plan_op op)
+{
+	return op == DCV_OP_PACKAGE || op == DCV_OP_STOP || op == DCV_OP_SERVICE || op == DCV_OP_RESTART ||
+	       op == DCV_OP_SESSION;
+}
+
+static bool apply_op(struct apply *a, const struct dcv_plan_step *s);
+
 /* One step: reported as planned when nothing is to be done or in a dry run, else carried out.
  * false stops the host's run. */
 static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
@@ -491,6 +535,18 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 		step_end(hr, s->name, s->change ? DCV_STEP_CHANGED : DCV_STEP_OK, 0, diff_copy(s), "%s", s->detail);
 		return true;
 	}
+	if (heavy(s->op)) {
+		bool ok;
+		dcv_ssh_slot_acquire(hr->run->pool, hr->h, s->name);
+		ok = apply_op(a, s);
+		dcv_ssh_slot_release(hr->run->pool);
+		return ok;
+	}
+	return apply_op(a, s);
+}
+
+static bool apply_op(struct apply *a, const struct dcv_plan_step *s)
+{
 	switch (s->op) {
 	case DCV_OP_PACKAGE: return do_package(a, s);
 	case DCV_OP_SECRET: return do_secret(a, s);
@@ -557,9 +613,64 @@ out:
 	return ok;
 }
 
-static void deploy_agent(struct run *r, const struct dcv_host *h)
+/* A rolling deploy moves on only from a batch that serves: the agent's session is there as
+ * configured and its dcvserver answers GET from the gateway's vantage point (check's
+ * gateway-to-agent hop, through a tunnel on the gateway's connection). */
+static void verify_agent(struct hostrun *hr)
 {
-	struct hostrun hr = { .run = r, .h = h };
+	struct run *r = hr->run;
+	const struct dcv_host *h = hr->h;
+	struct dcv_sessions list = { 0 };
+	struct dcv_session_ensure want;
+	struct dcv_probe_opts po = DCV_PROBE_OPTS_INIT;
+	struct dcv_http_result http;
+	struct dcv_err e = DCV_ERR_INIT;
+	char url[512];
+	int fd = -1, rc;
+
+	step_begin(hr);
+	if (dcv_agent_sessions(hr->c, h, &list, &e) != DCV_OK) {
+		failed_err(hr, "verify", &e);
+		return;
+	}
+	dcv_session_ensure_plan(h, &list, &want);
+	dcv_sessions_release(&list);
+	if (want.action != DCV_SESSION_NONE) {
+		step_end(hr, "verify", DCV_STEP_FAILED, 0, NULL, "session '%s' is not there as configured: %s",
+			 h->session, want.reason);
+		return;
+	}
+	if (!dcv_inventory_gateway(r->inv)) {
+		step_end(hr, "verify", DCV_STEP_OK, 0, NULL, "session '%s' present", h->session);
+		return;
+	}
+	if (!r->gw_conn) {
+		step_end(hr, "verify", DCV_STEP_FAILED, DCV_E_CONNECT, NULL, "cannot verify from the gateway: %s",
+			 r->gw_err);
+		return;
+	}
+	snprintf(url, sizeof(url), strchr(h->address, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", h->address,
+		 h->port, h->web_url_path);
+	rc = dcv_ssh_tunnel(r->gw_conn, h->address, h->port, &fd, &e);
+	if (rc == DCV_OK) {
+		po.via_fd = fd;
+		rc = dcv_probe_http(url, &po, &http, &e);
+		close(fd);
+	}
+	if (rc != DCV_OK)
+		step_end(hr, "verify", DCV_STEP_FAILED, 0, NULL, "GET %s from the gateway: %s", url, e.msg);
+	else if (http.status != 200)
+		step_end(hr, "verify", DCV_STEP_FAILED, 0, NULL, "GET %s from the gateway: %ld (expected 200)", url,
+			 http.status);
+	else
+		step_end(hr, "verify", DCV_STEP_OK, 0, NULL, "session '%s' present, GET %s from the gateway: 200",
+			 h->session, url);
+}
+
+static void deploy_agent(struct run *r, int i)
+{
+	const struct dcv_host *h = r->agents[i];
+	struct hostrun hr = { .run = r, .h = h, .batch = r->batch_of[i] };
 	struct dcv_agent_facts st;
 	struct dcv_plan p = { 0 };
 	struct dcv_err e = DCV_ERR_INIT;
@@ -583,8 +694,10 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 		goto out;
 	}
 	dcv_plan_agent(h, &st, &p);
-	apply_plan(&hr, &p, NULL);
+	if (apply_plan(&hr, &p, NULL) && r->n_batches && !r->o->dry_run)
+		verify_agent(&hr);
 out:
+	r->agent_failed[i] = hr.failed;
 	dcv_plan_release(&p);
 	dcv_agent_facts_release(&st);
 	host_close(&hr);
@@ -605,7 +718,114 @@ static void worker(void *user, int i)
 	if (r->with_gw && i == 0)
 		open_gate(r, deploy_gateway(r, dcv_inventory_gateway(r->inv)));
 	else
-		deploy_agent(r, r->agents[r->with_gw ? i - 1 : i]);
+		deploy_agent(r, r->with_gw ? i - 1 : i);
+}
+
+static void batch_worker(void *user, int i)
+{
+	struct run *r = user;
+	deploy_agent(r, r->in_batch[i]);
+}
+
+static void batch_begins(struct run *r, int batch)
+{
+	pthread_mutex_lock(&r->res->lock);
+	r->batch = batch;
+	progress(r, NULL, false);
+	pthread_mutex_unlock(&r->res->lock);
+}
+
+static void leave_untouched(struct run *r, const struct dcv_host *h)
+{
+	struct dcv_deploy_result *res = r->res;
+
+	res->untouched = xrealloc(res->untouched, sizeof(*res->untouched) * (size_t)(res->n_untouched + 1));
+	res->untouched[res->n_untouched++] = xstrdup(h->name);
+}
+
+/* The gateway's connection, shared so every agent of a batch can be verified through it at once;
+ * when it cannot be had, each verification says why. */
+static void share_gateway(struct run *r, const struct dcv_host *gw)
+{
+	struct dcv_err e = DCV_ERR_INIT;
+
+	if (dcv_ssh_connect(r->pool, gw, &r->gw_conn, &e) != DCV_OK || dcv_ssh_share(r->gw_conn, &e) != DCV_OK) {
+		r->gw_conn = NULL;
+		snprintf(r->gw_err, sizeof(r->gw_err), "%s", e.msg);
+	}
+}
+
+/* Gateway first; then batch after batch, stopping ahead of the next one once more agents
+ * failed than the budget tolerates. */
+static void rolling(struct run *r, const struct dcv_host *gw, bool do_gw)
+{
+	struct dcv_deploy_result *res = r->res;
+	struct dcv_rollout ro;
+	bool *backup = xcalloc((size_t)r->n_agents + 1, sizeof(*backup));
+	int failed = 0, b;
+
+	for (int i = 0; i < r->n_agents; i++)
+		backup[i] = r->agents[i]->backup;
+	dcv_rollout_plan(backup, r->n_agents, &r->o->serial, &r->o->max_fail, &ro);
+	free(backup);
+	res->batches = r->n_batches = ro.n_batches;
+	res->budget = ro.budget;
+	for (int i = 0; i < r->n_agents; i++)
+		r->batch_of[i] = ro.batch[i] + 1;
+	r->in_batch = xcalloc((size_t)r->n_agents + 1, sizeof(*r->in_batch));
+	if (do_gw) {
+		batch_begins(r, 0);
+		res->gateway_failed = !deploy_gateway(r, gw);
+		failed = res->gateway_failed ? ro.budget + 1 : 0;
+	}
+	if (gw && r->n_agents && !r->o->dry_run && !failed)
+		share_gateway(r, gw);
+	for (b = 0; b < ro.n_batches && failed <= ro.budget; b++) {
+		r->n_in_batch = 0;
+		for (int i = 0; i < r->n_agents; i++)
+			if (ro.batch[i] == b)
+				r->in_batch[r->n_in_batch++] = i;
+		batch_begins(r, b + 1);
+		dcv_parallel(r->n_in_batch, r->n_in_batch, batch_worker, r);
+		for (int k = 0; k < r->n_in_batch; k++)
+			failed += r->agent_failed[r->in_batch[k]];
+	}
+	res->stopped = b < ro.n_batches;
+	for (int i = 0; i < r->n_agents; i++)
+		if (ro.batch[i] >= b)
+			leave_untouched(r, r->agents[i]);
+	free(r->in_batch);
+	dcv_rollout_release(&ro);
+}
+
+/* Is `name` one of the comma-separated words of `only`? */
+static bool only_has(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *w = only; w; w = strchr(w, ',') ? strchr(w, ',') + 1 : NULL)
+		if (strncmp(w, name, n) == 0 && (w[n] == ',' || w[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* Every word of --only names the gateway, the agents or one of them. */
+static int check_only(const struct dcv_inventory *inv, const char *only, struct dcv_err *err)
+{
+	for (const char *w = only; w; w = strchr(w, ',') ? strchr(w, ',') + 1 : NULL) {
+		char word[128];
+		const struct dcv_host *h;
+
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(w, ","), w);
+		if (strcmp(word, "gateway") == 0 || strcmp(word, "agents") == 0)
+			continue;
+		h = word[0] ? dcv_inventory_host(inv, word) : NULL;
+		if (!h || (h->role != DCV_ROLE_GATEWAY && h->role != DCV_ROLE_AGENT))
+			return dcv_err_set(err, DCV_E_USAGE,
+					   "--only %s: expected 'gateway', 'agents' or agent names, separated by commas",
+					   only);
+	}
+	return DCV_OK;
 }
 
 int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
@@ -615,38 +835,46 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	const char *only = opts->only;
 	struct run r = { inv, pool, opts, res, NULL, 0 };
 	bool do_gw;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_init(&res->lock, NULL);
 	if (gw && !dcv_proxy_kind(gw->proxy))
 		return dcv_err_set(err, DCV_E_CONFIG, "%s: proxy = %s: this dcvctl does not deploy it yet",
 				   inv->path, dcv_proxy_name(gw->proxy));
-	if (only && strcmp(only, "gateway") != 0 && strcmp(only, "agents") != 0) {
-		const struct dcv_host *h = dcv_inventory_host(inv, only);
-		if (!h || (h->role != DCV_ROLE_GATEWAY && h->role != DCV_ROLE_AGENT))
-			return dcv_err_set(err, DCV_E_USAGE,
-					   "--only %s: expected 'gateway', 'agents' or an agent name", only);
-	}
-	if (!gw && (!only || strcmp(only, "gateway") == 0))
+	if (only && (rc = check_only(inv, only, err)) != DCV_OK)
+		return rc;
+	if (!gw && (!only || only_has(only, "gateway")))
 		return dcv_err_set(err, DCV_E_CONFIG, "%s: no [gateway] to deploy", inv->path);
-	do_gw = gw && (!only || strcmp(only, "gateway") == 0 || strcmp(only, gw->name) == 0);
+	do_gw = gw && (!only || only_has(only, "gateway") || only_has(only, gw->name));
 
+	r.t_start = dcv_now_ms();
 	r.agents = xcalloc((size_t)inv->n_hosts, sizeof(*r.agents));
+	r.agent_failed = xcalloc((size_t)inv->n_hosts, sizeof(*r.agent_failed));
+	r.batch_of = xcalloc((size_t)inv->n_hosts, sizeof(*r.batch_of));
 	for (int i = 0; i < inv->n_hosts; i++) {
 		const struct dcv_host *h = inv->hosts[i];
-		if (h->role == DCV_ROLE_AGENT &&
-		    (!only || strcmp(only, "agents") == 0 || strcmp(only, h->name) == 0))
+		if (h->role == DCV_ROLE_AGENT && (!only || only_has(only, "agents") || only_has(only, h->name))) {
+			r.batch_of[r.n_agents] = 1;
 			r.agents[r.n_agents++] = h;
+		}
 	}
 	res->hosts = (do_gw ? 1 : 0) + r.n_agents;
 	pthread_mutex_init(&r.gate_lock, NULL);
 	pthread_cond_init(&r.gate_cond, NULL);
 	r.gate = do_gw ? 0 : 1;
 	r.with_gw = do_gw;
-	dcv_parallel(res->hosts, res->hosts, worker, &r);
+	if (opts->serial.n > 0) {
+		r.gate = 1; /* the gateway is done before any agent starts */
+		rolling(&r, gw, do_gw);
+	} else {
+		dcv_parallel(res->hosts, res->hosts, worker, &r);
+	}
 	pthread_mutex_destroy(&r.gate_lock);
 	pthread_cond_destroy(&r.gate_cond);
 	free(r.agents);
+	free(r.agent_failed);
+	free(r.batch_of);
 	return DCV_OK;
 }
 
@@ -658,6 +886,9 @@ void dcv_deploy_result_release(struct dcv_deploy_result *res)
 		free(res->steps[i].reason);
 	}
 	free(res->steps);
+	for (int i = 0; i < res->n_untouched; i++)
+		free(res->untouched[i]);
+	free(res->untouched);
 	pthread_mutex_destroy(&res->lock);
 	memset(res, 0, sizeof(*res));
 }

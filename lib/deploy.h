@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "rollout.h"
+
 struct dcv_err;
 struct dcv_inventory;
 struct dcv_ssh_pool;
@@ -20,15 +22,32 @@ struct dcv_step {
 	char *diff;   /* unified diff for file steps that change, else NULL */
 	char *reason; /* why the plan changes this (lib/plan.h); NULL when it does not */
 	int err_code; /* for failed steps: the lib error (DCV_E_LOST...) or 0 for a result */
+	long started_ms; /* when the step began, from the start of the run */
+	int batch;       /* agents: their batch, from 1; 0 for the gateway */
 };
 
 typedef void (*dcv_step_fn)(void *user, const struct dcv_step *step);
 
+/* Where the run is, each time a host finishes or a batch begins (cmd/ draws progress from it). */
+struct dcv_deploy_progress {
+	int done, total;      /* hosts finished, hosts the run needs */
+	int failed;           /* hosts finished with a failed step */
+	int batch, n_batches; /* the batch under way from 1 (0: the gateway) and how many there are */
+	const char *host;     /* the host that just finished; NULL when a batch begins */
+	bool host_failed;
+};
+
+typedef void (*dcv_progress_fn)(void *user, const struct dcv_deploy_progress *p);
+
 struct dcv_deploy_opts {
 	bool dry_run;
-	const char *only;  /* NULL, "gateway", "agents" or a host name */
+	const char *only;  /* NULL, or a comma list of "gateway", "agents" and host names */
 	const char *owner; /* who runs this, recorded with the remote lock */
+	/* serial set: a rolling deploy, agents in batches (lib/rollout.h), each verified before the
+	 * next, stopping once more than max_fail of them failed */
+	struct dcv_amount serial, max_fail;
 	dcv_step_fn on_step; /* called as each step ends (from several threads, serialised) */
+	dcv_progress_fn on_progress; /* called as hosts finish (serialised with on_step), or NULL */
 	void *user;
 };
 
@@ -38,11 +57,18 @@ struct dcv_deploy_result {
 	int ok, changed, failed, skipped;
 	int unreachable; /* hosts that could not be reached or whose connection was lost */
 	int hosts;       /* hosts the run needed */
+	int hosts_failed; /* of those, hosts with a failed step */
+	/* rolling deploy */
+	int batches, budget; /* batches planned; failed agents tolerated */
+	bool stopped;        /* the budget was spent (or the gateway failed) before every batch ran */
+	bool gateway_failed; /* rolling: so no agent was touched */
+	char **untouched;    /* agents left as they were, in inventory order */
+	int n_untouched;
 	pthread_mutex_t lock;
 };
 
 /* Plan each host from its facts (lib/plan.h), then apply the plan, or with dry_run only report it. Returns DCV_E_CONFIG when the inventory cannot be
- * deployed (no gateway, unsupported proxy, unknown --only); step failures are results. */
+ * deployed (no gateway, unsupported proxy), DCV_E_USAGE for an unknown --only name; step failures are results. */
 int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	       const struct dcv_deploy_opts *opts, struct dcv_deploy_result *res,
 	       struct dcv_err *err);

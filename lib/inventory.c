@@ -24,11 +24,12 @@ enum sect {
 	S_BROKER = 1 << 5,
 	S_CHECK = 1 << 6,
 	S_AWS = 1 << 7,
+	S_DEPLOY = 1 << 8,
 };
 #define S_HOSTS (S_BASTION | S_GATEWAY | S_AGENT)
 
 const char *const dcv_inventory_sections[] = {
-	"endpoint", "ssh", "bastion", "gateway", "agent", "broker", "check", "aws", NULL,
+	"endpoint", "ssh", "bastion", "gateway", "agent", "broker", "check", "aws", "deploy", NULL,
 };
 
 struct parser {
@@ -487,6 +488,20 @@ static int k_cert_warn_days(struct parser *p, const char *key, const char *v)
 	return 1;
 }
 
+static int k_serial(struct parser *p, const char *key, const char *v)
+{
+	if (!dcv_amount_parse_serial(v, &p->inv->deploy_serial))
+		return bad_value(p, key, v, "a number of agents per batch, or a percentage such as 25%");
+	return 1;
+}
+
+static int k_max_fail(struct parser *p, const char *key, const char *v)
+{
+	if (!dcv_amount_parse_percent(v, &p->inv->deploy_max_fail))
+		return bad_value(p, key, v, "a percentage of the agents from 0% to 100%");
+	return 1;
+}
+
 static int k_hold(struct parser *p, const char *key, const char *v)
 {
 	return k_duration(p, key, v, &p->inv->hold_ms, 0);
@@ -642,6 +657,9 @@ static const struct keydef keys[] = {
 	{ "hold", S_CHECK, false, k_hold },
 	{ "http-expect", S_CHECK, false, k_http_expect },
 
+	{ "serial", S_DEPLOY, false, k_serial },
+	{ "max-fail", S_DEPLOY, false, k_max_fail },
+
 	{ "region", S_AWS, false, k_aws_region },
 	{ "profile", S_AWS, false, k_aws_profile },
 	{ "vpc-endpoint-id", S_AWS, false, k_aws_vpce },
@@ -703,9 +721,9 @@ static bool valid_host_name(const char *s)
 static void begin_section(struct parser *p, const char *raw)
 {
 	static const char *names[] = { "endpoint", "ssh", "bastion", "gateway", "agent",
-				       "broker", "check", "aws" };
+				       "broker", "check", "aws", "deploy" };
 	static const enum sect kinds[] = { S_ENDPOINT, S_SSH, S_BASTION, S_GATEWAY,
-					   S_AGENT, S_BROKER, S_CHECK, S_AWS };
+					   S_AGENT, S_BROKER, S_CHECK, S_AWS, S_DEPLOY };
 	char word[128], arg[128];
 	int n;
 
@@ -1076,6 +1094,8 @@ int dcv_inventory_parse(FILE *f, const char *name, const char *home, struct dcv_
 	inv->ssh.parallel = -1;
 	inv->ssh.sudo = -1;
 	inv->cert_warn_days = -1;
+	inv->deploy_serial = (struct dcv_amount)DCV_AMOUNT_UNSET;
+	inv->deploy_max_fail = (struct dcv_amount)DCV_AMOUNT_UNSET;
 	p.name = name;
 	p.home = home;
 	p.f = f;

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "rollout.h"
+
 struct dcv_err;
 
 enum dcv_role {
@@ -104,6 +106,9 @@ struct dcv_inventory {
 	long hold_ms;
 	int http_expect[16];
 	int n_http_expect;
+	/* [deploy]: a rolling deploy's batch size and failure budget (unset: n < 0) */
+	struct dcv_amount deploy_serial;
+	struct dcv_amount deploy_max_fail;
 };
 
 /* Parse `path`; `home` expands a leading `~/` in path values. On error returns DCV_E_CONFIG

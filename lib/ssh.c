@@ -31,15 +31,23 @@ struct dcv_ssh {
 	struct relay *relay; /* set once the session is owned by a relay thread */
 };
 
+/* A counting semaphore: `free` slots left. */
+struct sem {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int free;
+};
+
 struct dcv_ssh_pool {
 	const struct dcv_inventory *inv;
 	struct dcv_ssh_pool_opts opts;
 	struct dcv_ssh *conns; /* one per inventory host */
 	pthread_mutex_t lock;  /* known_hosts writes, relay list */
 	/* bound on handshakes in flight (design §6: a fleet must not trip MaxStartups) */
-	pthread_mutex_t sem_lock;
-	pthread_cond_t sem_cond;
-	int sem_free;
+	struct sem handshakes;
+	/* bound on heavy remote work (restarts, installs, sessions): 200 dcvserver restarts at
+	 * once time out on a small machine (issue 12) */
+	struct sem heavy;
 	struct relay **relays; /* creation order; freed in reverse */
 	int n_relays;
 };
@@ -52,6 +60,20 @@ static void init_libssh(void)
 }
 
 /* ------------------------------------------------------------------ pool */
+
+static void sem_init_n(struct sem *s, int n)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->free = n;
+}
+
+static void sem_destroy(struct sem *s)
+{
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+}
+
 
 struct dcv_ssh_pool *dcv_ssh_pool_new(const struct dcv_inventory *inv,
 				      const struct dcv_ssh_pool_opts *opts)
@@ -69,9 +91,8 @@ struct dcv_ssh_pool *dcv_ssh_pool_new(const struct dcv_inventory *inv,
 		pthread_mutex_init(&pool->conns[i].lock, NULL);
 	}
 	pthread_mutex_init(&pool->lock, NULL);
-	pthread_mutex_init(&pool->sem_lock, NULL);
-	pthread_cond_init(&pool->sem_cond, NULL);
-	pool->sem_free = inv->ssh.parallel > 0 ? (int)inv->ssh.parallel : 16;
+	sem_init_n(&pool->handshakes, inv->ssh.parallel > 0 ? (int)inv->ssh.parallel : DCV_SSH_PARALLEL);
+	sem_init_n(&pool->heavy, inv->ssh.parallel > 0 ? (int)inv->ssh.parallel : DCV_SSH_PARALLEL);
 	return pool;
 }
 
@@ -89,21 +110,27 @@ int dcv_ssh_pool_connections(const struct dcv_ssh_pool *pool, const struct dcv_h
 	return c ? c->connections : 0;
 }
 
-static void sem_acquire(struct dcv_ssh_pool *pool)
+/* Blocks until a slot is free; returns how long it waited in ms, -1 when a slot was free at once. */
+static long sem_acquire(struct sem *s)
 {
-	pthread_mutex_lock(&pool->sem_lock);
-	while (pool->sem_free == 0)
-		pthread_cond_wait(&pool->sem_cond, &pool->sem_lock);
-	pool->sem_free--;
-	pthread_mutex_unlock(&pool->sem_lock);
+	long long t0 = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->free == 0)
+		t0 = dcv_now_ms();
+	while (s->free == 0)
+		pthread_cond_wait(&s->cond, &s->lock);
+	s->free--;
+	pthread_mutex_unlock(&s->lock);
+	return t0 < 0 ? -1 : (long)(dcv_now_ms() - t0);
 }
 
-static void sem_release(struct dcv_ssh_pool *pool)
+static void sem_release(struct sem *s)
 {
-	pthread_mutex_lock(&pool->sem_lock);
-	pool->sem_free++;
-	pthread_cond_signal(&pool->sem_cond);
-	pthread_mutex_unlock(&pool->sem_lock);
+	pthread_mutex_lock(&s->lock);
+	s->free++;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, bool warning, const char *fmt, ...)
@@ -120,6 +147,24 @@ static void notice(struct dcv_ssh_pool *pool, const struct dcv_host *h, bool war
 	va_end(ap);
 	pool->opts.notice(pool->opts.notice_user, h, warning, dcv_buf_str(&b));
 	dcv_buf_release(&b);
+}
+
+/* Under -v, time spent queueing is worth a line: under load it explains a slow host. */
+static void waited(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *what, long ms)
+{
+	if (ms >= 0 && pool->opts.verbose)
+		notice(pool, h, false, "waited %ld ms for a slot (%s, parallel = %d)", ms, what,
+		       pool->inv->ssh.parallel > 0 ? (int)pool->inv->ssh.parallel : DCV_SSH_PARALLEL);
+}
+
+void dcv_ssh_slot_acquire(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *what)
+{
+	waited(pool, h, what, sem_acquire(&pool->heavy));
+}
+
+void dcv_ssh_slot_release(struct dcv_ssh_pool *pool)
+{
+	sem_release(&pool->heavy);
 }
 
 /* ------------------------------------------------------------------ relay */
@@ -703,20 +748,20 @@ static int connect_locked(struct dcv_ssh *c, struct dcv_err *err)
 			dcv_err_prefix(err, "via %s: ", h->jump->name);
 			return err->code;
 		}
-		sem_acquire(c->pool);
+		waited(c->pool, h, "handshake", sem_acquire(&c->pool->handshakes));
 		rc = relay_call(r, &q);
 		if (rc != DCV_OK) {
-			sem_release(c->pool);
+			sem_release(&c->pool->handshakes);
 			return rc;
 		}
 		fd = q.fd;
 	} else {
-		sem_acquire(c->pool);
+		waited(c->pool, h, "handshake", sem_acquire(&c->pool->handshakes));
 	}
 	start = dcv_now_ms();
 	deadline = start + h->ssh.connect_timeout_ms;
 	rc = handshake(c, fd, deadline, err);
-	sem_release(c->pool);
+	sem_release(&c->pool->handshakes);
 	if (rc != DCV_OK) {
 		if (c->s) {
 			ssh_disconnect(c->s);
@@ -837,8 +882,8 @@ void dcv_ssh_pool_free(struct dcv_ssh_pool *pool)
 	free(pool->relays);
 	free(pool->conns);
 	pthread_mutex_destroy(&pool->lock);
-	pthread_mutex_destroy(&pool->sem_lock);
-	pthread_cond_destroy(&pool->sem_cond);
+	sem_destroy(&pool->handshakes);
+	sem_destroy(&pool->heavy);
 	free(pool);
 }
 

@@ -107,6 +107,15 @@ int dcv_ssh_share(struct dcv_ssh *c, struct dcv_err *err);
  * carrying it; the connection's owner thread copies bytes. Caller closes the fd. */
 int dcv_ssh_tunnel(struct dcv_ssh *c, const char *host, int port, int *fd, struct dcv_err *err);
 
+/* [ssh] parallel when unset: handshakes in flight, and heavy remote work at once. */
+#define DCV_SSH_PARALLEL 16
+
+/* Heavy remote work (a service restart, a package install, a session created) runs at most
+ * `parallel` at a time across the pool's hosts. Blocks until a slot is free; under verbose a
+ * wait is a notice naming `what`. Every acquire is paired with one release. */
+void dcv_ssh_slot_acquire(struct dcv_ssh_pool *pool, const struct dcv_host *h, const char *what);
+void dcv_ssh_slot_release(struct dcv_ssh_pool *pool);
+
 /* Run fn(user, host_index) for every index in [0, n) on up to `workers` threads. */
 void dcv_parallel(int n, int workers, void (*fn)(void *user, int i), void *user);
 

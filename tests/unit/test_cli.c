@@ -1546,6 +1546,11 @@ static void test_cli_commands_refuse_badly_typed_values(void **state)
 		{ { "cert", "generate", "--out", "d", "--days", "0" }, "bad value '0' for --days (a whole number from 1 to 3650)" },
 		{ { "cert", "generate", "--days=many" }, "bad value 'many' for --days" },
 		{ { "exec", "--timeout", "x", "gw", "--", "true" }, "bad duration 'x' for --timeout" },
+		{ { "deploy", "--serial", "0" }, "--serial 0: expected a number of agents (1 or more) or a percentage" },
+		{ { "deploy", "--serial=5x" }, "--serial 5x: expected a number of agents" },
+		{ { "deploy", "--serial", "120%" }, "--serial 120%: expected" },
+		{ { "deploy", "--serial", "2", "--max-fail", "150%" }, "--max-fail 150%: expected a percentage from 0% to 100%" },
+		{ { "deploy", "--max-fail=-1" }, "--max-fail -1: expected a percentage" },
 	};
 
 	(void)state;

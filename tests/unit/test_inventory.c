@@ -730,6 +730,37 @@ static void test_inventory_broker_defaults(void **state)
 	dcv_inventory_free(inv);
 }
 
+static void test_inventory_deploy_serial_and_max_fail(void **state)
+{
+	struct dcv_inventory *inv = parse_ok(GATEWAY);
+
+	(void)state;
+	assert_int_equal(inv->deploy_serial.n, -1);
+	assert_int_equal(inv->deploy_max_fail.n, -1);
+	dcv_inventory_free(inv);
+	inv = parse_ok(GATEWAY "[deploy]\nserial = 25%\nmax-fail = 10%\n");
+	assert_int_equal(inv->deploy_serial.n, 25);
+	assert_true(inv->deploy_serial.percent);
+	assert_int_equal(inv->deploy_max_fail.n, 10);
+	assert_true(inv->deploy_max_fail.percent);
+	dcv_inventory_free(inv);
+	inv = parse_ok("[deploy]\nserial = 2\nmax-fail = 0\n" GATEWAY);
+	assert_int_equal(inv->deploy_serial.n, 2);
+	assert_false(inv->deploy_serial.percent);
+	assert_int_equal(inv->deploy_max_fail.n, 0);
+	dcv_inventory_free(inv);
+	expect_error(GATEWAY "[deploy]\nserial = 0\n",
+		     NAME ":5: bad value '0' for 'serial' in [deploy] (expected a number of agents per batch, "
+		     "or a percentage such as 25%)");
+	expect_error(GATEWAY "[deploy]\nmax-fail = 120%\n",
+		     NAME ":5: bad value '120%' for 'max-fail' in [deploy] (expected a percentage of the agents "
+		     "from 0% to 100%)");
+	expect_error(GATEWAY "[deploy]\nmax-fails = 10%\n",
+		     NAME ":5: unknown key 'max-fails' in [deploy] (did you mean 'max-fail'?)");
+	expect_error(GATEWAY "[deplyo]\n", NAME ":4: unknown section [deplyo] (did you mean [deploy]?)");
+	expect_error(GATEWAY "[deploy]\nserial = 2\n[deploy]\n", NAME ":6: section [deploy] appears twice");
+}
+
 #define CGW "[gateway]\naddress = 198.18.0.10\nuser = ec2-user\nproxy = connection-gateway\n"
 
 static void test_inventory_gateway_mode_refuses_shared_session(void **state)
@@ -909,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_inventory_broker_name_refuses_ip),
 		cmocka_unit_test(test_inventory_broker_host_names_a_host),
 		cmocka_unit_test(test_inventory_broker_defaults),
+		cmocka_unit_test(test_inventory_deploy_serial_and_max_fail),
 		cmocka_unit_test(test_inventory_gateway_mode_refuses_shared_session),
 		cmocka_unit_test(test_inventory_shared_session_fine_outside_gateway_mode),
 		cmocka_unit_test(test_inventory_suggest_host),
