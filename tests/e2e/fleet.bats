@@ -38,10 +38,11 @@ setup() {
 	require_dcvctl
 }
 
-# The one batch number of HOST's steps in $output ("none" when it has no step, "mixed" when two).
+# The one batch number of HOST's steps in $output ("none" when no step of it has one, "mixed"
+# when two).
 batch_of() {
 	pyjson "$output" '
-b = {s.get("batch") for s in d["steps"] if s["host"] == "'"$1"'"}
+b = {s["batch"] for s in d["steps"] if s["host"] == "'"$1"'" and "batch" in s}
 print("none" if not b else b.pop() if len(b) == 1 else "mixed")'
 }
 
