@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 struct run {
 	const struct dcv_inventory *inv;
@@ -449,6 +450,35 @@ static bool do_restart(struct apply *a, const struct dcv_plan_step *s)
 	return ok;
 }
 
+/* dcvserver creates the automatic console session once it is up (reference/dcv.md §1.1): read
+ * the sessions until it is there, for at most AWAIT_SESSION_S seconds. */
+#define AWAIT_SESSION_S 20
+static bool await_session(struct hostrun *hr, const struct dcv_plan_step *s)
+{
+	const struct dcv_host *h = hr->h;
+	struct dcv_session_ensure got = { DCV_SESSION_CREATE, "" };
+	struct dcv_err e = DCV_ERR_INIT;
+	long long end = dcv_now_ms() + AWAIT_SESSION_S * 1000LL;
+
+	for (;;) {
+		struct dcv_sessions list = { 0 };
+		if (dcv_agent_sessions(hr->c, h, &list, &e) != DCV_OK)
+			return failed_err(hr, s->name, &e);
+		dcv_session_ensure_plan(h, &list, &got);
+		dcv_sessions_release(&list);
+		if (got.action == DCV_SESSION_NONE || dcv_now_ms() >= end)
+			break;
+		sleep(1);
+	}
+	if (got.action != DCV_SESSION_NONE)
+		return fail(hr, s, NULL,
+			    "dcvserver did not create session '%s' within %d s of its restart (%s); dcv.conf sets "
+			    "[session-management] create-session = true: see /var/log/dcv/server.log",
+			    h->session, AWAIT_SESSION_S, got.reason);
+	step_end(hr, s->name, DCV_STEP_OK, 0, NULL, "%s, created by dcvserver at start", got.reason);
+	return true;
+}
+
 /* After a restart the sessions are read again and the same rule decides. */
 static bool do_session(struct apply *a, const struct dcv_plan_step *s)
 {
@@ -458,6 +488,8 @@ static bool do_session(struct apply *a, const struct dcv_plan_step *s)
 	enum dcv_session_action action = s->session;
 	struct dcv_err e = DCV_ERR_INIT;
 
+	if (s->await)
+		return await_session(hr, s);
 	if (s->after_restart) {
 		struct dcv_sessions list = { 0 };
 		struct dcv_session_ensure again;
@@ -487,7 +519,7 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 	hr->reason = s->reason;
 	if (s->blocked)
 		return fail(hr, s, NULL, "%s", s->detail);
-	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN)) {
+	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN && !s->await)) {
 		step_end(hr, s->name, s->change ? DCV_STEP_CHANGED : DCV_STEP_OK, 0, diff_copy(s), "%s", s->detail);
 		return true;
 	}

@@ -308,8 +308,16 @@ static void agent_session(struct dcv_plan *p, const struct dcv_agent_facts *st, 
 	struct dcv_plan_step *s = add(p, DCV_OP_SESSION, "session", h->session);
 	struct dcv_session_ensure e;
 
+	if (restarts && dcv_session_automatic(h)) {
+		/* dcv.conf has dcvserver create it at start, as it will at every reboot */
+		s->after_restart = true;
+		s->await = true;
+		s->session = DCV_SESSION_NONE;
+		keep(s, "would wait for dcvserver to create session '%s' after its restart", h->session);
+		return;
+	}
 	if (restarts) {
-		/* a restart ends virtual sessions and recreates the console one: decide after it */
+		/* a restart ends virtual sessions: decide after it */
 		s->after_restart = true;
 		s->session = DCV_SESSION_CREATE;
 		change(s, "dcvserver restarts", "would create session '%s' after the dcvserver restart", h->session);

@@ -48,6 +48,8 @@ struct dcv_plan_step {
 	bool enable;          /* SERVICE, RESTART */
 	enum dcv_session_action session; /* SESSION */
 	bool after_restart;   /* SESSION: dcvserver restarts first, so the rule runs again after it */
+	bool await;           /* SESSION after a restart: dcvserver creates the automatic console
+			       * session itself; wait for it (bounded) instead of creating it */
 };
 
 /* One host's ordered steps. Borrows the inventory and the facts it was made from. */
