@@ -9,6 +9,7 @@
 #include "err.h"
 #include "facts.h"
 #include "inventory.h"
+#include "maint.h"
 #include "plan.h"
 #include "proxy.h"
 #include "remote.h"
@@ -330,7 +331,7 @@ static bool do_file(struct apply *a, const struct dcv_plan_step *s)
 	struct dcv_txn txn;
 	bool ok = false;
 
-	if (dcv_remote_write_file(hr->c, hr->h, s->target, s->after, strlen(s->after), NULL, s->validate,
+	if (dcv_remote_write_file(hr->c, hr->h, s->target, s->after, strlen(s->after), s->mode, s->validate,
 				  s->reload, &txn, &e) != DCV_OK)
 		return failed_err(hr, s->name, &e);
 	dcv_proxy_redact(&a->p->env, &txn.output);
@@ -422,6 +423,66 @@ static bool do_listen(struct apply *a, const struct dcv_plan_step *s)
 	dcv_buf_release(&out);
 	dcv_buf_release(&msg);
 	dcv_buf_release(&sh);
+	return ok;
+}
+
+/* A unit of dcvctl's own (the health timer): no port changes hands, so nothing to roll back. */
+static bool do_unit(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	const char *unit[] = { s->target };
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT;
+	bool ok = true;
+
+	if (systemctl(hr, s->verb, unit, s->verb ? 1 : 0, s->enable ? "enable" : NULL, unit, 1, &msg, &e) != DCV_OK)
+		ok = failed_err(hr, s->name, &e);
+	else if (msg.len)
+		ok = fail(hr, s, NULL, "%s", msg.data);
+	else
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s %s%s%s", s->target, s->verb ? s->verb : "",
+			 s->verb && s->enable ? "ed and " : s->verb ? "ed" : "", s->enable ? "enabled" : "");
+	dcv_buf_release(&msg);
+	return ok;
+}
+
+/* What [maintenance] no longer wants: units stopped and disabled, files removed, systemd told. */
+static bool do_remove(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT, sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0;
+	bool ok = true;
+
+	if (s->n_stop || s->n_disable) {
+		if (systemctl(hr, "stop", s->stop, s->n_stop, "disable", s->disable, s->n_disable, &msg, &e) != DCV_OK)
+			ok = failed_err(hr, s->name, &e);
+		else if (msg.len)
+			ok = fail(hr, s, NULL, "%s", msg.data);
+	}
+	if (ok && s->n_remove) {
+		dcv_buf_adds(&sh, "rm -f --");
+		for (int i = 0; i < s->n_remove; i++) {
+			dcv_buf_addc(&sh, ' ');
+			dcv_shquote(&sh, s->remove[i]);
+		}
+		if (s->reload)
+			dcv_buf_addf(&sh, " && %s", s->reload);
+		if (dcv_remote_sh(hr->c, hr->h, sh.data, &out, &out, &status, &e) != DCV_OK) {
+			ok = failed_err(hr, s->name, &e);
+		} else if (status != 0) {
+			dcv_buf_rtrim(&out);
+			ok = fail(hr, s, NULL, "cannot remove %s: %s", s->target, dcv_buf_str(&out));
+		}
+	}
+	if (ok)
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s%s%s%s", s->n_stop || s->n_disable ?
+			 "stopped and disabled " DCV_HEALTH_TIMER_UNIT : "", (s->n_stop || s->n_disable) && s->n_remove ?
+			 ", " : "", s->n_remove ? "removed " : "", s->n_remove ? s->target : "");
+	dcv_buf_release(&msg);
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
 	return ok;
 }
 
@@ -533,6 +594,8 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 	case DCV_OP_LISTEN: return do_listen(a, s);
 	case DCV_OP_RESTART: return do_restart(a, s);
 	case DCV_OP_SESSION: return do_session(a, s);
+	case DCV_OP_UNIT: return do_unit(a, s);
+	case DCV_OP_REMOVE: return do_remove(a, s);
 	case DCV_OP_REQUIRE: break; /* a met precondition changes nothing */
 	}
 	return true;
@@ -614,7 +677,7 @@ static void deploy_agent(struct run *r, const struct dcv_host *h)
 			 "left as it was: the gateway failed, so the previous path keeps serving");
 		goto out;
 	}
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(r->inv, h, &st, &p);
 	apply_plan(&hr, &p, NULL);
 out:
 	dcv_plan_release(&p);

@@ -741,6 +741,12 @@ static const struct dcv_proxy_derived derived[] = {
 static const char *const stop_units[] = { DCV_UNIT_GATEWAY, DCV_UNIT_BROKER, "nginx", NULL };
 static const enum dcv_check_key checks[] = { DCV_CK_PROXY_BACKENDS, DCV_CK_COUNT };
 
+/* HAProxy logs to syslog (render(): log /dev/log), which both distributions' rsyslog write to
+ * /var/log/haproxy.log: rsyslog makes the file again, with its own owner, once told on HUP. */
+static const struct dcv_proxy_log logs[] = {
+	{ "/var/log/haproxy.log", NULL, NULL, "systemctl kill -s HUP rsyslog.service >/dev/null 2>&1 || true" },
+};
+
 const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.id = DCV_PROXY_HAPROXY,
 	.name = "haproxy",
@@ -754,6 +760,8 @@ const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.reload = "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi",
 	.process = "haproxy",
 	.stop = stop_units,
+	.logs = logs,
+	.n_logs = 1,
 	.dump = "cat " DCV_HAPROXY_CONF,
 	.derived = derived,
 	.n_derived = 2,

@@ -16,6 +16,7 @@
 #include "../../lib/err.h"
 #include "../../lib/facts.h"
 #include "../../lib/inventory.h"
+#include "../../lib/maint.h"
 #include "../../lib/plan.h"
 #include "../../lib/proxy.h"
 #include "../../lib/render.h"
@@ -56,11 +57,33 @@ static void gw_facts(struct dcv_gw_facts *f, const struct dcv_proxy_kind *k, con
 	f->unit_names[f->n_units++] = k->unit;
 	for (int i = 0; k->stop[i]; i++)
 		f->unit_names[f->n_units++] = k->stop[i];
+	f->unit_names[f->n_units++] = DCV_HEALTH_TIMER_UNIT;
+	f->maint.logrotate_bin = true;
 	for (int i = 0; i < f->n_units; i++)
 		set_unit(f, f->unit_names[i], "inactive", "not-found");
 	dcv_buf_adds(&f->cert_pem, "-----BEGIN CERTIFICATE-----\n");
 	f->key_readable = true;
 	f->validate_rc = -1;
+}
+
+/* The maintenance files as deploy leaves them: a gateway's (k != NULL) or an agent's. */
+static void maint_deployed(struct dcv_maint_facts *m, const struct dcv_inventory *inv, const struct dcv_host *gw,
+			   const struct dcv_proxy_kind *k, const char *os)
+{
+	struct dcv_logrotate_facts lf = { os, "", { 0 } };
+
+	m->logrotate_bin = true;
+	m->lr_exists = true;
+	if (!k) {
+		dcv_maint_logrotate(&dcv_maint_dcv_log, 1, &lf, &m->lr);
+		return;
+	}
+	dcv_maint_logrotate(k->logs, k->n_logs, &lf, &m->lr);
+	dcv_maint_health_script(inv, gw, k, &m->health[0]);
+	dcv_maint_health_service(inv, k, &m->health[1]);
+	dcv_maint_health_timer(inv, &m->health[2]);
+	for (int i = 0; i < 3; i++)
+		m->health_exists[i] = true;
 }
 
 /* The gateway as a finished deploy of kind k leaves it. */
@@ -81,6 +104,8 @@ static void deployed(struct dcv_gw_facts *f, const struct dcv_inventory *inv, co
 	}
 	dcv_gw_facts_env(f, &env);
 	k->render(inv, &env, &f->config);
+	maint_deployed(&f->maint, inv, dcv_inventory_gateway(inv), k, f->os);
+	set_unit(f, DCV_HEALTH_TIMER_UNIT, "active", "enabled");
 }
 
 static int pos(const struct dcv_plan *p, const char *name)
@@ -318,6 +343,8 @@ static void agent_deployed(struct dcv_agent_facts *st, const struct dcv_host *h)
 	snprintf(st->dcvserver.enabled, sizeof(st->dcvserver.enabled), "enabled");
 	st->conf_exists = true;
 	dcv_render_dcvconf("[connectivity]\n", h, true, &st->conf);
+	snprintf(st->os, sizeof(st->os), "ubuntu");
+	maint_deployed(&st->maint, NULL, NULL, NULL, st->os);
 	st->sessions_ok = dcv_sessions_parse(list, &st->sessions, &err) == DCV_OK;
 	assert_true(st->sessions_ok);
 	free(list);
@@ -332,8 +359,8 @@ static void test_plan_deployed_agent_changes_nothing(void **state)
 	(void)state;
 
 	agent_deployed(&st, h);
-	dcv_plan_agent(h, &st, &p);
-	assert_int_equal(p.n, 4);
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_int_equal(p.n, 5);
 	for (int i = 0; i < p.n; i++)
 		if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked)
 			fail_msg("step %s: %s", p.steps[i].name, p.steps[i].detail);
@@ -357,7 +384,7 @@ static void test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session
 	dcv_buf_adds(&st.conf, "[connectivity]\nweb-port=8444\n");
 	dcv_sessions_release(&st.sessions); /* and the session is missing */
 	snprintf(st.sm_agent.active, sizeof(st.sm_agent.active), "active");
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(inv, h, &st, &p);
 
 	const struct dcv_plan_step *sm = step(&p, "sm-agent"), *conf = step(&p, "dcv.conf");
 	const struct dcv_plan_step *srv = step(&p, "dcvserver"), *ses = step(&p, "session");
@@ -395,7 +422,7 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 
 	agent_deployed(&st, h);
 	dcv_sessions_release(&st.sessions);
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(inv, h, &st, &p);
 	assert_false(step(&p, "dcvserver")->change);
 	assert_true(step(&p, "session")->change);
 	assert_false(step(&p, "session")->after_restart);
@@ -409,7 +436,7 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 	agent_deployed(&st, h);
 	st.sessions_ok = false;
 	snprintf(st.sessions_err, sizeof(st.sessions_err), "dcv list-sessions failed (exit 1): no server");
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(inv, h, &st, &p);
 	assert_true(step(&p, "session")->blocked);
 	assert_string_equal(step(&p, "session")->detail, "dcv list-sessions failed (exit 1): no server");
 	dcv_plan_release(&p);
