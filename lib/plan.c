@@ -117,7 +117,7 @@ static void maint_remove(struct dcv_plan *p, const char *name, const char *const
 	for (int i = 0; i < n; i++) {
 		dcv_buf_addf(&all, "%s%s", i ? ", " : "", paths[i]);
 		if (exists[i]) {
-			s->remove[s->n_remove++] = paths[i];
+			s->remove[s->n_remove++] = xstrdup(paths[i]);
 			dcv_buf_addf(&names, "%s%s", names.len ? ", " : "", paths[i]);
 		}
 	}
@@ -507,6 +507,8 @@ void dcv_plan_release(struct dcv_plan *p)
 		free(s->cmd);
 		free(s->check);
 		free(s->apply);
+		for (int j = 0; j < s->n_remove; j++)
+			free(s->remove[j]);
 	}
 	free(p->steps);
 	wipe(p->secret);

@@ -47,7 +47,7 @@ struct dcv_plan_step {
 	char *check, *apply;  /* FILE: validate and reload commands made for this step (`validate`
 			       * and `reload` point to them) */
 	const char *mode;     /* FILE: octal mode of a new file, NULL: 644 */
-	const char *remove[3]; /* REMOVE: the files */
+	char *remove[3];      /* REMOVE: the files */
 	int n_remove;
 	const char *stop[DCV_FACTS_MAX_UNITS], *disable[DCV_FACTS_MAX_UNITS]; /* STOP */
 	int n_stop, n_disable;

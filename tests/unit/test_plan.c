@@ -327,6 +327,149 @@ static void test_plan_kept_secret_is_not_regenerated(void **state)
 	dcv_inventory_free(inv);
 }
 
+/* ------------------------------------------------------------------ maintenance */
+
+static void test_plan_fresh_gateway_writes_the_maintenance_files_and_starts_the_timer(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	gw_facts(&f, &dcv_proxy_nginx, "amzn");
+	snprintf(f.maint.lr_dirs[0], sizeof(f.maint.lr_dirs[0]), "nginx root 700");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	const struct dcv_plan_step *lr = step(&p, "logrotate"), *sc = step(&p, "health-script");
+	const struct dcv_plan_step *tm = step(&p, "health-timer"), *h = step(&p, "health");
+	assert_true(lr->change);
+	assert_string_equal(lr->target, "/etc/logrotate.d/dcvctl-nginx");
+	assert_string_equal(lr->validate, "logrotate -d /etc/logrotate.d/dcvctl-nginx");
+	assert_non_null(strstr(lr->reload, DCV_MAINT_BACKUP_DIR));
+	assert_non_null(strstr(lr->diff, "+    create 0640 nginx root"));
+	assert_non_null(strstr(lr->diff, "+    su nginx root"));
+	assert_true(sc->change);
+	assert_string_equal(sc->mode, "755");
+	assert_string_equal(sc->validate, "sh -n " DCV_HEALTH_SCRIPT);
+	assert_true(step(&p, "health-service")->change);
+	assert_string_equal(step(&p, "health-service")->reload, "systemctl daemon-reload");
+	assert_true(tm->change);
+	assert_non_null(strstr(tm->diff, "+OnUnitActiveSec=60s"));
+	assert_true(h->change);
+	assert_int_equal(h->op, DCV_OP_UNIT);
+	assert_string_equal(h->verb, "start");
+	assert_true(h->enable);
+	assert_string_equal(h->detail, "would start and enable dcvctl-health.timer");
+	/* maintenance comes once the proxy serves */
+	assert_true(pos(&p, "listen") < pos(&p, "logrotate"));
+	assert_true(pos(&p, "health-timer") < pos(&p, "health"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_maintenance_changes_follow_the_inventory(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	/* a new limit rewrites the script and service; the timer keeps running as it is */
+	deployed(&f, inv, &dcv_proxy_nginx);
+	inv->restart_limit = 5;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "health-script")->change);
+	assert_non_null(strstr(step(&p, "health-script")->diff, "+limit=5"));
+	assert_false(step(&p, "health-timer")->change);
+	assert_false(step(&p, "health")->change);
+	dcv_plan_release(&p);
+	/* a new interval restarts the running timer so it takes the new schedule */
+	inv->restart_limit = 3;
+	inv->health_interval_ms = 300000;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "health-timer")->change);
+	assert_string_equal(step(&p, "health")->verb, "restart");
+	assert_false(step(&p, "health")->enable);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_opt_out_removes_what_maintenance_installed(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	deployed(&f, inv, &dcv_proxy_nginx);
+	inv->logrotate = false;
+	inv->health_restart = false;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	const struct dcv_plan_step *lr = step(&p, "logrotate"), *h = step(&p, "health");
+	assert_int_equal(lr->op, DCV_OP_REMOVE);
+	assert_true(lr->change);
+	assert_int_equal(lr->n_remove, 1);
+	assert_string_equal(lr->remove[0], "/etc/logrotate.d/dcvctl-nginx");
+	assert_string_equal(lr->reason, "[maintenance] logrotate = no");
+	assert_int_equal(h->op, DCV_OP_REMOVE);
+	assert_int_equal(h->n_stop, 1);
+	assert_int_equal(h->n_disable, 1);
+	assert_string_equal(h->stop[0], DCV_HEALTH_TIMER_UNIT);
+	assert_int_equal(h->n_remove, 3);
+	assert_string_equal(h->reload, "systemctl daemon-reload");
+	assert_null(dcv_plan_find(&p, "health-script"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+
+	/* once removed, nothing is left to do */
+	gw_facts(&f, &dcv_proxy_nginx, "ubuntu");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_false(step(&p, "logrotate")->change);
+	assert_false(step(&p, "health")->change);
+	assert_string_equal(step(&p, "health")->detail, "health: not installed ([maintenance] health-restart = no)");
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+/* The package's own logrotate file rotates nginx's logs: dcvctl adds none (a duplicate is an
+ * error to logrotate), and takes back one it wrote before. Without logrotate the step blocks. */
+static void test_plan_logrotate_defers_to_the_package_and_needs_logrotate(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	deployed(&f, inv, &dcv_proxy_nginx);
+	dcv_buf_adds(&f.maint.lr_others, "### /etc/logrotate.d/nginx\n/var/log/nginx/*.log {\n}\n");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "logrotate")->change);
+	assert_int_equal(step(&p, "logrotate")->op, DCV_OP_REMOVE);
+	assert_string_equal(step(&p, "logrotate")->reason,
+			    "/var/log/nginx/dcv-*.log: rotated by /etc/logrotate.d/nginx already");
+	dcv_plan_release(&p);
+	f.maint.lr_exists = false;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_false(step(&p, "logrotate")->change);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+
+	gw_facts(&f, &dcv_proxy_nginx, "ubuntu");
+	f.maint.logrotate_bin = false;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "logrotate")->blocked);
+	assert_non_null(strstr(step(&p, "logrotate")->detail, "logrotate is not installed on gateway"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
 /* ------------------------------------------------------------------ agents */
 
 /* dcv1 in its deployed state: dcv.conf rendered, units right, its session there. */
@@ -365,6 +508,37 @@ static void test_plan_deployed_agent_changes_nothing(void **state)
 		if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked)
 			fail_msg("step %s: %s", p.steps[i].name, p.steps[i].detail);
 	assert_string_equal(step(&p, "dcvserver")->detail, "dcvserver active, dcv.conf unchanged");
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_agent_logrotate_absent_equal_opted_out(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
+	struct dcv_agent_facts st;
+	struct dcv_plan p;
+	(void)state;
+
+	agent_deployed(&st, h);
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_false(step(&p, "logrotate")->change);
+	assert_string_equal(step(&p, "logrotate")->detail, DCV_LOGROTATE_DCV " is up to date");
+	dcv_plan_release(&p);
+	st.maint.lr_exists = false;
+	dcv_buf_reset(&st.maint.lr);
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_true(step(&p, "logrotate")->change);
+	assert_string_equal(step(&p, "logrotate")->reason, "the file is absent");
+	assert_non_null(strstr(step(&p, "logrotate")->diff, "+/var/log/dcv/*.log {"));
+	assert_false(step(&p, "dcvserver")->change); /* logs are no reason to restart */
+	dcv_plan_release(&p);
+	st.maint.lr_exists = true;
+	inv->logrotate = false;
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_int_equal(step(&p, "logrotate")->op, DCV_OP_REMOVE);
+	assert_string_equal(step(&p, "logrotate")->detail, "would remove " DCV_LOGROTATE_DCV);
 	dcv_plan_release(&p);
 	dcv_agent_facts_release(&st);
 	dcv_inventory_free(inv);
@@ -453,7 +627,12 @@ int main(void)
 		cmocka_unit_test(test_plan_drifted_config_is_one_change_and_a_reload),
 		cmocka_unit_test(test_plan_haproxy_over_running_nginx_validates_before_stopping_it),
 		cmocka_unit_test(test_plan_kept_secret_is_not_regenerated),
+		cmocka_unit_test(test_plan_fresh_gateway_writes_the_maintenance_files_and_starts_the_timer),
+		cmocka_unit_test(test_plan_maintenance_changes_follow_the_inventory),
+		cmocka_unit_test(test_plan_opt_out_removes_what_maintenance_installed),
+		cmocka_unit_test(test_plan_logrotate_defers_to_the_package_and_needs_logrotate),
 		cmocka_unit_test(test_plan_deployed_agent_changes_nothing),
+		cmocka_unit_test(test_plan_agent_logrotate_absent_equal_opted_out),
 		cmocka_unit_test(test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session),
 		cmocka_unit_test(test_plan_agent_missing_session_alone_is_created_without_restart),
 	};
