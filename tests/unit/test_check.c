@@ -568,6 +568,7 @@ static void test_check_aws_side_before_the_gateway(void **state)
 		xstrdup("198.18.1.11:8443 unhealthy (Target.FailedHealthChecks): Health checks failed"),
 		xstrdup("aws elbv2 describe-target-health --target-group-arn arn:x"), NULL };
 	w.in.aws[DCV_AWS_SG] = (struct dcv_aws_verdict){ DCV_CHECK_SKIP, xstrdup("no security group to check"), NULL, NULL };
+	dcv_agent_facts_release(&host_in(&w, "dcv1")->agent);
 	agent_facts(&w, "dcv1", "inactive", 0, false);
 	judge(&w);
 	assert_int_equal(row(&w, "aws.nlb.targets")->status, DCV_CHECK_FAIL);
