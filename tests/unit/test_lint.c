@@ -730,8 +730,7 @@ static void test_lint_nginx_order(void **state)
 	      "a.conf:2 E nginx.http-version\n"
 	      "a.conf:2 E nginx.upgrade-headers\n"
 	      "a.conf:4 W nginx.ip-hash-privatelink\n"
-	      "crontab:1 E nginx.health-undefined\n"
-	      "crontab:1 W nginx.health-cron-no-fail\n",
+	      "crontab:1 E nginx.health-cron\n",
 	      "z.conf", "server {\n    proxy_read_timeout 5s;\n    add_header X $connection_upgrade;\n}\n", "a.conf",
 	      "server {\n    location / { proxy_pass http://u; }\n}\nupstream u { ip_hash; server 10.0.0.1; }\n", NULL);
 	dcv_findings_free(&f);
@@ -748,9 +747,12 @@ static void test_lint_seed_phase1(void **state)
 	/* it defines its map and passes WebSocket: clean without crons */
 	nginx(&f, NULL, "", "seed-phase1-dcv-proxy.conf", p1, NULL);
 	dcv_findings_free(&f);
-	/* with the seed's health cron: no /health anywhere, and curl without -f */
-	nginx(&f, cron, "crontab:1 E nginx.health-undefined\ncrontab:1 W nginx.health-cron-no-fail\n",
-	      "seed-phase1-dcv-proxy.conf", p1, NULL);
+	/* with the seed's health cron: no /health anywhere, and curl without -f, named together in
+	 * one finding that points at what replaces the line */
+	nginx(&f, cron, "crontab:1 E nginx.health-cron\n", "seed-phase1-dcv-proxy.conf", p1, NULL);
+	expect_msg(&f, 0, "answers 404");
+	expect_msg(&f, 0, "no -f/--fail");
+	expect_msg(&f, 0, "dcvctl-health.timer");
 	dcv_findings_free(&f);
 	free(p1);
 	free(cron);
