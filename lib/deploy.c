@@ -341,8 +341,10 @@ static bool do_file(struct apply *a, const struct dcv_plan_step *s)
 	} else if (txn.status == DCV_TXN_APPLY_FAILED) {
 		fail(hr, s, diff_copy(s), "%s written but reload failed: %s", s->target, dcv_buf_str(&txn.output));
 	} else {
+		/* a step's own apply moves the backup out of a directory its service reads whole */
 		step_end(hr, s->name, DCV_STEP_CHANGED, 0, diff_copy(s), "wrote %s%s%s", s->target,
-			 txn.backup[0] ? ", backup " : "", txn.backup);
+			 txn.backup[0] ? s->apply ? ", backup in " DCV_MAINT_BACKUP_DIR : ", backup " : "",
+			 txn.backup[0] && !s->apply ? txn.backup : "");
 		ok = true;
 	}
 	dcv_txn_release(&txn);

@@ -141,6 +141,7 @@ void dcv_maint_health_script(const struct dcv_inventory *inv, const struct dcv_h
 		     DCV_HEALTH_STATE);
 	dcv_buf_adds(out,
 		     "log() { logger -t dcvctl-health -- \"$*\"; }\n"
+		     "command -v curl >/dev/null 2>&1 || { log \"curl is missing: cannot probe $url\"; exit 1; }\n"
 		     "code=$(curl -k -s -o /dev/null -m 10 -w '%{http_code}' \"$url\")\n"
 		     "rc=$?\n"
 		     "case $code in\n"

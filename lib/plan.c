@@ -154,6 +154,8 @@ static void maint_logrotate(struct dcv_plan *p, const struct dcv_inventory *inv,
 		lf.dirs[i] = m->lr_dirs[i][0] ? m->lr_dirs[i] : NULL;
 	if (!inv->logrotate) {
 		maint_remove(p, "logrotate", paths, &m->lr_exists, 1, NULL, "[maintenance] logrotate = no");
+	} else if (!n) {
+		maint_remove(p, "logrotate", paths, &m->lr_exists, 1, NULL, "no logs of its own to rotate");
 	} else if (!dcv_maint_logrotate(logs, n, &lf, &want)) {
 		/* the comment line says which file rotates them */
 		const char *why = strstr(dcv_buf_str(&want), "\n# ");
