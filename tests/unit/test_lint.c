@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "../../lib/buf.h"
+#include "../../lib/inventory.h"
 #include "../../lib/lint.h"
+#include "../../lib/render.h"
 
 #include "fixture.h"
 
@@ -799,6 +801,26 @@ static void test_lint_seed_option_b_beside_phase1(void **state)
 	free(cron);
 }
 
+/* What deploy merges into dcv.conf, console and virtual alike, passes its own lint. */
+static void test_lint_rendered_dcvconf_is_clean(void **state)
+{
+	struct dcv_host h = { .port = 8443, .web_url_path = "/", .session = "console", .session_type = "console",
+			      .session_owner = "ubuntu" };
+	struct dcv_findings f = { 0 };
+	struct dcv_buf console = DCV_BUF_INIT, virt = DCV_BUF_INIT;
+	(void)state;
+
+	dcv_render_dcvconf(NULL, &h, true, &console);
+	dcvconf(console.data, true, "", &f);
+	dcv_findings_free(&f);
+	h.session_type = "virtual";
+	dcv_render_dcvconf(console.data, &h, true, &virt);
+	dcvconf(virt.data, true, "", &f);
+	dcv_findings_free(&f);
+	dcv_buf_release(&console);
+	dcv_buf_release(&virt);
+}
+
 /* What `dcvctl config render nginx` writes must pass its own lint. */
 static void test_lint_rendered_nginx_is_clean(void **state)
 {
@@ -826,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_lint_dcv_syntax),
 		cmocka_unit_test(test_lint_dcv_section_spaces),
 		cmocka_unit_test(test_lint_dcv_seed),
+		cmocka_unit_test(test_lint_rendered_dcvconf_is_clean),
 		cmocka_unit_test(test_lint_nginx_upgrade_headers),
 		cmocka_unit_test(test_lint_nginx_http_version),
 		cmocka_unit_test(test_lint_nginx_read_timeout),

@@ -15,6 +15,7 @@
 
 #include "../../lib/buf.h"
 #include "../../lib/err.h"
+#include "../../lib/facts.h"
 #include "../../lib/inventory.h"
 #include "../../lib/maint.h"
 #include "../../lib/proxy.h"
@@ -288,6 +289,52 @@ static void test_maint_health_restarts_on_no_answer_or_5xx_up_to_the_limit(void 
 	free(two);
 }
 
+/* ------------------------------------------------------------------ facts */
+
+/* One round trip still: the scripts ask for the maintenance files, the parsers fill them in. */
+static void test_maint_facts_scripts_and_parsers(void **state)
+{
+	struct dcv_inventory *inv = load_text(base);
+	struct dcv_buf s = DCV_BUF_INIT;
+	struct dcv_gw_facts g;
+	struct dcv_agent_facts a;
+	(void)state;
+
+	dcv_gw_facts_script(dcv_inventory_gateway(inv), &dcv_proxy_nginx, false, &s);
+	assert_non_null(strstr(s.data, "lr='/etc/logrotate.d/dcvctl-nginx'"));
+	assert_non_null(strstr(s.data, "d='/var/log/nginx'"));
+	assert_non_null(strstr(s.data, "h='" DCV_HEALTH_TIMER "'"));
+	assert_non_null(strstr(s.data, "'" DCV_HEALTH_TIMER_UNIT "'"));
+	dcv_buf_reset(&s);
+	dcv_agent_facts_script(dcv_inventory_host(inv, "dcv1"), &s);
+	assert_non_null(strstr(s.data, "lr='" DCV_LOGROTATE_DCV "'"));
+	assert_null(strstr(s.data, "health."));
+
+	assert_true(dcv_gw_facts_parse("os=amzn\nlr.bin=yes\nlr=IyBvdXJzCg==\nlr.others=IyMjIC9ldGMvbG9ncm90YXRlLmQvbmdpbngKL3Zhci9sb2cvbmdpbngvKmxvZyB7Cn0K\n"
+				       "lr.dir.0=nginx root 711\nhealth.2=W1RpbWVyXQo=\n"
+				       "unit.4.Id=dcvctl-health.timer\nunit.4.ActiveState=active\nunit.4.UnitFileState=enabled\n",
+				       &dcv_proxy_nginx, &g));
+	assert_true(g.maint.logrotate_bin);
+	assert_true(g.maint.lr_exists);
+	assert_string_equal(g.maint.lr.data, "# ours\n");
+	assert_non_null(strstr(g.maint.lr_others.data, "### /etc/logrotate.d/nginx\n"));
+	assert_string_equal(g.maint.lr_dirs[0], "nginx root 711");
+	assert_false(g.maint.health_exists[0]);
+	assert_true(g.maint.health_exists[2]);
+	assert_string_equal(g.maint.health[2].data, "[Timer]\n");
+	assert_true(dcv_unit_is_active(dcv_gw_facts_unit(&g, DCV_HEALTH_TIMER_UNIT)));
+	assert_true(dcv_unit_is_enabled(dcv_gw_facts_unit(&g, DCV_HEALTH_TIMER_UNIT)));
+	dcv_gw_facts_release(&g);
+
+	assert_true(dcv_agent_facts_parse("os=ubuntu\nlr.dir.0=dcv dcv 775\n", &a));
+	assert_false(a.maint.logrotate_bin);
+	assert_false(a.maint.lr_exists);
+	assert_string_equal(a.maint.lr_dirs[0], "dcv dcv 775");
+	dcv_agent_facts_release(&a);
+	dcv_buf_release(&s);
+	dcv_inventory_free(inv);
+}
+
 /* ------------------------------------------------------------------ inventory */
 
 static void test_maint_inventory_keys_and_errors(void **state)
@@ -333,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_maint_logrotate_passes_logrotate_d),
 		cmocka_unit_test(test_maint_health_files_golden),
 		cmocka_unit_test(test_maint_health_restarts_on_no_answer_or_5xx_up_to_the_limit),
+		cmocka_unit_test(test_maint_facts_scripts_and_parsers),
 		cmocka_unit_test(test_maint_inventory_keys_and_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
