@@ -28,7 +28,7 @@ static void assign(struct dcv_buf *s, const char *var, const char *value)
 const char *const dcv_health_files[3] = { DCV_HEALTH_SCRIPT, DCV_HEALTH_SERVICE, DCV_HEALTH_TIMER };
 
 /* What [maintenance] needs to know; dcvctl's own logrotate file is not among the others. */
-static void maint_script(struct dcv_buf *s, const char *lr_path, const struct dcv_proxy_log *logs, int n,
+static void maint_script(struct dcv_buf *s, const char *lr_path, const struct dcv_rotated_log *logs, int n,
 			 bool health)
 {
 	assign(s, "lr", lr_path);
@@ -126,7 +126,7 @@ void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind 
 		dcv_buf_adds(s, " 2>/dev/null) && [ -n \"$t\" ]; then printf 'status='; printf '%s\\n' \"$t\" | b64; fi\n");
 	}
 	char *lr = dcv_maint_logrotate_path(k->name);
-	maint_script(s, lr, k->logs, k->n_logs, true);
+	maint_script(s, lr, k->logrotate, k->n_logrotate, true);
 	free(lr);
 	dcv_buf_adds(s, "printf 'crons='; { crontab -l -u root 2>/dev/null; cat /etc/crontab /etc/cron.d/* "
 			"2>/dev/null; } | b64\nexit 0\n");

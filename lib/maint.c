@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct dcv_proxy_log dcv_maint_dcv_log = { "/var/log/dcv/*.log", NULL, NULL, NULL };
+const struct dcv_rotated_log dcv_maint_dcv_log = { "/var/log/dcv/*.log", NULL, NULL, NULL };
 
 char *dcv_maint_logrotate_path(const char *kind)
 {
@@ -92,14 +92,14 @@ static void su_line(const char *dir, struct dcv_buf *out)
 		dcv_buf_addf(out, "    su %s %s\n", user, group);
 }
 
-int dcv_maint_logrotate(const struct dcv_proxy_log *logs, int n, const struct dcv_logrotate_facts *f,
+int dcv_maint_logrotate(const struct dcv_rotated_log *logs, int n, const struct dcv_logrotate_facts *f,
 			struct dcv_buf *out)
 {
 	int kept = 0;
 
 	dcv_buf_adds(out, "# Written by dcvctl deploy ([maintenance] logrotate); changes here are overwritten.\n");
 	for (int i = 0; i < n; i++) {
-		const struct dcv_proxy_log *lg = &logs[i];
+		const struct dcv_rotated_log *lg = &logs[i];
 		char *other = rotated_by(f->others, lg->path);
 		const char *create = rpm_family(f->os ? f->os : "") ? lg->create_rpm : lg->create_deb;
 		if (other) {

@@ -11,7 +11,7 @@
 struct dcv_host;
 struct dcv_inventory;
 struct dcv_proxy_kind;
-struct dcv_proxy_log;
+struct dcv_rotated_log;
 
 #define DCV_LOGROTATE_DIR "/etc/logrotate.d"
 #define DCV_LOGROTATE_DCV "/etc/logrotate.d/dcvctl-dcv"
@@ -25,7 +25,7 @@ struct dcv_proxy_log;
 
 /* DCV's own logs on an agent (reference/dcv.md §2.8): dcvserver has no documented signal to
  * reopen them, so they are copied and truncated. */
-extern const struct dcv_proxy_log dcv_maint_dcv_log;
+extern const struct dcv_rotated_log dcv_maint_dcv_log;
 
 /* A host's facts about its logs, for one logrotate file. */
 struct dcv_logrotate_facts {
@@ -42,7 +42,7 @@ char *dcv_maint_logrotate_path(const char *kind);
  * host already rotates is left out (logrotate refuses a log in two files: "duplicate log
  * entry"), with a comment naming that file. Returns the number of logs the file rotates: 0
  * means the host needs no such file. */
-int dcv_maint_logrotate(const struct dcv_proxy_log *logs, int n, const struct dcv_logrotate_facts *f,
+int dcv_maint_logrotate(const struct dcv_rotated_log *logs, int n, const struct dcv_logrotate_facts *f,
 			struct dcv_buf *out);
 
 /* The health probe script (mode 755), its oneshot service and its timer. */

@@ -142,7 +142,7 @@ static void maint_remove(struct dcv_plan *p, const char *name, const char *const
 
 /* /etc/logrotate.d/dcvctl-<kind> for `logs`, checked with `logrotate -d` in the transaction. */
 static void maint_logrotate(struct dcv_plan *p, const struct dcv_inventory *inv, const char *kind,
-			    const struct dcv_proxy_log *logs, int n, const char *os, const struct dcv_maint_facts *m)
+			    const struct dcv_rotated_log *logs, int n, const char *os, const struct dcv_maint_facts *m)
 {
 	char *path = dcv_maint_logrotate_path(kind);
 	const char *paths[] = { path };
@@ -385,7 +385,7 @@ void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw
 	gw_service(p, k, f, reload);
 	s = add(p, DCV_OP_LISTEN, "listen", k->process);
 	keep(s, "would check that %s listens on %d", k->process, gw->listen);
-	maint_logrotate(p, inv, k->name, k->logs, k->n_logs, f->os, &f->maint);
+	maint_logrotate(p, inv, k->name, k->logrotate, k->n_logrotate, f->os, &f->maint);
 	maint_health(p, inv, k, f);
 }
 

@@ -41,7 +41,7 @@ struct dcv_proxy_derived {
 };
 
 /* A log file the kind writes, as /etc/logrotate.d/dcvctl-<kind> rotates it (lib/maint.h). */
-struct dcv_proxy_log {
+struct dcv_rotated_log {
 	const char *path;       /* a file or a glob */
 	const char *create_rpm; /* logrotate `create` arguments on yum/dnf hosts ("0640 nginx root");
 				 * NULL: the writer makes the file again itself (syslog) */
@@ -63,8 +63,8 @@ struct dcv_proxy_kind {
 	const char *process;      /* its name in `ss -tlnp` */
 	const char *const *stop;  /* units that must be stopped and disabled for it to own the port */
 	const char *dump;         /* prints the configuration the service really loads */
-	const struct dcv_proxy_log *logs; /* what [maintenance] logrotate rotates, or NULL */
-	int n_logs;
+	const struct dcv_rotated_log *logrotate; /* what [maintenance] logrotate rotates, or NULL */
+	int n_logrotate;
 	const struct dcv_proxy_derived *derived; /* files built on the gateway before the config */
 	int n_derived;
 	const enum dcv_check_key *checks; /* registry entries this kind adds beyond the common

@@ -743,7 +743,7 @@ static const enum dcv_check_key checks[] = { DCV_CK_PROXY_BACKENDS, DCV_CK_COUNT
 
 /* HAProxy logs to syslog (render(): log /dev/log), which both distributions' rsyslog write to
  * /var/log/haproxy.log: rsyslog makes the file again, with its own owner, once told on HUP. */
-static const struct dcv_proxy_log logs[] = {
+static const struct dcv_rotated_log rotated[] = {
 	{ "/var/log/haproxy.log", NULL, NULL, "systemctl kill -s HUP rsyslog.service >/dev/null 2>&1 || true" },
 };
 
@@ -760,8 +760,8 @@ const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.reload = "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi",
 	.process = "haproxy",
 	.stop = stop_units,
-	.logs = logs,
-	.n_logs = 1,
+	.logrotate = rotated,
+	.n_logrotate = 1,
 	.dump = "cat " DCV_HAPROXY_CONF,
 	.derived = derived,
 	.n_derived = 2,

@@ -218,7 +218,7 @@ static const enum dcv_check_key no_checks[] = { DCV_CK_COUNT };
 /* The files render() names; nginx reopens its logs on USR1 (the seed's postrotate, on the pid
  * file both distributions' units use). The owner is the worker's user of each distribution's
  * package: nginx on Amazon Linux, www-data (group adm, which reads logs) on Debian and Ubuntu. */
-static const struct dcv_proxy_log logs[] = {
+static const struct dcv_rotated_log rotated[] = {
 	{ "/var/log/nginx/dcv-*.log", "0640 nginx root", "0640 www-data adm",
 	  "[ ! -s /run/nginx.pid ] || kill -USR1 \"$(cat /run/nginx.pid)\"" },
 };
@@ -236,8 +236,8 @@ const struct dcv_proxy_kind dcv_proxy_nginx = {
 	.reload = "if systemctl is-active --quiet nginx; then systemctl reload nginx; fi",
 	.process = "nginx",
 	.stop = stop_units,
-	.logs = logs,
-	.n_logs = 1,
+	.logrotate = rotated,
+	.n_logrotate = 1,
 	.dump = "nginx -T",
 	.checks = no_checks,
 	.render = render,

@@ -64,9 +64,9 @@ static void test_maint_logrotate_owner_per_distribution(void **state)
 	struct dcv_buf a = DCV_BUF_INIT, u = DCV_BUF_INIT, h = DCV_BUF_INIT;
 	(void)state;
 
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logs, dcv_proxy_nginx.n_logs, &amzn, &a), 1);
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logs, dcv_proxy_nginx.n_logs, &ubuntu, &u), 1);
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_haproxy.logs, dcv_proxy_haproxy.n_logs, &ubuntu, &h), 1);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logrotate, dcv_proxy_nginx.n_logrotate, &amzn, &a), 1);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logrotate, dcv_proxy_nginx.n_logrotate, &ubuntu, &u), 1);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_haproxy.logrotate, dcv_proxy_haproxy.n_logrotate, &ubuntu, &h), 1);
 	golden("logrotate-nginx-amzn", a.data);
 	golden("logrotate-nginx-ubuntu", u.data);
 	golden("logrotate-haproxy", h.data);
@@ -115,20 +115,20 @@ static void test_maint_logrotate_leaves_out_logs_rotated_elsewhere(void **state)
 	struct dcv_buf b = DCV_BUF_INIT;
 	(void)state;
 
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logs, 1, &f, &b), 0);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logrotate, 1, &f, &b), 0);
 	assert_non_null(strstr(b.data, "# /var/log/nginx/dcv-*.log: rotated by /etc/logrotate.d/nginx already\n"));
 	assert_null(strstr(b.data, "{"));
 	dcv_buf_reset(&b);
 	f.others = amzn;
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logs, 1, &f, &b), 0);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logrotate, 1, &f, &b), 0);
 	dcv_buf_reset(&b);
 	f.others = listed;
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_haproxy.logs, 1, &f, &b), 0);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_haproxy.logrotate, 1, &f, &b), 0);
 	assert_non_null(strstr(b.data, "rotated by /etc/logrotate.d/other"));
 	dcv_buf_reset(&b);
 	/* the directive `include /etc/logrotate.d`, other logs and comments name nothing of ours */
 	f.others = unrelated;
-	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logs, 1, &f, &b), 1);
+	assert_int_equal(dcv_maint_logrotate(dcv_proxy_nginx.logrotate, 1, &f, &b), 1);
 	dcv_buf_reset(&b);
 	f.others = debian;
 	assert_int_equal(dcv_maint_logrotate(&dcv_maint_dcv_log, 1, &f, &b), 1);
@@ -139,7 +139,7 @@ static void test_maint_logrotate_leaves_out_logs_rotated_elsewhere(void **state)
 static void test_maint_logrotate_passes_logrotate_d(void **state)
 {
 	struct dcv_logrotate_facts f = { "ubuntu", "", { "root adm 755", NULL } };
-	const struct dcv_proxy_log *sets[] = { dcv_proxy_nginx.logs, dcv_proxy_haproxy.logs, &dcv_maint_dcv_log };
+	const struct dcv_rotated_log *sets[] = { dcv_proxy_nginx.logrotate, dcv_proxy_haproxy.logrotate, &dcv_maint_dcv_log };
 	(void)state;
 
 	if (system("command -v logrotate >/dev/null 2>&1") != 0) {

@@ -78,7 +78,7 @@ static void maint_deployed(struct dcv_maint_facts *m, const struct dcv_inventory
 		dcv_maint_logrotate(&dcv_maint_dcv_log, 1, &lf, &m->lr);
 		return;
 	}
-	dcv_maint_logrotate(k->logs, k->n_logs, &lf, &m->lr);
+	dcv_maint_logrotate(k->logrotate, k->n_logrotate, &lf, &m->lr);
 	dcv_maint_health_script(inv, gw, k, &m->health[0]);
 	dcv_maint_health_service(inv, k, &m->health[1]);
 	dcv_maint_health_timer(inv, &m->health[2]);
