@@ -190,11 +190,13 @@ void dcv_maint_health_timer(const struct dcv_inventory *inv, struct dcv_buf *out
 		     "Description=dcvctl health probe every %lds\n"
 		     "\n"
 		     "[Timer]\n"
+		     "# after boot, after the timer starts (a deploy), then after each probe\n"
 		     "OnBootSec=%lds\n"
+		     "OnActiveSec=%lds\n"
 		     "OnUnitActiveSec=%lds\n"
 		     "AccuracySec=1s\n"
 		     "\n"
 		     "[Install]\n"
 		     "WantedBy=timers.target\n",
-		     s, s, s);
+		     s, s, s, s);
 }

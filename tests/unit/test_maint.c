@@ -210,6 +210,55 @@ static void test_maint_health_files_golden(void **state)
 	dcv_inventory_free(inv);
 }
 
+/* systemd reads the service and the timer without a complaint (when systemd-analyze is here). */
+static void test_maint_health_units_pass_systemd_analyze(void **state)
+{
+	struct dcv_inventory *inv = load_text(base);
+	struct dcv_buf svc = DCV_BUF_INIT, t = DCV_BUF_INIT;
+	char dir[] = "/tmp/dcvctl-units-XXXXXX";
+	(void)state;
+
+	if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "skipped: systemd-analyze is not installed\n");
+		dcv_inventory_free(inv);
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	dcv_maint_health_service(inv, &dcv_proxy_nginx, &svc);
+	dcv_maint_health_timer(inv, &t);
+	/* the script is not installed here: verify would only say so */
+	char *at = strstr(svc.data, "ExecStart=");
+	assert_non_null(at);
+	svc.len = (size_t)(at - svc.data);
+	svc.data[svc.len] = '\0';
+	dcv_buf_adds(&svc, "ExecStart=/bin/true\n");
+	char *ps = xasprintf("%s/dcvctl-health.service", dir), *pt = xasprintf("%s/dcvctl-health.timer", dir);
+	FILE *o = fopen(ps, "w");
+	fputs(svc.data, o);
+	fclose(o);
+	o = fopen(pt, "w");
+	fputs(t.data, o);
+	fclose(o);
+	char *cmd = xasprintf("timeout 60 systemd-analyze verify %s %s >%s/out 2>&1", pt, ps, dir);
+	int rc = system(cmd);
+	char *out = xasprintf("%s/out", dir);
+	struct dcv_buf log = DCV_BUF_INIT;
+	dcv_file_read(out, &log);
+	if (rc != 0 || strstr(dcv_buf_str(&log), "dcvctl-health"))
+		fail_msg("systemd-analyze verify: %s", dcv_buf_str(&log));
+	char *rm = xasprintf("rm -rf %s", dir);
+	assert_int_equal(system(rm), 0);
+	free(rm);
+	free(out);
+	free(cmd);
+	free(ps);
+	free(pt);
+	dcv_buf_release(&log);
+	dcv_buf_release(&svc);
+	dcv_buf_release(&t);
+	dcv_inventory_free(inv);
+}
+
 /* Runs the rendered script `runs` times with curl answering `code`; returns how many times it
  * restarted the unit, and the log in `log`. */
 static int run_health(const char *conf, const char *code, int runs, struct dcv_buf *log)
@@ -379,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_maint_logrotate_leaves_out_logs_rotated_elsewhere),
 		cmocka_unit_test(test_maint_logrotate_passes_logrotate_d),
 		cmocka_unit_test(test_maint_health_files_golden),
+		cmocka_unit_test(test_maint_health_units_pass_systemd_analyze),
 		cmocka_unit_test(test_maint_health_restarts_on_no_answer_or_5xx_up_to_the_limit),
 		cmocka_unit_test(test_maint_facts_scripts_and_parsers),
 		cmocka_unit_test(test_maint_inventory_keys_and_errors),
