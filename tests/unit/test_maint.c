@@ -219,6 +219,8 @@ static void test_maint_health_units_pass_systemd_analyze(void **state)
 	(void)state;
 
 	if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
+		if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
+			fail_msg("systemd-analyze is not installed (scripts/deps installs systemd)");
 		fprintf(stderr, "skipped: systemd-analyze is not installed\n");
 		dcv_inventory_free(inv);
 		return;
