@@ -10,6 +10,7 @@
 #include "err.h"
 #include "facts.h"
 #include "inventory.h"
+#include "maint.h"
 #include "plan.h"
 #include "probe.h"
 #include "proxy.h"
@@ -363,7 +364,7 @@ static bool do_file(struct apply *a, const struct dcv_plan_step *s)
 	struct dcv_txn txn;
 	bool ok = false;
 
-	if (dcv_remote_write_file(hr->c, hr->h, s->target, s->after, strlen(s->after), NULL, s->validate,
+	if (dcv_remote_write_file(hr->c, hr->h, s->target, s->after, strlen(s->after), s->mode, s->validate,
 				  s->reload, &txn, &e) != DCV_OK)
 		return failed_err(hr, s->name, &e);
 	dcv_proxy_redact(&a->p->env, &txn.output);
@@ -373,8 +374,10 @@ static bool do_file(struct apply *a, const struct dcv_plan_step *s)
 	} else if (txn.status == DCV_TXN_APPLY_FAILED) {
 		fail(hr, s, diff_copy(s), "%s written but reload failed: %s", s->target, dcv_buf_str(&txn.output));
 	} else {
+		/* a step's own apply moves the backup out of a directory its service reads whole */
 		step_end(hr, s->name, DCV_STEP_CHANGED, 0, diff_copy(s), "wrote %s%s%s", s->target,
-			 txn.backup[0] ? ", backup " : "", txn.backup);
+			 txn.backup[0] ? s->apply ? ", backup in " DCV_MAINT_BACKUP_DIR : ", backup " : "",
+			 txn.backup[0] && !s->apply ? txn.backup : "");
 		ok = true;
 	}
 	dcv_txn_release(&txn);
@@ -458,6 +461,66 @@ static bool do_listen(struct apply *a, const struct dcv_plan_step *s)
 	return ok;
 }
 
+/* A unit of dcvctl's own (the health timer): no port changes hands, so nothing to roll back. */
+static bool do_unit(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	const char *unit[] = { s->target };
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT;
+	bool ok = true;
+
+	if (systemctl(hr, s->verb, unit, s->verb ? 1 : 0, s->enable ? "enable" : NULL, unit, 1, &msg, &e) != DCV_OK)
+		ok = failed_err(hr, s->name, &e);
+	else if (msg.len)
+		ok = fail(hr, s, NULL, "%s", msg.data);
+	else
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s %s%s%s", s->target, s->verb ? s->verb : "",
+			 s->verb && s->enable ? "ed and " : s->verb ? "ed" : "", s->enable ? "enabled" : "");
+	dcv_buf_release(&msg);
+	return ok;
+}
+
+/* What [maintenance] no longer wants: units stopped and disabled, files removed, systemd told. */
+static bool do_remove(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf msg = DCV_BUF_INIT, sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0;
+	bool ok = true;
+
+	if (s->n_stop || s->n_disable) {
+		if (systemctl(hr, "stop", s->stop, s->n_stop, "disable", s->disable, s->n_disable, &msg, &e) != DCV_OK)
+			ok = failed_err(hr, s->name, &e);
+		else if (msg.len)
+			ok = fail(hr, s, NULL, "%s", msg.data);
+	}
+	if (ok && s->n_remove) {
+		dcv_buf_adds(&sh, "rm -f --");
+		for (int i = 0; i < s->n_remove; i++) {
+			dcv_buf_addc(&sh, ' ');
+			dcv_shquote(&sh, s->remove[i]);
+		}
+		if (s->reload)
+			dcv_buf_addf(&sh, " && %s", s->reload);
+		if (dcv_remote_sh(hr->c, hr->h, sh.data, &out, &out, &status, &e) != DCV_OK) {
+			ok = failed_err(hr, s->name, &e);
+		} else if (status != 0) {
+			dcv_buf_rtrim(&out);
+			ok = fail(hr, s, NULL, "cannot remove %s: %s", s->target, dcv_buf_str(&out));
+		}
+	}
+	if (ok)
+		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s%s%s%s", s->n_stop || s->n_disable ?
+			 "stopped and disabled " DCV_HEALTH_TIMER_UNIT : "", (s->n_stop || s->n_disable) && s->n_remove ?
+			 ", " : "", s->n_remove ? "removed " : "", s->n_remove ? s->target : "");
+	dcv_buf_release(&msg);
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return ok;
+}
+
 /* dcvserver, then enabled: not enabled, it would not come back after a reboot. */
 static bool do_restart(struct apply *a, const struct dcv_plan_step *s)
 {
@@ -483,6 +546,35 @@ static bool do_restart(struct apply *a, const struct dcv_plan_step *s)
 	return ok;
 }
 
+/* dcvserver creates the automatic console session once it is up (reference/dcv.md §1.1): read
+ * the sessions until it is there, for at most AWAIT_SESSION_S seconds. */
+#define AWAIT_SESSION_S 20
+static bool await_session(struct hostrun *hr, const struct dcv_plan_step *s)
+{
+	const struct dcv_host *h = hr->h;
+	struct dcv_session_ensure got = { DCV_SESSION_CREATE, "" };
+	struct dcv_err e = DCV_ERR_INIT;
+	long long end = dcv_now_ms() + AWAIT_SESSION_S * 1000LL;
+
+	for (;;) {
+		struct dcv_sessions list = { 0 };
+		if (dcv_agent_sessions(hr->c, h, &list, &e) != DCV_OK)
+			return failed_err(hr, s->name, &e);
+		dcv_session_ensure_plan(h, &list, &got);
+		dcv_sessions_release(&list);
+		if (got.action == DCV_SESSION_NONE || dcv_now_ms() >= end)
+			break;
+		sleep(1);
+	}
+	if (got.action != DCV_SESSION_NONE)
+		return fail(hr, s, NULL,
+			    "dcvserver did not create session '%s' within %d s of its restart (%s); dcv.conf sets "
+			    "[session-management] create-session = true: see /var/log/dcv/server.log",
+			    h->session, AWAIT_SESSION_S, got.reason);
+	step_end(hr, s->name, DCV_STEP_OK, 0, NULL, "%s, created by dcvserver at start", got.reason);
+	return true;
+}
+
 /* After a restart the sessions are read again and the same rule decides. */
 static bool do_session(struct apply *a, const struct dcv_plan_step *s)
 {
@@ -492,6 +584,8 @@ static bool do_session(struct apply *a, const struct dcv_plan_step *s)
 	enum dcv_session_action action = s->session;
 	struct dcv_err e = DCV_ERR_INIT;
 
+	if (s->await)
+		return await_session(hr, s);
 	if (s->after_restart) {
 		struct dcv_sessions list = { 0 };
 		struct dcv_session_ensure again;
@@ -531,7 +625,7 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 	hr->reason = s->reason;
 	if (s->blocked)
 		return fail(hr, s, NULL, "%s", s->detail);
-	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN)) {
+	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN && !s->await)) {
 		step_end(hr, s->name, s->change ? DCV_STEP_CHANGED : DCV_STEP_OK, 0, diff_copy(s), "%s", s->detail);
 		return true;
 	}
@@ -557,6 +651,8 @@ static bool apply_op(struct apply *a, const struct dcv_plan_step *s)
 	case DCV_OP_LISTEN: return do_listen(a, s);
 	case DCV_OP_RESTART: return do_restart(a, s);
 	case DCV_OP_SESSION: return do_session(a, s);
+	case DCV_OP_UNIT: return do_unit(a, s);
+	case DCV_OP_REMOVE: return do_remove(a, s);
 	case DCV_OP_REQUIRE: break; /* a met precondition changes nothing */
 	}
 	return true;
@@ -693,7 +789,7 @@ static void deploy_agent(struct run *r, int i)
 			 "left as it was: the gateway failed, so the previous path keeps serving");
 		goto out;
 	}
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(r->inv, h, &st, &p);
 	if (apply_plan(&hr, &p, NULL) && r->n_batches && !r->o->dry_run)
 		verify_agent(&hr);
 out:

@@ -16,11 +16,66 @@
 
 static const char prelude[] = "b64() { base64 -w0; echo; }\n";
 
+static bool b64_into(const char *v, struct dcv_buf *out);
+
 static void assign(struct dcv_buf *s, const char *var, const char *value)
 {
 	dcv_buf_addf(s, "%s=", var);
 	dcv_shquote(s, value);
 	dcv_buf_addc(s, '\n');
+}
+
+const char *const dcv_health_files[3] = { DCV_HEALTH_SCRIPT, DCV_HEALTH_SERVICE, DCV_HEALTH_TIMER };
+
+/* What [maintenance] needs to know; dcvctl's own logrotate file is not among the others. */
+static void maint_script(struct dcv_buf *s, const char *lr_path, const struct dcv_rotated_log *logs, int n,
+			 bool health)
+{
+	assign(s, "lr", lr_path);
+	dcv_buf_adds(s, "command -v logrotate >/dev/null 2>&1 && echo lr.bin=yes\n"
+			"[ -e \"$lr\" ] && { printf 'lr='; b64 < \"$lr\"; }\n"
+			"printf 'lr.others='; for x in /etc/logrotate.conf /etc/logrotate.d/*; do "
+			"[ -f \"$x\" ] && [ \"$x\" != \"$lr\" ] || continue; echo \"### $x\"; cat \"$x\"; echo; "
+			"done 2>/dev/null | b64\n");
+	for (int i = 0; i < n && i < DCV_MAINT_MAX_LOGS; i++) {
+		const char *slash = strrchr(logs[i].path, '/');
+		char *dir = xstrndup(logs[i].path, slash ? (size_t)(slash - logs[i].path) : 0);
+		assign(s, "d", *dir ? dir : "/");
+		dcv_buf_addf(s, "[ -d \"$d\" ] && echo \"lr.dir.%d=$(stat -c '%%U %%G %%a' \"$d\")\"\n", i);
+		free(dir);
+	}
+	for (int i = 0; health && i < 3; i++) {
+		assign(s, "h", dcv_health_files[i]);
+		dcv_buf_addf(s, "[ -e \"$h\" ] && { printf 'health.%d='; b64 < \"$h\"; }\n", i);
+	}
+}
+
+/* One "key=value" line of maint_script's output; false when the key is not one of its. */
+static bool maint_parse(struct dcv_maint_facts *m, const char *key, const char *v)
+{
+	int i;
+
+	if (strcmp(key, "lr.bin") == 0)
+		m->logrotate_bin = true;
+	else if (strcmp(key, "lr") == 0)
+		m->lr_exists = b64_into(v, &m->lr);
+	else if (strcmp(key, "lr.others") == 0)
+		b64_into(v, &m->lr_others);
+	else if (sscanf(key, "lr.dir.%d", &i) == 1 && i >= 0 && i < DCV_MAINT_MAX_LOGS)
+		snprintf(m->lr_dirs[i], sizeof(m->lr_dirs[i]), "%s", v);
+	else if (sscanf(key, "health.%d", &i) == 1 && i >= 0 && i < 3)
+		m->health_exists[i] = b64_into(v, &m->health[i]);
+	else
+		return false;
+	return true;
+}
+
+static void maint_release(struct dcv_maint_facts *m)
+{
+	dcv_buf_release(&m->lr);
+	dcv_buf_release(&m->lr_others);
+	for (int i = 0; i < 3; i++)
+		dcv_buf_release(&m->health[i]);
 }
 
 void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind *k, bool validate,
@@ -30,8 +85,9 @@ void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind 
 	int n = 0;
 
 	units[n++] = k->unit;
-	for (int i = 0; k->stop[i] && n < DCV_FACTS_MAX_UNITS; i++)
+	for (int i = 0; k->stop[i] && n < DCV_FACTS_MAX_UNITS - 1; i++)
 		units[n++] = k->stop[i];
+	units[n++] = DCV_HEALTH_TIMER_UNIT;
 	dcv_buf_adds(s, prelude);
 	dcv_buf_adds(s, "(. /etc/os-release 2>/dev/null; echo \"os=${ID:-unknown}\")\n"
 			"[ -d /etc/crypto-policies ] && echo crypto=yes\n");
@@ -69,6 +125,9 @@ void dcv_gw_facts_script(const struct dcv_host *gw, const struct dcv_proxy_kind 
 		dcv_buf_adds(s, k->status);
 		dcv_buf_adds(s, " 2>/dev/null) && [ -n \"$t\" ]; then printf 'status='; printf '%s\\n' \"$t\" | b64; fi\n");
 	}
+	char *lr = dcv_maint_logrotate_path(k->name);
+	maint_script(s, lr, k->logrotate, k->n_logrotate, true);
+	free(lr);
 	dcv_buf_adds(s, "printf 'crons='; { crontab -l -u root 2>/dev/null; cat /etc/crontab /etc/cron.d/* "
 			"2>/dev/null; } | b64\nexit 0\n");
 }
@@ -119,8 +178,9 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 	f->validate_rc = -1;
 	f->key_match = -1;
 	f->unit_names[f->n_units++] = k->unit;
-	for (int i = 0; k->stop[i] && f->n_units < DCV_FACTS_MAX_UNITS; i++)
+	for (int i = 0; k->stop[i] && f->n_units < DCV_FACTS_MAX_UNITS - 1; i++)
 		f->unit_names[f->n_units++] = k->stop[i];
+	f->unit_names[f->n_units++] = DCV_HEALTH_TIMER_UNIT;
 	dcv_units_parse(out ? out : "", f->units, f->n_units);
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(l, '=');
@@ -169,6 +229,8 @@ bool dcv_gw_facts_parse(const char *out, const struct dcv_proxy_kind *k, struct 
 			f->status_ok = b64_into(v, &f->status);
 		} else if (strcmp(key, "crons") == 0) {
 			b64_into(v, &f->crons);
+		} else {
+			maint_parse(&f->maint, key, v);
 		}
 	}
 	free(text);
@@ -216,6 +278,7 @@ void dcv_gw_facts_release(struct dcv_gw_facts *f)
 	dcv_buf_release(&f->cert_pem);
 	dcv_buf_release(&f->status);
 	dcv_buf_release(&f->crons);
+	maint_release(&f->maint);
 	secret_forget(&f->stats_user);
 	secret_forget(&f->stats_password);
 }
@@ -259,6 +322,7 @@ void dcv_agent_facts_script(const struct dcv_host *a, struct dcv_buf *s)
 	assign(s, "f", DCV_DCV_CONF);
 	dcv_buf_adds(s, "[ -e \"$f\" ] && { printf 'conf='; b64 < \"$f\"; }\n");
 	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", a->port);
+	maint_script(s, DCV_LOGROTATE_DCV, &dcv_maint_dcv_log, 1, false);
 	/* one list, in JSON: the session parser reads it, check and deploy alike */
 	dcv_buf_adds(s, "t=$(dcv list-sessions --json 2>&1); echo \"sessions.rc=$?\"; "
 			"printf 'sessions='; printf '%s' \"$t\" | b64\n"
@@ -335,6 +399,8 @@ bool dcv_agent_facts_parse(const char *out, struct dcv_agent_facts *f)
 			b64_into(v, &f->sessions_out);
 		} else if (strcmp(key, "log") == 0) {
 			b64_into(v, &f->log);
+		} else {
+			maint_parse(&f->maint, key, v);
 		}
 	}
 	free(text);
@@ -382,5 +448,6 @@ void dcv_agent_facts_release(struct dcv_agent_facts *f)
 	dcv_buf_release(&f->ss);
 	dcv_buf_release(&f->sessions_out);
 	dcv_buf_release(&f->log);
+	maint_release(&f->maint);
 	dcv_sessions_release(&f->sessions);
 }

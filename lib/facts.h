@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "maint.h"
 #include "service.h"
 #include "session.h"
 
@@ -16,6 +17,17 @@ struct dcv_proxy_kind;
 struct dcv_ssh;
 
 #define DCV_FACTS_MAX_UNITS 8
+
+/* What [maintenance] manages on a host (lib/maint.h), read whether it is on or off. */
+struct dcv_maint_facts {
+	bool logrotate_bin;       /* logrotate is installed */
+	bool lr_exists;
+	struct dcv_buf lr;        /* dcvctl's logrotate file for the host's logs */
+	struct dcv_buf lr_others; /* the host's other logrotate files, each after "### PATH" */
+	char lr_dirs[DCV_MAINT_MAX_LOGS][160]; /* "OWNER GROUP MODE" of each log's directory */
+	bool health_exists[3];    /* gateway: the health script, service and timer */
+	struct dcv_buf health[3];
+};
 
 /* The gateway, as seen for one proxy kind. */
 struct dcv_gw_facts {
@@ -41,6 +53,7 @@ struct dcv_gw_facts {
 	bool status_ok;           /* the kind's status command answered */
 	struct dcv_buf status;
 	struct dcv_buf crons;     /* root's crontab, /etc/crontab and /etc/cron.d */
+	struct dcv_maint_facts maint;
 };
 
 /* The script that prints a gateway's facts for kind `k` (inventory values quoted); with
@@ -57,6 +70,9 @@ void dcv_gw_facts_release(struct dcv_gw_facts *f);
 
 /* The renderer's env from the facts: host facts and the kept secrets, borrowed from `f`. */
 void dcv_gw_facts_env(const struct dcv_gw_facts *f, struct dcv_proxy_env *env);
+
+/* The health files in the order of dcv_maint_facts.health. */
+extern const char *const dcv_health_files[3];
 
 /* The state of `unit` among the facts' units, NULL when it was not asked for. */
 const struct dcv_unit_state *dcv_gw_facts_unit(const struct dcv_gw_facts *f, const char *unit);
@@ -80,6 +96,7 @@ struct dcv_agent_facts {
 	struct dcv_sessions sessions;
 	char sessions_err[256];        /* why not sessions_ok, "" when it is */
 	struct dcv_buf log;            /* the tail of /var/log/dcv/server.log */
+	struct dcv_maint_facts maint;
 };
 
 /* The script that prints agent `a`'s facts (inventory values quoted). */

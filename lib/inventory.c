@@ -25,11 +25,12 @@ enum sect {
 	S_CHECK = 1 << 6,
 	S_AWS = 1 << 7,
 	S_DEPLOY = 1 << 8,
+	S_MAINT = 1 << 9,
 };
 #define S_HOSTS (S_BASTION | S_GATEWAY | S_AGENT)
 
 const char *const dcv_inventory_sections[] = {
-	"endpoint", "ssh", "bastion", "gateway", "agent", "broker", "check", "aws", "deploy", NULL,
+	"endpoint", "ssh", "bastion", "gateway", "agent", "broker", "check", "aws", "deploy", "maintenance", NULL,
 };
 
 struct parser {
@@ -527,6 +528,43 @@ static int k_http_expect(struct parser *p, const char *key, const char *v)
 	return 1;
 }
 
+/* ---- [maintenance] ---- */
+
+static int k_logrotate(struct parser *p, const char *key, const char *v)
+{
+	if (!dcv_parse_bool(v, &p->inv->logrotate))
+		return bad_value(p, key, v, "yes or no");
+	return 1;
+}
+
+static int k_health_restart(struct parser *p, const char *key, const char *v)
+{
+	if (!dcv_parse_bool(v, &p->inv->health_restart))
+		return bad_value(p, key, v, "yes or no");
+	return 1;
+}
+
+static int k_restart_limit(struct parser *p, const char *key, const char *v)
+{
+	long n;
+
+	if (!dcv_parse_int(v, 0, 60, &n))
+		return bad_value(p, key, v, "restarts per hour from 0 to 60");
+	p->inv->restart_limit = (int)n;
+	return 1;
+}
+
+/* systemd timers count in seconds; a probe more often than every 10 s would itself load the proxy */
+static int k_health_interval(struct parser *p, const char *key, const char *v)
+{
+	long ms;
+
+	if (!dcv_parse_duration(v, &ms) || ms < 10000 || ms > 3600000 || ms % 1000)
+		return bad_value(p, key, v, "a duration from 10s to 1h in whole seconds, such as 1m");
+	p->inv->health_interval_ms = ms;
+	return 1;
+}
+
 /* ---- [aws]: values go to the aws CLI as arguments (never a shell); checked for their AWS form
  * so a typo is a file:line error rather than an API error at check time. */
 
@@ -660,6 +698,11 @@ static const struct keydef keys[] = {
 	{ "serial", S_DEPLOY, false, k_serial },
 	{ "max-fail", S_DEPLOY, false, k_max_fail },
 
+	{ "logrotate", S_MAINT, false, k_logrotate },
+	{ "health-restart", S_MAINT, false, k_health_restart },
+	{ "restart-limit", S_MAINT, false, k_restart_limit },
+	{ "health-interval", S_MAINT, false, k_health_interval },
+
 	{ "region", S_AWS, false, k_aws_region },
 	{ "profile", S_AWS, false, k_aws_profile },
 	{ "vpc-endpoint-id", S_AWS, false, k_aws_vpce },
@@ -721,9 +764,9 @@ static bool valid_host_name(const char *s)
 static void begin_section(struct parser *p, const char *raw)
 {
 	static const char *names[] = { "endpoint", "ssh", "bastion", "gateway", "agent",
-				       "broker", "check", "aws", "deploy" };
+				       "broker", "check", "aws", "deploy", "maintenance" };
 	static const enum sect kinds[] = { S_ENDPOINT, S_SSH, S_BASTION, S_GATEWAY,
-					   S_AGENT, S_BROKER, S_CHECK, S_AWS, S_DEPLOY };
+					   S_AGENT, S_BROKER, S_CHECK, S_AWS, S_DEPLOY, S_MAINT };
 	char word[128], arg[128];
 	int n;
 
@@ -1096,6 +1139,10 @@ int dcv_inventory_parse(FILE *f, const char *name, const char *home, struct dcv_
 	inv->cert_warn_days = -1;
 	inv->deploy_serial = (struct dcv_amount)DCV_AMOUNT_UNSET;
 	inv->deploy_max_fail = (struct dcv_amount)DCV_AMOUNT_UNSET;
+	inv->logrotate = true;
+	inv->health_restart = true;
+	inv->restart_limit = 3;
+	inv->health_interval_ms = 60000;
 	p.name = name;
 	p.home = home;
 	p.f = f;

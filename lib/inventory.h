@@ -101,6 +101,11 @@ struct dcv_inventory {
 	char *aws_vpc_endpoint_id;
 	char *aws_target_group_arn;
 	char *aws_security_group_ids; /* space-separated */
+	/* [maintenance]: what deploy installs to keep the hosts serving (on by default) */
+	bool logrotate;            /* /etc/logrotate.d/dcvctl-<kind> for the proxy's and DCV's logs */
+	bool health_restart;       /* the dcvctl-health timer on the gateway */
+	int restart_limit;         /* proxy restarts it may make per hour */
+	long health_interval_ms;   /* how often it probes */
 	/* [check] */
 	int cert_warn_days;
 	long hold_ms;

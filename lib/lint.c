@@ -1063,11 +1063,20 @@ static void lint_crons(const struct tree *t, const char *crons, struct dcv_findi
 
 		p += len + (p[len] == '\n');
 		if (*l && *l != '#' && calls_health(l)) {
-			if (!health)
+			bool silent = strstr(l, "curl") && !curl_fails(l);
+			if (!health && silent)
+				/* the runbook's line: each defect alone hides the other */
+				dcv_findings_add(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-cron",
+					"this health cron can never restart anything: no nginx location defines /health, "
+					"so the request reaches DCV, which answers 404, and its curl has no -f/--fail, so "
+					"it exits 0 on any HTTP status and the command after || never runs; remove it: "
+					"dcvctl deploy installs dcvctl-health.timer, which probes the port and restarts "
+					"at most [maintenance] restart-limit times an hour");
+			else if (!health)
 				dcv_findings_add(out, DCV_SEV_ERROR, "crontab", line, "nginx.health-undefined",
 					"a cron job requests /health but no nginx location defines it: the request "
 					"reaches DCV, which has no /health and answers 404");
-			if (strstr(l, "curl") && !curl_fails(l))
+			else if (silent)
 				dcv_findings_add(out, DCV_SEV_WARN, "crontab", line, "nginx.health-cron-no-fail",
 					"the cron's curl has no -f/--fail: curl exits 0 on an HTTP error, so the "
 					"command after || never runs when the proxy answers 404 or 502");

@@ -6,6 +6,7 @@
 #include "diff.h"
 #include "err.h"
 #include "inventory.h"
+#include "maint.h"
 #include "remote.h"
 #include "render.h"
 #include "util.h"
@@ -102,6 +103,129 @@ static struct dcv_plan_step *file(struct dcv_plan *p, const char *name, const ch
 	s->diff = dcv_buf_detach(&d);
 	change(s, exists ? "the file differs from the rendered one" : "the file is absent", "would write %s", path);
 	return s;
+}
+
+/* ------------------------------------------------------------------ maintenance */
+
+/* Opted out or not needed: what dcvctl installed goes (units stopped and disabled first). */
+static void maint_remove(struct dcv_plan *p, const char *name, const char *const *paths, const bool *exists, int n,
+			 const struct dcv_unit_state *timer, const char *why)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_REMOVE, name, NULL);
+	struct dcv_buf names = DCV_BUF_INIT, all = DCV_BUF_INIT;
+
+	for (int i = 0; i < n; i++) {
+		dcv_buf_addf(&all, "%s%s", i ? ", " : "", paths[i]);
+		if (exists[i]) {
+			s->remove[s->n_remove++] = xstrdup(paths[i]);
+			dcv_buf_addf(&names, "%s%s", names.len ? ", " : "", paths[i]);
+		}
+	}
+	if (dcv_unit_is_active(timer))
+		s->stop[s->n_stop++] = DCV_HEALTH_TIMER_UNIT;
+	if (dcv_unit_is_enabled(timer))
+		s->disable[s->n_disable++] = DCV_HEALTH_TIMER_UNIT;
+	s->target = dcv_buf_detach(&all);
+	if (!s->n_remove && !s->n_stop && !s->n_disable) {
+		keep(s, "%s: not installed (%s)", name, why);
+	} else {
+		s->reload = timer ? "systemctl daemon-reload" : NULL;
+		s->after = xstrdup("absent");
+		if (s->n_stop || s->n_disable)
+			change(s, why, "would stop and disable %s and remove %s", DCV_HEALTH_TIMER_UNIT,
+			       names.len ? names.data : "nothing else");
+		else
+			change(s, why, "would remove %s", names.data);
+	}
+	dcv_buf_release(&names);
+}
+
+/* /etc/logrotate.d/dcvctl-<kind> for `logs`, checked with `logrotate -d` in the transaction. */
+static void maint_logrotate(struct dcv_plan *p, const struct dcv_inventory *inv, const char *kind,
+			    const struct dcv_rotated_log *logs, int n, const char *os, const struct dcv_maint_facts *m)
+{
+	char *path = dcv_maint_logrotate_path(kind);
+	const char *paths[] = { path };
+	struct dcv_logrotate_facts lf = { os, dcv_buf_str(&m->lr_others), { 0 } };
+	struct dcv_buf want = DCV_BUF_INIT;
+	struct dcv_plan_step *s;
+
+	for (int i = 0; i < DCV_MAINT_MAX_LOGS; i++)
+		lf.dirs[i] = m->lr_dirs[i][0] ? m->lr_dirs[i] : NULL;
+	if (!inv->logrotate) {
+		maint_remove(p, "logrotate", paths, &m->lr_exists, 1, NULL, "[maintenance] logrotate = no");
+	} else if (!n) {
+		maint_remove(p, "logrotate", paths, &m->lr_exists, 1, NULL, "no logs of its own to rotate");
+	} else if (!dcv_maint_logrotate(logs, n, &lf, &want)) {
+		/* the comment line says which file rotates them */
+		const char *why = strstr(dcv_buf_str(&want), "\n# ");
+		char *line = why ? xstrndup(why + 3, strcspn(why + 3, "\n")) : xstrdup("rotated elsewhere");
+		maint_remove(p, "logrotate", paths, &m->lr_exists, 1, NULL, line);
+		free(line);
+	} else if (!m->logrotate_bin) {
+		s = add(p, DCV_OP_FILE, "logrotate", path);
+		block(s, "logrotate is not installed on %s: install it, or set [maintenance] logrotate = no",
+		      p->host->name);
+	} else {
+		s = file(p, "logrotate", path, m->lr_exists, &m->lr, dcv_buf_str(&want));
+		s->check = xasprintf("logrotate -d %s", path);
+		s->validate = s->check;
+		/* logrotate reads every file of its directory: a backup there would rotate each log
+		 * twice ("duplicate log entry"), so the transaction's backups move out of it */
+		s->apply = xasprintf("mkdir -p %s && for b in %s.dcvctl-*; do [ ! -e \"$b\" ] || mv -f -- \"$b\" %s/; "
+				     "done", DCV_MAINT_BACKUP_DIR, path, DCV_MAINT_BACKUP_DIR);
+		s->reload = s->apply;
+	}
+	dcv_buf_release(&want);
+	free(path);
+}
+
+/* The health probe replaces the runbook's cron: script, service and timer, then the timer on. */
+static void maint_health(struct dcv_plan *p, const struct dcv_inventory *inv, const struct dcv_proxy_kind *k,
+			 const struct dcv_gw_facts *f)
+{
+	static const char *const names[3] = { "health-script", "health-service", "health-timer" };
+	const struct dcv_maint_facts *m = &f->maint;
+	const struct dcv_unit_state *timer = dcv_gw_facts_unit(f, DCV_HEALTH_TIMER_UNIT);
+	bool changed = false, active = dcv_unit_is_active(timer), enabled = dcv_unit_is_enabled(timer);
+	struct dcv_plan_step *s;
+
+	if (!inv->health_restart) {
+		maint_remove(p, "health", dcv_health_files, m->health_exists, 3, timer,
+			     "[maintenance] health-restart = no");
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		struct dcv_buf want = DCV_BUF_INIT;
+		if (i == 0)
+			dcv_maint_health_script(inv, p->host, k, &want);
+		else if (i == 1)
+			dcv_maint_health_service(inv, k, &want);
+		else
+			dcv_maint_health_timer(inv, &want);
+		s = file(p, names[i], dcv_health_files[i], m->health_exists[i], &m->health[i], dcv_buf_str(&want));
+		if (i == 0) {
+			s->mode = "755";
+			s->validate = "sh -n " DCV_HEALTH_SCRIPT;
+		} else {
+			s->reload = "systemctl daemon-reload";
+		}
+		changed |= s->change && i == 2;
+		dcv_buf_release(&want);
+	}
+	s = add(p, DCV_OP_UNIT, "health", DCV_HEALTH_TIMER_UNIT);
+	s->before = state_word(timer);
+	if (active && enabled && !changed) {
+		keep(s, "%s active and enabled", DCV_HEALTH_TIMER_UNIT);
+		return;
+	}
+	/* a timer that runs keeps its old schedule until it is started again */
+	s->verb = !active ? "start" : changed ? "restart" : NULL;
+	s->enable = !enabled;
+	s->after = xstrdup("active enabled");
+	change(s, !active ? "the timer is not running" : changed ? "the timer changes" : "the timer is not enabled",
+	       "would %s%s%s %s", s->verb ? s->verb : "", s->verb && s->enable ? " and " : "",
+	       s->enable ? "enable" : "", DCV_HEALTH_TIMER_UNIT);
 }
 
 /* ------------------------------------------------------------------ gateway */
@@ -261,6 +385,8 @@ void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw
 	gw_service(p, k, f, reload);
 	s = add(p, DCV_OP_LISTEN, "listen", k->process);
 	keep(s, "would check that %s listens on %d", k->process, gw->listen);
+	maint_logrotate(p, inv, k->name, k->logrotate, k->n_logrotate, f->os, &f->maint);
+	maint_health(p, inv, k, f);
 }
 
 /* ------------------------------------------------------------------ agents */
@@ -308,8 +434,16 @@ static void agent_session(struct dcv_plan *p, const struct dcv_agent_facts *st, 
 	struct dcv_plan_step *s = add(p, DCV_OP_SESSION, "session", h->session);
 	struct dcv_session_ensure e;
 
+	if (restarts && dcv_session_automatic(h)) {
+		/* dcv.conf has dcvserver create it at start, as it will at every reboot */
+		s->after_restart = true;
+		s->await = true;
+		s->session = DCV_SESSION_NONE;
+		keep(s, "would wait for dcvserver to create session '%s' after its restart", h->session);
+		return;
+	}
 	if (restarts) {
-		/* a restart ends virtual sessions and recreates the console one: decide after it */
+		/* a restart ends virtual sessions: decide after it */
 		s->after_restart = true;
 		s->session = DCV_SESSION_CREATE;
 		change(s, "dcvserver restarts", "would create session '%s' after the dcvserver restart", h->session);
@@ -328,7 +462,8 @@ static void agent_session(struct dcv_plan *p, const struct dcv_agent_facts *st, 
 		       h->session);
 }
 
-void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, struct dcv_plan *p)
+void dcv_plan_agent(const struct dcv_inventory *inv, const struct dcv_host *h, const struct dcv_agent_facts *st,
+		    struct dcv_plan *p)
 {
 	struct dcv_buf want = DCV_BUF_INIT;
 	bool conf_changed;
@@ -341,6 +476,7 @@ void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, 
 	dcv_buf_release(&want);
 	agent_server(p, st, conf_changed);
 	agent_session(p, st, p->steps[p->n - 1].change);
+	maint_logrotate(p, inv, "dcv", &dcv_maint_dcv_log, 1, st->os, &st->maint);
 }
 
 /* ------------------------------------------------------------------ common */
@@ -371,6 +507,10 @@ void dcv_plan_release(struct dcv_plan *p)
 		free(s->detail);
 		free(s->diff);
 		free(s->cmd);
+		free(s->check);
+		free(s->apply);
+		for (int j = 0; j < s->n_remove; j++)
+			free(s->remove[j]);
 	}
 	free(p->steps);
 	wipe(p->secret);

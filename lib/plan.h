@@ -26,6 +26,8 @@ enum dcv_plan_op {
 	DCV_OP_LISTEN,  /* confirm process `target` holds the port: apply always runs it */
 	DCV_OP_RESTART, /* start or restart `target` (`verb`), then enable it when `enable` */
 	DCV_OP_SESSION, /* the session ensure rule of lib/session.h */
+	DCV_OP_UNIT,    /* start (`verb`) and enable (`enable`) unit `target`; nothing to roll back */
+	DCV_OP_REMOVE,  /* stop `stop[]`, disable `disable[]`, remove `remove[]`, then `reload` */
 };
 
 struct dcv_plan_step {
@@ -42,12 +44,19 @@ struct dcv_plan_step {
 	char *diff;           /* FILE steps that change: the unified diff, secrets redacted */
 	char *cmd;            /* PACKAGE: the install command */
 	const char *validate, *reload; /* FILE: the kind's own constant commands, or NULL */
+	char *check, *apply;  /* FILE: validate and reload commands made for this step (`validate`
+			       * and `reload` point to them) */
+	const char *mode;     /* FILE: octal mode of a new file, NULL: 644 */
+	char *remove[3];      /* REMOVE: the files */
+	int n_remove;
 	const char *stop[DCV_FACTS_MAX_UNITS], *disable[DCV_FACTS_MAX_UNITS]; /* STOP */
 	int n_stop, n_disable;
 	const char *verb;     /* SERVICE, RESTART: "start", "restart" or NULL */
 	bool enable;          /* SERVICE, RESTART */
 	enum dcv_session_action session; /* SESSION */
 	bool after_restart;   /* SESSION: dcvserver restarts first, so the rule runs again after it */
+	bool await;           /* SESSION after a restart: dcvserver creates the automatic console
+			       * session itself; wait for it (bounded) instead of creating it */
 };
 
 /* One host's ordered steps. Borrows the inventory and the facts it was made from. */
@@ -61,14 +70,16 @@ struct dcv_plan {
 
 /* An agent as deploy reads it: its two units, dcv.conf and its sessions. */
 
-/* The gateway's plan for kind `k`. `new_secret` ("user:password") is what a DCV_DERIVE_SECRET
+/* The gateway's plan for kind `k`, its maintenance ([maintenance]) last. `new_secret` ("user:password") is what a DCV_DERIVE_SECRET
  * file gets when the facts hold none; the caller makes it up, so the plan stays pure. */
 void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw,
 		      const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f, const char *new_secret,
 		      struct dcv_plan *p);
 /* An agent's plan for the bypass: Session Manager agent off, dcv.conf merged, dcvserver
- * restarted only when dcv.conf changes (or started when stopped), the session ensured. */
-void dcv_plan_agent(const struct dcv_host *h, const struct dcv_agent_facts *st, struct dcv_plan *p);
+ * restarted only when dcv.conf changes (or started when stopped), the session ensured, DCV's
+ * logs rotated as [maintenance] says. */
+void dcv_plan_agent(const struct dcv_inventory *inv, const struct dcv_host *h, const struct dcv_agent_facts *st,
+		    struct dcv_plan *p);
 /* The step named `name`, NULL when the plan has none. */
 const struct dcv_plan_step *dcv_plan_find(const struct dcv_plan *p, const char *name);
 /* Secrets are wiped before they are freed. */

@@ -47,6 +47,15 @@ struct dcv_log_source {
 	const char *unit; /* NULL: the file only */
 };
 
+/* A log file the kind writes, as /etc/logrotate.d/dcvctl-<kind> rotates it (lib/maint.h). */
+struct dcv_rotated_log {
+	const char *path;       /* a file or a glob */
+	const char *create_rpm; /* logrotate `create` arguments on yum/dnf hosts ("0640 nginx root");
+				 * NULL: the writer makes the file again itself (syslog) */
+	const char *create_deb; /* the same on apt hosts */
+	const char *postrotate; /* has the writer reopen the file; NULL: copytruncate */
+};
+
 struct dcv_proxy_kind {
 	enum dcv_proxy id;
 	const char *name;         /* as the inventory writes it */
@@ -61,6 +70,8 @@ struct dcv_proxy_kind {
 	const char *process;      /* its name in `ss -tlnp` */
 	const char *const *stop;  /* units that must be stopped and disabled for it to own the port */
 	const char *dump;         /* prints the configuration the service really loads */
+	const struct dcv_rotated_log *logrotate; /* what [maintenance] logrotate rotates, or NULL */
+	int n_logrotate;
 	const struct dcv_proxy_derived *derived; /* files built on the gateway before the config */
 	int n_derived;
 	const struct dcv_log_source *logs; /* what `dcvctl logs` reads on the gateway */

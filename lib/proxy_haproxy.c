@@ -748,6 +748,12 @@ static const struct dcv_log_source logs[] = {
 	{ NULL, NULL },
 };
 
+/* HAProxy logs to syslog (render(): log /dev/log), which both distributions' rsyslog write to
+ * /var/log/haproxy.log: rsyslog makes the file again, with its own owner, once told on HUP. */
+static const struct dcv_rotated_log rotated[] = {
+	{ "/var/log/haproxy.log", NULL, NULL, "systemctl kill -s HUP rsyslog.service >/dev/null 2>&1 || true" },
+};
+
 const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.id = DCV_PROXY_HAPROXY,
 	.name = "haproxy",
@@ -761,6 +767,8 @@ const struct dcv_proxy_kind dcv_proxy_haproxy = {
 	.reload = "if systemctl is-active --quiet haproxy; then systemctl reload haproxy; fi",
 	.process = "haproxy",
 	.stop = stop_units,
+	.logrotate = rotated,
+	.n_logrotate = 1,
 	.dump = "cat " DCV_HAPROXY_CONF,
 	.derived = derived,
 	.n_derived = 2,

@@ -224,6 +224,14 @@ static const struct dcv_log_source logs[] = {
 	{ NULL, NULL },
 };
 
+/* The files render() names; nginx reopens its logs on USR1 (the seed's postrotate, on the pid
+ * file both distributions' units use). The owner is the worker's user of each distribution's
+ * package: nginx on Amazon Linux, www-data (group adm, which reads logs) on Debian and Ubuntu. */
+static const struct dcv_rotated_log rotated[] = {
+	{ "/var/log/nginx/dcv-*.log", "0640 nginx root", "0640 www-data adm",
+	  "[ ! -s /run/nginx.pid ] || kill -USR1 \"$(cat /run/nginx.pid)\"" },
+};
+
 const struct dcv_proxy_kind dcv_proxy_nginx = {
 	.id = DCV_PROXY_NGINX,
 	.name = "nginx",
@@ -237,6 +245,8 @@ const struct dcv_proxy_kind dcv_proxy_nginx = {
 	.reload = "if systemctl is-active --quiet nginx; then systemctl reload nginx; fi",
 	.process = "nginx",
 	.stop = stop_units,
+	.logrotate = rotated,
+	.n_logrotate = 1,
 	.dump = "nginx -T",
 	.logs = logs,
 	.checks = no_checks,

@@ -1,6 +1,7 @@
 #include "render.h"
 
 #include "inventory.h"
+#include "session.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -197,7 +198,16 @@ void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool
 	snprintf(port, sizeof(port), "%d", agent->port);
 	set_key(&f, "connectivity", "web-port", port);
 	set_key(&f, "connectivity", "web-url-path", path);
-	set_key(&f, "session-management", "create-session", "false");
+	/* dcvserver recreates the automatic console session at every start and reboot (reference
+	 * §1.1); any other session is dcvctl's to create, and must not meet a console one there */
+	if (dcv_session_automatic(agent)) {
+		char *owner = quoted(agent->session_owner ? agent->session_owner : "");
+		set_key(&f, "session-management", "create-session", "true");
+		set_key(&f, "session-management/automatic-console-session", "owner", owner);
+		free(owner);
+	} else {
+		set_key(&f, "session-management", "create-session", "false");
+	}
 	if (agent->authentication) {
 		char *a = quoted(agent->authentication);
 		set_key(&f, "security", "authentication", a);

@@ -238,6 +238,11 @@ static bool differs(const char *field, const char *have, const char *want, char 
 	return true;
 }
 
+bool dcv_session_automatic(const struct dcv_host *agent)
+{
+	return strcmp(agent->session_type, "console") == 0 && strcmp(agent->session, "console") == 0;
+}
+
 bool dcv_session_fits(const struct dcv_host *agent, const struct dcv_session *s, char *why, size_t n)
 {
 	if (differs("id", s->id, agent->session, why, n) ||
@@ -246,7 +251,9 @@ bool dcv_session_fits(const struct dcv_host *agent, const struct dcv_session *s,
 	/* text formats of old servers may leave the type out: unknown is no difference */
 	if (s->type && *s->type && differs("type", s->type, agent->session_type, why, n))
 		return false;
-	return !agent->session_name || !differs("name", s->name, agent->session_name, why, n);
+	/* DCV gives its automatic console session no name and has no key to set one (§2.4) */
+	return !agent->session_name || dcv_session_automatic(agent) ||
+	       !differs("name", s->name, agent->session_name, why, n);
 }
 
 void dcv_session_ensure_plan(const struct dcv_host *agent, const struct dcv_sessions *list,

@@ -45,6 +45,10 @@ struct dcv_session_ensure {
 	char reason[256]; /* why, naming the differing field and both values */
 };
 
+/* Is the agent's session DCV's automatic console session (type console, id `console`)? Its
+ * dcv.conf then has dcvserver create it at every start (reference/dcv.md §1.1), without a name:
+ * the inventory's session-name does not apply to it. */
+bool dcv_session_automatic(const struct dcv_host *agent);
 /* Does `s` match what `agent` asks for? A server that does not report the type passes on
  * type. When it does not, `why` (may be NULL) names the first field that differs. */
 bool dcv_session_fits(const struct dcv_host *agent, const struct dcv_session *s, char *why, size_t n);

@@ -67,10 +67,11 @@ setup() {
 	run --separate-stderr timeout 60 "$DCVCTL" -c "$INV" deploy --dry-run --only agents --json
 	expect_status 0
 	[ "$(json 'd["dry_run"]')" = True ]
-	[ "$(json '[(s["step"], s["status"]) for s in d["steps"]]')" = "[('sm-agent', 'changed'), ('dcv.conf', 'changed'), ('dcvserver', 'changed'), ('session', 'changed')]" ]
+	[ "$(json '[(s["step"], s["status"]) for s in d["steps"]]')" = "[('sm-agent', 'changed'), ('dcv.conf', 'changed'), ('dcvserver', 'changed'), ('session', 'ok'), ('logrotate', 'changed')]" ]
 	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "sm-agent"][0]')" = "would stop and disable dcv-session-manager-agent" ]
 	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "dcvserver"][0]')" = "would restart dcvserver" ]
-	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "session"][0]')" = "would create session 'console' after the dcvserver restart" ]
+	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "session"][0]')" = "would wait for dcvserver to create session 'console' after its restart" ]
+	[ "$(json '[s["detail"] for s in d["steps"] if s["step"] == "logrotate"][0]')" = "would write /etc/logrotate.d/dcvctl-dcv" ]
 	[[ "$(json '[s["diff"] for s in d["steps"] if s["step"] == "dcv.conf"][0]')" == *"+web-port=8443"* ]]
 	[ "$(json '[s["reason"] for s in d["steps"] if s["step"] == "dcvserver"][0]')" = "dcv.conf changes" ]
 	[ "$(json '[s["reason"] for s in d["steps"] if s["step"] == "dcv.conf"][0]')" = "the file is absent" ]
@@ -84,7 +85,7 @@ setup() {
 	[[ ${lines[0]} == "dry run: nothing is changed on any host" ]]
 	[[ $output == *"dcv1       dcv.conf   changed"*"would write /etc/dcv/dcv.conf (the file is absent)"* ]]
 	[[ $output == *"+[connectivity]"* ]]
-	[[ ${lines[-1]} == "0 ok, 4 changed, 0 failed (dry run) in "* ]]
+	[[ ${lines[-1]} == "1 ok, 4 changed, 0 failed (dry run) in "* ]]
 	[ ! -e "$SSHD_DIR/ACTIONS" ]
 }
 

@@ -81,9 +81,14 @@ s = d["summary"]
 assert s["failed"] == 0 and s["changed"] > 0, s
 st = {(x["host"], x["step"]): x for x in d["steps"]}
 for k in [("gateway", "config"), ("gateway", "legacy"), ("gateway", "service"),
-          ("dcv1", "sm-agent"), ("dcv1", "dcv.conf"), ("dcv1", "session"),
-          ("dcv2", "sm-agent"), ("dcv2", "dcv.conf"), ("dcv2", "session")]:
+          ("dcv1", "sm-agent"), ("dcv1", "dcv.conf"),
+          ("dcv2", "sm-agent"), ("dcv2", "dcv.conf")]:
     assert st[k]["status"] == "changed", (k, st.get(k))
+# the console session is dcvserver'"'"'s to create once dcv.conf asks for it (design §7)
+for h in ("dcv1", "dcv2"):
+    assert st[(h, "session")]["status"] == "ok", st[(h, "session")]
+    assert "would wait for dcvserver to create session" in st[(h, "session")]["detail"], st[(h, "session")]
+assert "+create-session=true" in st[("dcv1", "dcv.conf")]["diff"], st[("dcv1", "dcv.conf")]
 assert "+upstream" in st[("gateway", "config")]["diff"], st[("gateway", "config")]
 assert "-auth-token-verifier" in st[("dcv1", "dcv.conf")]["diff"], st[("dcv1", "dcv.conf")]'
 
@@ -214,12 +219,13 @@ assert st[("gateway", "package")]["detail"] == "installed nginx", st[("gateway",
 	done
 }
 
-@test "after deploy the session 'console' exists on every agent with the inventory's owner and name" {
+@test "after deploy the session 'console' exists on every agent with the inventory's owner, made by dcvserver" {
 	run lab_exec dcv1 dcv list-sessions --json
 	[ "$status" -eq 0 ]
-	pyjson "$output" '
-assert [(s["id"], s["owner"], s["type"], s["name"]) for s in d] == \
-    [("console", "ubuntu", "console", "Ubuntu Desktop")], d'
+	# DCV's automatic console session has no name (reference §1.1, §2.4)
+	pyjson "$output" 'assert [(s["id"], s["owner"], s["type"]) for s in d] == [("console", "ubuntu", "console")], d'
+	run lab_exec dcv1 grep -A1 -x '\[session-management/automatic-console-session\]' /etc/dcv/dcv.conf
+	[ "${lines[1]}" = 'owner="ubuntu"' ]
 	run lab_exec dcv2 dcv list-sessions --json
 	pyjson "$output" 'assert [(s["id"], s["owner"], s["type"]) for s in d] == [("console", "ubuntu", "console")], d'
 	run --separate-stderr dcv session list --json

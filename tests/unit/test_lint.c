@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "../../lib/buf.h"
+#include "../../lib/inventory.h"
 #include "../../lib/lint.h"
+#include "../../lib/render.h"
 
 #include "fixture.h"
 
@@ -730,8 +732,7 @@ static void test_lint_nginx_order(void **state)
 	      "a.conf:2 E nginx.http-version\n"
 	      "a.conf:2 E nginx.upgrade-headers\n"
 	      "a.conf:4 W nginx.ip-hash-privatelink\n"
-	      "crontab:1 E nginx.health-undefined\n"
-	      "crontab:1 W nginx.health-cron-no-fail\n",
+	      "crontab:1 E nginx.health-cron\n",
 	      "z.conf", "server {\n    proxy_read_timeout 5s;\n    add_header X $connection_upgrade;\n}\n", "a.conf",
 	      "server {\n    location / { proxy_pass http://u; }\n}\nupstream u { ip_hash; server 10.0.0.1; }\n", NULL);
 	dcv_findings_free(&f);
@@ -748,9 +749,12 @@ static void test_lint_seed_phase1(void **state)
 	/* it defines its map and passes WebSocket: clean without crons */
 	nginx(&f, NULL, "", "seed-phase1-dcv-proxy.conf", p1, NULL);
 	dcv_findings_free(&f);
-	/* with the seed's health cron: no /health anywhere, and curl without -f */
-	nginx(&f, cron, "crontab:1 E nginx.health-undefined\ncrontab:1 W nginx.health-cron-no-fail\n",
-	      "seed-phase1-dcv-proxy.conf", p1, NULL);
+	/* with the seed's health cron: no /health anywhere, and curl without -f, named together in
+	 * one finding that points at what replaces the line */
+	nginx(&f, cron, "crontab:1 E nginx.health-cron\n", "seed-phase1-dcv-proxy.conf", p1, NULL);
+	expect_msg(&f, 0, "answers 404");
+	expect_msg(&f, 0, "no -f/--fail");
+	expect_msg(&f, 0, "dcvctl-health.timer");
 	dcv_findings_free(&f);
 	free(p1);
 	free(cron);
@@ -797,6 +801,26 @@ static void test_lint_seed_option_b_beside_phase1(void **state)
 	free(cron);
 }
 
+/* What deploy merges into dcv.conf, console and virtual alike, passes its own lint. */
+static void test_lint_rendered_dcvconf_is_clean(void **state)
+{
+	struct dcv_host h = { .port = 8443, .web_url_path = "/", .session = "console", .session_type = "console",
+			      .session_owner = "ubuntu" };
+	struct dcv_findings f = { 0 };
+	struct dcv_buf console = DCV_BUF_INIT, virt = DCV_BUF_INIT;
+	(void)state;
+
+	dcv_render_dcvconf(NULL, &h, true, &console);
+	dcvconf(console.data, true, "", &f);
+	dcv_findings_free(&f);
+	h.session_type = "virtual";
+	dcv_render_dcvconf(console.data, &h, true, &virt);
+	dcvconf(virt.data, true, "", &f);
+	dcv_findings_free(&f);
+	dcv_buf_release(&console);
+	dcv_buf_release(&virt);
+}
+
 /* What `dcvctl config render nginx` writes must pass its own lint. */
 static void test_lint_rendered_nginx_is_clean(void **state)
 {
@@ -824,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_lint_dcv_syntax),
 		cmocka_unit_test(test_lint_dcv_section_spaces),
 		cmocka_unit_test(test_lint_dcv_seed),
+		cmocka_unit_test(test_lint_rendered_dcvconf_is_clean),
 		cmocka_unit_test(test_lint_nginx_upgrade_headers),
 		cmocka_unit_test(test_lint_nginx_http_version),
 		cmocka_unit_test(test_lint_nginx_read_timeout),

@@ -16,6 +16,7 @@
 #include "../../lib/err.h"
 #include "../../lib/facts.h"
 #include "../../lib/inventory.h"
+#include "../../lib/maint.h"
 #include "../../lib/plan.h"
 #include "../../lib/proxy.h"
 #include "../../lib/render.h"
@@ -56,11 +57,33 @@ static void gw_facts(struct dcv_gw_facts *f, const struct dcv_proxy_kind *k, con
 	f->unit_names[f->n_units++] = k->unit;
 	for (int i = 0; k->stop[i]; i++)
 		f->unit_names[f->n_units++] = k->stop[i];
+	f->unit_names[f->n_units++] = DCV_HEALTH_TIMER_UNIT;
+	f->maint.logrotate_bin = true;
 	for (int i = 0; i < f->n_units; i++)
 		set_unit(f, f->unit_names[i], "inactive", "not-found");
 	dcv_buf_adds(&f->cert_pem, "-----BEGIN CERTIFICATE-----\n");
 	f->key_readable = true;
 	f->validate_rc = -1;
+}
+
+/* The maintenance files as deploy leaves them: a gateway's (k != NULL) or an agent's. */
+static void maint_deployed(struct dcv_maint_facts *m, const struct dcv_inventory *inv, const struct dcv_host *gw,
+			   const struct dcv_proxy_kind *k, const char *os)
+{
+	struct dcv_logrotate_facts lf = { os, "", { 0 } };
+
+	m->logrotate_bin = true;
+	m->lr_exists = true;
+	if (!k) {
+		dcv_maint_logrotate(&dcv_maint_dcv_log, 1, &lf, &m->lr);
+		return;
+	}
+	dcv_maint_logrotate(k->logrotate, k->n_logrotate, &lf, &m->lr);
+	dcv_maint_health_script(inv, gw, k, &m->health[0]);
+	dcv_maint_health_service(inv, k, &m->health[1]);
+	dcv_maint_health_timer(inv, &m->health[2]);
+	for (int i = 0; i < 3; i++)
+		m->health_exists[i] = true;
 }
 
 /* The gateway as a finished deploy of kind k leaves it. */
@@ -81,6 +104,8 @@ static void deployed(struct dcv_gw_facts *f, const struct dcv_inventory *inv, co
 	}
 	dcv_gw_facts_env(f, &env);
 	k->render(inv, &env, &f->config);
+	maint_deployed(&f->maint, inv, dcv_inventory_gateway(inv), k, f->os);
+	set_unit(f, DCV_HEALTH_TIMER_UNIT, "active", "enabled");
 }
 
 static int pos(const struct dcv_plan *p, const char *name)
@@ -302,6 +327,149 @@ static void test_plan_kept_secret_is_not_regenerated(void **state)
 	dcv_inventory_free(inv);
 }
 
+/* ------------------------------------------------------------------ maintenance */
+
+static void test_plan_fresh_gateway_writes_the_maintenance_files_and_starts_the_timer(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	gw_facts(&f, &dcv_proxy_nginx, "amzn");
+	snprintf(f.maint.lr_dirs[0], sizeof(f.maint.lr_dirs[0]), "nginx root 700");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	const struct dcv_plan_step *lr = step(&p, "logrotate"), *sc = step(&p, "health-script");
+	const struct dcv_plan_step *tm = step(&p, "health-timer"), *h = step(&p, "health");
+	assert_true(lr->change);
+	assert_string_equal(lr->target, "/etc/logrotate.d/dcvctl-nginx");
+	assert_string_equal(lr->validate, "logrotate -d /etc/logrotate.d/dcvctl-nginx");
+	assert_non_null(strstr(lr->reload, DCV_MAINT_BACKUP_DIR));
+	assert_non_null(strstr(lr->diff, "+    create 0640 nginx root"));
+	assert_non_null(strstr(lr->diff, "+    su nginx root"));
+	assert_true(sc->change);
+	assert_string_equal(sc->mode, "755");
+	assert_string_equal(sc->validate, "sh -n " DCV_HEALTH_SCRIPT);
+	assert_true(step(&p, "health-service")->change);
+	assert_string_equal(step(&p, "health-service")->reload, "systemctl daemon-reload");
+	assert_true(tm->change);
+	assert_non_null(strstr(tm->diff, "+OnUnitActiveSec=60s"));
+	assert_true(h->change);
+	assert_int_equal(h->op, DCV_OP_UNIT);
+	assert_string_equal(h->verb, "start");
+	assert_true(h->enable);
+	assert_string_equal(h->detail, "would start and enable dcvctl-health.timer");
+	/* maintenance comes once the proxy serves */
+	assert_true(pos(&p, "listen") < pos(&p, "logrotate"));
+	assert_true(pos(&p, "health-timer") < pos(&p, "health"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_maintenance_changes_follow_the_inventory(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	/* a new limit rewrites the script and service; the timer keeps running as it is */
+	deployed(&f, inv, &dcv_proxy_nginx);
+	inv->restart_limit = 5;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "health-script")->change);
+	assert_non_null(strstr(step(&p, "health-script")->diff, "+limit=5"));
+	assert_false(step(&p, "health-timer")->change);
+	assert_false(step(&p, "health")->change);
+	dcv_plan_release(&p);
+	/* a new interval restarts the running timer so it takes the new schedule */
+	inv->restart_limit = 3;
+	inv->health_interval_ms = 300000;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "health-timer")->change);
+	assert_string_equal(step(&p, "health")->verb, "restart");
+	assert_false(step(&p, "health")->enable);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_opt_out_removes_what_maintenance_installed(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	deployed(&f, inv, &dcv_proxy_nginx);
+	inv->logrotate = false;
+	inv->health_restart = false;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	const struct dcv_plan_step *lr = step(&p, "logrotate"), *h = step(&p, "health");
+	assert_int_equal(lr->op, DCV_OP_REMOVE);
+	assert_true(lr->change);
+	assert_int_equal(lr->n_remove, 1);
+	assert_string_equal(lr->remove[0], "/etc/logrotate.d/dcvctl-nginx");
+	assert_string_equal(lr->reason, "[maintenance] logrotate = no");
+	assert_int_equal(h->op, DCV_OP_REMOVE);
+	assert_int_equal(h->n_stop, 1);
+	assert_int_equal(h->n_disable, 1);
+	assert_string_equal(h->stop[0], DCV_HEALTH_TIMER_UNIT);
+	assert_int_equal(h->n_remove, 3);
+	assert_string_equal(h->reload, "systemctl daemon-reload");
+	assert_null(dcv_plan_find(&p, "health-script"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+
+	/* once removed, nothing is left to do */
+	gw_facts(&f, &dcv_proxy_nginx, "ubuntu");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_false(step(&p, "logrotate")->change);
+	assert_false(step(&p, "health")->change);
+	assert_string_equal(step(&p, "health")->detail, "health: not installed ([maintenance] health-restart = no)");
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
+/* The package's own logrotate file rotates nginx's logs: dcvctl adds none (a duplicate is an
+ * error to logrotate), and takes back one it wrote before. Without logrotate the step blocks. */
+static void test_plan_logrotate_defers_to_the_package_and_needs_logrotate(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	deployed(&f, inv, &dcv_proxy_nginx);
+	dcv_buf_adds(&f.maint.lr_others, "### /etc/logrotate.d/nginx\n/var/log/nginx/*.log {\n}\n");
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "logrotate")->change);
+	assert_int_equal(step(&p, "logrotate")->op, DCV_OP_REMOVE);
+	assert_string_equal(step(&p, "logrotate")->reason,
+			    "/var/log/nginx/dcv-*.log: rotated by /etc/logrotate.d/nginx already");
+	dcv_plan_release(&p);
+	f.maint.lr_exists = false;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_false(step(&p, "logrotate")->change);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+
+	gw_facts(&f, &dcv_proxy_nginx, "ubuntu");
+	f.maint.logrotate_bin = false;
+	dcv_plan_gateway(inv, gw, &dcv_proxy_nginx, &f, SECRET, &p);
+	assert_true(step(&p, "logrotate")->blocked);
+	assert_non_null(strstr(step(&p, "logrotate")->detail, "logrotate is not installed on gateway"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_inventory_free(inv);
+}
+
 /* ------------------------------------------------------------------ agents */
 
 /* dcv1 in its deployed state: dcv.conf rendered, units right, its session there. */
@@ -318,6 +486,8 @@ static void agent_deployed(struct dcv_agent_facts *st, const struct dcv_host *h)
 	snprintf(st->dcvserver.enabled, sizeof(st->dcvserver.enabled), "enabled");
 	st->conf_exists = true;
 	dcv_render_dcvconf("[connectivity]\n", h, true, &st->conf);
+	snprintf(st->os, sizeof(st->os), "ubuntu");
+	maint_deployed(&st->maint, NULL, NULL, NULL, st->os);
 	st->sessions_ok = dcv_sessions_parse(list, &st->sessions, &err) == DCV_OK;
 	assert_true(st->sessions_ok);
 	free(list);
@@ -332,12 +502,43 @@ static void test_plan_deployed_agent_changes_nothing(void **state)
 	(void)state;
 
 	agent_deployed(&st, h);
-	dcv_plan_agent(h, &st, &p);
-	assert_int_equal(p.n, 4);
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_int_equal(p.n, 5);
 	for (int i = 0; i < p.n; i++)
 		if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked)
 			fail_msg("step %s: %s", p.steps[i].name, p.steps[i].detail);
 	assert_string_equal(step(&p, "dcvserver")->detail, "dcvserver active, dcv.conf unchanged");
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_agent_logrotate_absent_equal_opted_out(void **state)
+{
+	struct dcv_inventory *inv = load();
+	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
+	struct dcv_agent_facts st;
+	struct dcv_plan p;
+	(void)state;
+
+	agent_deployed(&st, h);
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_false(step(&p, "logrotate")->change);
+	assert_string_equal(step(&p, "logrotate")->detail, DCV_LOGROTATE_DCV " is up to date");
+	dcv_plan_release(&p);
+	st.maint.lr_exists = false;
+	dcv_buf_reset(&st.maint.lr);
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_true(step(&p, "logrotate")->change);
+	assert_string_equal(step(&p, "logrotate")->reason, "the file is absent");
+	assert_non_null(strstr(step(&p, "logrotate")->diff, "+/var/log/dcv/*.log {"));
+	assert_false(step(&p, "dcvserver")->change); /* logs are no reason to restart */
+	dcv_plan_release(&p);
+	st.maint.lr_exists = true;
+	inv->logrotate = false;
+	dcv_plan_agent(inv, h, &st, &p);
+	assert_int_equal(step(&p, "logrotate")->op, DCV_OP_REMOVE);
+	assert_string_equal(step(&p, "logrotate")->detail, "would remove " DCV_LOGROTATE_DCV);
 	dcv_plan_release(&p);
 	dcv_agent_facts_release(&st);
 	dcv_inventory_free(inv);
@@ -357,7 +558,7 @@ static void test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session
 	dcv_buf_adds(&st.conf, "[connectivity]\nweb-port=8444\n");
 	dcv_sessions_release(&st.sessions); /* and the session is missing */
 	snprintf(st.sm_agent.active, sizeof(st.sm_agent.active), "active");
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(inv, h, &st, &p);
 
 	const struct dcv_plan_step *sm = step(&p, "sm-agent"), *conf = step(&p, "dcv.conf");
 	const struct dcv_plan_step *srv = step(&p, "dcvserver"), *ses = step(&p, "session");
@@ -371,9 +572,12 @@ static void test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session
 	assert_true(srv->restart);
 	assert_string_equal(srv->verb, "restart");
 	assert_false(srv->enable);
-	assert_true(ses->change);
+	/* the automatic console session: dcvserver creates it at start, deploy waits for it */
+	assert_false(ses->change);
 	assert_true(ses->after_restart);
-	assert_string_equal(ses->detail, "would create session 'console' after the dcvserver restart");
+	assert_true(ses->await);
+	assert_int_equal(ses->session, DCV_SESSION_NONE);
+	assert_string_equal(ses->detail, "would wait for dcvserver to create session 'console' after its restart");
 	assert_true(pos(&p, "dcv.conf") < pos(&p, "dcvserver"));
 	assert_true(pos(&p, "dcvserver") < pos(&p, "session"));
 	free(port);
@@ -392,7 +596,7 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 
 	agent_deployed(&st, h);
 	dcv_sessions_release(&st.sessions);
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(inv, h, &st, &p);
 	assert_false(step(&p, "dcvserver")->change);
 	assert_true(step(&p, "session")->change);
 	assert_false(step(&p, "session")->after_restart);
@@ -406,7 +610,7 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 	agent_deployed(&st, h);
 	st.sessions_ok = false;
 	snprintf(st.sessions_err, sizeof(st.sessions_err), "dcv list-sessions failed (exit 1): no server");
-	dcv_plan_agent(h, &st, &p);
+	dcv_plan_agent(inv, h, &st, &p);
 	assert_true(step(&p, "session")->blocked);
 	assert_string_equal(step(&p, "session")->detail, "dcv list-sessions failed (exit 1): no server");
 	dcv_plan_release(&p);
@@ -423,7 +627,12 @@ int main(void)
 		cmocka_unit_test(test_plan_drifted_config_is_one_change_and_a_reload),
 		cmocka_unit_test(test_plan_haproxy_over_running_nginx_validates_before_stopping_it),
 		cmocka_unit_test(test_plan_kept_secret_is_not_regenerated),
+		cmocka_unit_test(test_plan_fresh_gateway_writes_the_maintenance_files_and_starts_the_timer),
+		cmocka_unit_test(test_plan_maintenance_changes_follow_the_inventory),
+		cmocka_unit_test(test_plan_opt_out_removes_what_maintenance_installed),
+		cmocka_unit_test(test_plan_logrotate_defers_to_the_package_and_needs_logrotate),
 		cmocka_unit_test(test_plan_deployed_agent_changes_nothing),
+		cmocka_unit_test(test_plan_agent_logrotate_absent_equal_opted_out),
 		cmocka_unit_test(test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session),
 		cmocka_unit_test(test_plan_agent_missing_session_alone_is_created_without_restart),
 	};

@@ -96,7 +96,8 @@ static void test_render_dcvconf_keeps_foreign_keys_and_comments(void **state)
 	assert_non_null(strstr(out.data, "[log]\nlevel=\"debug\"\n"));
 	/* managed keys land in their sections */
 	assert_non_null(strstr(out.data, "[connectivity]\nweb-port=8443\n# keep this comment\nidle-timeout=120\nweb-url-path=\"/\"\n"));
-	assert_non_null(strstr(out.data, "[session-management]\ncreate-session=false\n"));
+	assert_non_null(strstr(out.data, "[session-management]\ncreate-session=true\n"));
+	assert_non_null(strstr(out.data, "[session-management/automatic-console-session]\nowner=\"ubuntu\"\n"));
 	/* dcv1 does not set authentication: not written */
 	assert_null(strstr(out.data, "authentication"));
 	dcv_buf_release(&out);
@@ -144,7 +145,7 @@ static void test_render_dcvconf_from_nothing(void **state)
 	(void)state;
 	dcv_render_dcvconf(NULL, dcv_inventory_host(inv, "dcv1"), true, &out);
 	assert_string_equal(out.data, "[connectivity]\nweb-port=8443\nweb-url-path=\"/\"\n\n"
-				      "[session-management]\ncreate-session=false\n");
+				      "[session-management]\ncreate-session=true\n\n[session-management/automatic-console-session]\nowner=\"ubuntu\"\n");
 	dcv_buf_release(&out);
 	dcv_inventory_free(inv);
 }
@@ -152,14 +153,43 @@ static void test_render_dcvconf_from_nothing(void **state)
 static void test_render_dcvconf_replaces_wrong_values_and_repeats(void **state)
 {
 	struct dcv_inventory *inv = load();
+	struct dcv_host v = *dcv_inventory_host(inv, "dcv1");
 	struct dcv_buf out = DCV_BUF_INIT;
 
 	(void)state;
+	v.session_type = (char *)"virtual"; /* so create-session = true is a wrong value */
 	dcv_render_dcvconf("[connectivity]\nweb-port = 9443\nweb-port=7443\n[session-management]\ncreate-session = true\n",
-			   dcv_inventory_host(inv, "dcv1"), true, &out);
+			   &v, true, &out);
 	assert_string_equal(out.data, "[connectivity]\nweb-port=8443\nweb-url-path=\"/\"\n"
 				      "[session-management]\ncreate-session=false\n");
 	dcv_buf_release(&out);
+	dcv_inventory_free(inv);
+}
+
+/* The automatic console session is dcvserver's to create at every start (reference §1.1); any
+ * other session is dcvctl's, so dcvserver must not make a console one beside it. */
+static void test_render_dcvconf_console_vs_virtual(void **state)
+{
+	struct dcv_inventory *inv = load();
+	struct dcv_host v = *dcv_inventory_host(inv, "dcv1");
+	struct dcv_buf console = DCV_BUF_INIT, virt = DCV_BUF_INIT, back = DCV_BUF_INIT;
+	(void)state;
+
+	dcv_render_dcvconf(NULL, &v, true, &console);
+	v.session_type = (char *)"virtual";
+	v.session = (char *)"work";
+	dcv_render_dcvconf(console.data, &v, true, &virt);
+	assert_non_null(strstr(console.data, "[session-management]\ncreate-session=true\n"));
+	assert_non_null(strstr(console.data, "owner=\"ubuntu\""));
+	assert_non_null(strstr(virt.data, "[session-management]\ncreate-session=false\n"));
+	assert_null(strstr(virt.data, "create-session=true"));
+	/* a console session under another id is created by dcvctl too */
+	v.session_type = (char *)"console";
+	dcv_render_dcvconf(virt.data, &v, true, &back);
+	assert_non_null(strstr(back.data, "create-session=false\n"));
+	dcv_buf_release(&console);
+	dcv_buf_release(&virt);
+	dcv_buf_release(&back);
 	dcv_inventory_free(inv);
 }
 
@@ -174,7 +204,8 @@ static void test_render_dcvconf_writes_padded_header_plain(void **state)
 	dcv_render_dcvconf("[ connectivity ]\nweb-port=9443\n[log ]\nlevel=info\n",
 			   dcv_inventory_host(inv, "dcv1"), true, &out);
 	assert_string_equal(out.data, "[connectivity]\nweb-port=8443\nweb-url-path=\"/\"\n"
-				      "[log ]\nlevel=info\n\n[session-management]\ncreate-session=false\n");
+				      "[log ]\nlevel=info\n\n"
+				      "[session-management]\ncreate-session=true\n\n[session-management/automatic-console-session]\nowner=\"ubuntu\"\n");
 	dcv_buf_release(&out);
 	dcv_inventory_free(inv);
 }
@@ -216,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_nginx_matches_golden),
 		cmocka_unit_test(test_render_dcvconf_keeps_foreign_keys_and_comments),
+		cmocka_unit_test(test_render_dcvconf_console_vs_virtual),
 		cmocka_unit_test(test_render_dcvconf_drops_verifier_in_bypass_only),
 		cmocka_unit_test(test_render_dcvconf_writes_padded_header_plain),
 		cmocka_unit_test(test_render_dcvconf_is_idempotent),

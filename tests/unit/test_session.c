@@ -390,6 +390,30 @@ static void test_session_ensure_other_settings_are_recreated(void **state)
 	assert_string_equal(why, "session 'desk' has name '' instead of 'Ubuntu Desktop'");
 }
 
+/* DCV's automatic console session carries no name (reference §1.1, §2.4): the inventory's
+ * session-name is not held against it, but owner and type still are. */
+static void test_session_automatic_console_ignores_the_name(void **state)
+{
+	struct dcv_host h = { .session = "console", .session_owner = "ubuntu", .session_type = "console",
+			      .session_name = "Ubuntu Desktop" };
+	struct dcv_session unnamed = { "console", "ubuntu", "console", NULL, 0 };
+	struct dcv_session root = { "console", "root", "console", NULL, 0 };
+	char why[128] = "";
+	(void)state;
+
+	assert_true(dcv_session_automatic(&h));
+	assert_true(dcv_session_fits(&h, &unnamed, why, sizeof(why)));
+	assert_false(dcv_session_fits(&h, &root, why, sizeof(why)));
+	assert_string_equal(why, "owner 'root' instead of 'ubuntu'");
+	h.session = "desk"; /* a console session under another id is dcvctl's, name and all */
+	assert_false(dcv_session_automatic(&h));
+	unnamed.id = "desk";
+	assert_false(dcv_session_fits(&h, &unnamed, why, sizeof(why)));
+	h.session = "console";
+	h.session_type = "virtual";
+	assert_false(dcv_session_automatic(&h));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_session_ensure_right_session_needs_nothing),
 		cmocka_unit_test(test_session_ensure_absent_is_created),
 		cmocka_unit_test(test_session_ensure_other_settings_are_recreated),
+		cmocka_unit_test(test_session_automatic_console_ignores_the_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,6 +270,10 @@ def main():
 
     class Server(WebSockifyServer):
         def started(self):
+            # reference/dcv.md §1.1: create-session=true creates the console
+            # session, id `console`, at every server start, owned by
+            # [session-management/automatic-console-session] owner (empty: the
+            # user that started dcvserver, root under systemd); it has no name.
             if settings.auto_console:
                 owner = settings.auto_owner or "root"
                 sessions.save(sessions.new_session("console", "console", owner, "", 0))

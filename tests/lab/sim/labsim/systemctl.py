@@ -11,6 +11,12 @@ for is-active/status of an inactive unit, 4 for status of an unknown unit, 5
 for start/stop of an unknown unit); is-active and is-enabled succeed when at
 least one named unit is active/enabled, as systemd does.
 
+Timers (`.timer` files, enabled into timers.target.wants) are stateless units
+that never fire on their own: a test starts their service itself.  A service
+of Type=oneshot runs its ExecStart to the end on `start`, its output going to
+its journal; a non-zero exit leaves it failed.  `logger -t TAG` writes to the
+journal of TAG, which `journalctl -t TAG` reads (the lab has no syslog).
+
 Real daemons (nginx, haproxy, sshd) run the commands of Debian's unit files
 (nginx: `nginx -t -q` as ExecStartPre, `nginx -s reload` as ExecReload;
 haproxy: `haproxy -c` before start and reload).  Simulated DCV daemons are
@@ -28,6 +34,7 @@ from . import common
 
 UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system")
 WANTS = "/etc/systemd/system/multi-user.target.wants"
+TIMER_WANTS = "/etc/systemd/system/timers.target.wants"
 NGINX = "/usr/sbin/nginx"
 HAPROXY = "/usr/sbin/haproxy"
 HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
@@ -74,7 +81,7 @@ def full_name(name):
 def unit_file(name):
     """Path of the unit's file, or None when the unit is not installed."""
     fname = full_name(name)
-    if not fname.endswith(".service"):
+    if not fname.endswith((".service", ".timer")):
         return None
     for d in UNIT_DIRS:
         p = os.path.join(d, fname)
@@ -89,7 +96,23 @@ def canonical(name):
     if p is None:
         return None
     real = os.path.basename(os.path.realpath(p))
-    return real[:-len(".service")]
+    return real[:-len(".service")] if real.endswith(".service") else real
+
+
+def wants_dir(unit):
+    return TIMER_WANTS if unit.endswith(".timer") else WANTS
+
+
+def unit_setting(unit, key):
+    """The value of `key=` in the unit's file, or None."""
+    try:
+        with open(unit_file(unit)) as f:
+            for line in f:
+                if line.startswith(key + "="):
+                    return line.split("=", 1)[1].strip()
+    except (OSError, TypeError):
+        pass
+    return None
 
 
 def describe(unit):
@@ -154,7 +177,7 @@ def active_state(unit):
 
 
 def enabled(unit):
-    return os.path.lexists(os.path.join(WANTS, full_name(unit)))
+    return os.path.lexists(os.path.join(wants_dir(unit), full_name(unit)))
 
 
 def job_failed(unit, output, how="the control process exited with error code"):
@@ -231,11 +254,23 @@ def start_sim(unit):
     job_failed(unit, "", "a timeout was exceeded")
 
 
+def start_oneshot(unit):
+    """Type=oneshot: ExecStart runs to its end; the unit is inactive again after."""
+    rc, out = run(["/bin/sh", "-c", unit_setting(unit, "ExecStart") or "true"])
+    if out:
+        journal(unit, out)
+    if rc != 0:
+        job_failed(unit, "")
+
+
 def do_start(unit):
     if active_state(unit) == "active":
         return
     rm(state_path(unit, "failed"))
     kind = REGISTRY.get(unit, ("stateless",))[0]
+    if kind == "stateless" and unit_setting(unit, "Type") == "oneshot":
+        start_oneshot(unit)
+        return
     if kind == "nginx":
         start_nginx(unit)
     elif kind == "haproxy":
@@ -324,7 +359,7 @@ def do_reload(unit):
 
 
 def link_messages(unit, enable):
-    src = os.path.join(WANTS, full_name(unit))
+    src = os.path.join(wants_dir(unit), full_name(unit))
     target = os.path.realpath(unit_file(unit))
     if os_id() == "amzn":  # systemd 219 wording (Amazon Linux 2)
         if enable:
@@ -339,15 +374,15 @@ def link_messages(unit, enable):
 def do_enable(unit):
     if enabled(unit):
         return
-    os.makedirs(WANTS, exist_ok=True)
-    os.symlink(os.path.realpath(unit_file(unit)), os.path.join(WANTS, full_name(unit)))
+    os.makedirs(wants_dir(unit), exist_ok=True)
+    os.symlink(os.path.realpath(unit_file(unit)), os.path.join(wants_dir(unit), full_name(unit)))
     sys.stderr.write(link_messages(unit, True) + "\n")
 
 
 def do_disable(unit):
     if not enabled(unit):
         return
-    os.unlink(os.path.join(WANTS, full_name(unit)))
+    os.unlink(os.path.join(wants_dir(unit), full_name(unit)))
     sys.stderr.write(link_messages(unit, False) + "\n")
 
 
@@ -451,6 +486,8 @@ def not_found(verb, name):
 def main():
     if os.path.basename(sys.argv[0]) == "journalctl":
         return journalctl(sys.argv[1:])
+    if os.path.basename(sys.argv[0]) == "logger":
+        return logger(sys.argv[1:])
     args = sys.argv[1:]
     quiet = now = value_only = False
     lines = 10
@@ -590,12 +627,30 @@ def main():
     return rc
 
 
+def logger(args):
+    """logger [-t TAG] [--] MESSAGE...: into the journal of TAG (default: the user)."""
+    tag, i = os.environ.get("USER", "root"), 0
+    while i < len(args):
+        if args[i] in ("-t", "--tag"):
+            tag = args[i + 1]
+            i += 2
+        elif args[i] == "--":
+            i += 1
+            break
+        elif args[i].startswith("-"):
+            i += 1
+        else:
+            break
+    journal(tag, " ".join(args[i:]))
+    return 0
+
+
 def journalctl(args):
     units, n = [], None
     i = 0
     while i < len(args):
         a = args[i]
-        if a in ("-u", "--unit"):
+        if a in ("-u", "--unit", "-t", "--identifier"):
             i += 1
             units.append(args[i])
         elif a.startswith("--unit="):
