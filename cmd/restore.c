@@ -1,0 +1,159 @@
+/* dcvctl restore: a backup back on its hosts, through deploy's transaction (design §4). */
+#include "cli.h"
+
+#include "../lib/backup.h"
+#include "../lib/buf.h"
+#include "../lib/deploy.h"
+#include "../lib/inventory.h"
+#include "../lib/ssh.h"
+#include "../lib/util.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct vars {
+	bool dry_run;
+	const char *only;
+};
+
+static const struct dcv_opt opts[] = {
+	CLI_BOOL(struct vars, dry_run, 'n', "dry-run", "show unified diffs (deployed against archived); change nothing"),
+	CLI_STRING(struct vars, only, 0, "only", "HOST", "restore this host only"),
+	CLI_END,
+};
+
+struct printer {
+	struct dcv_ctx *ctx;
+	bool diffs;
+};
+
+static void print_step(void *user, const struct dcv_step *s)
+{
+	struct printer *p = user;
+	struct dcv_ctx *ctx = p->ctx;
+	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow" : "red";
+
+	if (ctx->quiet && s->status != DCV_STEP_FAILED)
+		return;
+	printf("%-10s %-8s %s%-8s%s %6ld ms  %s\n", s->host, s->name, col(ctx, c), dcv_step_status_name(s->status),
+	       col_end(ctx), s->ms, s->detail);
+	if (p->diffs && s->diff)
+		fputs(s->diff, stdout);
+	fflush(stdout);
+}
+
+/* The archive, read whole; it is small (config files), and bounded by DCV_TAR_MAX. */
+static int load(const char *path, struct dcv_backup *b)
+{
+	struct dcv_buf raw = DCV_BUF_INIT;
+	struct dcv_err err = DCV_ERR_INIT;
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || dcv_file_read(path, &raw) != 0) {
+		out_error("cannot read '%s': %s", path, errno ? strerror(errno) : "not a file");
+		dcv_buf_release(&raw);
+		return EXIT_INTERNAL;
+	}
+	rc = dcv_backup_read(raw.data ? raw.data : "", raw.len, b, &err);
+	if (raw.data)
+		explicit_bzero(raw.data, raw.len);
+	dcv_buf_release(&raw);
+	if (rc != DCV_OK) {
+		out_error("%s: %s; nothing was written", path, err.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static char *owner_string(void)
+{
+	char host[256] = "?";
+	struct passwd *pw = getpwuid(getuid());
+
+	gethostname(host, sizeof(host) - 1);
+	return xasprintf("dcvctl restore by %s@%s (pid %d)", pw ? pw->pw_name : "?", host, (int)getpid());
+}
+
+static int run(struct dcv_ctx *ctx, int argc, char **argv)
+{
+	struct dcv_inventory *inv;
+	struct cli_args a;
+	struct vars v = { 0 };
+	struct dcv_backup b;
+	struct dcv_err err = DCV_ERR_INIT;
+	struct dcv_restore_opts o = { 0 };
+	struct dcv_deploy_result res;
+	struct printer pr = { ctx, false };
+	int rc = cli_parse(&dcv_cmd_restore, argc, argv, &a, &v);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
+		return rc;
+	if (v.only && !ctx_host(ctx, v.only))
+		return EXIT_USAGE;
+	dcv_backup_init(&b);
+	if ((rc = load(a.pos[0], &b)) != EXIT_OK)
+		goto out;
+	if (dcv_backup_check_managed(inv, &b, &err) != DCV_OK) {
+		out_error("%s: %s; nothing was written", a.pos[0], err.msg);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (!ctx->quiet)
+		printf("%s: dcvctl %s backup of %s, %d files on %d hosts, verified%s\n", a.pos[0], b.version,
+		       b.created, b.n_files, b.n_hosts, v.dry_run ? "; dry run: nothing is changed" : "");
+	char *owner = owner_string();
+	struct dcv_ssh_pool *pool = ctx_pool(ctx);
+	pr.diffs = v.dry_run;
+	o.dry_run = v.dry_run;
+	o.only = v.only;
+	o.owner = owner;
+	o.on_step = print_step;
+	o.user = &pr;
+	rc = dcv_restore(inv, pool, &b, &o, &res, &err);
+	dcv_ssh_pool_free(pool);
+	free(owner);
+	if (rc != DCV_OK) {
+		out_error("%s", err.msg);
+		rc = exit_for(rc);
+		goto out;
+	}
+	if (!ctx->quiet || res.failed)
+		printf("%s%d ok, %d changed, %d failed%s%s\n", col(ctx, "bold"), res.ok, res.changed, res.failed,
+		       v.dry_run ? " (dry run)" : "", col_end(ctx));
+	struct dcv_reach reach = { res.hosts, res.unreachable, res.failed };
+	rc = exit_for_outcome(dcv_reach_outcome(&reach));
+	dcv_deploy_result_release(&res);
+out:
+	dcv_backup_release(&b);
+	return rc;
+}
+
+const struct dcv_cmd dcv_cmd_restore = {
+	.name = "restore",
+	.summary = "put a backup's files back on their hosts, validated, with rollback",
+	.usage = "restore FILE [--only HOST] [--dry-run]",
+	.help = "Before any host is touched: the archive must be a dcvctl backup whose every member is\n"
+		"a regular file the manifest names with the same size and sha256, inside its host's\n"
+		"folder (no absolute path, no '..', no link or device), for a host of the inventory\n"
+		"and a path dcvctl manages there; anything else is refused and nothing is written.\n"
+		"Then, hosts in parallel under deploy's lock: every file that differs is put back\n"
+		"through deploy's transaction (temp file, backup, rename; the proxy's files validated\n"
+		"with its own check once all are in place, all put back when it fails, then\n"
+		"reloaded), with the recorded mode and owner; then each unit is brought to its state\n"
+		"at backup time (a proxy down because its config was broken is started again, a\n"
+		"dcvserver whose dcv.conf changed restarted). --dry-run shows unified diffs (never of\n"
+		"keys or secrets) and what would start or stop, and changes nothing.\n"
+		"Exit: 0 restored (or nothing to do), 1 refused or a step failed, 4 no host reached,\n"
+		"5 the file cannot be read.\n",
+	.opts = opts,
+	.min_args = 1,
+	.max_args = 1,
+	.run = run,
+};
