@@ -19,11 +19,11 @@ struct dcv_ssh_pool;
 #define DCV_MANAGED_MAX 16
 #define DCV_MANAGED_UNITS 8
 
-/* One file dcvctl manages on a host. Strings are borrowed from the kind table or the inventory. */
+/* One file dcvctl manages on a host, kept when it exists. Strings are borrowed from the kind
+ * table or the inventory. */
 struct dcv_managed {
 	const char *path;
 	bool secret;          /* a private key or password: its content is never shown */
-	bool optional;        /* backed up when it exists */
 	const char *validate; /* checks the whole service once this file is in place, or NULL */
 	const char *apply;    /* makes the running service read it (a reload), or NULL */
 	const char *restart;  /* a unit to restart when the file changed and the unit stays active */
