@@ -617,7 +617,6 @@ static const char *type_name(char t)
 	case '2': return "a symbolic link";
 	case '3': return "a character device";
 	case '4': return "a block device";
-	case '5': return "a directory";
 	case '6': return "a FIFO";
 	default: return "not a regular file";
 	}
@@ -638,7 +637,7 @@ static bool traverses(const char *name)
 	return false;
 }
 
-static int check_members(const struct dcv_tar_entry *e, int n, struct dcv_backup *b, const size_t *sizes,
+static int check_members(struct dcv_tar_entry *e, int n, struct dcv_backup *b, const size_t *sizes,
 			 struct dcv_err *err)
 {
 	bool *seen = xcalloc((size_t)b->n_files + 1, sizeof(bool));
@@ -649,10 +648,18 @@ static int check_members(const struct dcv_tar_entry *e, int n, struct dcv_backup
 		char sum[65];
 		if (strcmp(e[i].name, MANIFEST) == 0)
 			continue;
+		/* a folder's name ends in '/' (its last component is not an empty one) */
+		size_t nl = strlen(e[i].name);
+		if (e[i].type == '5' && nl > 1 && e[i].name[nl - 1] == '/')
+			e[i].name[nl - 1] = '\0';
 		if (traverses(e[i].name)) {
 			rc = refuse(err, "'%s' leaves the archive's host folders (an absolute path or '..')", e[i].name);
 			break;
 		}
+		/* tar(1) adds the folders when an archive is made again by hand; they carry nothing
+		 * and restore never creates one from the archive */
+		if (e[i].type == '5')
+			continue;
 		if (e[i].type != '0') {
 			rc = refuse(err, "'%s' is %s%s%s", e[i].name, type_name(e[i].type),
 				    e[i].linkname[0] ? " to " : "", e[i].linkname);
