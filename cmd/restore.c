@@ -5,6 +5,7 @@
 #include "../lib/buf.h"
 #include "../lib/deploy.h"
 #include "../lib/inventory.h"
+#include "../lib/restore.h"
 #include "../lib/ssh.h"
 #include "../lib/util.h"
 

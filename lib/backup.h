@@ -9,7 +9,6 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "deploy.h"
 
 struct dcv_err;
 struct dcv_host;
@@ -91,20 +90,5 @@ int dcv_backup_read(const char *gz, size_t len, struct dcv_backup *b, struct dcv
 /* Every host, file and unit of `b` is one the inventory says dcvctl manages; DCV_E_CONFIG
  * naming the first that is not. */
 int dcv_backup_check_managed(const struct dcv_inventory *inv, const struct dcv_backup *b, struct dcv_err *err);
-
-struct dcv_restore_opts {
-	bool dry_run;         /* report the diffs, change nothing */
-	const char *only;     /* one host name, or NULL */
-	const char *owner;    /* recorded with the remote lock */
-	dcv_step_fn on_step;
-	void *user;
-};
-
-/* Put `b` (read and checked above) back, hosts in parallel: per host the changed files through
- * deploy's transaction (validated with the kind's command once all are in place, every one put
- * back when that fails), mode and owner as recorded, then each unit brought to its recorded state
- * (restarted when a file it reads changed). Results as deploy reports them. */
-int dcv_restore(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool, const struct dcv_backup *b,
-		const struct dcv_restore_opts *o, struct dcv_deploy_result *res, struct dcv_err *err);
 
 #endif
