@@ -1,6 +1,7 @@
-/* backup of the managed files, and the reader of archives. An archive is read as if an attacker wrote it:
- * every refusal happens in dcv_backup_read and dcv_backup_check_managed, before any host is
- * touched, and restore only ever writes a path the inventory's own managed set names. */
+/* backup of the managed files, and the reader of archives. An archive is read as if an
+ * attacker wrote it: every refusal happens in dcv_backup_read and dcv_backup_check_managed,
+ * before any host is touched, and restore only ever writes a path the inventory's own managed
+ * set names. */
 #include "backup.h"
 
 #include "err.h"
