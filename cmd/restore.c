@@ -7,6 +7,7 @@
 #include "../lib/inventory.h"
 #include "../lib/restore.h"
 #include "../lib/ssh.h"
+#include "../lib/tar.h"
 #include "../lib/util.h"
 
 #include <errno.h>
@@ -55,8 +56,19 @@ static int load(const char *path, struct dcv_backup *b)
 	struct stat st;
 	int rc;
 
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || dcv_file_read(path, &raw) != 0) {
+	errno = 0;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		out_error("cannot read '%s': %s", path, errno ? strerror(errno) : "not a file");
+		return EXIT_INTERNAL;
+	}
+	/* read whole, so bounded first: gzip adds little even to an incompressible tar, and a
+	 * backup's tar is at most DCV_TAR_MAX */
+	if ((unsigned long long)st.st_size > 2ull * DCV_TAR_MAX) {
+		out_error("%s: refused: larger than any dcvctl backup; nothing was written", path);
+		return EXIT_FAIL;
+	}
+	if (dcv_file_read(path, &raw) != 0) {
+		out_error("cannot read '%s': %s", path, strerror(errno));
 		dcv_buf_release(&raw);
 		return EXIT_INTERNAL;
 	}

@@ -453,8 +453,9 @@ static int refuse(struct dcv_err *err, const char *fmt, ...)
 	return DCV_E_IO;
 }
 
-/* An absolute path with no empty, "." or ".." component and no byte a shell or a reader of
- * the manifest could mistake. */
+/* An absolute path with no empty, "." or ".." component and no control character (a path
+ * reaches a shell only through dcv_shquote, and is compared with the managed set byte for
+ * byte, so spaces and quotes an inventory allows are fine). */
 static bool safe_path(const char *p)
 {
 	size_t n = strlen(p);
@@ -462,7 +463,7 @@ static bool safe_path(const char *p)
 	if (n < 2 || n > 200 || p[0] != '/' || p[n - 1] == '/')
 		return false;
 	for (const char *c = p; *c; c++)
-		if (!isalnum((unsigned char)*c) && !strchr("/._-+@", *c))
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return false;
 	for (const char *c = p; c; c = strchr(c + 1, '/')) {
 		size_t len = strcspn(c + 1, "/");
@@ -551,8 +552,8 @@ static int manifest_files(struct json_object *arr, struct dcv_backup *b, size_t 
 		if (!has_host(b, host))
 			return refuse(err, "manifest: files[%zu] names host '%s', which it does not list", i, host);
 		if (!safe_path(path))
-			return refuse(err, "manifest: '%s' on %s is not a plain absolute path (a '..', '.', "
-					   "'//' or an odd character)", path, host);
+			return refuse(err, "manifest: a path on %s is not a plain absolute path (a '..', '.', "
+					   "'//' or a control character)", host);
 		if (!parse_mode(mode, &m) || !safe_word(owner, 32) || !safe_word(group, 32) || !hex64(sum))
 			return refuse(err, "manifest: %s on %s has a malformed mode, owner, group or sha256", path, host);
 		int64_t sz = json_object_get_int64(size);
