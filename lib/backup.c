@@ -27,12 +27,13 @@
 #define FORMAT "dcvctl-backup/1"
 #define MANIFEST "manifest.json"
 
-/* Files the maintenance of deploy renders (issue 10 item 2): kept when they exist. */
-static const char *const maintenance_files[] = {
-	"/etc/logrotate.d/dcvctl",
-	"/etc/systemd/system/dcvctl-health.service",
-	"/etc/systemd/system/dcvctl-health.timer",
-};
+/* What deploy's maintenance renders (issue 10 item 2; the names of lib/maint.h on h-maint):
+ * logrotate per proxy kind and for DCV, and the gateway's health timer. Kept when they exist. */
+#define LOGROTATE_DIR "/etc/logrotate.d"
+#define HEALTH_SCRIPT "/usr/local/sbin/dcvctl-health"
+#define HEALTH_SERVICE "/etc/systemd/system/dcvctl-health.service"
+#define HEALTH_TIMER "/etc/systemd/system/dcvctl-health.timer"
+#define HEALTH_TIMER_UNIT "dcvctl-health.timer"
 
 /* ------------------------------------------------------------------ the managed set */
 
@@ -73,12 +74,20 @@ static void managed_gateway(const struct dcv_host *h, struct dcv_managed_set *s)
 	add(s, h->key, true, v, a, NULL);
 	for (int i = 0; k && i < k->n_derived; i++)
 		add(s, k->derived[i].path, true, v, a, NULL);
-	if (!k || k->id != DCV_PROXY_CONNECTION_GATEWAY) {
+	/* the Connection Gateway's, which a bypass leaves in place (stopped); for that kind its
+	 * config is the kind's own, validated last */
+	if (!k || k->id != DCV_PROXY_CONNECTION_GATEWAY)
 		add(s, DCV_GATEWAY_CONF, false, NULL, NULL, DCV_UNIT_GATEWAY);
-		add(s, DCV_GATEWAY_BROKER_CA, false, NULL, NULL, DCV_UNIT_GATEWAY);
-		add(s, DCV_GATEWAY_CLIENT_CERT, false, NULL, NULL, DCV_UNIT_GATEWAY);
-		add(s, DCV_GATEWAY_CLIENT_KEY, true, NULL, NULL, DCV_UNIT_GATEWAY);
+	add(s, DCV_GATEWAY_BROKER_CA, false, NULL, NULL, DCV_UNIT_GATEWAY);
+	add(s, DCV_GATEWAY_CLIENT_CERT, false, NULL, NULL, DCV_UNIT_GATEWAY);
+	add(s, DCV_GATEWAY_CLIENT_KEY, true, NULL, NULL, DCV_UNIT_GATEWAY);
+	if (k) {
+		snprintf(s->own, sizeof(s->own), LOGROTATE_DIR "/dcvctl-%s", k->name);
+		add(s, s->own, false, NULL, NULL, NULL);
 	}
+	add(s, HEALTH_SCRIPT, false, NULL, NULL, NULL);
+	add(s, HEALTH_SERVICE, false, NULL, "systemctl daemon-reload", NULL);
+	add(s, HEALTH_TIMER, false, NULL, "systemctl daemon-reload", HEALTH_TIMER_UNIT);
 	if (k) {
 		add(s, k->config, false, v, a, NULL);
 		add_unit(s, k->unit);
@@ -87,6 +96,7 @@ static void managed_gateway(const struct dcv_host *h, struct dcv_managed_set *s)
 	} else {
 		add_unit(s, DCV_UNIT_GATEWAY);
 	}
+	add_unit(s, HEALTH_TIMER_UNIT);
 }
 
 void dcv_backup_managed(const struct dcv_inventory *inv, const struct dcv_host *h, struct dcv_managed_set *s)
@@ -96,6 +106,7 @@ void dcv_backup_managed(const struct dcv_inventory *inv, const struct dcv_host *
 		managed_gateway(h, s);
 	} else if (h->role == DCV_ROLE_AGENT) {
 		add(s, DCV_DCV_CONF, false, NULL, NULL, "dcvserver");
+		add(s, LOGROTATE_DIR "/dcvctl-dcv", false, NULL, NULL, NULL);
 		add_unit(s, "dcvserver");
 		add_unit(s, DCV_UNIT_SM_AGENT);
 	}
@@ -103,10 +114,6 @@ void dcv_backup_managed(const struct dcv_inventory *inv, const struct dcv_host *
 		add(s, DCV_BROKER_PROPERTIES, false, NULL, NULL, DCV_UNIT_BROKER);
 		add_unit(s, DCV_UNIT_BROKER);
 	}
-	if (s->n)
-		for (size_t i = 0; i < sizeof(maintenance_files) / sizeof(*maintenance_files); i++)
-			add(s, maintenance_files[i], false, NULL,
-			    strstr(maintenance_files[i], "/systemd/") ? "systemctl daemon-reload" : NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ the backup in memory */

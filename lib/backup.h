@@ -33,6 +33,7 @@ struct dcv_managed_set {
 	int n;
 	const char *units[DCV_MANAGED_UNITS]; /* the units whose state a backup records */
 	int n_units;
+	char own[96]; /* a path made up here (the kind's logrotate file) that `f` points into */
 };
 
 /* What dcvctl manages on host `h` (empty for a host without any: a bastion). */

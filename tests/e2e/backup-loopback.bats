@@ -58,7 +58,13 @@ teardown_file() {
 
 setup() {
 	[ -z "${SSHD_SKIP:-}" ] || skip "$SSHD_SKIP"
-	[ ! -e /etc/nginx/conf.d/dcv-proxy.conf ] || skip "this machine has /etc/nginx/conf.d/dcv-proxy.conf: restore could write it"
+	# the gateway's other managed files must be absent here, or backup would keep them too
+	local f
+	for f in /etc/nginx/conf.d/dcv-proxy.conf /etc/dcv-connection-gateway /etc/logrotate.d/dcvctl-nginx \
+		/usr/local/sbin/dcvctl-health /etc/systemd/system/dcvctl-health.service \
+		/etc/systemd/system/dcvctl-health.timer; do
+		[ ! -e "$f" ] || skip "this machine has $f, a file dcvctl manages on a gateway"
+	done
 	T="$BATS_TEST_TMPDIR"
 	INV="$T/dcvctl.conf"
 	known_host target >"$T/kh"
@@ -97,7 +103,7 @@ manifest() {
 @test "backup writes a mode-600 tar.gz that tar lists, one folder per host, with a manifest" {
 	run --separate-stderr dcv backup --out "$T/b.tar.gz"
 	expect_status 0
-	[[ $output == "wrote $T/b.tar.gz (mode 600): 2 files and 4 unit states from 1 of 1 hosts" ]]
+	[[ $output == "wrote $T/b.tar.gz (mode 600): 2 files and 5 unit states from 1 of 1 hosts" ]]
 	[ "$(stat -c %a "$T/b.tar.gz")" = 600 ]
 	run tar -tzf "$T/b.tar.gz"
 	[ "${lines[0]}" = manifest.json ]

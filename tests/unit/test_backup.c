@@ -89,6 +89,12 @@ static void test_backup_managed_nginx_gateway(void **state)
 	assert_null(dcv_managed_find(&s, "/etc/haproxy/haproxy.cfg"));
 	assert_null(dcv_managed_find(&s, "/etc/dcv/dcv.conf"));
 	assert_string_equal(s.units[0], "nginx");
+	assert_string_equal(s.units[s.n_units - 1], "dcvctl-health.timer");
+	/* deploy's maintenance files, kept when they exist */
+	assert_non_null(dcv_managed_find(&s, "/etc/logrotate.d/dcvctl-nginx"));
+	assert_string_equal(dcv_managed_find(&s, "/etc/systemd/system/dcvctl-health.timer")->apply,
+			    "systemctl daemon-reload");
+	assert_null(dcv_managed_find(&s, "/etc/logrotate.d/dcvctl-haproxy"));
 	dcv_inventory_free(inv);
 }
 
@@ -119,6 +125,7 @@ static void test_backup_managed_agent_and_bastion(void **state)
 	assert_string_equal(m->restart, "dcvserver");
 	assert_null(m->validate);
 	assert_null(dcv_managed_find(&s, "/etc/pki/dcv/key.pem"));
+	assert_non_null(dcv_managed_find(&s, "/etc/logrotate.d/dcvctl-dcv"));
 	dcv_backup_managed(inv, dcv_inventory_host(inv, "bastion"), &s);
 	assert_int_equal(s.n, 0);
 	assert_int_equal(s.n_units, 0);
