@@ -8,6 +8,7 @@
 #include "../lib/util.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,13 +16,43 @@
 
 struct vars {
 	const char *out;
+	bool json;
 };
 
 static const struct dcv_opt opts[] = {
 	CLI_STRING(struct vars, out, 'o', "out", "FILE",
 		   "write the archive here (default dcvctl-backup-<UTC>.tar.gz); an existing file is kept"),
+	CLI_BOOL(struct vars, json, 0, "json", "print what was saved and what was left out as JSON"),
 	CLI_END,
 };
+
+/* `failed` holds "host: reason" lines (lib/backup.h). */
+static void print_json(const char *out, const struct dcv_backup *b, const struct dcv_buf *failed)
+{
+	struct json_object *root = json_object_new_object(), *hosts = json_object_new_array();
+	struct json_object *left = json_object_new_array();
+
+	json_object_object_add(root, "archive", json_object_new_string(out));
+	json_object_object_add(root, "files", json_object_new_int(b->n_files));
+	json_object_object_add(root, "units", json_object_new_int(b->n_units));
+	for (int i = 0; i < b->n_hosts; i++)
+		json_object_array_add(hosts, json_object_new_string(b->hosts[i]));
+	json_object_object_add(root, "hosts", hosts);
+	for (const char *l = dcv_buf_str(failed); *l;) {
+		/* host names hold no ':', so the first one ends the name */
+		size_t n = strcspn(l, "\n"), h = strcspn(l, ":"), skip;
+		struct json_object *j = json_object_new_object();
+		if (h > n)
+			h = n;
+		skip = n - h >= 2 ? 2 : n - h;
+		json_object_object_add(j, "host", json_object_new_string_len(l, (int)h));
+		json_object_object_add(j, "reason", json_object_new_string_len(l + h + skip, (int)(n - h - skip)));
+		json_object_array_add(left, j);
+		l += n + (l[n] == '\n');
+	}
+	json_object_object_add(root, "left_out", left);
+	out_json(root);
+}
 
 static int run(struct dcv_ctx *ctx, int argc, char **argv)
 {
@@ -82,7 +113,9 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		rc = EXIT_INTERNAL;
 		goto out;
 	}
-	if (!ctx->quiet)
+	if (ctx->json || v.json)
+		print_json(v.out, &b, &failed);
+	else if (!ctx->quiet)
 		printf("wrote %s (mode 600): %d files and %d unit states from %d of %d hosts\n", v.out, b.n_files,
 		       b.n_units, b.n_hosts, wanted);
 	rc = b.n_hosts < wanted ? EXIT_FAIL : EXIT_OK;
@@ -96,7 +129,7 @@ out:
 const struct dcv_cmd dcv_cmd_backup = {
 	.name = "backup",
 	.summary = "every managed file of every host into one local .tar.gz with a manifest",
-	.usage = "backup [--out FILE]",
+	.usage = "backup [--out FILE] [--json]",
 	.help = "Fetch, hosts in parallel, every file dcvctl manages: on the gateway the proxy's\n"
 		"configuration, its certificate and key and the files the kind derives (HAProxy's\n"
 		"combined PEM and stats secret), the Connection Gateway's files when present; dcv.conf\n"

@@ -11,6 +11,7 @@
 #include "../lib/util.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,20 @@
 #include <unistd.h>
 
 struct vars {
-	bool dry_run;
+	bool dry_run, json;
 	const char *only;
 };
 
 static const struct dcv_opt opts[] = {
 	CLI_BOOL(struct vars, dry_run, 'n', "dry-run", "show unified diffs (deployed against archived); change nothing"),
 	CLI_STRING(struct vars, only, 0, "only", "HOST", "restore this host only"),
+	CLI_BOOL(struct vars, json, 0, "json", "one JSON document with every step and a summary"),
 	CLI_END,
 };
 
 struct printer {
 	struct dcv_ctx *ctx;
-	bool diffs;
+	bool diffs, json;
 };
 
 static void print_step(void *user, const struct dcv_step *s)
@@ -39,7 +41,7 @@ static void print_step(void *user, const struct dcv_step *s)
 	struct dcv_ctx *ctx = p->ctx;
 	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow" : "red";
 
-	if (ctx->quiet && s->status != DCV_STEP_FAILED)
+	if (p->json || (ctx->quiet && s->status != DCV_STEP_FAILED))
 		return;
 	printf("%-10s %-8s %s%-8s%s %6ld ms  %s\n", s->host, s->name, col(ctx, c), dcv_step_status_name(s->status),
 	       col_end(ctx), s->ms, s->detail);
@@ -83,6 +85,38 @@ static int load(const char *path, struct dcv_backup *b)
 	return EXIT_OK;
 }
 
+static void print_json(const struct dcv_backup *b, const struct dcv_deploy_result *res, bool dry_run)
+{
+	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	struct json_object *arch = json_object_new_object(), *sum = json_object_new_object();
+
+	json_object_object_add(root, "dry_run", json_object_new_boolean(dry_run));
+	json_object_object_add(arch, "dcvctl_version", json_object_new_string(b->version));
+	json_object_object_add(arch, "created", json_object_new_string(b->created));
+	json_object_object_add(arch, "files", json_object_new_int(b->n_files));
+	json_object_object_add(arch, "hosts", json_object_new_int(b->n_hosts));
+	json_object_object_add(root, "archive", arch);
+	for (int i = 0; i < res->n; i++) {
+		const struct dcv_step *s = &res->steps[i];
+		struct json_object *j = json_object_new_object();
+		json_object_object_add(j, "host", json_object_new_string(s->host));
+		json_object_object_add(j, "step", json_object_new_string(s->name));
+		json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
+		json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
+		json_object_object_add(j, "detail", json_object_new_string(s->detail));
+		if (s->diff)
+			json_object_object_add(j, "diff", json_object_new_string(s->diff));
+		json_object_array_add(arr, j);
+	}
+	json_object_object_add(root, "steps", arr);
+	json_object_object_add(sum, "ok", json_object_new_int(res->ok));
+	json_object_object_add(sum, "changed", json_object_new_int(res->changed));
+	json_object_object_add(sum, "failed", json_object_new_int(res->failed));
+	json_object_object_add(sum, "unreachable", json_object_new_int(res->unreachable));
+	json_object_object_add(root, "summary", sum);
+	out_json(root);
+}
+
 static char *owner_string(void)
 {
 	char host[256] = "?";
@@ -101,7 +135,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	struct dcv_err err = DCV_ERR_INIT;
 	struct dcv_restore_opts o = { 0 };
 	struct dcv_deploy_result res;
-	struct printer pr = { ctx, false };
+	struct printer pr = { ctx, false, false };
 	int rc = cli_parse(&dcv_cmd_restore, argc, argv, &a, &v);
 
 	if (rc)
@@ -118,7 +152,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (!ctx->quiet)
+	pr.json = ctx->json || v.json;
+	if (!ctx->quiet && !pr.json)
 		printf("%s: dcvctl %s backup of %s, %d files on %d hosts, verified%s\n", a.pos[0], b.version,
 		       b.created, b.n_files, b.n_hosts, v.dry_run ? "; dry run: nothing is changed" : "");
 	char *owner = owner_string();
@@ -137,7 +172,9 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		rc = exit_for(rc);
 		goto out;
 	}
-	if (!ctx->quiet || res.failed)
+	if (pr.json)
+		print_json(&b, &res, v.dry_run);
+	else if (!ctx->quiet || res.failed)
 		printf("%s%d ok, %d changed, %d failed%s%s\n", col(ctx, "bold"), res.ok, res.changed, res.failed,
 		       v.dry_run ? " (dry run)" : "", col_end(ctx));
 	struct dcv_reach reach = { res.hosts, res.unreachable, res.failed };
@@ -151,7 +188,7 @@ out:
 const struct dcv_cmd dcv_cmd_restore = {
 	.name = "restore",
 	.summary = "put a backup's files back on their hosts, validated, with rollback",
-	.usage = "restore FILE [--only HOST] [--dry-run]",
+	.usage = "restore FILE [--only HOST] [--dry-run] [--json]",
 	.help = "Before any host is touched: the archive must be a dcvctl backup whose every member is\n"
 		"a regular file the manifest names with the same size and sha256, inside its host's\n"
 		"folder (no absolute path, no '..', no link or device), for a host of the inventory\n"

@@ -19,7 +19,7 @@ _dcvctl_global_opts='-c=FILE --config=FILE -v --verbose -q --quiet --json --colo
 _dcvctl_opts()
 {
 	case $1 in
-	backup)          echo '-o=FILE --out=FILE' ;;
+	backup)          echo '-o=FILE --out=FILE --json' ;;
 	'cert check')    echo '-r=HOST:PATH --remote=HOST:PATH -n=FQDN --name=FQDN -k=PATH --key=PATH --json' ;;
 	'cert generate') echo '-o=DIR --out=DIR -s=NAME --san=NAME --days=N --install' ;;
 	check)           echo '-f=FMT --format=FMT -o=FILE --output=FILE --only=IDS --skip=IDS --hold=DUR --interval=DUR --strict --aws --json' ;;
@@ -33,7 +33,7 @@ _dcvctl_opts()
 		echo '--via=HOST --connect-to=HOST:PORT --timeout=DUR --json' ;;
 	'probe ws')
 		echo '--via=HOST --connect-to=HOST:PORT --hold=DUR --interval=DUR --timeout=DUR --json' ;;
-	restore)         echo '-n --dry-run --only=HOST' ;;
+	restore)         echo '-n --dry-run --only=HOST --json' ;;
 	service)         echo '--json' ;;
 	'session close'|'session create'|'session list'|'session recreate')
 		echo '-a=AGENT --agent=AGENT --json' ;;

@@ -214,8 +214,9 @@ complete -c dcvctl -n __dcvctl_needs_subcmd -a '(__dcvctl_subcmds_of (__dcvctl_p
 # every command and subcommand takes --help
 complete -c dcvctl -n 'not __dcvctl_needs_command; and test (__dcvctl_parse dd) -eq 0' -s h -l help -d 'show help'
 
-# backup [--out FILE]
+# backup [--out FILE] [--json]
 complete -c dcvctl -n '__dcvctl_using backup' -s o -l out -r -F -d 'write the archive here (default dcvctl-backup-<UTC>.tar.gz); an existing file is kept'
+complete -c dcvctl -n '__dcvctl_using backup' -l json -d 'print what was saved and what was left out as JSON'
 
 # cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] [--key PATH] [--json]
 complete -c dcvctl -n '__dcvctl_using cert check' -s r -l remote -x -a '(__dcvctl_hosts | string replace -r \'$\' :)' -d 'read the certificate on a host (HOST:/PATH, with sudo)'
@@ -254,9 +255,10 @@ complete -c dcvctl -n '__dcvctl_arg config lint 1+' -F
 complete -c dcvctl -n '__dcvctl_using config render' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'the agent whose dcv.conf to render (default: the first)'
 complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx haproxy dcv' -d kind
 
-# restore FILE [--only HOST] [--dry-run]
+# restore FILE [--only HOST] [--dry-run] [--json]
 complete -c dcvctl -n '__dcvctl_using restore' -s n -l dry-run -d 'show unified diffs (deployed against archived); change nothing'
 complete -c dcvctl -n '__dcvctl_using restore' -l only -x -a '(__dcvctl_hosts managed)' -d 'restore this host only'
+complete -c dcvctl -n '__dcvctl_using restore' -l json -d 'one JSON document with every step and a summary'
 complete -c dcvctl -n '__dcvctl_arg restore 1' -F -d 'backup archive (.tar.gz)'
 
 # deploy [--dry-run] [--diff] [--only gateway|agents|NAME] [--proxy nginx|haproxy] [--json]

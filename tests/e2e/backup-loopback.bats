@@ -222,3 +222,37 @@ manifest() {
 	[[ $stderr == *"pki/key.pem on gateway is not a file dcvctl manages there"* ]]
 	[ ! -e "$T/pki/other.pem" ]
 }
+
+@test "backup saves the hosts that answer, names the one that does not, and exits 1" {
+	local closed
+	read -r closed <<<"$(free_ports 1)"
+	{
+		echo "[agent dcv1]"
+		echo "address = 127.0.0.1"
+		echo "ssh = 127.0.0.1:$closed"
+		echo "user = root"
+	} >>"$INV"
+	run --separate-stderr dcv backup --out "$T/b.tar.gz" --json
+	expect_status 1
+	[ "$(json 'd["hosts"]')" = "['gateway']" ]
+	[ "$(json 'd["left_out"][0]["host"]')" = dcv1 ]
+	[[ "$(json 'd["left_out"][0]["reason"]')" == *"Connection refused"* ]]
+	[[ $stderr == *"dcv1: "*"left out of the backup"* ]]
+	[ "$(stat -c %a "$T/b.tar.gz")" = 600 ]
+	run tar -tzf "$T/b.tar.gz"
+	[[ $output != *dcv1/* ]]
+}
+
+@test "restore --json reports every step with its diff and a summary" {
+	dcv backup --out "$T/b.tar.gz"
+	printf 'CERT v2\n' >"$T/pki/cert.pem"
+	run --separate-stderr dcv restore "$T/b.tar.gz" --dry-run --json
+	expect_status 0
+	[ "$(json 'd["dry_run"]')" = True ]
+	[ "$(json 'd["archive"]["files"]')" = 2 ]
+	[ "$(json '[s["status"] for s in d["steps"] if s["step"] == "file" and "cert.pem" in s["detail"]][0]')" = changed ]
+	[[ "$(json '[s["diff"] for s in d["steps"] if "diff" in s][0]')" == *"+CERT v1"* ]]
+	[ "$(json 'd["summary"]["changed"]')" = 1 ]
+	[ "$(json 'd["summary"]["failed"]')" = 0 ]
+	[ "$(cat "$T/pki/cert.pem")" = "CERT v2" ]
+}
