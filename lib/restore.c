@@ -112,7 +112,7 @@ static char *file_diff(const struct change *ch)
 	struct dcv_buf d = DCV_BUF_INIT;
 	char *a = xasprintf("deployed%s", ch->m->path), *b = xasprintf("backup%s", ch->m->path);
 
-	if (ch->m->secret)
+	if (ch->m->secret && ch->content)
 		dcv_buf_addf(&d, "--- %s\n+++ %s\n(content not shown: a private key or secret)\n", a, b);
 	else if (ch->content)
 		dcv_diff(ch->now ? dcv_buf_str(&ch->now->content) : "", dcv_buf_str(&ch->want->content), a, b, &d);
@@ -126,12 +126,12 @@ static void describe(struct dcv_buf *d, const struct change *ch)
 	const struct dcv_backup_file *w = ch->want, *n = ch->now;
 
 	if (!n)
-		dcv_buf_addf(d, "%s is missing: restore it", w->path);
+		dcv_buf_addf(d, "would restore %s (absent now)", w->path);
 	else if (ch->content)
-		dcv_buf_addf(d, "%s differs from the backup: restore it", w->path);
+		dcv_buf_addf(d, "would restore %s (it differs from the backup)", w->path);
 	else
-		dcv_buf_addf(d, "%s: mode %04o %s:%s back to %04o %s:%s", w->path, n->mode, n->owner, n->group,
-			     w->mode, w->owner, w->group);
+		dcv_buf_addf(d, "would set %s back to mode %04o %s:%s (now %04o %s:%s)", w->path, w->mode, w->owner,
+			     w->group, n->mode, n->owner, n->group);
 }
 
 /* Put the changed files in place, the validator run with the last one that has one; when it
@@ -204,6 +204,22 @@ static void unit_verb(struct rhost *rh, const char *unit, const char *verb, cons
 	dcv_buf_release(&out);
 }
 
+/* `systemctl is-active`'s word as up (1), down (0), or neither (-1): a unit caught in between,
+ * or one systemd does not know, is left as it is. */
+static int up_or_down(const char *state)
+{
+	static const char *const up[] = { "active", "activating", "reloading" };
+	static const char *const down[] = { "inactive", "failed", "deactivating" };
+
+	for (size_t i = 0; state && i < 3; i++) {
+		if (strcmp(state, up[i]) == 0)
+			return 1;
+		if (strcmp(state, down[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 /* Each unit back to its state at backup time: stops first (they may hold the port the other
  * needs), then starts, and a restart for a running unit whose file changed. */
 static void put_units(struct rhost *rh, const struct dcv_managed_set *s, const struct dcv_backup *now,
@@ -215,16 +231,20 @@ static void put_units(struct rhost *rh, const struct dcv_managed_set *s, const s
 		for (int u = 0; u < s->n_units; u++) {
 			const char *want = find_state(rh->r->b, host, s->units[u]);
 			const char *is = find_state(now, host, s->units[u]);
-			bool want_up = want && strcmp(want, "active") == 0, is_up = is && strcmp(is, "active") == 0;
-			bool changed = false;
-			if (!want)
+			int w = up_or_down(want), now_up = up_or_down(is);
+			bool want_up = w == 1, is_up = now_up == 1, changed = false;
+			if (w < 0) {
+				if (pass == 1 && want)
+					step(rh, "service", DCV_STEP_OK, 0, NULL, "%s left as it is (%s at backup time)",
+					     s->units[u], want);
 				continue;
+			}
 			for (int i = 0; i < n; i++)
 				changed = changed || (ch[i].content && ch[i].m->restart &&
 						      strcmp(ch[i].m->restart, s->units[u]) == 0);
-			if (pass == 0 && !want_up && is_up)
+			if (pass == 0 && w == 0 && is_up)
 				unit_verb(rh, s->units[u], "stop", "it was stopped at backup time");
-			else if (pass == 1 && want_up && !is_up)
+			else if (pass == 1 && want_up && now_up == 0)
 				unit_verb(rh, s->units[u], "start", is ? is : "down");
 			else if (pass == 1 && want_up && changed)
 				unit_verb(rh, s->units[u], "restart", "a file it reads was restored");
