@@ -258,14 +258,14 @@ manifest() {
 }
 
 @test "restore stops a unit that was stopped at backup time and leaves one caught in between alone" {
-	echo activating >"$SSHD_DIR/units/haproxy"
+	echo maintenance >"$SSHD_DIR/units/haproxy"
 	dcv backup --out "$T/b.tar.gz"
 	echo active >"$SSHD_DIR/units/dcv-connection-gateway"
 	echo inactive >"$SSHD_DIR/units/haproxy"
 	run --separate-stderr dcv restore "$T/b.tar.gz"
 	expect_status 0
 	[[ $output == *"dcv-connection-gateway stopped (it was stopped at backup time)"* ]]
-	[[ $output == *"haproxy left as it is (activating at backup time)"* ]]
+	[[ $output == *"haproxy left as it is (maintenance at backup time)"* ]]
 	[ "$(cat "$SSHD_DIR/units/dcv-connection-gateway")" = inactive ]
 	[ "$(cat "$SSHD_DIR/units/haproxy")" = inactive ]
 	[ "$(grep -c '^systemctl' "$SSHD_DIR/ACTIONS")" -eq 1 ]
