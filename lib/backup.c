@@ -258,6 +258,14 @@ static bool parse_mode(const char *s, unsigned *mode)
 	return true;
 }
 
+static const struct dcv_backup_file *find(const struct dcv_backup *b, const char *path)
+{
+	for (int i = 0; i < b->n_files; i++)
+		if (strcmp(b->files[i].path, path) == 0)
+			return &b->files[i];
+	return NULL;
+}
+
 bool dcv_backup_parse(const char *out, const char *host, const struct dcv_managed_set *s, struct dcv_backup *b)
 {
 	struct dcv_backup got;
@@ -275,7 +283,8 @@ bool dcv_backup_parse(const char *out, const char *host, const struct dcv_manage
 		p += n + (p[n] == '\n');
 		if (strcmp(line, "END") == 0) {
 			end = true;
-		} else if (sscanf(line, "F %d %15s %63s %63s", &i, mode, owner, group) == 4 && i >= 0 && i < s->n) {
+		} else if (sscanf(line, "F %d %15s %63s %63s", &i, mode, owner, group) == 4 && i >= 0 && i < s->n &&
+			   !find(&got, s->f[i].path)) {
 			struct dcv_backup_file *f = add_file(&got, host, s->f[i].path);
 			size_t m = strcspn(p, "\n");
 			ok = parse_mode(mode, &f->mode) && safe_word(owner, 32) && safe_word(group, 32) &&

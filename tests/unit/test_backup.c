@@ -175,6 +175,7 @@ static void test_backup_script_reads_files_as_they_are(void **state)
 	assert_false(dcv_backup_parse("F 0 644 root root\n", "gateway", &s, &b));
 	assert_false(dcv_backup_parse("F 9 644 root root\naGk=\nEND\n", "gateway", &s, &b));
 	assert_false(dcv_backup_parse("F 0 644 root;rm root\naGk=\nEND\n", "gateway", &s, &b));
+	assert_false(dcv_backup_parse("F 0 644 root root\naGk=\nF 0 600 root root\naGk=\nEND\n", "gateway", &s, &b));
 	assert_int_equal(b.n_files, 1);
 	dcv_backup_release(&b);
 	free(cmd);
