@@ -167,6 +167,7 @@ struct dcv_ssh_pool *ctx_pool(struct dcv_ctx *ctx);
 extern const struct dcv_cmd *const dcv_commands[];
 extern const char *const dcv_global_usage;
 
+extern const struct dcv_cmd dcv_cmd_backup;
 extern const struct dcv_cmd dcv_cmd_check;
 extern const struct dcv_cmd dcv_cmd_config;
 extern const struct dcv_cmd dcv_cmd_deploy;
@@ -178,6 +179,7 @@ extern const struct dcv_cmd dcv_cmd_service;
 extern const struct dcv_cmd dcv_cmd_session;
 extern const struct dcv_cmd dcv_cmd_version;
 extern const struct dcv_cmd dcv_cmd_probe;
+extern const struct dcv_cmd dcv_cmd_restore;
 extern const struct dcv_cmd dcv_cmd_cert;
 
 #define DCV_VERSION "0.1.0"

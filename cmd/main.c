@@ -12,6 +12,7 @@
 
 /* Sorted by name; help, completions and the man page are checked against it (tests/unit). */
 const struct dcv_cmd *const dcv_commands[] = {
+	&dcv_cmd_backup,
 	&dcv_cmd_cert,
 	&dcv_cmd_check,
 	&dcv_cmd_config,
@@ -21,6 +22,7 @@ const struct dcv_cmd *const dcv_commands[] = {
 	&dcv_cmd_hosts,
 	&dcv_cmd_logs,
 	&dcv_cmd_probe,
+	&dcv_cmd_restore,
 	&dcv_cmd_service,
 	&dcv_cmd_session,
 	&dcv_cmd_version,

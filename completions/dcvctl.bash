@@ -7,7 +7,7 @@
 
 # ---- data -------------------------------------------------------------------------------
 
-_dcvctl_commands='cert check config deploy exec help hosts logs probe service session version'
+_dcvctl_commands='backup cert check config deploy exec help hosts logs probe restore service session version'
 
 # Options are listed with their short form first; one that takes a value is written OPT=METAVAR.
 # METAVAR is the table's, except AGENT for an option whose NAME is an agent: it says what
@@ -19,6 +19,7 @@ _dcvctl_global_opts='-c=FILE --config=FILE -v --verbose -q --quiet --json --colo
 _dcvctl_opts()
 {
 	case $1 in
+	backup)          echo '-o=FILE --out=FILE --json' ;;
 	'cert check')    echo '-r=HOST:PATH --remote=HOST:PATH -n=FQDN --name=FQDN -k=PATH --key=PATH --json' ;;
 	'cert generate') echo '-o=DIR --out=DIR -s=NAME --san=NAME --days=N --install' ;;
 	check)           echo '-f=FMT --format=FMT -o=FILE --output=FILE --only=IDS --skip=IDS --hold=DUR --interval=DUR --strict --aws --json' ;;
@@ -33,6 +34,7 @@ _dcvctl_opts()
 		echo '--via=HOST --connect-to=HOST:PORT --timeout=DUR --json' ;;
 	'probe ws')
 		echo '--via=HOST --connect-to=HOST:PORT --hold=DUR --interval=DUR --timeout=DUR --json' ;;
+	restore)         echo '-n --dry-run --only=HOST --json' ;;
 	service)         echo '--json' ;;
 	'session close'|'session create'|'session list'|'session recreate')
 		echo '-a=AGENT --agent=AGENT --json' ;;
@@ -66,6 +68,7 @@ _dcvctl_args()
 	'exec '*)          echo -- ;;
 	'help 1')          echo @command ;;
 	'logs '*)          echo @managed ;;
+	'restore 1')       echo @file ;;
 	'service 1')       echo 'status start stop restart reload enable disable' ;;
 	'service 2')       echo @host ;;
 	'service '*)       echo @unit ;;

@@ -7,6 +7,7 @@
 # subcommand and option of the table is here.
 
 set -g __dcvctl_commands \
+    'backup	every managed file of every host into one local .tar.gz with a manifest' \
     'cert	check a certificate, or generate a self-signed pair for the endpoint' \
     'check	the full checklist over every hop, with the diagnosis of the first broken one' \
     'config	render, diff or lint the configurations dcvctl manages' \
@@ -16,6 +17,7 @@ set -g __dcvctl_commands \
     "hosts	list the inventory's hosts; --probe connects to each in parallel" \
     "logs	the proxy's and DCV's logs of the hosts, merged by time, errors highlighted" \
     'probe	probe an https URL: http, tls or ws, from here or --via a host' \
+    "restore	put a backup's files back on their hosts, validated, with rollback" \
     'service	status/start/stop/restart/reload/enable/disable units via systemctl (sudo)' \
     'session	list, create, close or recreate DCV sessions on agents' \
     "version	print dcvctl's version and the libraries it runs on"
@@ -27,6 +29,7 @@ set -g __dcvctl_subcmds 'cert:check generate' 'config:diff lint render' 'probe:h
 # "PATH:OPTION" for each option that takes its value from the next word ("global" before the
 # command; PATH is the command, or the command and its subcommand).
 set -g __dcvctl_valued global:-c global:--config global:--color \
+    backup:-o backup:--out restore:--only \
     'cert check:-r' 'cert check:--remote' 'cert check:-n' 'cert check:--name' \
     'cert check:-k' 'cert check:--key' \
     'cert generate:-o' 'cert generate:--out' 'cert generate:-s' 'cert generate:--san' \
@@ -213,6 +216,10 @@ complete -c dcvctl -n __dcvctl_needs_subcmd -a '(__dcvctl_subcmds_of (__dcvctl_p
 # every command and subcommand takes --help
 complete -c dcvctl -n 'not __dcvctl_needs_command; and test (__dcvctl_parse dd) -eq 0' -s h -l help -d 'show help'
 
+# backup [--out FILE] [--json]
+complete -c dcvctl -n '__dcvctl_using backup' -s o -l out -r -F -d 'write the archive here (default dcvctl-backup-<UTC>.tar.gz); an existing file is kept'
+complete -c dcvctl -n '__dcvctl_using backup' -l json -d 'print what was saved and what was left out as JSON'
+
 # cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] [--key PATH] [--json]
 complete -c dcvctl -n '__dcvctl_using cert check' -s r -l remote -x -a '(__dcvctl_hosts | string replace -r \'$\' :)' -d 'read the certificate on a host (HOST:/PATH, with sudo)'
 complete -c dcvctl -n '__dcvctl_using cert check' -s n -l name -x -d 'a name the certificate must cover (repeatable)'
@@ -249,6 +256,12 @@ complete -c dcvctl -n '__dcvctl_arg config lint 1+' -F
 # config render nginx|haproxy|dcv [--agent NAME]
 complete -c dcvctl -n '__dcvctl_using config render' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'the agent whose dcv.conf to render (default: the first)'
 complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx haproxy dcv' -d kind
+
+# restore FILE [--only HOST] [--dry-run] [--json]
+complete -c dcvctl -n '__dcvctl_using restore' -s n -l dry-run -d 'show unified diffs (deployed against archived); change nothing'
+complete -c dcvctl -n '__dcvctl_using restore' -l only -x -a '(__dcvctl_hosts managed)' -d 'restore this host only'
+complete -c dcvctl -n '__dcvctl_using restore' -l json -d 'one JSON document with every step and a summary'
+complete -c dcvctl -n '__dcvctl_arg restore 1' -F -d 'backup archive (.tar.gz)'
 
 # deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] [--proxy nginx|haproxy] [--json]
 complete -c dcvctl -n '__dcvctl_using deploy' -s n -l dry-run -d 'print the plan and unified diffs; change nothing on any host'

@@ -988,3 +988,59 @@ void dcv_deploy_result_release(struct dcv_deploy_result *res)
 	pthread_mutex_destroy(&res->lock);
 	memset(res, 0, sizeof(*res));
 }
+
+int dcv_deploy_put(struct dcv_ssh *c, const struct dcv_host *h, const struct dcv_put *put,
+		   struct dcv_txn *txn, struct dcv_err *err)
+{
+	struct dcv_buf sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	char mode[8];
+	int status = 0, rc;
+
+	snprintf(mode, sizeof(mode), "%o", put->mode & 07777);
+	rc = dcv_remote_write_file(c, h, put->path, put->content, put->len, mode, put->validate, put->apply,
+				   txn, err);
+	if (rc != DCV_OK || txn->status == DCV_TXN_INVALID)
+		return rc;
+	/* the transaction keeps a replaced file's owner and mode; the caller's record wins */
+	dcv_buf_adds(&sh, "chown -- ");
+	dcv_shquote(&sh, put->owner ? put->owner : "root");
+	dcv_buf_addc(&sh, ':');
+	dcv_shquote(&sh, put->group ? put->group : "root");
+	dcv_buf_addc(&sh, ' ');
+	dcv_shquote(&sh, put->path);
+	dcv_buf_addf(&sh, " && chmod %s -- ", mode);
+	dcv_shquote(&sh, put->path);
+	rc = dcv_remote_sh(c, h, sh.data, &out, &out, &status, err);
+	if (rc == DCV_OK && status != 0) {
+		dcv_buf_rtrim(&out);
+		rc = dcv_err_set(err, DCV_E_REMOTE, "%s written, but its owner or mode not set: %s", put->path,
+				 dcv_buf_str(&out));
+	}
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return rc;
+}
+
+int dcv_deploy_unput(struct dcv_ssh *c, const struct dcv_host *h, const char *path, const char *backup,
+		     struct dcv_err *err)
+{
+	struct dcv_buf sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0, rc;
+
+	if (backup && *backup) {
+		dcv_buf_adds(&sh, "mv -f -- ");
+		dcv_shquote(&sh, backup);
+		dcv_buf_addc(&sh, ' ');
+	} else {
+		dcv_buf_adds(&sh, "rm -f -- ");
+	}
+	dcv_shquote(&sh, path);
+	rc = dcv_remote_sh(c, h, sh.data, &out, &out, &status, err);
+	if (rc == DCV_OK && status != 0) {
+		dcv_buf_rtrim(&out);
+		rc = dcv_err_set(err, DCV_E_REMOTE, "cannot put %s back: %s", path, dcv_buf_str(&out));
+	}
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return rc;
+}

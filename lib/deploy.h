@@ -8,8 +8,11 @@
 #include "rollout.h"
 
 struct dcv_err;
+struct dcv_host;
 struct dcv_inventory;
+struct dcv_ssh;
 struct dcv_ssh_pool;
+struct dcv_txn;
 
 enum dcv_step_status { DCV_STEP_OK, DCV_STEP_CHANGED, DCV_STEP_FAILED, DCV_STEP_SKIPPED };
 
@@ -73,6 +76,25 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	       const struct dcv_deploy_opts *opts, struct dcv_deploy_result *res,
 	       struct dcv_err *err);
 void dcv_deploy_result_release(struct dcv_deploy_result *res);
+
+/* One file put at a managed path outside a plan (restore): the content, and what it should be. */
+struct dcv_put {
+	const char *path;
+	const char *content;
+	size_t len;
+	unsigned mode;          /* also for a file that exists: the recorded mode wins */
+	const char *owner, *group; /* NULL: root */
+	const char *validate, *apply; /* the kind's own constant commands, or NULL */
+};
+
+/* Put `put` in place through deploy's file transaction (lib/remote.h: temp file, backup, rename,
+ * validate, apply), then give it its owner and mode. `txn` says what happened (release it);
+ * DCV_E_REMOTE when the file is in place but its owner or mode could not be set. */
+int dcv_deploy_put(struct dcv_ssh *c, const struct dcv_host *h, const struct dcv_put *put,
+		   struct dcv_txn *txn, struct dcv_err *err);
+/* Undo a put that was WRITTEN: its backup renamed back, or the file removed when it was new. */
+int dcv_deploy_unput(struct dcv_ssh *c, const struct dcv_host *h, const char *path, const char *backup,
+		     struct dcv_err *err);
 const char *dcv_step_status_name(enum dcv_step_status s);
 
 #endif
