@@ -84,11 +84,13 @@ add_verifier() {
 	lab_exec "$1" sed -i "/^\[security\]/a $VERIFIER" /etc/dcv/dcv.conf
 }
 
-# dcvserver stopped and its port held by another process: it will not start again.
+# dcvserver stopped and its port held by another process: it will not start again. (SO_REUSEADDR:
+# the earlier verify steps' connections leave the port in TIME_WAIT.)
 hold_port() {
 	lab_exec "$1" systemctl stop dcvserver
 	lab_exec "$1" sh -c "setsid /usr/bin/python3 -c 'import socket, time
-s = socket.socket(); s.bind((\"0.0.0.0\", 8443)); s.listen(); time.sleep(600)' e2e-hold-8443 >/dev/null 2>&1 </dev/null &"
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"0.0.0.0\", 8443)); s.listen(); time.sleep(600)' e2e-hold-8443 >/dev/null 2>&1 </dev/null &"
 	wait_for 5 lab_exec "$1" sh -c "ss -Hltn 'sport = :8443' | grep -q 8443"
 }
 
