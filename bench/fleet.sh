@@ -46,7 +46,7 @@ awk 'BEGIN{ a = 0 } /^\[agent /{ a++ } { if (a <= 2) print }' "$inv" >"$small"
 measure() { # inventory -> "seconds cpu_seconds maxrss_kb bastion_connections"; fails on a failed check
 	local before after rc=0
 	before=$(bastion_conns)
-	/usr/bin/time -o "$tm" -f '%e %U %S %M' ./dcvctl -c "$1" check --format json >/dev/null || rc=$?
+	/usr/bin/time -o "$tm" -f '%e %U %S %M' ./dcvctl -q -c "$1" check --format json >/dev/null || rc=$?
 	after=$(bastion_conns)
 	[ "$rc" -eq 0 ] || fail "dcvctl check failed (exit $rc) on $(grep -c '^\[agent ' "$1") agents"
 	awk -v c="$((after - before))" '{ printf "%s %.3f %s %d\n", $1, $2 + $3, $4, c }' "$tm"
