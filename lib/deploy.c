@@ -107,22 +107,27 @@ static enum dcv_step_status step_end(struct hostrun *hr, const char *name, enum 
 		hr->lost = true;
 	if (st == DCV_STEP_FAILED)
 		hr->failed = true;
+	dcv_deploy_result_add(res, &s, hr->run->o->on_step, hr->run->o->user);
+	hr->t0 = dcv_now_ms();
+	return st;
+}
+
+void dcv_deploy_result_add(struct dcv_deploy_result *res, const struct dcv_step *s, dcv_step_fn on_step, void *user)
+{
 	pthread_mutex_lock(&res->lock);
 	res->steps = xrealloc(res->steps, sizeof(*res->steps) * (size_t)(res->n + 1));
-	res->steps[res->n++] = s;
-	if (st == DCV_STEP_OK)
+	res->steps[res->n++] = *s;
+	if (s->status == DCV_STEP_OK)
 		res->ok++;
-	else if (st == DCV_STEP_CHANGED)
+	else if (s->status == DCV_STEP_CHANGED)
 		res->changed++;
-	else if (st == DCV_STEP_SKIPPED)
+	else if (s->status == DCV_STEP_SKIPPED)
 		res->skipped++;
 	else
 		res->failed++;
-	if (hr->run->o->on_step)
-		hr->run->o->on_step(hr->run->o->user, &res->steps[res->n - 1]);
+	if (on_step)
+		on_step(user, &res->steps[res->n - 1]);
 	pthread_mutex_unlock(&res->lock);
-	hr->t0 = dcv_now_ms();
-	return st;
 }
 
 static bool failed_err(struct hostrun *hr, const char *name, const struct dcv_err *e)

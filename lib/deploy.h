@@ -54,6 +54,12 @@ struct dcv_deploy_opts {
 	void *user;
 };
 
+struct dcv_deploy_result;
+/* Append a finished step to `res` (taking its strings) and count it; calls on_step, under the
+ * result's lock. For deploy and for restore, which reports the same steps. */
+void dcv_deploy_result_add(struct dcv_deploy_result *res, const struct dcv_step *s, dcv_step_fn on_step,
+			   void *user);
+
 struct dcv_deploy_result {
 	struct dcv_step *steps;
 	int n;

@@ -65,20 +65,7 @@ static void step(struct rhost *rh, const char *name, enum dcv_step_status st, in
 	s.err_code = err_code;
 	if (dcv_err_is_transport(err_code))
 		rh->lost = true;
-	pthread_mutex_lock(&res->lock);
-	res->steps = xrealloc(res->steps, sizeof(*res->steps) * (size_t)(res->n + 1));
-	res->steps[res->n++] = s;
-	if (st == DCV_STEP_OK)
-		res->ok++;
-	else if (st == DCV_STEP_CHANGED)
-		res->changed++;
-	else if (st == DCV_STEP_SKIPPED)
-		res->skipped++;
-	else
-		res->failed++;
-	if (rh->r->o->on_step)
-		rh->r->o->on_step(rh->r->o->user, &res->steps[res->n - 1]);
-	pthread_mutex_unlock(&res->lock);
+	dcv_deploy_result_add(res, &s, rh->r->o->on_step, rh->r->o->user);
 	rh->t0 = dcv_now_ms();
 }
 

@@ -9,17 +9,8 @@ bats_require_minimum_version 1.5.0
 load sshd_helper
 
 setup_file() {
-	sshd_check_root
+	sshd_dcvctl_init
 	[ -z "${SSHD_SKIP:-}" ] || return 0
-	DCVCTL=${DCVCTL:-$BATS_TEST_DIRNAME/../../dcvctl}
-	[ -x "$DCVCTL" ] || {
-		echo "no dcvctl binary at $DCVCTL (set DCVCTL)" >&2
-		return 1
-	}
-	export DCVCTL
-	sshd_init
-	export HOME="$SSHD_DIR/home"
-	unset SSH_AUTH_SOCK DCVCTL_CONFIG XDG_CONFIG_HOME
 	client_key ed25519 ed25519
 	# systemctl show: every unit absent
 	cat >"$SSHD_DIR/fakebin/systemctl" <<-EOF
