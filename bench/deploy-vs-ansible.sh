@@ -16,7 +16,15 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fresh_lab() { tests/lab/lab down >/dev/null 2>&1 || true; tests/lab/lab up --agents 2 | tail -n 1; }
+# The playbook does the runbook's steps; deploy's [maintenance] (logrotate, health timer) has no
+# counterpart there, so dcvctl runs without it here: the same work on both sides.
+fresh_lab() {
+	local lab_inv
+	tests/lab/lab down >/dev/null 2>&1 || true
+	lab_inv=$(tests/lab/lab up --agents 2 | tail -n 1)
+	{ cat "$lab_inv"; printf '\n[maintenance]\nlogrotate = no\nhealth-restart = no\n'; } >"$work/dcvctl.conf"
+	echo "$work/dcvctl.conf"
+}
 inv=$(fresh_lab)
 ./dcvctl -c "$inv" config render nginx >"$work/dcv-proxy.conf"
 
