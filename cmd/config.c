@@ -85,7 +85,7 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
 			return agent_name ? EXIT_USAGE : (out_error("no [agent] in %s", inv->path), EXIT_CONFIG);
 		if (h->role != DCV_ROLE_AGENT)
 			return usage_error(&sub_render, "'%s' is not an agent", agent_name);
-		dcv_render_dcvconf("", h, dcv_proxy_bypass(inv), &out);
+		dcv_render_dcvconf_for("", inv, h, &out);
 	}
 	fputs(dcv_buf_str(&out), stdout);
 	dcv_buf_release(&out);

@@ -32,7 +32,7 @@ static const struct dcv_opt opts[] = {
 	CLI_STRING(struct vars, max_fail, 0, "max-fail", "P%",
 		   "with --serial: stop before the next batch once more than P% of the agents failed (default 0%)"),
 	CLI_STRING(struct vars, proxy, 0, "proxy", "KIND",
-		   "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy"),
+		   "deploy this proxy kind (nginx, haproxy or connection-gateway) instead of the inventory's proxy"),
 	CLI_BOOL(struct vars, json, 0, "json", "one JSON document with every step and a summary"),
 	CLI_END,
 };
@@ -195,7 +195,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	const char *kind = v.proxy;
 	const struct dcv_proxy_kind *k = kind ? dcv_proxy_kind_named(kind) : NULL;
 	if (kind && !k)
-		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);
+		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx, haproxy or connection-gateway)", kind);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if ((rc = rollout_defaults(inv, &o)) != EXIT_OK)

@@ -17,6 +17,8 @@ struct dcv_proxy_env {
 	bool crypto_policies;       /* /etc/crypto-policies exists (RHEL family) */
 	const char *stats_user;     /* NULL until the gateway has them */
 	const char *stats_password;
+	const char *trust_store_pass; /* connection-gateway with mTLS: the broker's trust-store
+				       * password (gen-gateway-certificates.sh), NULL otherwise */
 	const char *crons;          /* the gateway's crontabs, for rules about health crons */
 };
 

@@ -73,7 +73,8 @@ static void maint_deployed(struct dcv_maint_facts *m, const struct dcv_inventory
 	struct dcv_logrotate_facts lf = { os, "", { 0 } };
 
 	m->logrotate_bin = true;
-	m->lr_exists = true;
+	/* a kind that rotates its own logs (the Connection Gateway, §3.1) gets no logrotate file */
+	m->lr_exists = !k || k->n_logrotate > 0;
 	if (!k) {
 		dcv_maint_logrotate(&dcv_maint_dcv_log, 1, &lf, &m->lr);
 		return;
