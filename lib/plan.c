@@ -623,25 +623,24 @@ void dcv_plan_agent(const struct dcv_inventory *inv, const struct dcv_host *h, c
 
 /* gen-gateway-certificates.sh once: credentials beside a trust store the properties name are
  * kept, so a second deploy does not regenerate them (and the gateway's copies stay valid). */
-static bool broker_certs(struct dcv_plan *p, const struct dcv_broker_facts *bf, const struct dcv_broker_mtls *mtls,
+static void broker_certs(struct dcv_plan *p, const struct dcv_broker_facts *bf, const struct dcv_broker_mtls *mtls,
 			 bool have)
 {
 	struct dcv_plan_step *s = add(p, DCV_OP_GENCERTS, "gateway-certs", DCV_BROKER_GEN_CERTS);
 
 	if (mtls || (have && bf->client_cert.len && bf->client_key.len)) {
 		keep(s, "client credentials in %s kept (not regenerated)", bf->creds_dir);
-		return false;
+		return;
 	}
 	if (!bf->has_gen_certs) {
 		block(s, "%s is missing on %s: it comes with the Session Manager broker package", DCV_BROKER_GEN_CERTS,
 		      p->host->name);
-		return false;
+		return;
 	}
 	s->cmd = xstrdup(DCV_BROKER_GEN_CERTS);
 	change(s, "[broker] tls-client-auth = yes and the broker has no client credentials for the gateway",
 	       "would run %s once (its trust-store password goes only into the broker's properties)",
 	       DCV_BROKER_GEN_CERTS);
-	return true;
 }
 
 void dcv_plan_broker(const struct dcv_inventory *inv, const struct dcv_host *b, const struct dcv_broker_facts *bf,
@@ -667,7 +666,8 @@ void dcv_plan_broker(const struct dcv_inventory *inv, const struct dcv_host *b, 
 		block(s, "%s is not installed on %s: install the Session Manager broker (reference/dcv.md §5.1), or "
 			 "name its host with 'host = ...' in [broker]", DCV_UNIT_BROKER, b->name);
 	if (inv->tls_client_auth) {
-		use = broker_certs(p, bf, mtls, have) ? &pending : mtls ? mtls : &kept;
+		broker_certs(p, bf, mtls, have);
+		use = mtls ? mtls : have && bf->client_cert.len && bf->client_key.len ? &kept : &pending;
 		/* the password is the broker's alone: every diff and message hides it */
 		p->secret = xstrdup(use->trust_store_pass);
 		p->env.trust_store_pass = p->secret;
