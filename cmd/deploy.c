@@ -278,7 +278,7 @@ const struct dcv_cmd dcv_cmd_deploy = {
 	.name = "deploy",
 	.summary = "deploy the bypass with nginx or HAProxy (runbook Phase 1, Phase 2): idempotent, with rollback",
 	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] "
-		 "[--proxy nginx|haproxy] [--json]",
+		 "[--proxy nginx|haproxy|connection-gateway] [--json]",
 	.help = "Gateway first, for the inventory's proxy kind (or --proxy): install the proxy if\n"
 		"missing, require the certificate and key, build the files the kind derives on the\n"
 		"gateway (HAProxy: the combined cert+key PEM, mode 600, and stats credentials\n"
@@ -297,6 +297,11 @@ const struct dcv_cmd dcv_cmd_deploy = {
 		"sessions present, its dcvserver answering from the gateway) before the next; once more\n"
 		"than --max-fail P% (default 0%) of the agents failed it stops, naming the agents left\n"
 		"untouched and the --only that resumes.\n"
+		"proxy = connection-gateway (seed 004): the broker's half first (as broker\n"
+		"enable-gateway), its CA (and with mTLS the client certificate and key) copied to the\n"
+		"gateway, dcv-connection-gateway.conf linted before nginx/HAProxy stop; agents with the\n"
+		"Session Manager agent on and the broker's verifier back in dcv.conf; then the broker's\n"
+		"DNS mappings and a bounded wait until the resolver answers for every session.\n"
 		"Exit: 0 all steps ok or changed, 1 a step failed (rolled back), 4 the gateway or\n"
 		"every host could not be reached or the connection was lost.\n",
 	.opts = opts,

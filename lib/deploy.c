@@ -1402,6 +1402,30 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	return DCV_OK;
 }
 
+int dcv_deploy_broker(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool, const struct dcv_deploy_opts *opts,
+		      struct dcv_deploy_result *res, struct dcv_err *err)
+{
+	const struct dcv_host *b = dcv_broker_host(inv);
+	struct run r = { inv, pool, opts, res, NULL, 0 };
+	struct hostrun hr = { .run = &r, .h = b };
+	struct dcv_broker_facts bf;
+	bool pending;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_init(&res->lock, NULL);
+	if (!b)
+		return dcv_err_set(err, DCV_E_CONFIG, "%s: no broker host: add [gateway] or 'host = ...' in [broker]",
+				   inv->path);
+	memset(&bf, 0, sizeof(bf));
+	r.t_start = dcv_now_ms();
+	res->hosts = 1;
+	if (host_open(&hr))
+		deploy_broker(&hr, &bf, &pending);
+	dcv_broker_facts_release(&bf);
+	host_close(&hr);
+	return DCV_OK;
+}
+
 void dcv_deploy_result_release(struct dcv_deploy_result *res)
 {
 	for (int i = 0; i < res->n; i++) {
