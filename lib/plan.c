@@ -674,6 +674,16 @@ void dcv_plan_broker(const struct dcv_inventory *inv, const struct dcv_host *b, 
 	}
 	dcv_render_broker_properties(props, inv, use, &want);
 	s = file(p, "broker.properties", DCV_BROKER_PROPERTIES, bf->props_exists, &bf->props, dcv_buf_str(&want));
+	/* the password the file holds now may differ from the one it gets (or stay after mTLS is
+	 * turned off): its diff hides that one too */
+	if (s->diff && ts_pass && *ts_pass) {
+		struct dcv_proxy_env old = { .trust_store_pass = ts_pass };
+		struct dcv_buf d = DCV_BUF_INIT;
+		dcv_buf_adds(&d, s->diff);
+		dcv_proxy_redact(&old, &d);
+		free(s->diff);
+		s->diff = dcv_buf_detach(&d);
+	}
 	/* readable only by root and the broker's user (§5.1): a replaced file keeps its owner
 	 * and mode; a new one is root's alone */
 	s->mode = "600";

@@ -794,6 +794,32 @@ static void test_plan_broker_deployed_changes_nothing_and_does_not_regenerate(vo
 	}
 }
 
+/* Credentials made again (the folder was lost): the diff replaces one password by another and
+ * shows neither. */
+static void test_plan_broker_new_trust_store_hides_old_and_new_password(void **state)
+{
+	struct dcv_inventory *inv = load_cg(true);
+	struct dcv_broker_mtls made = { "/etc/dcv-session-manager-broker/resolver-creds/truststore.p12",
+					"N3wTrustStorePassword" };
+	struct dcv_broker_facts bf;
+	struct dcv_plan p;
+	const struct dcv_plan_step *s;
+	(void)state;
+
+	broker_deployed(&bf, inv);
+	dcv_plan_broker(inv, dcv_broker_host(inv), &bf, &made, &p);
+	s = step(&p, "broker.properties");
+	assert_true(s->change);
+	assert_non_null(strstr(s->diff, "-gateway-to-broker-connector-trust-store-pass = <redacted>\n"));
+	assert_non_null(strstr(s->diff, "+gateway-to-broker-connector-trust-store-pass = <redacted>\n"));
+	assert_null(strstr(s->diff, TS_PASS));
+	assert_null(strstr(s->diff, "N3wTrustStorePassword"));
+	assert_string_equal(step(&p, "broker")->verb, "restart");
+	dcv_plan_release(&p);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
 static void test_plan_broker_without_gen_script_is_blocked(void **state)
 {
 	struct dcv_inventory *inv = load_cg(true);
@@ -1055,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_plan_broker_fresh_enables_the_gateway_connector_and_starts),
 		cmocka_unit_test(test_plan_broker_mtls_generates_once_and_never_shows_the_password),
 		cmocka_unit_test(test_plan_broker_deployed_changes_nothing_and_does_not_regenerate),
+		cmocka_unit_test(test_plan_broker_new_trust_store_hides_old_and_new_password),
 		cmocka_unit_test(test_plan_broker_without_gen_script_is_blocked),
 		cmocka_unit_test(test_plan_connection_gateway_deployed_changes_nothing),
 		cmocka_unit_test(test_plan_connection_gateway_from_nginx_orders_the_takeover),
