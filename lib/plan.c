@@ -380,9 +380,11 @@ static void gw_copy(struct dcv_plan *p, const char *name, const char *path, bool
 	}
 	if (!key) {
 		s = file(p, name, path, exists, cur, dcv_buf_str(want));
-		if (s->change)
-			s->reason = (free(s->reason), xasprintf("%s from %s", exists ? "it differs from the broker's" :
-								      "the gateway has no copy of the broker's", from));
+		if (s->change) {
+			free(s->reason);
+			s->reason = xasprintf("%s %s", exists ? "it differs from the broker's" :
+							       "the gateway has no copy of the broker's", from);
+		}
 		return;
 	}
 	/* a private key: compared, never diffed or shown */
