@@ -181,7 +181,8 @@ trust_store_pass() {
 	local pw
 	pw=$(trust_store_pass)
 	[ "${#pw}" -ge 8 ]
-	lab_exec gateway sh -c "echo '# edited by hand (e2e)' >> $PROPS"
+	# a repeated key: the merge drops the repeat, so the diff shows the password's line
+	lab_exec gateway sed -i '/^gateway-to-broker-connector-trust-store-pass/p' "$PROPS"
 	run mtls -v deploy --proxy connection-gateway --dry-run
 	[ "$status" -eq 0 ]
 	[[ $output == *'trust-store-pass = <redacted>'* ]]
@@ -189,6 +190,8 @@ trust_store_pass() {
 	run mtls -v deploy --proxy connection-gateway --json
 	[ "$status" -eq 0 ]
 	[[ $output != *"$pw"* ]]
+	run lab_exec gateway grep -c '^gateway-to-broker-connector-trust-store-pass' "$PROPS"
+	[ "$output" = 1 ]
 	run mtls broker enable-gateway --dry-run
 	[ "$status" -eq 0 ]
 	[[ $output != *"$pw"* ]]
