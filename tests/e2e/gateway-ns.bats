@@ -287,3 +287,16 @@ resolve() {  # resolve SESSION [CURL ARGS...]: the resolver's HTTP status, asked
 	[ "$(ns grep -c '^auth-token-verifier' /etc/dcv/dcv.conf)" = 0 ]
 	[ "$(ws /)" = "status 101 accept s3pPLMBiTxaQ9kYGzzhZRbK+xOo= " ]
 }
+
+@test "a gateway that does not start is rolled back: nginx serves again, the broker half stays" {
+	ns sh -c 'printf "#!/bin/sh\nexit 1\n" > /usr/local/bin/dcv-connection-gateway-broken && chmod 755 /usr/local/bin/dcv-connection-gateway-broken && ln -sfn /usr/local/bin/dcv-connection-gateway-broken /usr/bin/dcv-connection-gateway'
+	run --separate-stderr dcv "$INV" deploy --only gateway --json
+	ns ln -sfn /usr/lib/dcvctl-lab/dcv-connection-gateway /usr/bin/dcv-connection-gateway
+	expect_status 1
+	[ "$(step gateway service status)" = failed ]
+	[[ "$(step gateway service detail)" == *"restarted nginx, which serves as before"* ]]
+	[ "$(holder)" = nginx ]
+	[ "$(ns systemctl is-active dcv-connection-gateway)" != active ]
+	[ "$(ns systemctl is-active dcv-session-manager-broker)" = active ]
+	[ "$(ws /)" = "status 101 accept s3pPLMBiTxaQ9kYGzzhZRbK+xOo= " ]
+}
