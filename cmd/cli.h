@@ -168,6 +168,7 @@ extern const struct dcv_cmd *const dcv_commands[];
 extern const char *const dcv_global_usage;
 
 extern const struct dcv_cmd dcv_cmd_backup;
+extern const struct dcv_cmd dcv_cmd_broker;
 extern const struct dcv_cmd dcv_cmd_check;
 extern const struct dcv_cmd dcv_cmd_config;
 extern const struct dcv_cmd dcv_cmd_deploy;

@@ -50,7 +50,7 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv);
 static const struct dcv_cmd sub_render = {
 	.name = "render",
 	.summary = "print a configuration as deploy writes it (nginx, haproxy, or an agent's managed dcv.conf keys)",
-	.usage = "config render nginx|haproxy|dcv [--agent NAME]",
+	.usage = "config render nginx|haproxy|connection-gateway|dcv [--agent NAME]",
 	.help = "'dcv' prints the keys dcvctl manages; deploy merges them into the agent's existing\n"
 		"dcv.conf, keeping every other key and comment ('config diff' shows the result).\n",
 	.opts = render_opts,
@@ -73,7 +73,7 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
 	agent_name = v.agent;
 	const struct dcv_proxy_kind *k = dcv_proxy_kind_named(a.pos[0]);
 	if (!k && strcmp(a.pos[0], "dcv") != 0)
-		return usage_error(&sub_render, "unknown kind '%s' (nginx, haproxy or dcv)", a.pos[0]);
+		return usage_error(&sub_render, "unknown kind '%s' (nginx, haproxy, connection-gateway or dcv)", a.pos[0]);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if (k) {
@@ -85,7 +85,7 @@ static int run_render(struct dcv_ctx *ctx, int argc, char **argv)
 			return agent_name ? EXIT_USAGE : (out_error("no [agent] in %s", inv->path), EXIT_CONFIG);
 		if (h->role != DCV_ROLE_AGENT)
 			return usage_error(&sub_render, "'%s' is not an agent", agent_name);
-		dcv_render_dcvconf("", h, dcv_proxy_bypass(inv), &out);
+		dcv_render_dcvconf_for("", inv, h, &out);
 	}
 	fputs(dcv_buf_str(&out), stdout);
 	dcv_buf_release(&out);

@@ -32,7 +32,7 @@ static const struct dcv_opt opts[] = {
 	CLI_STRING(struct vars, max_fail, 0, "max-fail", "P%",
 		   "with --serial: stop before the next batch once more than P% of the agents failed (default 0%)"),
 	CLI_STRING(struct vars, proxy, 0, "proxy", "KIND",
-		   "deploy this proxy kind (nginx or haproxy) instead of the inventory's proxy"),
+		   "deploy this proxy kind (nginx, haproxy or connection-gateway) instead of the inventory's proxy"),
 	CLI_BOOL(struct vars, json, 0, "json", "one JSON document with every step and a summary"),
 	CLI_END,
 };
@@ -195,7 +195,7 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 	const char *kind = v.proxy;
 	const struct dcv_proxy_kind *k = kind ? dcv_proxy_kind_named(kind) : NULL;
 	if (kind && !k)
-		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx or haproxy)", kind);
+		return usage_error(&dcv_cmd_deploy, "unknown proxy kind '%s' (nginx, haproxy or connection-gateway)", kind);
 	if ((rc = ctx_inventory(ctx, &inv)) != EXIT_OK)
 		return rc;
 	if ((rc = rollout_defaults(inv, &o)) != EXIT_OK)
@@ -278,7 +278,7 @@ const struct dcv_cmd dcv_cmd_deploy = {
 	.name = "deploy",
 	.summary = "deploy the bypass with nginx or HAProxy (runbook Phase 1, Phase 2): idempotent, with rollback",
 	.usage = "deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] "
-		 "[--proxy nginx|haproxy] [--json]",
+		 "[--proxy nginx|haproxy|connection-gateway] [--json]",
 	.help = "Gateway first, for the inventory's proxy kind (or --proxy): install the proxy if\n"
 		"missing, require the certificate and key, build the files the kind derives on the\n"
 		"gateway (HAProxy: the combined cert+key PEM, mode 600, and stats credentials\n"
@@ -297,6 +297,11 @@ const struct dcv_cmd dcv_cmd_deploy = {
 		"sessions present, its dcvserver answering from the gateway) before the next; once more\n"
 		"than --max-fail P% (default 0%) of the agents failed it stops, naming the agents left\n"
 		"untouched and the --only that resumes.\n"
+		"proxy = connection-gateway (seed 004): the broker's half first (as broker\n"
+		"enable-gateway), its CA (and with mTLS the client certificate and key) copied to the\n"
+		"gateway, dcv-connection-gateway.conf linted before nginx/HAProxy stop; agents with the\n"
+		"Session Manager agent on and the broker's verifier back in dcv.conf; then the broker's\n"
+		"DNS mappings and a bounded wait until the resolver answers for every session.\n"
 		"Exit: 0 all steps ok or changed, 1 a step failed (rolled back), 4 the gateway or\n"
 		"every host could not be reached or the connection was lost.\n",
 	.opts = opts,

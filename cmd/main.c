@@ -13,6 +13,7 @@
 /* Sorted by name; help, completions and the man page are checked against it (tests/unit). */
 const struct dcv_cmd *const dcv_commands[] = {
 	&dcv_cmd_backup,
+	&dcv_cmd_broker,
 	&dcv_cmd_cert,
 	&dcv_cmd_check,
 	&dcv_cmd_config,

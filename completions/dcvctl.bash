@@ -7,7 +7,7 @@
 
 # ---- data -------------------------------------------------------------------------------
 
-_dcvctl_commands='backup cert check config deploy exec help hosts logs probe restore service session version'
+_dcvctl_commands='backup broker cert check config deploy exec help hosts logs probe restore service session version'
 
 # Options are listed with their short form first; one that takes a value is written OPT=METAVAR.
 # METAVAR is the table's, except AGENT for an option whose NAME is an agent: it says what
@@ -20,6 +20,7 @@ _dcvctl_opts()
 {
 	case $1 in
 	backup)          echo '-o=FILE --out=FILE --json' ;;
+	'broker enable-gateway') echo '-n --dry-run --tls-client-auth' ;;
 	'cert check')    echo '-r=HOST:PATH --remote=HOST:PATH -n=FQDN --name=FQDN -k=PATH --key=PATH --json' ;;
 	'cert generate') echo '-o=DIR --out=DIR -s=NAME --san=NAME --days=N --install' ;;
 	check)           echo '-f=FMT --format=FMT -o=FILE --output=FILE --only=IDS --skip=IDS --hold=DUR --interval=DUR --strict --aws --json' ;;
@@ -47,6 +48,7 @@ _dcvctl_opts()
 _dcvctl_subcmds()
 {
 	case $1 in
+	broker)  echo 'enable-gateway' ;;
 	cert)    echo 'check generate' ;;
 	config)  echo 'diff lint render' ;;
 	probe)   echo 'http tls ws' ;;
@@ -63,7 +65,7 @@ _dcvctl_args()
 	'cert check 1')    echo @file ;;
 	'config diff '*)   echo @managed ;;
 	'config lint '*)   echo '@managed @file' ;;
-	'config render 1') echo 'nginx haproxy dcv' ;;
+	'config render 1') echo 'nginx haproxy connection-gateway dcv' ;;
 	'exec 1')          echo @host ;;
 	'exec '*)          echo -- ;;
 	'help 1')          echo @command ;;

@@ -8,6 +8,7 @@
 
 set -g __dcvctl_commands \
     'backup	every managed file of every host into one local .tar.gz with a manifest' \
+    'broker	the Session Manager broker as Session Resolver for the Connection Gateway' \
     'cert	check a certificate, or generate a self-signed pair for the endpoint' \
     'check	the full checklist over every hop, with the diagnosis of the first broken one' \
     'config	render, diff or lint the configurations dcvctl manages' \
@@ -23,7 +24,7 @@ set -g __dcvctl_commands \
     "version	print dcvctl's version and the libraries it runs on"
 
 # "CMD:SUB SUB..." for each command with subcommands.
-set -g __dcvctl_subcmds 'cert:check generate' 'config:diff lint render' 'probe:http tls ws' \
+set -g __dcvctl_subcmds 'broker:enable-gateway' 'cert:check generate' 'config:diff lint render' 'probe:http tls ws' \
     'session:close create list recreate'
 
 # "PATH:OPTION" for each option that takes its value from the next word ("global" before the
@@ -220,6 +221,10 @@ complete -c dcvctl -n 'not __dcvctl_needs_command; and test (__dcvctl_parse dd) 
 complete -c dcvctl -n '__dcvctl_using backup' -s o -l out -r -F -d 'write the archive here (default dcvctl-backup-<UTC>.tar.gz); an existing file is kept'
 complete -c dcvctl -n '__dcvctl_using backup' -l json -d 'print what was saved and what was left out as JSON'
 
+# broker enable-gateway [--tls-client-auth] [--dry-run]
+complete -c dcvctl -n '__dcvctl_using broker enable-gateway' -s n -l dry-run -d 'print the plan and unified diffs; change nothing'
+complete -c dcvctl -n '__dcvctl_using broker enable-gateway' -l tls-client-auth -d "also require the gateway's client certificate"
+
 # cert check [URL|FILE|--remote HOST:PATH] [--name FQDN] [--key PATH] [--json]
 complete -c dcvctl -n '__dcvctl_using cert check' -s r -l remote -x -a '(__dcvctl_hosts | string replace -r \'$\' :)' -d 'read the certificate on a host (HOST:/PATH, with sudo)'
 complete -c dcvctl -n '__dcvctl_using cert check' -s n -l name -x -d 'a name the certificate must cover (repeatable)'
@@ -253,9 +258,9 @@ complete -c dcvctl -n '__dcvctl_using config lint' -l json -d 'print as JSON'
 complete -c dcvctl -n '__dcvctl_arg config lint 1+' -a '(__dcvctl_hosts managed)' -d 'inventory host'
 complete -c dcvctl -n '__dcvctl_arg config lint 1+' -F
 
-# config render nginx|haproxy|dcv [--agent NAME]
+# config render nginx|haproxy|connection-gateway|dcv [--agent NAME]
 complete -c dcvctl -n '__dcvctl_using config render' -s a -l agent -x -a '(__dcvctl_hosts agent)' -d 'the agent whose dcv.conf to render (default: the first)'
-complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx haproxy dcv' -d kind
+complete -c dcvctl -n '__dcvctl_arg config render 1' -a 'nginx haproxy connection-gateway dcv' -d kind
 
 # restore FILE [--only HOST] [--dry-run] [--json]
 complete -c dcvctl -n '__dcvctl_using restore' -s n -l dry-run -d 'show unified diffs (deployed against archived); change nothing'
@@ -263,13 +268,13 @@ complete -c dcvctl -n '__dcvctl_using restore' -l only -x -a '(__dcvctl_hosts ma
 complete -c dcvctl -n '__dcvctl_using restore' -l json -d 'one JSON document with every step and a summary'
 complete -c dcvctl -n '__dcvctl_arg restore 1' -F -d 'backup archive (.tar.gz)'
 
-# deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] [--proxy nginx|haproxy] [--json]
+# deploy [--dry-run] [--diff] [--only gateway|agents|NAME[,NAME...]] [--serial N|P%] [--max-fail P%] [--proxy nginx|haproxy|connection-gateway] [--json]
 complete -c dcvctl -n '__dcvctl_using deploy' -s n -l dry-run -d 'print the plan and unified diffs; change nothing on any host'
 complete -c dcvctl -n '__dcvctl_using deploy' -s d -l diff -d 'print unified diffs of the files as they are changed'
 complete -c dcvctl -n '__dcvctl_using deploy' -l only -x -a 'gateway agents (__dcvctl_hosts agent)' -d 'gateway, agents, or host names separated by commas'
 complete -c dcvctl -n '__dcvctl_using deploy' -l serial -x -d 'deploy the agents N (or P% of them) at a time, each batch verified before the next'
 complete -c dcvctl -n '__dcvctl_using deploy' -l max-fail -x -d 'with --serial: stop before the next batch once more than P% of the agents failed (default 0%)'
-complete -c dcvctl -n '__dcvctl_using deploy' -l proxy -x -a 'nginx haproxy' -d 'deploy this proxy kind (nginx or haproxy) instead of the inventory\'s proxy'
+complete -c dcvctl -n '__dcvctl_using deploy' -l proxy -x -a 'nginx haproxy connection-gateway' -d 'deploy this proxy kind (nginx, haproxy or connection-gateway) instead of the inventory\'s proxy'
 complete -c dcvctl -n '__dcvctl_using deploy' -l json -d 'one JSON document with every step and a summary'
 
 # exec [-i] [--sudo] [--timeout DUR] HOST -- CMD [ARG...]

@@ -73,10 +73,8 @@ int dcv_cert_install(struct dcv_ssh *c, const struct dcv_host *gw, const struct 
 {
 	struct dcv_txn kt = { 0 }, ct = { 0 };
 	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
-	/* a kind without a table entry (the Connection Gateway) has no validator of ours */
 	const char *validate = k ? k->validate : NULL;
-	const char *apply = k ? k->reload
-			      : "if systemctl is-active --quiet " DCV_UNIT_GATEWAY "; then systemctl reload " DCV_UNIT_GATEWAY "; fi";
+	const char *apply = !k ? NULL : k->cert_reload ? k->cert_reload : k->reload;
 	int rc;
 
 	memset(res, 0, sizeof(*res));

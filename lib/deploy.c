@@ -6,6 +6,7 @@
 #include "deploy.h"
 
 #include "agent.h"
+#include "dnsmap.h"
 #include "buf.h"
 #include "err.h"
 #include "facts.h"
@@ -14,7 +15,9 @@
 #include "plan.h"
 #include "probe.h"
 #include "proxy.h"
+#include "proxy_gateway.h"
 #include "remote.h"
+#include "resolver.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -361,6 +364,28 @@ static bool do_derive(struct apply *a, const struct dcv_plan_step *s)
 	return ok;
 }
 
+/* A replaced file keeps its old mode: a private key is made root's alone again. */
+static bool key_mode(struct hostrun *hr, const char *path, struct dcv_err *e)
+{
+	struct dcv_buf sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	int status = 0;
+	bool ok;
+
+	dcv_buf_adds(&sh, "chown root:root -- ");
+	dcv_shquote(&sh, path);
+	dcv_buf_adds(&sh, " && chmod 600 -- ");
+	dcv_shquote(&sh, path);
+	ok = dcv_remote_sh(hr->c, hr->h, sh.data, &out, &out, &status, e) == DCV_OK;
+	if (ok && status != 0) {
+		dcv_buf_rtrim(&out);
+		dcv_err_set(e, DCV_E_REMOTE, "%s written, but not made mode 600: %s", path, dcv_buf_str(&out));
+		ok = false;
+	}
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return ok;
+}
+
 /* Through the transaction; secrets never reach a message. */
 static bool do_file(struct apply *a, const struct dcv_plan_step *s)
 {
@@ -378,6 +403,8 @@ static bool do_file(struct apply *a, const struct dcv_plan_step *s)
 		     s->target, dcv_buf_str(&txn.output));
 	} else if (txn.status == DCV_TXN_APPLY_FAILED) {
 		fail(hr, s, diff_copy(s), "%s written but reload failed: %s", s->target, dcv_buf_str(&txn.output));
+	} else if (s->secret_file && !key_mode(hr, s->target, &e)) {
+		failed_err(hr, s->name, &e);
 	} else {
 		/* a step's own apply moves the backup out of a directory its service reads whole */
 		step_end(hr, s->name, DCV_STEP_CHANGED, 0, diff_copy(s), "wrote %s%s%s", s->target,
@@ -466,6 +493,31 @@ static bool do_listen(struct apply *a, const struct dcv_plan_step *s)
 	return ok;
 }
 
+/* Something listens on the step's port (within 20 s: a Java broker takes its time). */
+static bool do_port(struct apply *a, const struct dcv_plan_step *s)
+{
+	struct hostrun *hr = a->hr;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_buf out = DCV_BUF_INIT, sh = DCV_BUF_INIT;
+	int status = 0;
+	bool ok = true;
+
+	dcv_buf_addf(&sh,
+		     "i=0; while [ $i -lt 100 ]; do s=$(ss -Htln 'sport = :%d' 2>/dev/null); [ -z \"$s\" ] || exit 0; "
+		     "i=$((i+1)); sleep 0.2; done; exit 1",
+		     s->port);
+	if (dcv_remote_sh(hr->c, hr->h, sh.data, &out, NULL, &status, &e) != DCV_OK)
+		ok = failed_err(hr, s->name, &e);
+	else if (status != 0)
+		ok = fail(hr, s, NULL, "nothing listens on %d within 20 s: see %s's log (journalctl -u %s)", s->port,
+			  s->target, s->target);
+	else
+		step_end(hr, s->name, DCV_STEP_OK, 0, NULL, "%s listens on %d", s->target, s->port);
+	dcv_buf_release(&out);
+	dcv_buf_release(&sh);
+	return ok;
+}
+
 /* A unit of dcvctl's own (the health timer): no port changes hands, so nothing to roll back. */
 static bool do_unit(struct apply *a, const struct dcv_plan_step *s)
 {
@@ -533,9 +585,9 @@ static bool do_restart(struct apply *a, const struct dcv_plan_step *s)
 	const char *unit[] = { s->target };
 	struct dcv_err e = DCV_ERR_INIT;
 	struct dcv_buf msg = DCV_BUF_INIT;
-	bool ok = true, restart = strcmp(s->verb, "restart") == 0;
+	bool ok = true, restart = s->verb && strcmp(s->verb, "restart") == 0;
 
-	if (systemctl(hr, s->verb, unit, 1, s->enable ? "enable" : NULL, unit, 1, &msg, &e) != DCV_OK) {
+	if (systemctl(hr, s->verb, unit, s->verb ? 1 : 0, s->enable ? "enable" : NULL, unit, 1, &msg, &e) != DCV_OK) {
 		ok = failed_err(hr, s->name, &e);
 	} else if (msg.len && strncmp(msg.data, "systemctl enable", 16) == 0) {
 		a->restarted = true;
@@ -545,7 +597,8 @@ static bool do_restart(struct apply *a, const struct dcv_plan_step *s)
 	} else {
 		a->restarted = true;
 		step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL, "%s %s", s->target,
-			 restart ? "restarted (dcv.conf changed)" : "started");
+			 !s->verb ? "enabled" : !restart ? "started" : strcmp(s->target, DCV_UNIT_BROKER) == 0 ? "restarted (properties changed)"
+											  : "restarted (dcv.conf changed)");
 	}
 	dcv_buf_release(&msg);
 	return ok;
@@ -630,7 +683,7 @@ static bool apply_step(struct apply *a, const struct dcv_plan_step *s)
 	hr->reason = s->reason;
 	if (s->blocked)
 		return fail(hr, s, NULL, "%s", s->detail);
-	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN && !s->await)) {
+	if (hr->run->o->dry_run || (!s->change && s->op != DCV_OP_LISTEN && s->op != DCV_OP_PORT && !s->await)) {
 		step_end(hr, s->name, s->change ? DCV_STEP_CHANGED : DCV_STEP_OK, 0, diff_copy(s), "%s", s->detail);
 		return true;
 	}
@@ -658,6 +711,8 @@ static bool apply_op(struct apply *a, const struct dcv_plan_step *s)
 	case DCV_OP_SESSION: return do_session(a, s);
 	case DCV_OP_UNIT: return do_unit(a, s);
 	case DCV_OP_REMOVE: return do_remove(a, s);
+	case DCV_OP_PORT: return do_port(a, s);
+	case DCV_OP_GENCERTS: break; /* deploy_broker runs it before the rest of the plan */
 	case DCV_OP_REQUIRE: break; /* a met precondition changes nothing */
 	}
 	return true;
@@ -673,6 +728,363 @@ static bool apply_plan(struct hostrun *hr, const struct dcv_plan *p, const char 
 		ok = apply_step(&a, &p->steps[i]);
 	hr->reason = NULL;
 	return ok;
+}
+
+/* ------------------------------------------------------------------ connection-gateway (seed 004) */
+
+/* Run gen-gateway-certificates.sh and take what it prints: the folder and the trust-store
+ * password (never shown: its output goes nowhere), then the trust store found in that folder. */
+static bool gen_certs(struct hostrun *hr, const struct dcv_plan_step *s, struct dcv_broker_mtls *made,
+		      char **store, char **pass)
+{
+	struct dcv_buf out = DCV_BUF_INIT, sh = DCV_BUF_INIT, found = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	char *folder = NULL;
+	int status = 0;
+	bool ok = false;
+
+	hr->reason = s->reason;
+	dcv_ssh_slot_acquire(hr->run->pool, hr->h, s->name);
+	if (dcv_remote_sh(hr->c, hr->h, s->cmd, &out, &out, &status, &e) != DCV_OK) {
+		failed_err(hr, s->name, &e);
+	} else if (status != 0) {
+		/* its output may carry the password: only the status is told */
+		fail(hr, s, NULL, "%s failed (exit %d): run it on %s to see why", s->cmd, status, hr->h->name);
+	} else if (!dcv_plan_parse_gencerts(dcv_buf_str(&out), &folder, pass)) {
+		fail(hr, s, NULL, "%s printed no output folder and trust-store password that dcvctl recognises "
+			 "(reference/dcv.md §5.1)", s->cmd);
+	} else {
+		dcv_buf_adds(&sh, "d=");
+		dcv_shquote(&sh, folder);
+		dcv_buf_adds(&sh, "; for f in \"$d\"/*[Tt]rust[Ss]tore* \"$d\"/*.p12 \"$d\"/*.jks; do "
+				  "[ -f \"$f\" ] && { printf '%s\\n' \"$f\"; exit 0; }; done; exit 1");
+		if (dcv_remote_sh(hr->c, hr->h, sh.data, &found, NULL, &status, &e) != DCV_OK) {
+			failed_err(hr, s->name, &e);
+		} else if (status != 0 || !found.len) {
+			fail(hr, s, NULL, "%s made no trust store in %s", s->cmd, folder);
+		} else {
+			dcv_buf_rtrim(&found);
+			*store = dcv_buf_detach(&found);
+			made->trust_store_file = *store;
+			made->trust_store_pass = *pass;
+			step_end(hr, s->name, DCV_STEP_CHANGED, 0, NULL,
+				 "ran %s: client credentials in %s, trust store %s (its password goes only into %s)",
+				 s->cmd, folder, *store, DCV_BROKER_PROPERTIES);
+			ok = true;
+		}
+	}
+	dcv_ssh_slot_release(hr->run->pool);
+	if (out.data)
+		explicit_bzero(out.data, out.len);
+	dcv_buf_release(&out);
+	dcv_buf_release(&sh);
+	dcv_buf_release(&found);
+	free(folder);
+	hr->reason = NULL;
+	return ok;
+}
+
+/* The broker's half (dcv_plan_broker): the client credentials generated first when they are
+ * missing, since their password goes into the properties; then the rest of the plan. `bf` is
+ * read again afterwards, so the gateway copies what the broker holds now (its CA is made at
+ * first start). *pending: a dry run whose broker would still change. */
+static bool deploy_broker(struct hostrun *hr, struct dcv_broker_facts *bf, bool *pending)
+{
+	const struct dcv_inventory *inv = hr->run->inv;
+	struct dcv_plan p = { 0 };
+	struct dcv_broker_mtls made = { 0 };
+	struct dcv_err e = DCV_ERR_INIT;
+	char *store = NULL, *pass = NULL;
+	const struct dcv_plan_step *gen;
+	bool ok = true, skip_gen = false;
+
+	*pending = false;
+	step_begin(hr);
+	if (dcv_broker_facts_read(hr->c, hr->h, inv, bf, &e) != DCV_OK)
+		return failed_err(hr, "broker-facts", &e);
+	dcv_plan_broker(inv, hr->h, bf, NULL, &p);
+	gen = dcv_plan_find(&p, "gateway-certs");
+	if (gen && gen->change && !gen->blocked && !p.steps[0].blocked && !hr->run->o->dry_run) {
+		ok = gen_certs(hr, gen, &made, &store, &pass);
+		dcv_plan_release(&p);
+		if (ok)
+			dcv_plan_broker(inv, hr->h, bf, &made, &p);
+		skip_gen = true;
+	}
+	if (ok) {
+		struct apply a = { hr, &p, NULL, NULL, false };
+		for (int i = 0; ok && i < p.n; i++)
+			if (!(skip_gen && p.steps[i].op == DCV_OP_GENCERTS))
+				ok = apply_step(&a, &p.steps[i]);
+		hr->reason = NULL;
+	}
+	for (int i = 0; i < p.n; i++)
+		*pending |= hr->run->o->dry_run && p.steps[i].change;
+	dcv_plan_release(&p);
+	if (pass)
+		explicit_bzero(pass, strlen(pass));
+	free(pass);
+	free(store);
+	if (ok && !hr->run->o->dry_run) {
+		dcv_broker_facts_release(bf);
+		step_begin(hr);
+		if (dcv_broker_facts_read(hr->c, hr->h, inv, bf, &e) != DCV_OK) {
+			memset(bf, 0, sizeof(*bf));
+			return failed_err(hr, "broker-facts", &e);
+		}
+	}
+	return ok;
+}
+
+/* The broker's host: the gateway's own run, or one of its own (connected and locked). */
+static bool broker_open(struct hostrun *gw, const struct dcv_host *b, struct hostrun *br)
+{
+	struct dcv_err e = DCV_ERR_INIT;
+
+	if (b == gw->h) {
+		*br = *gw;
+		return true;
+	}
+	memset(br, 0, sizeof(*br));
+	br->run = gw->run;
+	br->h = b;
+	step_begin(br);
+	if (dcv_ssh_connect(br->run->pool, b, &br->c, &e) != DCV_OK)
+		return failed_err(br, "connect", &e);
+	if (br->run->o->dry_run)
+		return true;
+	if (dcv_remote_lock(br->c, b, br->run->o->owner ? br->run->o->owner : "dcvctl deploy", &br->lock, &e) !=
+	    DCV_OK)
+		return failed_err(br, "lock", &e);
+	return true;
+}
+
+/* The broker first (the gateway needs its CA and credentials), then the gateway, whose
+ * nginx/HAProxy stop only once the gateway's configuration is in place and valid. */
+static bool deploy_connection_gateway(struct hostrun *hr, const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f,
+				      struct dcv_plan *p)
+{
+	struct run *r = hr->run;
+	const struct dcv_host *b = dcv_broker_host(r->inv);
+	struct hostrun br;
+	struct dcv_broker_facts bf;
+	struct dcv_gw_resolver_facts rf;
+	struct dcv_plan_resolver res = { b, &bf, &rf, false };
+	struct dcv_err e = DCV_ERR_INIT;
+	bool ok;
+
+	memset(&bf, 0, sizeof(bf));
+	memset(&rf, 0, sizeof(rf));
+	if (!b) {
+		step_end(hr, "broker", DCV_STEP_FAILED, DCV_E_CONFIG, NULL, "no broker host: set [broker] host");
+		return false;
+	}
+	ok = broker_open(hr, b, &br) && deploy_broker(&br, &bf, &res.broker_pending);
+	if (b != hr->h) {
+		dcv_remote_unlock(br.lock);
+		hr->failed |= br.failed;
+		hr->lost |= br.lost;
+	} else {
+		hr->failed = br.failed;
+		hr->lost = br.lost;
+	}
+	if (ok) {
+		step_begin(hr);
+		if (dcv_gw_resolver_facts_read(hr->c, hr->h, &rf, &e) != DCV_OK)
+			ok = failed_err(hr, "facts", &e);
+	}
+	if (ok) {
+		dcv_plan_gateway_resolver(r->inv, hr->h, k, f, &res, p);
+		ok = apply_plan(hr, p, k->unit);
+	}
+	dcv_gw_resolver_facts_release(&rf);
+	dcv_broker_facts_release(&bf);
+	return ok;
+}
+
+/* The broker resolves a session only for a server it has a DNS mapping of (reference §5.3):
+ * the agents without one are registered (mappings die with a broker restart unless it
+ * persists them, so every deploy looks). */
+static bool register_mappings(struct hostrun *br)
+{
+	struct run *r = br->run;
+	struct dcv_broker_facts bf;
+	struct dcv_buf file = DCV_BUF_INIT, sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_txn txn;
+	int added, status = 0;
+	bool ok = false;
+
+	step_begin(br);
+	if (dcv_broker_facts_read(br->c, br->h, r->inv, &bf, &e) != DCV_OK)
+		return failed_err(br, "dns-mappings", &e);
+	added = dcv_dnsmap_merge(bf.mappings_ok ? dcv_buf_str(&bf.mappings) : NULL, r->agents, r->n_agents, &file);
+	dcv_broker_facts_release(&bf);
+	if (!added) {
+		step_end(br, "dns-mappings", DCV_STEP_OK, 0, NULL, "every agent has a DNS mapping on the broker");
+		dcv_buf_release(&file);
+		return true;
+	}
+	if (dcv_remote_write_file(br->c, br->h, DCV_DNSMAP_FILE, file.data, file.len, "600", NULL, NULL, &txn, &e) !=
+	    DCV_OK) {
+		dcv_buf_release(&file);
+		return failed_err(br, "dns-mappings", &e);
+	}
+	dcv_txn_release(&txn);
+	dcv_buf_adds(&sh, DCV_UNIT_BROKER " register-server-dns-mappings --file-path " DCV_DNSMAP_FILE);
+	br->reason = "agents the broker has no DNS mapping of get 404 from the resolver";
+	if (dcv_remote_sh(br->c, br->h, sh.data, &out, &out, &status, &e) != DCV_OK) {
+		failed_err(br, "dns-mappings", &e);
+	} else if (status != 0) {
+		dcv_buf_rtrim(&out);
+		step_end(br, "dns-mappings", DCV_STEP_FAILED, 0, NULL, "register-server-dns-mappings failed (exit %d): %s",
+			 status, dcv_buf_str(&out));
+	} else {
+		step_end(br, "dns-mappings", DCV_STEP_CHANGED, 0, NULL, "registered %d DNS mapping%s from %s", added,
+			 added == 1 ? "" : "s", DCV_DNSMAP_FILE);
+		ok = true;
+	}
+	br->reason = NULL;
+	dcv_buf_release(&file);
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return ok;
+}
+
+/* One round of POST /resolveSession from the gateway for every session still missing, as the
+ * gateway itself asks (reference §4), with the CA and client certificate it uses. `missing`
+ * gets one "session 'ID' of AGENT (why)" per agent still unresolved. */
+static int resolve_round(struct hostrun *hr, const char *url, bool *done, struct dcv_buf *missing)
+{
+	struct run *r = hr->run;
+	struct dcv_buf sh = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	int status = 0, left = 0;
+
+	dcv_buf_adds(&sh, "b64() { base64 -w0; echo; }\n");
+	for (int i = 0; i < r->n_agents; i++) {
+		struct dcv_buf target = DCV_BUF_INIT;
+		if (done[i])
+			continue;
+		dcv_resolver_target(&target, r->agents[i]->session, "HTTP");
+		dcv_buf_addf(&sh, "printf 'r.%d='; curl -sS -m 5 -X POST -H 'accept: application/json' --cacert %s", i,
+			     DCV_GATEWAY_BROKER_CA);
+		if (r->inv->tls_client_auth)
+			dcv_buf_adds(&sh, " --cert " DCV_GATEWAY_CLIENT_CERT " --key " DCV_GATEWAY_CLIENT_KEY);
+		dcv_buf_adds(&sh, " -w '\\n%{http_code}' ");
+		char *full = xasprintf("%s%s", url, target.data);
+		dcv_shquote(&sh, full);
+		free(full);
+		dcv_buf_adds(&sh, " 2>&1 | b64\n");
+		dcv_buf_release(&target);
+	}
+	dcv_buf_reset(missing);
+	if (dcv_remote_sh(hr->c, hr->h, sh.data, &out, NULL, &status, &e) != DCV_OK) {
+		dcv_buf_release(&sh);
+		failed_err(hr, "resolver", &e);
+		return -1;
+	}
+	for (int i = 0; i < r->n_agents; i++) {
+		const struct dcv_host *a = r->agents[i];
+		char key[32];
+		const char *l;
+		struct dcv_buf body = DCV_BUF_INIT;
+		struct dcv_resolution res;
+		char why[300] = "no answer";
+		if (done[i])
+			continue;
+		snprintf(key, sizeof(key), "r.%d=", i);
+		for (l = out.data; l && strncmp(l, key, strlen(key)) != 0; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+			;
+		if (l && dcv_base64_decode(l + strlen(key), strcspn(l + strlen(key), "\n"), &body)) {
+			char *nl = strrchr(dcv_buf_str(&body), '\n');
+			int code = nl ? atoi(nl + 1) : 0;
+			if (nl)
+				*nl = '\0';
+			int rc = code ? dcv_resolver_parse(code, dcv_buf_str(&body), &res, &e) : DCV_E_REMOTE;
+			if (code == 0) /* curl's own complaint: no HTTP answer at all */
+				snprintf(why, sizeof(why), "%.200s", dcv_buf_str(&body));
+			else if (rc != DCV_OK)
+				snprintf(why, sizeof(why), "%s", e.msg);
+			else if (res.status == DCV_RESOLVE_NOT_FOUND)
+				snprintf(why, sizeof(why), "404%s%s", *res.message ? ": " : "", res.message);
+			else if (strcmp(res.endpoint, a->address) != 0 || res.port != a->port)
+				snprintf(why, sizeof(why), "resolved to %s:%d, not %s:%d", res.endpoint, res.port, a->address,
+					 a->port);
+			else
+				done[i] = true;
+			if (rc == DCV_OK)
+				dcv_resolution_release(&res);
+		}
+		dcv_buf_release(&body);
+		if (!done[i]) {
+			left++;
+			dcv_buf_addf(missing, "%ssession '%s' of %s (%s)", missing->len ? ", " : "", a->session, a->name, why);
+		}
+	}
+	dcv_buf_release(&sh);
+	dcv_buf_release(&out);
+	return left;
+}
+
+/* Deploy ends when the resolver answers 200 for every session, from the gateway: the broker
+ * forgets sessions when it restarts until each agent reports again (reference §5.2: every
+ * broker_update_interval, 30 s by default), so wait for it, bounded. */
+#define RESOLVE_WAIT_S 90
+static void resolve_sessions(struct run *r)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv), *b = dcv_broker_host(r->inv);
+	struct hostrun hr = { .run = r, .h = gw }, br = { .run = r, .h = b };
+	struct dcv_buf missing = DCV_BUF_INIT, names = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	const char *name;
+	bool *done;
+	char *url;
+	long long end;
+	int left;
+
+	step_begin(&hr);
+	if (dcv_gateway_resolver_name(r->inv, &name, &e) != DCV_OK) {
+		failed_err(&hr, "resolver", &e);
+		return;
+	}
+	if (r->o->dry_run) {
+		for (int i = 0; i < r->n_agents; i++)
+			dcv_buf_addf(&names, "%s'%s' (%s)", i ? ", " : "", r->agents[i]->session, r->agents[i]->name);
+		step_end(&hr, "resolver", DCV_STEP_OK, 0, NULL,
+			 "would register missing DNS mappings on %s and wait for https://%s:%d to resolve %s", b->name, name,
+			 r->inv->resolver_port, names.len ? names.data : "no session");
+		dcv_buf_release(&names);
+		return;
+	}
+	step_begin(&br);
+	if (dcv_ssh_connect(r->pool, b, &br.c, &e) != DCV_OK) {
+		failed_err(&br, "dns-mappings", &e);
+		return;
+	}
+	if (!register_mappings(&br))
+		return;
+	step_begin(&hr);
+	if (dcv_ssh_connect(r->pool, gw, &hr.c, &e) != DCV_OK) {
+		failed_err(&hr, "resolver", &e);
+		return;
+	}
+	url = xasprintf("https://%s:%d", name, r->inv->resolver_port);
+	done = xcalloc((size_t)r->n_agents + 1, sizeof(*done));
+	end = dcv_now_ms() + RESOLVE_WAIT_S * 1000LL;
+	while ((left = resolve_round(&hr, url, done, &missing)) > 0 && dcv_now_ms() < end)
+		sleep(2);
+	if (left == 0)
+		step_end(&hr, "resolver", DCV_STEP_OK, 0, NULL, "%s resolves every session (%d) from the gateway", url,
+			 r->n_agents);
+	else if (left > 0)
+		step_end(&hr, "resolver", DCV_STEP_FAILED, 0, NULL,
+			 "%s did not resolve within %d s: %s; the broker learns sessions from each agent's %s and needs "
+			 "a DNS mapping per server (reference/dcv.md §5.3): see `dcvctl check --only gateway.resolver`",
+			 url, RESOLVE_WAIT_S, dcv_buf_str(&missing), DCV_UNIT_SM_AGENT);
+	free(done);
+	free(url);
+	dcv_buf_release(&missing);
 }
 
 /* ------------------------------------------------------------------ hosts */
@@ -694,6 +1106,10 @@ static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 		goto out;
 	if (dcv_gw_facts_read(hr.c, h, k, false, &f, &e) != DCV_OK) {
 		failed_err(&hr, "facts", &e);
+		goto out;
+	}
+	if (!k->bypass) {
+		ok = deploy_connection_gateway(&hr, k, &f, &p);
 		goto out;
 	}
 	/* made up here, so the plan stays a pure function; used only when the gateway has none */
@@ -899,6 +1315,14 @@ static void rolling(struct run *r, const struct dcv_host *gw, bool do_gw)
 	dcv_rollout_release(&ro);
 }
 
+static bool agents_failed(const struct run *r)
+{
+	for (int i = 0; i < r->n_agents; i++)
+		if (r->agent_failed[i])
+			return true;
+	return false;
+}
+
 /* Is `name` one of the comma-separated words of `only`? */
 static bool only_has(const char *only, const char *name)
 {
@@ -971,11 +1395,39 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	} else {
 		dcv_parallel(res->hosts, res->hosts, worker, &r);
 	}
+	/* connection-gateway: the path serves once the resolver names every agent */
+	if (gw && !dcv_proxy_bypass(inv) && r.gate >= 0 && !(opts->serial.n > 0 && res->gateway_failed) &&
+	    r.n_agents && !agents_failed(&r))
+		resolve_sessions(&r);
 	pthread_mutex_destroy(&r.gate_lock);
 	pthread_cond_destroy(&r.gate_cond);
 	free(r.agents);
 	free(r.agent_failed);
 	free(r.batch_of);
+	return DCV_OK;
+}
+
+int dcv_deploy_broker(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool, const struct dcv_deploy_opts *opts,
+		      struct dcv_deploy_result *res, struct dcv_err *err)
+{
+	const struct dcv_host *b = dcv_broker_host(inv);
+	struct run r = { inv, pool, opts, res, NULL, 0 };
+	struct hostrun hr = { .run = &r, .h = b };
+	struct dcv_broker_facts bf;
+	bool pending;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_init(&res->lock, NULL);
+	if (!b)
+		return dcv_err_set(err, DCV_E_CONFIG, "%s: no broker host: add [gateway] or 'host = ...' in [broker]",
+				   inv->path);
+	memset(&bf, 0, sizeof(bf));
+	r.t_start = dcv_now_ms();
+	res->hosts = 1;
+	if (host_open(&hr))
+		deploy_broker(&hr, &bf, &pending);
+	dcv_broker_facts_release(&bf);
+	host_close(&hr);
 	return DCV_OK;
 }
 

@@ -81,6 +81,13 @@ struct dcv_deploy_result {
 int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	       const struct dcv_deploy_opts *opts, struct dcv_deploy_result *res,
 	       struct dcv_err *err);
+/* The broker's half alone (`dcvctl broker enable-gateway`, design §4): on the [broker] host,
+ * gen-gateway-certificates.sh once when [broker] tls-client-auth is on, the gateway connector
+ * merged into session-manager-broker.properties, the broker restarted only on change, its
+ * resolver port listening. Only dry_run, owner and the callbacks of `opts` apply. DCV_E_CONFIG
+ * without a broker host. */
+int dcv_deploy_broker(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool, const struct dcv_deploy_opts *opts,
+		      struct dcv_deploy_result *res, struct dcv_err *err);
 void dcv_deploy_result_release(struct dcv_deploy_result *res);
 
 /* One file put at a managed path outside a plan (restore): the content, and what it should be. */

@@ -4,7 +4,9 @@
 
 #include "err.h"
 #include "inventory.h"
+#include "properties.h"
 #include "proxy.h"
+#include "proxy_gateway.h"
 #include "remote.h"
 #include "render.h"
 #include "util.h"
@@ -451,3 +453,198 @@ void dcv_agent_facts_release(struct dcv_agent_facts *f)
 	maint_release(&f->maint);
 	dcv_sessions_release(&f->sessions);
 }
+
+/* ==================================================================== broker (seed 004) */
+
+const struct dcv_host *dcv_broker_host(const struct dcv_inventory *inv)
+{
+	/* the inventory has checked that [broker] host names a host */
+	return inv->broker_host ? dcv_inventory_host(inv, inv->broker_host) : dcv_inventory_gateway(inv);
+}
+
+static const char *const broker_units[] = { DCV_UNIT_BROKER };
+
+void dcv_broker_facts_script(const struct dcv_inventory *inv, struct dcv_buf *s)
+{
+	dcv_buf_adds(s, prelude);
+	dcv_buf_adds(s, "(. /etc/os-release 2>/dev/null; echo \"os=${ID:-unknown}\")\n"
+			"command -v " DCV_UNIT_BROKER " >/dev/null 2>&1 && echo binary=yes\n");
+	assign(s, "g", DCV_BROKER_GEN_CERTS);
+	assign(s, "p", DCV_BROKER_PROPERTIES);
+	assign(s, "ca", DCV_BROKER_CA);
+	assign(s, "d", DCV_BROKER_CREDS);
+	dcv_buf_adds(s, "[ -x \"$g\" ] && echo gen=yes\n");
+	dcv_units_show_script(s, broker_units, 1);
+	dcv_buf_adds(s, "if [ -e \"$p\" ]; then printf 'props='; b64 < \"$p\"; "
+			"echo \"props.stat=$(stat -c '%U %G %a' \"$p\")\"; fi\n"
+			"[ -r \"$ca\" ] && { printf 'ca='; b64 < \"$ca\"; }\n");
+	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", inv->resolver_port);
+	/* the credentials live beside the trust store the properties name (the printed folder) */
+	dcv_buf_adds(s, "ts=$(sed -n 's/^[[:space:]]*gateway-to-broker-connector-trust-store-file[[:space:]]*[=:]"
+			"[[:space:]]*//p' \"$p\" 2>/dev/null | tail -n 1)\n"
+			"if [ -n \"$ts\" ]; then d=$(dirname -- \"$ts\"); [ -e \"$ts\" ] && echo truststore=yes; fi\n"
+			"echo \"creds.dir=$d\"\n"
+			"[ -r \"$d/" DCV_BROKER_CLIENT_CERT_NAME "\" ] && { printf 'cc='; b64 < \"$d/"
+			DCV_BROKER_CLIENT_CERT_NAME "\"; }\n"
+			"[ -r \"$d/" DCV_BROKER_CLIENT_KEY_NAME "\" ] && { printf 'ck='; b64 < \"$d/"
+			DCV_BROKER_CLIENT_KEY_NAME "\"; }\n"
+			"if t=$(" DCV_UNIT_BROKER " describe-server-dns-mappings 2>/dev/null); then "
+			"printf 'mappings='; printf '%s' \"$t\" | b64; fi\nexit 0\n");
+}
+
+static void wipe_buf(struct dcv_buf *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->len);
+	dcv_buf_release(b);
+}
+
+bool dcv_broker_facts_parse(const char *out, struct dcv_broker_facts *f)
+{
+	char *text = xstrdup(out ? out : ""), *save = NULL;
+	bool any = false;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->os, sizeof(f->os), "unknown");
+	snprintf(f->creds_dir, sizeof(f->creds_dir), "%s", DCV_BROKER_CREDS);
+	dcv_units_parse(out ? out : "", &f->broker, 1);
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *key = l, *v = eq + 1;
+		if (strcmp(key, "os") == 0) {
+			snprintf(f->os, sizeof(f->os), "%s", v);
+			any = true;
+		} else if (strcmp(key, "binary") == 0) {
+			f->has_binary = true;
+		} else if (strcmp(key, "gen") == 0) {
+			f->has_gen_certs = true;
+		} else if (strcmp(key, "props") == 0) {
+			f->props_exists = b64_into(v, &f->props);
+		} else if (strcmp(key, "props.stat") == 0) {
+			snprintf(f->props_stat, sizeof(f->props_stat), "%s", v);
+		} else if (strcmp(key, "ca") == 0) {
+			b64_into(v, &f->ca_pem);
+		} else if (strcmp(key, "ss") == 0) {
+			listener_into(v, &f->ss, f->listener);
+		} else if (strcmp(key, "truststore") == 0) {
+			f->trust_store_exists = true;
+		} else if (strcmp(key, "creds.dir") == 0 && *v) {
+			snprintf(f->creds_dir, sizeof(f->creds_dir), "%s", v);
+		} else if (strcmp(key, "cc") == 0) {
+			b64_into(v, &f->client_cert);
+		} else if (strcmp(key, "ck") == 0) {
+			b64_into(v, &f->client_key);
+		} else if (strcmp(key, "mappings") == 0) {
+			f->mappings_ok = b64_into(v, &f->mappings);
+		}
+	}
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return any;
+}
+
+int dcv_broker_facts_read(struct dcv_ssh *c, const struct dcv_host *b, const struct dcv_inventory *inv,
+			  struct dcv_broker_facts *f, struct dcv_err *err)
+{
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_broker_facts got;
+	int rc;
+
+	dcv_broker_facts_script(inv, &s);
+	rc = run_script(c, b, &s, "broker", &out, err);
+	if (rc == DCV_OK) {
+		if (dcv_broker_facts_parse(out.data, &got)) {
+			*f = got;
+		} else {
+			dcv_broker_facts_release(&got);
+			rc = unparsed("broker", err);
+		}
+	}
+	wipe_buf(&out);
+	return rc;
+}
+
+void dcv_broker_facts_release(struct dcv_broker_facts *f)
+{
+	wipe_buf(&f->props);
+	dcv_buf_release(&f->ca_pem);
+	dcv_buf_release(&f->ss);
+	dcv_buf_release(&f->client_cert);
+	wipe_buf(&f->client_key);
+	dcv_buf_release(&f->mappings);
+}
+
+void dcv_gw_resolver_facts_script(struct dcv_buf *s)
+{
+	static const char *const files[3][2] = {
+		{ "ca", DCV_GATEWAY_BROKER_CA }, { "cc", DCV_GATEWAY_CLIENT_CERT }, { "ck", DCV_GATEWAY_CLIENT_KEY },
+	};
+
+	dcv_buf_adds(s, prelude);
+	dcv_buf_adds(s, "echo os=-\n");
+	for (int i = 0; i < 3; i++) {
+		assign(s, "f", files[i][1]);
+		dcv_buf_addf(s, "[ -e \"$f\" ] && { printf '%s='; b64 < \"$f\"; }\n", files[i][0]);
+	}
+	dcv_buf_adds(s, "[ -e \"$f\" ] && echo \"ck.mode=$(stat -c '%a' \"$f\")\"\nexit 0\n");
+}
+
+bool dcv_gw_resolver_facts_parse(const char *out, struct dcv_gw_resolver_facts *f)
+{
+	char *text = xstrdup(out ? out : ""), *save = NULL;
+	bool any = false;
+
+	memset(f, 0, sizeof(*f));
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *key = l, *v = eq + 1;
+		if (strcmp(key, "os") == 0)
+			any = true;
+		else if (strcmp(key, "ca") == 0)
+			f->ca_exists = b64_into(v, &f->ca);
+		else if (strcmp(key, "cc") == 0)
+			f->cert_exists = b64_into(v, &f->cert);
+		else if (strcmp(key, "ck") == 0)
+			f->key_exists = b64_into(v, &f->key);
+		else if (strcmp(key, "ck.mode") == 0)
+			snprintf(f->key_mode, sizeof(f->key_mode), "%s", v);
+	}
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return any;
+}
+
+int dcv_gw_resolver_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, struct dcv_gw_resolver_facts *f,
+			       struct dcv_err *err)
+{
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_gw_resolver_facts got;
+	int rc;
+
+	dcv_gw_resolver_facts_script(&s);
+	rc = run_script(c, gw, &s, "gateway", &out, err);
+	if (rc == DCV_OK) {
+		if (dcv_gw_resolver_facts_parse(out.data, &got)) {
+			*f = got;
+		} else {
+			dcv_gw_resolver_facts_release(&got);
+			rc = unparsed("gateway", err);
+		}
+	}
+	wipe_buf(&out);
+	return rc;
+}
+
+void dcv_gw_resolver_facts_release(struct dcv_gw_resolver_facts *f)
+{
+	dcv_buf_release(&f->ca);
+	dcv_buf_release(&f->cert);
+	wipe_buf(&f->key);
+}
+/* ==================================================================== end broker */

@@ -12,6 +12,7 @@
 
 struct dcv_err;
 struct dcv_host;
+struct dcv_inventory;
 struct dcv_proxy_env;
 struct dcv_proxy_kind;
 struct dcv_ssh;
@@ -108,5 +109,66 @@ bool dcv_agent_facts_parse(const char *out, struct dcv_agent_facts *f);
 int dcv_agent_facts_read(struct dcv_ssh *c, const struct dcv_host *a, struct dcv_agent_facts *f,
 			 struct dcv_err *err);
 void dcv_agent_facts_release(struct dcv_agent_facts *f);
+
+/* ==================================================================== broker (seed 004)
+ * The Session Manager broker as the Connection Gateway's Session Resolver (reference/dcv.md
+ * §5.1, §5.3), read on the [broker] host (default: the gateway) in one round trip, and the
+ * copies of its CA and client credentials the gateway holds. deploy plans from them; check
+ * judges them. */
+
+#define DCV_BROKER_CA "/var/lib/dcvsmbroker/security/dcvsmbroker_ca.pem"
+#define DCV_BROKER_GEN_CERTS "/usr/share/dcv-session-manager-broker/bin/gen-gateway-certificates.sh"
+/* The folder the docs name for gen-gateway-certificates.sh's output (§5.1); the folder the
+ * script really prints wins, and later runs find it through the trust-store-file property. */
+#define DCV_BROKER_CREDS "/etc/dcv-session-manager-broker/resolver-creds"
+#define DCV_BROKER_CLIENT_CERT_NAME "dcv_gateway_cert.pem"
+#define DCV_BROKER_CLIENT_KEY_NAME "dcv_gateway_key.pem"
+
+struct dcv_broker_facts {
+	char os[32];                 /* os-release ID */
+	bool has_binary;             /* dcv-session-manager-broker is installed */
+	bool has_gen_certs;          /* gen-gateway-certificates.sh is there */
+	struct dcv_unit_state broker; /* dcv-session-manager-broker */
+	bool props_exists;
+	struct dcv_buf props;        /* session-manager-broker.properties; holds the trust-store
+				      * password: wiped on release, never shown */
+	char props_stat[96];         /* "OWNER GROUP MODE" of the properties file, "" when absent */
+	struct dcv_buf ca_pem;       /* the broker's CA (DCV_BROKER_CA), empty when absent */
+	struct dcv_buf ss;           /* `ss -Htlnp` for the resolver port */
+	char listener[64];           /* the process holding the resolver port, "" when none */
+	char creds_dir[256];         /* where the client credentials are looked for: the folder of
+				      * the trust-store-file property, else DCV_BROKER_CREDS */
+	bool trust_store_exists;     /* the trust-store-file property names an existing file */
+	struct dcv_buf client_cert;  /* creds_dir/dcv_gateway_cert.pem, empty when absent */
+	struct dcv_buf client_key;   /* creds_dir/dcv_gateway_key.pem (secret: wiped on release) */
+	bool mappings_ok;            /* describe-server-dns-mappings answered */
+	struct dcv_buf mappings;     /* its output (JSON list, reference §5.3) */
+};
+
+/* The host the broker runs on: [broker] host, else the gateway; NULL when neither exists. */
+const struct dcv_host *dcv_broker_host(const struct dcv_inventory *inv);
+/* The script that prints the broker's facts (values quoted). */
+void dcv_broker_facts_script(const struct dcv_inventory *inv, struct dcv_buf *s);
+/* Parse that output; false when it is not facts output. `f` is always initialised. */
+bool dcv_broker_facts_parse(const char *out, struct dcv_broker_facts *f);
+/* Run the script on the broker host `b` (with sudo) and parse it; `f` filled only on DCV_OK. */
+int dcv_broker_facts_read(struct dcv_ssh *c, const struct dcv_host *b, const struct dcv_inventory *inv,
+			  struct dcv_broker_facts *f, struct dcv_err *err);
+void dcv_broker_facts_release(struct dcv_broker_facts *f);
+
+/* The gateway's copies of the broker's files (lib/proxy_gateway.h paths). */
+struct dcv_gw_resolver_facts {
+	bool ca_exists, cert_exists, key_exists;
+	struct dcv_buf ca, cert;
+	struct dcv_buf key;          /* secret: wiped on release */
+	char key_mode[8];            /* octal mode of the key copy, "" when absent */
+};
+
+void dcv_gw_resolver_facts_script(struct dcv_buf *s);
+bool dcv_gw_resolver_facts_parse(const char *out, struct dcv_gw_resolver_facts *f);
+int dcv_gw_resolver_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, struct dcv_gw_resolver_facts *f,
+			       struct dcv_err *err);
+void dcv_gw_resolver_facts_release(struct dcv_gw_resolver_facts *f);
+/* ==================================================================== end broker */
 
 #endif

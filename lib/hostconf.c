@@ -60,7 +60,7 @@ int dcv_hostconf_diff(struct dcv_ssh *c, const struct dcv_inventory *inv, const 
 	} else {
 		if ((rc = dcv_remote_read(c, h, DCV_DCV_CONF, &cur, &exists, err)) != DCV_OK)
 			return rc;
-		dcv_render_dcvconf(dcv_buf_str(&cur), h, dcv_proxy_bypass(inv), &want);
+		dcv_render_dcvconf_for(dcv_buf_str(&cur), inv, h, &want);
 		labelled_diff(h, DCV_DCV_CONF, exists, dcv_buf_str(&cur), want.data, diff);
 	}
 	dcv_buf_release(&cur);

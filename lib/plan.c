@@ -6,7 +6,9 @@
 #include "diff.h"
 #include "err.h"
 #include "inventory.h"
+#include "lint.h"
 #include "maint.h"
+#include "proxy_gateway.h"
 #include "remote.h"
 #include "render.h"
 #include "util.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SM_AGENT DCV_UNIT_SM_AGENT
 
@@ -357,9 +360,86 @@ static void gw_service(struct dcv_plan *p, const struct dcv_proxy_kind *k, const
 	       k->unit);
 }
 
-void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw,
-		      const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f, const char *new_secret,
-		      struct dcv_plan *p)
+/* A copy of a broker file on the gateway; `want` empty: the broker has none (yet). */
+static void gw_copy(struct dcv_plan *p, const char *name, const char *path, bool exists, const struct dcv_buf *cur,
+		    const struct dcv_buf *want, const char *from, const struct dcv_plan_resolver *r, bool key,
+		    const char *key_mode)
+{
+	const struct dcv_host *b = r->broker_host;
+	struct dcv_plan_step *s;
+
+	if (!want->len) {
+		s = add(p, DCV_OP_FILE, name, path);
+		if (r->broker_pending)
+			change(s, "the broker makes it first", "would copy %s from %s once the broker has made it", from,
+			       b ? b->name : "the broker");
+		else
+			block(s, "%s on %s is missing: start %s (it makes its CA at first start) or run %s there", from,
+			      b ? b->name : "the broker", DCV_UNIT_BROKER, DCV_BROKER_GEN_CERTS);
+		return;
+	}
+	if (!key) {
+		s = file(p, name, path, exists, cur, dcv_buf_str(want));
+		if (s->change) {
+			free(s->reason);
+			s->reason = xasprintf("%s %s", exists ? "it differs from the broker's" :
+							       "the gateway has no copy of the broker's", from);
+		}
+		return;
+	}
+	/* a private key: compared, never diffed or shown */
+	s = add(p, DCV_OP_FILE, name, path);
+	s->secret_file = true;
+	s->mode = "600";
+	s->after = xstrdup(dcv_buf_str(want));
+	s->before = exists ? xstrdup(dcv_buf_str(cur)) : NULL;
+	if (exists && strcmp(dcv_buf_str(cur), dcv_buf_str(want)) == 0 && strcmp(key_mode, "600") == 0)
+		keep(s, "%s is the broker's client key (mode 600)", path);
+	else
+		change(s, !exists ? "the gateway has no copy of the client key" :
+			  strcmp(dcv_buf_str(cur), dcv_buf_str(want)) != 0 ? "it differs from the broker's client key" :
+									     "its mode is not 600",
+		       "would copy %s from %s (mode 600, content not shown)", from, b ? b->name : "the broker");
+}
+
+/* The configuration of a connection-gateway: the broker named by DNS, linted before it lands. */
+static struct dcv_plan_step *gw_config_resolver(struct dcv_plan *p, const struct dcv_inventory *inv,
+						const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f)
+{
+	struct dcv_buf want = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	struct dcv_findings lf = { 0 };
+	struct dcv_plan_step *s;
+
+	if (dcv_render_gateway(inv, NULL, &want, &e) != DCV_OK) {
+		s = add(p, DCV_OP_FILE, "config", k->config);
+		block(s, "%s", e.msg);
+		return s;
+	}
+	dcv_lint_gateway(dcv_buf_str(&want), k->config, &lf);
+	for (int i = 0; i < lf.n; i++)
+		if (lf.v[i].sev == DCV_SEV_ERROR) {
+			s = add(p, DCV_OP_FILE, "config", k->config);
+			block(s, "the rendered %s fails its lint (%s): %s", k->config, lf.v[i].rule, lf.v[i].msg);
+			dcv_findings_free(&lf);
+			dcv_buf_release(&want);
+			return s;
+		}
+	dcv_findings_free(&lf);
+	s = file(p, "config", k->config, f->config_exists, &f->config, dcv_buf_str(&want));
+	if (s->change) {
+		/* the gateway has no configuration test (reference §3): say what was checked */
+		char *d = xasprintf("%s (linted: no errors; the gateway has no config test)", s->detail);
+		free(s->detail);
+		s->detail = d;
+	}
+	dcv_buf_release(&want);
+	return s;
+}
+
+static void plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw, const struct dcv_proxy_kind *k,
+			 const struct dcv_gw_facts *f, const char *new_secret, const struct dcv_plan_resolver *r,
+			 struct dcv_plan *p)
 {
 	struct dcv_buf want = DCV_BUF_INIT;
 	struct dcv_plan_step *s;
@@ -372,14 +452,40 @@ void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw
 	gw_cert(p, inv, f);
 	for (int i = 0; i < k->n_derived; i++)
 		gw_derived(p, &k->derived[i], i, f, new_secret);
-	k->render(inv, &p->env, &want);
-	s = file(p, "config", k->config, f->config_exists, &f->config, dcv_buf_str(&want));
+	if (r) {
+		const struct dcv_broker_facts *bf = r->broker;
+		const struct dcv_gw_resolver_facts *c = r->copies;
+		gw_copy(p, "broker-ca", DCV_GATEWAY_BROKER_CA, c->ca_exists, &c->ca, &bf->ca_pem, DCV_BROKER_CA, r, false,
+			"");
+		if (inv->tls_client_auth) {
+			char *cert = xasprintf("%s/%s", bf->creds_dir, DCV_BROKER_CLIENT_CERT_NAME);
+			char *key = xasprintf("%s/%s", bf->creds_dir, DCV_BROKER_CLIENT_KEY_NAME);
+			gw_copy(p, "client-cert", DCV_GATEWAY_CLIENT_CERT, c->cert_exists, &c->cert, &bf->client_cert, cert,
+				r, false, "");
+			gw_copy(p, "client-key", DCV_GATEWAY_CLIENT_KEY, c->key_exists, &c->key, &bf->client_key, key, r,
+				true, c->key_mode);
+			free(cert);
+			free(key);
+		}
+		s = gw_config_resolver(p, inv, k, f);
+	} else {
+		k->render(inv, &p->env, &want);
+		s = file(p, "config", k->config, f->config_exists, &f->config, dcv_buf_str(&want));
+	}
 	/* the validator checks the whole configuration; only a running proxy is reloaded (a
 	 * stopped one is started once the units holding the port have let it go) */
 	s->validate = k->validate;
 	s->reload = k->reload;
 	s->restart = reload = s->change; /* `s` moves as steps are added */
-	explicit_bzero(want.data, want.len);
+	/* the resolver's CA or client credentials changed: the gateway reads them at start, so
+	 * the last of them restarts it when the configuration itself does not */
+	for (int i = p->n - 2; r && !reload && i >= 0 && p->steps[i].op == DCV_OP_FILE; i--)
+		if (p->steps[i].change) {
+			p->steps[i].reload = k->reload;
+			p->steps[i].restart = reload = true;
+		}
+	if (want.data)
+		explicit_bzero(want.data, want.len);
 	dcv_buf_release(&want);
 	gw_legacy(p, k, f);
 	gw_service(p, k, f, reload);
@@ -387,6 +493,20 @@ void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw
 	keep(s, "would check that %s listens on %d", k->process, gw->listen);
 	maint_logrotate(p, inv, k->name, k->logrotate, k->n_logrotate, f->os, &f->maint);
 	maint_health(p, inv, k, f);
+}
+
+void dcv_plan_gateway(const struct dcv_inventory *inv, const struct dcv_host *gw,
+		      const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f, const char *new_secret,
+		      struct dcv_plan *p)
+{
+	plan_gateway(inv, gw, k, f, new_secret, NULL, p);
+}
+
+void dcv_plan_gateway_resolver(const struct dcv_inventory *inv, const struct dcv_host *gw,
+			       const struct dcv_proxy_kind *k, const struct dcv_gw_facts *f,
+			       const struct dcv_plan_resolver *r, struct dcv_plan *p)
+{
+	plan_gateway(inv, gw, k, f, NULL, r, p);
 }
 
 /* ------------------------------------------------------------------ agents */
@@ -462,6 +582,25 @@ static void agent_session(struct dcv_plan *p, const struct dcv_agent_facts *st, 
 		       h->session);
 }
 
+/* connection-gateway: the Session Manager agent reports the sessions the broker resolves. No
+ * port changes hands on an agent, so there is nothing to roll back. */
+static void agent_sm_on(struct dcv_plan *p, const struct dcv_agent_facts *st)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_UNIT, "sm-agent", SM_AGENT);
+	bool active = dcv_unit_is_active(&st->sm_agent), enabled = dcv_unit_is_enabled(&st->sm_agent);
+
+	s->before = state_word(&st->sm_agent);
+	if (active && enabled) {
+		keep(s, "%s active and enabled", SM_AGENT);
+		return;
+	}
+	s->verb = active ? NULL : "start";
+	s->enable = !enabled;
+	s->after = xstrdup("active enabled");
+	change(s, "the broker learns the sessions from it", "would %s %s", active ? "enable" : "start and enable",
+	       SM_AGENT);
+}
+
 void dcv_plan_agent(const struct dcv_inventory *inv, const struct dcv_host *h, const struct dcv_agent_facts *st,
 		    struct dcv_plan *p)
 {
@@ -470,13 +609,166 @@ void dcv_plan_agent(const struct dcv_inventory *inv, const struct dcv_host *h, c
 
 	memset(p, 0, sizeof(*p));
 	p->host = h;
-	agent_sm(p, st);
-	dcv_render_dcvconf(dcv_buf_str(&st->conf), h, true, &want);
+	if (dcv_proxy_bypass(inv))
+		agent_sm(p, st);
+	else
+		agent_sm_on(p, st);
+	dcv_render_dcvconf_for(dcv_buf_str(&st->conf), inv, h, &want);
 	conf_changed = file(p, "dcv.conf", DCV_DCV_CONF, st->conf_exists, &st->conf, dcv_buf_str(&want))->change;
 	dcv_buf_release(&want);
 	agent_server(p, st, conf_changed);
 	agent_session(p, st, p->steps[p->n - 1].change);
 	maint_logrotate(p, inv, "dcv", &dcv_maint_dcv_log, 1, st->os, &st->maint);
+}
+
+/* ------------------------------------------------------------------ broker (seed 004) */
+
+/* gen-gateway-certificates.sh once: credentials beside a trust store the properties name are
+ * kept, so a second deploy does not regenerate them (and the gateway's copies stay valid). */
+static void broker_certs(struct dcv_plan *p, const struct dcv_broker_facts *bf, const struct dcv_broker_mtls *mtls,
+			 bool have)
+{
+	struct dcv_plan_step *s = add(p, DCV_OP_GENCERTS, "gateway-certs", DCV_BROKER_GEN_CERTS);
+
+	if (mtls || (have && bf->client_cert.len && bf->client_key.len)) {
+		keep(s, "client credentials in %s kept (not regenerated)", bf->creds_dir);
+		return;
+	}
+	if (!bf->has_gen_certs) {
+		block(s, "%s is missing on %s: it comes with the Session Manager broker package", DCV_BROKER_GEN_CERTS,
+		      p->host->name);
+		return;
+	}
+	s->cmd = xstrdup(DCV_BROKER_GEN_CERTS);
+	change(s, "[broker] tls-client-auth = yes and the broker has no client credentials for the gateway",
+	       "would run %s once (its trust-store password goes only into the broker's properties)",
+	       DCV_BROKER_GEN_CERTS);
+}
+
+void dcv_plan_broker(const struct dcv_inventory *inv, const struct dcv_host *b, const struct dcv_broker_facts *bf,
+		     const struct dcv_broker_mtls *mtls, struct dcv_plan *p)
+{
+	const char *props = dcv_buf_str(&bf->props);
+	char *ts_file = dcv_properties_get(props, "gateway-to-broker-connector-trust-store-file");
+	char *ts_pass = dcv_properties_get(props, "gateway-to-broker-connector-trust-store-pass");
+	bool have = ts_file && *ts_file && ts_pass && *ts_pass && bf->trust_store_exists;
+	struct dcv_broker_mtls kept = { ts_file, ts_pass }, pending = { "<printed by gen-gateway-certificates.sh>",
+									  "<generated>" };
+	const struct dcv_broker_mtls *use = NULL;
+	struct dcv_buf want = DCV_BUF_INIT;
+	struct dcv_plan_step *s;
+	bool active = dcv_unit_is_active(&bf->broker), changed;
+
+	memset(p, 0, sizeof(*p));
+	p->host = b;
+	s = add(p, DCV_OP_REQUIRE, "broker-installed", DCV_UNIT_BROKER);
+	if (bf->has_binary)
+		keep(s, "%s is installed", DCV_UNIT_BROKER);
+	else
+		block(s, "%s is not installed on %s: install the Session Manager broker (reference/dcv.md §5.1), or "
+			 "name its host with 'host = ...' in [broker]", DCV_UNIT_BROKER, b->name);
+	if (inv->tls_client_auth) {
+		broker_certs(p, bf, mtls, have);
+		use = mtls ? mtls : have && bf->client_cert.len && bf->client_key.len ? &kept : &pending;
+		/* the password is the broker's alone: every diff and message hides it */
+		p->secret = xstrdup(use->trust_store_pass);
+		p->env.trust_store_pass = p->secret;
+	}
+	dcv_render_broker_properties(props, inv, use, &want);
+	s = file(p, "broker.properties", DCV_BROKER_PROPERTIES, bf->props_exists, &bf->props, dcv_buf_str(&want));
+	/* the password the file holds now may differ from the one it gets (or stay after mTLS is
+	 * turned off): its diff hides that one too */
+	if (s->diff && ts_pass && *ts_pass) {
+		struct dcv_proxy_env old = { .trust_store_pass = ts_pass };
+		struct dcv_buf d = DCV_BUF_INIT;
+		dcv_buf_adds(&d, s->diff);
+		dcv_proxy_redact(&old, &d);
+		free(s->diff);
+		s->diff = dcv_buf_detach(&d);
+	}
+	/* readable only by root and the broker's user (§5.1): a replaced file keeps its owner
+	 * and mode; a new one is root's alone */
+	s->mode = "600";
+	changed = s->change;
+	explicit_bzero(want.data, want.len);
+	dcv_buf_release(&want);
+
+	s = add(p, DCV_OP_RESTART, "broker", DCV_UNIT_BROKER);
+	s->before = state_word(&bf->broker);
+	if (!changed && active && dcv_unit_is_enabled(&bf->broker)) {
+		keep(s, "%s active, properties unchanged", DCV_UNIT_BROKER);
+	} else if (!changed && active) {
+		s->enable = true;
+		s->after = xstrdup("active enabled");
+		change(s, "not enabled", "would enable %s", DCV_UNIT_BROKER);
+	} else {
+		/* the broker reads its properties at start only (§5.1) */
+		s->verb = active ? "restart" : "start";
+		s->enable = !dcv_unit_is_enabled(&bf->broker);
+		s->restart = true;
+		s->after = xstrdup("active enabled");
+		change(s, active ? "its properties change" : "the broker is not running", "would %s %s", s->verb,
+		       DCV_UNIT_BROKER);
+	}
+	s = add(p, DCV_OP_PORT, "resolver-port", DCV_UNIT_BROKER);
+	s->port = inv->resolver_port;
+	keep(s, "would check that the broker's gateway connector listens on %d", inv->resolver_port);
+	free(ts_file);
+	if (ts_pass)
+		explicit_bzero(ts_pass, strlen(ts_pass));
+	free(ts_pass);
+}
+
+/* Does line [l, end) mention one of `words` (lower case), ignoring case? */
+static bool mentions(const char *l, const char *end, const char *const *words)
+{
+	for (int i = 0; words[i]; i++) {
+		size_t n = strlen(words[i]);
+		for (const char *q = l; q + n <= end; q++)
+			if (strncasecmp(q, words[i], n) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* The value after the last ": " of the first line that mentions one of `words`. */
+static char *printed(const char *out, const char *const *words)
+{
+	for (const char *l = out; l && *l;) {
+		const char *nl = strchr(l, '\n'), *end = nl ? nl : l + strlen(l), *v = NULL;
+		if (!mentions(l, end, words)) {
+			l = nl ? nl + 1 : end;
+			continue;
+		}
+		for (const char *q = l; q + 1 < end; q++)
+			if (q[0] == ':' && q[1] == ' ')
+				v = q + 2;
+		if (!v)
+			return NULL;
+		while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		return end > v ? xstrndup(v, (size_t)(end - v)) : NULL;
+	}
+	return NULL;
+}
+
+bool dcv_plan_parse_gencerts(const char *out, char **folder, char **password)
+{
+	static const char *const fw[] = { "folder", "directory", NULL }, *const pw[] = { "password", NULL };
+	char *f = printed(out, fw), *pass = printed(out, pw);
+
+	if (!f || !pass || *f != '/') {
+		free(f);
+		if (pass)
+			explicit_bzero(pass, strlen(pass));
+		free(pass);
+		return false;
+	}
+	*folder = f;
+	*password = pass;
+	return true;
 }
 
 /* ------------------------------------------------------------------ common */

@@ -1,9 +1,12 @@
 /* The table of proxy kinds and what every kind shares. */
 #include "proxy.h"
 
+#include "proxy_gateway.h"
+
 #include <string.h>
 
-const struct dcv_proxy_kind *const dcv_proxy_kinds[] = { &dcv_proxy_nginx, &dcv_proxy_haproxy, NULL };
+const struct dcv_proxy_kind *const dcv_proxy_kinds[] = { &dcv_proxy_nginx, &dcv_proxy_haproxy, &dcv_proxy_gateway,
+							    NULL };
 
 const struct dcv_proxy_kind *dcv_proxy_kind(enum dcv_proxy id)
 {
@@ -53,6 +56,8 @@ static void redact(struct dcv_buf *b, const char *secret)
 
 void dcv_proxy_redact(const struct dcv_proxy_env *env, struct dcv_buf *b)
 {
-	if (env)
-		redact(b, env->stats_password);
+	if (!env)
+		return;
+	redact(b, env->stats_password);
+	redact(b, env->trust_store_pass);
 }

@@ -17,6 +17,8 @@ struct dcv_proxy_env {
 	bool crypto_policies;       /* /etc/crypto-policies exists (RHEL family) */
 	const char *stats_user;     /* NULL until the gateway has them */
 	const char *stats_password;
+	const char *trust_store_pass; /* connection-gateway with mTLS: the broker's trust-store
+				       * password (gen-gateway-certificates.sh), NULL otherwise */
 	const char *crons;          /* the gateway's crontabs, for rules about health crons */
 };
 
@@ -67,6 +69,8 @@ struct dcv_proxy_kind {
 	const char *config;       /* the file dcvctl renders */
 	const char *validate;     /* checks the whole service configuration; exit 0 when valid */
 	const char *reload;       /* reloads a running service, leaves a stopped one stopped */
+	const char *cert_reload;  /* has a running service re-read its certificate, when that is
+				   * lighter than `reload`; NULL: `reload` */
 	const char *process;      /* its name in `ss -tlnp` */
 	const char *const *stop;  /* units that must be stopped and disabled for it to own the port */
 	const char *dump;         /* prints the configuration the service really loads */

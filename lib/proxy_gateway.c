@@ -545,10 +545,14 @@ const struct dcv_proxy_kind dcv_proxy_gateway = {
 	.package_deb = "nice-dcv-connection-gateway",
 	.config = DCV_GATEWAY_CONF,
 	/* The gateway documents no configuration test; dcvctl lints the file before it lands and
-	 * a start that fails is rolled back like any other. */
-	.validate = "test -s " DCV_GATEWAY_CONF,
+	 * a start that fails is rolled back like any other. A certificate installed before the
+	 * first deploy meets no configuration yet. */
+	.validate = "[ ! -e " DCV_GATEWAY_CONF " ] || test -s " DCV_GATEWAY_CONF,
 	/* reload re-reads only the reloadable keys (§3); listen endpoints need a restart (§3.1). */
 	.reload = "systemctl try-restart " DCV_UNIT_GATEWAY,
+	/* cert-file and cert-key-file are reloadable ("Restart: no", §3.1): no connection drops */
+	.cert_reload = "if systemctl is-active --quiet " DCV_UNIT_GATEWAY "; then systemctl reload " DCV_UNIT_GATEWAY
+		       "; fi",
 	/* ss -p shows the kernel's 15-character comm */
 	.process = "dcv-connection-",
 	.stop = stop_units,

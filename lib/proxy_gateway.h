@@ -1,10 +1,8 @@
 /* proxy_gateway.h - the Amazon DCV Connection Gateway on the gateway (seed 004, design §3, §7):
  * dcv-connection-gateway.conf (TOML, reference/dcv.md §3) rendered from the inventory, and its
  * lint. Pure functions, no I/O.
- *
- * dcv_proxy_gateway is NOT in dcv_proxy_kinds[] yet: deploy and check take a NULL
- * dcv_proxy_kind() to mean "connection-gateway cannot be deployed yet"; the lead registers it
- * when deploy/check learn the broker half (issue 9). */
+ * The broker half (session-manager-broker.properties, its CA, mTLS credentials) is planned in
+ * lib/plan.c from the broker's facts. */
 #ifndef DCV_PROXY_GATEWAY_H
 #define DCV_PROXY_GATEWAY_H
 
@@ -45,7 +43,7 @@ int dcv_render_gateway(const struct dcv_inventory *inv, const char *dcv_ca_file,
  * gateway.no-web-resources, gateway.tcp-idle-timeout. Appended in line order per rule. */
 void dcv_lint_gateway(const char *text, const char *file, struct dcv_findings *out);
 
-/* The kind's table entry (see the note at the top: not registered). Its `render` cannot fail,
+/* The kind's table entry. Its `render` cannot fail,
  * so with no DNS name it writes the broker's address and the lint says so; deploy calls
  * dcv_render_gateway instead. */
 extern const struct dcv_proxy_kind dcv_proxy_gateway;

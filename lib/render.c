@@ -1,6 +1,7 @@
 #include "render.h"
 
 #include "inventory.h"
+#include "proxy.h"
 #include "session.h"
 #include "util.h"
 
@@ -187,7 +188,8 @@ static char *quoted(const char *s)
 	return dcv_buf_detach(&b);
 }
 
-void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool bypass,
+/* `verifier`: connection-gateway mode, the broker's token verifier to put back. */
+static void render_conf(const char *existing, const struct dcv_host *agent, bool bypass, const char *verifier,
 			struct dcv_buf *out)
 {
 	struct file f = { 0 };
@@ -219,10 +221,53 @@ void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool
 		remove_key(&f, "security", "auth-token-verifier");
 		remove_key(&f, "security", "no-tls-strict");
 	}
+	/* The Connection Gateway needs external authentication on every server (reference §3),
+	 * and the Session Manager agent logs in as dcvsmagent (§5.2): what the bypass removed goes
+	 * back. The broker's certificate is self-signed: without a ca-file for it, no-tls-strict
+	 * (which relaxes only the verifier's TLS, §1.2) keeps the verifier reachable. */
+	if (verifier) {
+		char *v = quoted(verifier);
+		bool ca = false;
+		set_key(&f, "security", "auth-token-verifier", v);
+		set_key(&f, "security", "administrators", "[\"dcvsmagent\"]");
+		for (int i = 0; i < f.n; i++)
+			ca |= !f.v[i].header && strcmp(f.v[i].section, "security") == 0 &&
+			      strcmp(f.v[i].key, "ca-file") == 0;
+		if (!ca)
+			set_key(&f, "security", "no-tls-strict", "true");
+		free(v);
+	}
 	for (int i = 0; i < f.n; i++) {
 		dcv_buf_adds(out, f.v[i].text);
 		dcv_buf_addc(out, '\n');
 	}
 	free(path);
 	release(&f);
+}
+
+void dcv_render_dcvconf(const char *existing, const struct dcv_host *agent, bool bypass,
+			struct dcv_buf *out)
+{
+	render_conf(existing, agent, bypass, NULL, out);
+}
+
+char *dcv_broker_verifier_url(const struct dcv_inventory *inv)
+{
+	const struct dcv_host *b = inv->broker_host ? dcv_inventory_host(inv, inv->broker_host)
+						    : dcv_inventory_gateway(inv);
+	const char *name = inv->broker_name ? inv->broker_name : b ? b->address : NULL;
+
+	if (!name)
+		return NULL;
+	return xasprintf(strchr(name, ':') ? "https://[%s]:%d%s" : "https://%s:%d%s", name, DCV_BROKER_AGENT_PORT,
+			 "/agent/validate-authentication-token");
+}
+
+void dcv_render_dcvconf_for(const char *existing, const struct dcv_inventory *inv, const struct dcv_host *agent,
+			    struct dcv_buf *out)
+{
+	char *verifier = dcv_proxy_bypass(inv) ? NULL : dcv_broker_verifier_url(inv);
+
+	render_conf(existing, agent, dcv_proxy_bypass(inv), verifier, out);
+	free(verifier);
 }

@@ -76,7 +76,10 @@ session-name = Ubuntu Desktop
 address = 198.18.1.22
 jump = bastion
 user = ubuntu
-backup = yes"
+backup = yes
+
+[broker]
+name = broker.dcvlab.internal"
 	diff <(echo "$expected") "$LAB_CONF"
 	# The client key is RSA in PEM, like the AWS key pair of the seed.
 	head -1 "$LAB_RUN/id_rsa" | grep -qx -- '-----BEGIN RSA PRIVATE KEY-----'

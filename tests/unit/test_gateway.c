@@ -193,8 +193,8 @@ static void test_gateway_kind_entry(void **state)
 	assert_string_equal(dcv_proxy_gateway.stop[0], "nginx");
 	assert_string_equal(dcv_proxy_gateway.stop[1], "haproxy");
 	assert_null(dcv_proxy_gateway.stop[2]);
-	/* not registered yet: deploy and check rely on NULL for this kind */
-	assert_null(dcv_proxy_kind(DCV_PROXY_CONNECTION_GATEWAY));
+	assert_ptr_equal(dcv_proxy_kind(DCV_PROXY_CONNECTION_GATEWAY), &dcv_proxy_gateway);
+	assert_ptr_equal(dcv_proxy_kind_named("connection-gateway"), &dcv_proxy_gateway);
 }
 
 /* ------------------------------------------------------------------ lint */

@@ -18,7 +18,9 @@
 #include "../../lib/inventory.h"
 #include "../../lib/maint.h"
 #include "../../lib/plan.h"
+#include "../../lib/properties.h"
 #include "../../lib/proxy.h"
+#include "../../lib/proxy_gateway.h"
 #include "../../lib/render.h"
 
 #include "fixture.h"
@@ -73,7 +75,8 @@ static void maint_deployed(struct dcv_maint_facts *m, const struct dcv_inventory
 	struct dcv_logrotate_facts lf = { os, "", { 0 } };
 
 	m->logrotate_bin = true;
-	m->lr_exists = true;
+	/* a kind that rotates its own logs (the Connection Gateway, §3.1) gets no logrotate file */
+	m->lr_exists = !k || k->n_logrotate > 0;
 	if (!k) {
 		dcv_maint_logrotate(&dcv_maint_dcv_log, 1, &lf, &m->lr);
 		return;
@@ -618,6 +621,446 @@ static void test_plan_agent_missing_session_alone_is_created_without_restart(voi
 	dcv_inventory_free(inv);
 }
 
+/* ------------------------------------------------------------------ connection-gateway */
+
+#define TS_PASS "Tru5tStorePassw0rdOnly4Tests"
+#define CA_PEM "-----BEGIN CERTIFICATE-----\nbroker-ca\n-----END CERTIFICATE-----\n"
+#define CC_PEM "-----BEGIN CERTIFICATE-----\ngateway-client\n-----END CERTIFICATE-----\n"
+#define CK_PEM "-----BEGIN PRIVATE KEY-----\nclient-key-material\n-----END PRIVATE KEY-----\n"
+
+static struct dcv_inventory *load_cg(bool mtls)
+{
+	struct dcv_inventory *inv = NULL;
+	struct dcv_err err = DCV_ERR_INIT;
+	char *path = fixture_path("gateway/inventory.conf");
+
+	if (dcv_inventory_load(path, "/root", &inv, &err))
+		fail_msg("%s", err.msg);
+	free(path);
+	inv->tls_client_auth = mtls;
+	return inv;
+}
+
+static void set_state(struct dcv_unit_state *u, const char *active, const char *enabled)
+{
+	snprintf(u->active, sizeof(u->active), "%s", active);
+	snprintf(u->enabled, sizeof(u->enabled), "%s", enabled);
+}
+
+/* A broker as the package leaves it: stock properties, CA made, stopped, no credentials. */
+static void broker_fresh(struct dcv_broker_facts *bf)
+{
+	char *stock = fixture("broker/stock.properties");
+
+	memset(bf, 0, sizeof(*bf));
+	snprintf(bf->os, sizeof(bf->os), "amzn");
+	snprintf(bf->creds_dir, sizeof(bf->creds_dir), "%s", DCV_BROKER_CREDS);
+	bf->has_binary = bf->has_gen_certs = true;
+	set_state(&bf->broker, "inactive", "disabled");
+	bf->props_exists = true;
+	dcv_buf_adds(&bf->props, stock);
+	dcv_buf_adds(&bf->ca_pem, CA_PEM);
+	free(stock);
+}
+
+/* The broker as a finished deploy leaves it (mTLS on: the trust store in the printed folder). */
+static void broker_deployed(struct dcv_broker_facts *bf, const struct dcv_inventory *inv)
+{
+	struct dcv_broker_mtls m = { "/etc/dcv-session-manager-broker/resolver-creds/truststore.p12", TS_PASS };
+	struct dcv_buf props = DCV_BUF_INIT;
+
+	broker_fresh(bf);
+	set_state(&bf->broker, "active", "enabled");
+	dcv_render_broker_properties(bf->props.data, inv, inv->tls_client_auth ? &m : NULL, &props);
+	dcv_buf_reset(&bf->props);
+	dcv_buf_adds(&bf->props, props.data);
+	dcv_buf_release(&props);
+	if (inv->tls_client_auth) {
+		bf->trust_store_exists = true;
+		dcv_buf_adds(&bf->client_cert, CC_PEM);
+		dcv_buf_adds(&bf->client_key, CK_PEM);
+	}
+}
+
+static void copies_deployed(struct dcv_gw_resolver_facts *c, bool mtls)
+{
+	memset(c, 0, sizeof(*c));
+	c->ca_exists = true;
+	dcv_buf_adds(&c->ca, CA_PEM);
+	if (mtls) {
+		c->cert_exists = c->key_exists = true;
+		dcv_buf_adds(&c->cert, CC_PEM);
+		dcv_buf_adds(&c->key, CK_PEM);
+		snprintf(c->key_mode, sizeof(c->key_mode), "600");
+	}
+}
+
+/* The gateway as a connection-gateway deploy leaves it. */
+static void cg_deployed(struct dcv_gw_facts *f, const struct dcv_inventory *inv)
+{
+	struct dcv_err err = DCV_ERR_INIT;
+
+	deployed(f, inv, &dcv_proxy_gateway);
+	dcv_buf_reset(&f->config);
+	assert_int_equal(dcv_render_gateway(inv, NULL, &f->config, &err), DCV_OK);
+}
+
+static void assert_no_change(const struct dcv_plan *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->steps[i].change || p->steps[i].restart || p->steps[i].blocked || p->steps[i].diff)
+			fail_msg("step %s: %s", p->steps[i].name, p->steps[i].detail);
+}
+
+static void test_plan_broker_fresh_enables_the_gateway_connector_and_starts(void **state)
+{
+	struct dcv_inventory *inv = load_cg(false);
+	const struct dcv_host *b = dcv_broker_host(inv);
+	struct dcv_broker_facts bf;
+	struct dcv_plan p;
+	(void)state;
+
+	assert_ptr_equal(b, dcv_inventory_gateway(inv));
+	broker_fresh(&bf);
+	dcv_plan_broker(inv, b, &bf, NULL, &p);
+	assert_false(step(&p, "broker-installed")->blocked);
+	assert_null(dcv_plan_find(&p, "gateway-certs"));
+	assert_true(step(&p, "broker.properties")->change);
+	assert_non_null(strstr(step(&p, "broker.properties")->diff, "+enable-gateway = true"));
+	assert_non_null(strstr(step(&p, "broker.properties")->after, "\nenable-tls-client-auth-gateway = false\n"));
+	assert_string_equal(step(&p, "broker")->verb, "start");
+	assert_true(step(&p, "broker")->enable);
+	assert_int_equal(step(&p, "resolver-port")->port, 8447);
+	assert_true(pos(&p, "broker.properties") < pos(&p, "broker"));
+	assert_true(pos(&p, "broker") < pos(&p, "resolver-port"));
+	dcv_plan_release(&p);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_broker_mtls_generates_once_and_never_shows_the_password(void **state)
+{
+	struct dcv_inventory *inv = load_cg(true);
+	const struct dcv_host *b = dcv_broker_host(inv);
+	struct dcv_broker_mtls made = { "/etc/dcv-session-manager-broker/resolver-creds/truststore.p12", TS_PASS };
+	struct dcv_broker_facts bf;
+	struct dcv_plan p;
+	(void)state;
+
+	broker_fresh(&bf);
+	dcv_plan_broker(inv, b, &bf, NULL, &p);
+	assert_true(step(&p, "gateway-certs")->change);
+	assert_string_equal(step(&p, "gateway-certs")->cmd, DCV_BROKER_GEN_CERTS);
+	assert_true(pos(&p, "gateway-certs") < pos(&p, "broker.properties"));
+	dcv_plan_release(&p);
+
+	/* deploy runs the script and plans again with what it printed */
+	dcv_plan_broker(inv, b, &bf, &made, &p);
+	assert_false(step(&p, "gateway-certs")->change);
+	assert_non_null(strstr(step(&p, "broker.properties")->after, "gateway-to-broker-connector-trust-store-pass = " TS_PASS "\n"));
+	assert_non_null(strstr(step(&p, "broker.properties")->after, "enable-tls-client-auth-gateway = true\n"));
+	for (int i = 0; i < p.n; i++) {
+		if (p.steps[i].diff && strstr(p.steps[i].diff, TS_PASS))
+			fail_msg("step %s shows the trust-store password in its diff", p.steps[i].name);
+		if (p.steps[i].detail && strstr(p.steps[i].detail, TS_PASS))
+			fail_msg("step %s shows the trust-store password", p.steps[i].name);
+	}
+	assert_non_null(strstr(step(&p, "broker.properties")->diff, "trust-store-pass = <redacted>"));
+	dcv_plan_release(&p);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_broker_deployed_changes_nothing_and_does_not_regenerate(void **state)
+{
+	for (int mtls = 0; mtls < 2; mtls++) {
+		struct dcv_inventory *inv = load_cg(mtls);
+		struct dcv_broker_facts bf;
+		struct dcv_plan p;
+		(void)state;
+
+		broker_deployed(&bf, inv);
+		dcv_plan_broker(inv, dcv_broker_host(inv), &bf, NULL, &p);
+		assert_no_change(&p);
+		assert_string_equal(step(&p, "broker")->detail, "dcv-session-manager-broker active, properties unchanged");
+		if (mtls) {
+			assert_string_equal(step(&p, "gateway-certs")->detail,
+					    "client credentials in " DCV_BROKER_CREDS " kept (not regenerated)");
+			assert_null(step(&p, "gateway-certs")->cmd);
+		}
+		dcv_plan_release(&p);
+		dcv_broker_facts_release(&bf);
+		dcv_inventory_free(inv);
+	}
+}
+
+/* Credentials made again (the folder was lost): the diff replaces one password by another and
+ * shows neither. */
+static void test_plan_broker_new_trust_store_hides_old_and_new_password(void **state)
+{
+	struct dcv_inventory *inv = load_cg(true);
+	struct dcv_broker_mtls made = { "/etc/dcv-session-manager-broker/resolver-creds/truststore.p12",
+					"N3wTrustStorePassword" };
+	struct dcv_broker_facts bf;
+	struct dcv_plan p;
+	const struct dcv_plan_step *s;
+	(void)state;
+
+	broker_deployed(&bf, inv);
+	dcv_plan_broker(inv, dcv_broker_host(inv), &bf, &made, &p);
+	s = step(&p, "broker.properties");
+	assert_true(s->change);
+	assert_non_null(strstr(s->diff, "-gateway-to-broker-connector-trust-store-pass = <redacted>\n"));
+	assert_non_null(strstr(s->diff, "+gateway-to-broker-connector-trust-store-pass = <redacted>\n"));
+	assert_null(strstr(s->diff, TS_PASS));
+	assert_null(strstr(s->diff, "N3wTrustStorePassword"));
+	assert_string_equal(step(&p, "broker")->verb, "restart");
+	dcv_plan_release(&p);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_broker_without_gen_script_is_blocked(void **state)
+{
+	struct dcv_inventory *inv = load_cg(true);
+	struct dcv_broker_facts bf;
+	struct dcv_plan p;
+	(void)state;
+
+	broker_fresh(&bf);
+	bf.has_gen_certs = false;
+	bf.has_binary = false;
+	dcv_plan_broker(inv, dcv_broker_host(inv), &bf, NULL, &p);
+	assert_true(step(&p, "broker-installed")->blocked);
+	assert_true(step(&p, "gateway-certs")->blocked);
+	assert_non_null(strstr(step(&p, "gateway-certs")->detail, "gen-gateway-certificates.sh is missing on gateway"));
+	dcv_plan_release(&p);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_connection_gateway_deployed_changes_nothing(void **state)
+{
+	for (int mtls = 0; mtls < 2; mtls++) {
+		struct dcv_inventory *inv = load_cg(mtls);
+		const struct dcv_host *gw = dcv_inventory_gateway(inv);
+		struct dcv_broker_facts bf;
+		struct dcv_gw_resolver_facts c;
+		struct dcv_plan_resolver r = { gw, &bf, &c, false };
+		struct dcv_gw_facts f;
+		struct dcv_plan p;
+		(void)state;
+
+		broker_deployed(&bf, inv);
+		copies_deployed(&c, mtls);
+		cg_deployed(&f, inv);
+		dcv_plan_gateway_resolver(inv, gw, &dcv_proxy_gateway, &f, &r, &p);
+		assert_no_change(&p);
+		assert_string_equal(step(&p, "service")->detail, "dcv-connection-gateway active and enabled");
+		assert_int_equal(dcv_plan_find(&p, "client-key") != NULL, mtls);
+		dcv_plan_release(&p);
+		dcv_gw_facts_release(&f);
+		dcv_gw_resolver_facts_release(&c);
+		dcv_broker_facts_release(&bf);
+		dcv_inventory_free(inv);
+	}
+}
+
+/* From nginx: the copies and the config land first, then nginx lets the port go, then the
+ * gateway starts; the client key is copied mode 600 and never shown. */
+static void test_plan_connection_gateway_from_nginx_orders_the_takeover(void **state)
+{
+	struct dcv_inventory *inv = load_cg(true);
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_broker_facts bf;
+	struct dcv_gw_resolver_facts c;
+	struct dcv_plan_resolver r = { gw, &bf, &c, false };
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	const struct dcv_plan_step *key, *legacy;
+	(void)state;
+
+	broker_deployed(&bf, inv);
+	memset(&c, 0, sizeof(c));
+	gw_facts(&f, &dcv_proxy_gateway, "amzn");
+	f.has_binary = true;
+	set_unit(&f, "nginx", "active", "enabled");
+	dcv_plan_gateway_resolver(inv, gw, &dcv_proxy_gateway, &f, &r, &p);
+	for (int i = 0; i < p.n; i++)
+		assert_false(p.steps[i].blocked);
+	assert_true(step(&p, "broker-ca")->change);
+	assert_string_equal(step(&p, "broker-ca")->after, CA_PEM);
+	key = step(&p, "client-key");
+	assert_true(key->change);
+	assert_true(key->secret_file);
+	assert_string_equal(key->mode, "600");
+	assert_null(key->diff);
+	assert_null(strstr(key->detail, "client-key-material"));
+	assert_non_null(strstr(step(&p, "config")->after, "cert-key-file = \"" DCV_GATEWAY_CLIENT_KEY "\""));
+	assert_non_null(strstr(step(&p, "config")->after, "url = \"https://broker.lab.example:8447\""));
+	assert_non_null(strstr(step(&p, "config")->detail, "linted"));
+	legacy = step(&p, "legacy");
+	assert_int_equal(legacy->n_stop, 1);
+	assert_string_equal(legacy->stop[0], "nginx");
+	assert_int_equal(legacy->n_disable, 1);
+	assert_true(pos(&p, "broker-ca") < pos(&p, "config"));
+	assert_true(pos(&p, "client-key") < pos(&p, "config"));
+	assert_true(pos(&p, "config") < pos(&p, "legacy"));
+	assert_true(pos(&p, "legacy") < pos(&p, "service"));
+	assert_string_equal(step(&p, "service")->verb, "start");
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+/* Only the CA changed (the broker made a new one): the gateway restarts to read it. */
+static void test_plan_connection_gateway_new_ca_restarts_the_gateway(void **state)
+{
+	struct dcv_inventory *inv = load_cg(false);
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_broker_facts bf;
+	struct dcv_gw_resolver_facts c;
+	struct dcv_plan_resolver r = { gw, &bf, &c, false };
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	broker_deployed(&bf, inv);
+	copies_deployed(&c, false);
+	dcv_buf_reset(&c.ca);
+	dcv_buf_adds(&c.ca, "-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n");
+	cg_deployed(&f, inv);
+	dcv_plan_gateway_resolver(inv, gw, &dcv_proxy_gateway, &f, &r, &p);
+	assert_true(step(&p, "broker-ca")->change);
+	assert_true(step(&p, "broker-ca")->restart);
+	assert_string_equal(step(&p, "broker-ca")->reload, dcv_proxy_gateway.reload);
+	assert_false(step(&p, "config")->change);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_gw_resolver_facts_release(&c);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_connection_gateway_missing_ca_blocks_unless_pending(void **state)
+{
+	struct dcv_inventory *inv = load_cg(false);
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_broker_facts bf;
+	struct dcv_gw_resolver_facts c;
+	struct dcv_plan_resolver r = { gw, &bf, &c, false };
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	broker_fresh(&bf);
+	dcv_buf_reset(&bf.ca_pem);
+	memset(&c, 0, sizeof(c));
+	cg_deployed(&f, inv);
+	dcv_plan_gateway_resolver(inv, gw, &dcv_proxy_gateway, &f, &r, &p);
+	assert_true(step(&p, "broker-ca")->blocked);
+	assert_non_null(strstr(step(&p, "broker-ca")->detail, DCV_BROKER_CA " on gateway is missing"));
+	dcv_plan_release(&p);
+	r.broker_pending = true;
+	dcv_plan_gateway_resolver(inv, gw, &dcv_proxy_gateway, &f, &r, &p);
+	assert_false(step(&p, "broker-ca")->blocked);
+	assert_true(step(&p, "broker-ca")->change);
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+/* No DNS name for the resolver: the config step says what to set, the host stops there. */
+static void test_plan_connection_gateway_without_a_name_is_blocked(void **state)
+{
+	struct dcv_inventory *inv = load_cg(false);
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_broker_facts bf;
+	struct dcv_gw_resolver_facts c;
+	struct dcv_plan_resolver r = { gw, &bf, &c, false };
+	struct dcv_gw_facts f;
+	struct dcv_plan p;
+	(void)state;
+
+	free(inv->broker_name);
+	inv->broker_name = NULL;
+	broker_deployed(&bf, inv);
+	copies_deployed(&c, false);
+	gw_facts(&f, &dcv_proxy_gateway, "amzn");
+	f.has_binary = true;
+	dcv_plan_gateway_resolver(inv, gw, &dcv_proxy_gateway, &f, &r, &p);
+	assert_true(step(&p, "config")->blocked);
+	assert_non_null(strstr(step(&p, "config")->detail, "set 'name = broker.example.internal' in [broker]"));
+	dcv_plan_release(&p);
+	dcv_gw_facts_release(&f);
+	dcv_gw_resolver_facts_release(&c);
+	dcv_broker_facts_release(&bf);
+	dcv_inventory_free(inv);
+}
+
+/* Agents in this mode: the Session Manager agent on, the broker's verifier back in dcv.conf. */
+static void test_plan_agent_connection_gateway_turns_the_session_manager_on(void **state)
+{
+	struct dcv_inventory *inv = load_cg(false);
+	const struct dcv_host *h = dcv_inventory_host(inv, "dcv1");
+	struct dcv_agent_facts st;
+	struct dcv_plan p;
+	const struct dcv_plan_step *sm;
+	(void)state;
+
+	agent_deployed(&st, h); /* as the bypass left it: SM agent off, no verifier */
+	dcv_plan_agent(inv, h, &st, &p);
+	sm = step(&p, "sm-agent");
+	assert_int_equal(sm->op, DCV_OP_UNIT);
+	assert_string_equal(sm->verb, "start");
+	assert_true(sm->enable);
+	assert_true(step(&p, "dcv.conf")->change);
+	assert_non_null(strstr(step(&p, "dcv.conf")->after,
+			       "auth-token-verifier=\"https://broker.lab.example:8445/agent/validate-authentication-token\"\n"));
+	assert_non_null(strstr(step(&p, "dcv.conf")->after, "administrators=[\"dcvsmagent\"]\n"));
+	assert_string_equal(step(&p, "dcvserver")->verb, "restart");
+	dcv_plan_release(&p);
+
+	/* deployed in this mode: nothing to do */
+	dcv_buf_reset(&st.conf);
+	dcv_render_dcvconf_for("[connectivity]\n", inv, h, &st.conf);
+	set_state(&st.sm_agent, "active", "enabled");
+	dcv_plan_agent(inv, h, &st, &p);
+	for (int i = 0; i < p.n; i++)
+		if (p.steps[i].change || p.steps[i].restart || p.steps[i].blocked)
+			fail_msg("step %s: %s", p.steps[i].name, p.steps[i].detail);
+	dcv_plan_release(&p);
+	dcv_agent_facts_release(&st);
+	dcv_inventory_free(inv);
+}
+
+static void test_plan_parse_gencerts_output(void **state)
+{
+	char *folder = NULL, *pass = NULL;
+	(void)state;
+
+	assert_true(dcv_plan_parse_gencerts("Certificates generated in folder: /etc/x/resolver-creds\n"
+					    "TrustStore password: s3cr3t \n", &folder, &pass));
+	assert_string_equal(folder, "/etc/x/resolver-creds");
+	assert_string_equal(pass, "s3cr3t");
+	free(folder);
+	free(pass);
+	assert_true(dcv_plan_parse_gencerts("INFO: output directory: /etc/y\r\nINFO: Password used for the TrustStore: "
+					    "a:b: c\r\n", &folder, &pass));
+	assert_string_equal(folder, "/etc/y");
+	assert_string_equal(pass, "c");
+	free(folder);
+	free(pass);
+	folder = pass = NULL;
+	assert_false(dcv_plan_parse_gencerts("Certificates generated in folder: /etc/x\n", &folder, &pass));
+	assert_false(dcv_plan_parse_gencerts("folder: relative/path\npassword: p\n", &folder, &pass));
+	assert_false(dcv_plan_parse_gencerts("", &folder, &pass));
+	assert_null(folder);
+	assert_null(pass);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +1078,18 @@ int main(void)
 		cmocka_unit_test(test_plan_agent_logrotate_absent_equal_opted_out),
 		cmocka_unit_test(test_plan_agent_web_port_drift_restarts_and_then_ensures_the_session),
 		cmocka_unit_test(test_plan_agent_missing_session_alone_is_created_without_restart),
+		cmocka_unit_test(test_plan_broker_fresh_enables_the_gateway_connector_and_starts),
+		cmocka_unit_test(test_plan_broker_mtls_generates_once_and_never_shows_the_password),
+		cmocka_unit_test(test_plan_broker_deployed_changes_nothing_and_does_not_regenerate),
+		cmocka_unit_test(test_plan_broker_new_trust_store_hides_old_and_new_password),
+		cmocka_unit_test(test_plan_broker_without_gen_script_is_blocked),
+		cmocka_unit_test(test_plan_connection_gateway_deployed_changes_nothing),
+		cmocka_unit_test(test_plan_connection_gateway_from_nginx_orders_the_takeover),
+		cmocka_unit_test(test_plan_connection_gateway_new_ca_restarts_the_gateway),
+		cmocka_unit_test(test_plan_connection_gateway_missing_ca_blocks_unless_pending),
+		cmocka_unit_test(test_plan_connection_gateway_without_a_name_is_blocked),
+		cmocka_unit_test(test_plan_agent_connection_gateway_turns_the_session_manager_on),
+		cmocka_unit_test(test_plan_parse_gencerts_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

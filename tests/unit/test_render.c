@@ -242,6 +242,36 @@ static void test_render_diff_separates_distant_hunks(void **state)
 	dcv_buf_release(&out);
 }
 
+static void test_render_dcvconf_for_connection_gateway_puts_the_verifier_back(void **state)
+{
+	struct dcv_inventory *inv = NULL;
+	struct dcv_err err = DCV_ERR_INIT;
+	char *path = fixture_path("gateway/inventory.conf");
+	struct dcv_buf out = DCV_BUF_INIT, again = DCV_BUF_INIT, ca = DCV_BUF_INIT;
+	const struct dcv_host *h;
+	(void)state;
+
+	assert_int_equal(dcv_inventory_load(path, "/root", &inv, &err), DCV_OK);
+	free(path);
+	h = dcv_inventory_host(inv, "dcv1");
+	dcv_render_dcvconf_for("[security]\n# kept\n", inv, h, &out);
+	assert_non_null(strstr(out.data, "[security]\n"
+					 "auth-token-verifier=\"https://broker.lab.example:8445/agent/validate-authentication-token\"\n"
+					 "administrators=[\"dcvsmagent\"]\n"
+					 "no-tls-strict=true\n"
+					 "# kept\n"));
+	dcv_render_dcvconf_for(out.data, inv, h, &again);
+	assert_string_equal(out.data, again.data);
+	/* a CA for the broker's certificate: TLS to the verifier stays strict */
+	dcv_render_dcvconf_for("[security]\nca-file=\"/etc/dcv/broker-ca.pem\"\n", inv, h, &ca);
+	assert_null(strstr(ca.data, "no-tls-strict"));
+	assert_non_null(strstr(ca.data, "auth-token-verifier="));
+	dcv_buf_release(&out);
+	dcv_buf_release(&again);
+	dcv_buf_release(&ca);
+	dcv_inventory_free(inv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_render_dcvconf_keeps_foreign_keys_and_comments),
 		cmocka_unit_test(test_render_dcvconf_console_vs_virtual),
 		cmocka_unit_test(test_render_dcvconf_drops_verifier_in_bypass_only),
+		cmocka_unit_test(test_render_dcvconf_for_connection_gateway_puts_the_verifier_back),
 		cmocka_unit_test(test_render_dcvconf_writes_padded_header_plain),
 		cmocka_unit_test(test_render_dcvconf_is_idempotent),
 		cmocka_unit_test(test_render_dcvconf_from_nothing),
