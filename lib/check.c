@@ -506,8 +506,14 @@ static void judge_broker(struct judge *j)
 	long ms = b->facts.ms;
 	char port[16];
 
-	if (!b->facts.run)
+	if (!b->facts.run) {
+		/* the broker host's own SSH row says why */
+		for (int i = 0; i < j->inv->n_hosts; i++)
+			if (strcmp(j->inv->hosts[i]->name, where) == 0 && j->in->hosts[i].ssh.run &&
+			    j->in->hosts[i].ssh.rc != DCV_OK)
+				not_run(j, broker_keys, 3, NULL, BROKER_ROW_HOST, "no SSH connection to the broker host");
 		return;
+	}
 	if (b->facts.rc != DCV_OK) {
 		not_run(j, broker_keys, 3, NULL, BROKER_ROW_HOST, b->facts.err);
 		return;
