@@ -573,10 +573,13 @@ static bool curl_unreached(int rc)
 	return rc == 6 || rc == 7 || rc == 28;
 }
 
-/* curl's failures of verification: the peer's certificate (60, 51) or the CA file (77). */
-static bool curl_unverified(int rc, long verify)
+/* curl's failures of verification: the peer's certificate or its name (60, 51), the CA file
+ * (77). A refused client certificate is not one: OpenSSL verifies the server's chain and name
+ * while reading its Certificate, before the client's is asked for, so a handshake that gets as
+ * far as refusing the client has verified the server. */
+static bool curl_unverified(int rc)
 {
-	return rc == 60 || rc == 51 || rc == 77 || (rc != 0 && verify != 0);
+	return rc == 60 || rc == 51 || rc == 77;
 }
 
 static void judge_resolver(struct judge *j, const struct dcv_host *gw)
@@ -599,7 +602,7 @@ static void judge_resolver(struct judge *j, const struct dcv_host *gw)
 	} else if (curl_unreached(bare->curl_rc)) {
 		add(j, DCV_CK_RESOLVER_TLS, NULL, gw->name, DCV_CHECK_FAIL, bare->step.ms, NULL,
 		    cause(DCV_CAUSE_CONNECT, NULL, bare->err, r->url, NULL), "%s from the gateway: %s", r->url, bare->err);
-	} else if (curl_unverified(bare->curl_rc, bare->verify)) {
+	} else if (curl_unverified(bare->curl_rc)) {
 		add(j, DCV_CK_RESOLVER_TLS, NULL, gw->name, DCV_CHECK_FAIL, bare->step.ms, NULL,
 		    cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, bare->err, r->ca_file[0] ? r->ca_file : NULL, NULL),
 		    "the resolver's certificate does not verify against %s: %s", ca, bare->err);
@@ -1265,10 +1268,10 @@ void dcv_check_resolver_script(const struct dcv_check_resolver *r, const char *c
 	assign_q(s, "ca", r->ca_file);
 	assign_q(s, "crt", r->cert_file);
 	assign_q(s, "key", r->key_file);
-	dcv_buf_addf(s, "req() { n=$1; url=$2; shift 2; w=$(curl -sS --max-time %ld -o \"$t/b\" -X POST "
-			"-H 'accept: application/json' -w '%%{http_code} %%{ssl_verify_result}' \"$@\" \"$url\" "
+	dcv_buf_addf(s, "req() { n=$1; url=$2; shift 2; w=$(curl -sS --max-time %ld -o \"$t/b\" -d '' "
+			"-H 'accept: application/json' -w '%%{http_code}' \"$@\" \"$url\" "
 			"2>\"$t/e\"); echo \"$n.rc=$?\"; echo \"$n.w=$w\"; printf '%%s.err=' \"$n\"; "
-			"head -c 255 \"$t/e\" | tr '\\n' ' ' | b64; printf '%%s.body=' \"$n\"; "
+			"head -n 1 \"$t/e\" | head -c 255 | b64; printf '%%s.body=' \"$n\"; "
 			"head -c 4096 \"$t/b\" 2>/dev/null | b64; rm -f \"$t/b\"; }\n",
 		     timeout_ms > 1000 ? timeout_ms / 1000 : 1);
 	/* no client certificate: verification alone, and with mTLS on, a refusal */
@@ -1288,7 +1291,7 @@ static void resolve_line(struct dcv_check_resolve *q, const char *field, const c
 	if (strcmp(field, "rc") == 0)
 		q->curl_rc = atoi(v);
 	else if (strcmp(field, "w") == 0)
-		sscanf(v, "%ld %ld", &q->status, &q->verify);
+		q->status = atol(v);
 	else if (strcmp(field, "err") == 0) {
 		struct dcv_buf b = DCV_BUF_INIT;
 		b64_line(v, &b);

@@ -51,10 +51,11 @@ struct dcv_check_step {
  * never leaves it. */
 struct dcv_check_resolve {
 	struct dcv_check_step step;
-	int curl_rc;          /* curl's exit status: 0, 6 name, 7 refused, 28 timeout, 35/56 TLS, 60 verify */
+	int curl_rc;          /* curl's exit status: 0; 6 name, 7 refused, 28 timeout; 60 not verified;
+			       * 35, 55, 56 the handshake or the first read refused (a missing or
+			       * unknown client certificate, TLS 1.2 or 1.3) */
 	long status;          /* the HTTP status, 0 when none came */
-	long verify;          /* curl's ssl_verify_result: 0 verified */
-	char err[256];        /* curl's complaint, "" when none */
+	char err[256];        /* the first line of curl's complaint, "" when none */
 	struct dcv_buf body;  /* the answer's body (at most 4 KiB) */
 };
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../lib/buf.h"
 #include "../../lib/check.h"
@@ -901,7 +903,6 @@ static void test_check_gateway_resolver_tls_and_mtls(void **state)
 	gw_world_init(&w, false);
 	w.in.resolver.bare.curl_rc = 60;
 	w.in.resolver.bare.status = 0;
-	w.in.resolver.bare.verify = 20;
 	snprintf(w.in.resolver.bare.err, sizeof(w.in.resolver.bare.err),
 		 "curl: (60) SSL certificate problem: unable to get local issuer certificate");
 	judge(&w);
@@ -995,9 +996,9 @@ static void test_check_resolver_script_and_parse(void **state)
 	assert_null(strstr(s.data, "$(reboot)"));
 	assert_null(strstr(s.data, "--cert"));
 	assert_non_null(strstr(s.data, "--max-time 5 "));
-	dcv_buf_adds(&out, "bare.rc=56\nbare.w=000 0\n");
+	dcv_buf_adds(&out, "bare.rc=56\nbare.w=000\n");
 	kv64(&out, "bare.err", REFUSED);
-	dcv_buf_adds(&out, "s1.rc=0\ns1.w=404 0\n");
+	dcv_buf_adds(&out, "s1.rc=0\ns1.w=404\n");
 	kv64(&out, "s1.body", NOT_FOUND_BODY);
 	dcv_check_resolver_parse(out.data, &r, q, 2);
 	assert_int_equal(r.bare.curl_rc, 56);
@@ -1011,6 +1012,112 @@ static void test_check_resolver_script_and_parse(void **state)
 	dcv_buf_release(&q1.body);
 	dcv_buf_release(&s);
 	dcv_buf_release(&out);
+}
+
+/* The resolver script through a real shell, curl replaced by a stand-in that answers as the
+ * resolver would: only the first line of curl's complaint comes back, the client certificate
+ * goes with the sessions' requests and not the bare one, the session id reaches the URL
+ * percent-encoded, and each answer lands on its agent. */
+static const char fake_curl[] =
+	"#!/bin/sh\n"
+	"out=; url=; cert=no\n"
+	"while [ $# -gt 0 ]; do case $1 in\n"
+	"-o) out=$2; shift ;;\n"
+	"--cert) cert=yes; shift ;;\n"
+	"-w|-H|-d|--max-time|--cacert|--key) shift ;;\n"
+	"*) url=$1 ;;\n"
+	"esac; shift; done\n"
+	"printf '%s cert=%s\\n' \"$url\" \"$cert\" >>\"$(dirname \"$0\")/urls\"\n"
+	"case $url in\n"
+	"*dcvctl-check*) printf 'curl: (55) refused\\nmore details\\n' >&2; printf 000; exit 55 ;;\n"
+	"*sessionId=one*) printf '{\"SessionId\": \"one\"}' >\"$out\"; printf 200 ;;\n"
+	"*) printf 'not found' >\"$out\"; printf 404 ;;\n"
+	"esac\n";
+
+static char *run_sh(const char *dir, const char *path, const char *script)
+{
+	struct dcv_buf out = DCV_BUF_INIT;
+	char *file = xasprintf("%s/s.sh", dir), *cmd = xasprintf("PATH='%s' /bin/sh '%s'", path, file), line[4096];
+	FILE *f = fopen(file, "w");
+
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		dcv_buf_adds(&out, line);
+	assert_int_equal(pclose(f), 0);
+	free(file);
+	free(cmd);
+	return dcv_buf_detach(&out);
+}
+
+static void test_check_resolver_script_through_a_shell(void **state)
+{
+	char tmpl[] = "/tmp/dcvctl-test-resolver-XXXXXX";
+	const char *dir = mkdtemp(tmpl), *sessions[] = { "one", "$(reboot)" };
+	struct dcv_check_resolver r;
+	struct dcv_check_resolve q0, q1;
+	struct dcv_check_resolve *q[] = { &q0, &q1 };
+	struct dcv_buf s = DCV_BUF_INIT, urls = DCV_BUF_INIT;
+	char *curl, *path, *out, *rm;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	curl = xasprintf("%s/curl", dir);
+	f = fopen(curl, "w");
+	assert_non_null(f);
+	fputs(fake_curl, f);
+	fclose(f);
+	assert_int_equal(chmod(curl, 0755), 0);
+	memset(&r, 0, sizeof(r));
+	memset(&q0, 0, sizeof(q0));
+	memset(&q1, 0, sizeof(q1));
+	snprintf(r.url, sizeof(r.url), "https://broker.example.internal:8447");
+	snprintf(r.ca_file, sizeof(r.ca_file), "/etc/dcv-connection-gateway/dcvsmbroker_ca.pem");
+	snprintf(r.cert_file, sizeof(r.cert_file), "/etc/dcv-connection-gateway/dcv_gateway_cert.pem");
+	snprintf(r.key_file, sizeof(r.key_file), "/etc/dcv-connection-gateway/dcv_gateway_key.pem");
+	dcv_check_resolver_script(&r, sessions, 2, 3000, &s);
+	path = xasprintf("%s:/usr/bin:/bin", dir);
+	out = run_sh(dir, path, s.data);
+	dcv_check_resolver_parse(out, &r, q, 2);
+	assert_false(r.no_curl);
+	assert_int_equal(r.bare.curl_rc, 55);
+	assert_int_equal(r.bare.status, 0);
+	assert_string_equal(r.bare.err, "curl: (55) refused");
+	assert_true(q0.step.run);
+	assert_int_equal(q0.status, 200);
+	assert_string_equal(q0.body.data, "{\"SessionId\": \"one\"}");
+	assert_int_equal(q1.status, 404);
+	assert_string_equal(q1.body.data, "not found");
+	free(out);
+	rm = xasprintf("%s/urls", dir);
+	assert_int_equal(dcv_file_read(rm, &urls), 0);
+	assert_non_null(strstr(urls.data, "/resolveSession?sessionId=dcvctl-check&transport=HTTP cert=no\n"));
+	assert_non_null(strstr(urls.data, "/resolveSession?sessionId=one&transport=HTTP cert=yes\n"));
+	assert_non_null(strstr(urls.data, "sessionId=%24%28reboot%29&transport=HTTP cert=yes\n"));
+	assert_null(strstr(urls.data, "reboot)"));
+	unlink(rm);
+	free(rm);
+	/* a gateway without curl says so and nothing else */
+	memset(&r.bare, 0, sizeof(r.bare));
+	out = run_sh(dir, "/nonexistent", s.data);
+	assert_string_equal(out, "curl=no\n");
+	dcv_check_resolver_parse(out, &r, q, 2);
+	assert_true(r.no_curl);
+	free(out);
+	rm = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(rm), 0);
+	free(rm);
+	free(curl);
+	free(path);
+	dcv_buf_release(&s);
+	dcv_buf_release(&urls);
+	dcv_buf_release(&r.bare.body);
+	dcv_buf_release(&q0.body);
+	dcv_buf_release(&q1.body);
 }
 
 /* ------------------------------------------------------------------ the registry */
@@ -1220,6 +1327,7 @@ int main(void)
 		cmocka_unit_test(test_check_gateway_resolver_tls_and_mtls),
 		cmocka_unit_test(test_check_broker_script_and_parse),
 		cmocka_unit_test(test_check_resolver_script_and_parse),
+		cmocka_unit_test(test_check_resolver_script_through_a_shell),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
