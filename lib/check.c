@@ -619,7 +619,10 @@ static void judge_resolver(struct judge *j, const struct dcv_host *gw)
 	for (int i = 0; i < j->inv->n_hosts && !with; i++)
 		if (j->inv->hosts[i]->role == DCV_ROLE_AGENT && j->in->hosts[i].resolve.step.run)
 			with = &j->in->hosts[i].resolve;
-	if (!r->cert_file[0]) {
+	if (!r->url[0] || curl_unreached(bare->curl_rc) || curl_unverified(bare->curl_rc)) {
+		/* nothing to learn about client certificates from a resolver not reached */
+		not_run(j, resolver_keys + 1, 1, NULL, gw->name, "the resolver was not reached (gateway.resolver.tls)");
+	} else if (!r->cert_file[0]) {
 		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
 		    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, DCV_GATEWAY_CLIENT_CERT, NULL),
 		    "[resolver] has no cert-file: the gateway presents no certificate");
@@ -683,8 +686,8 @@ static bool names_agent(const char *endpoint, const struct dcv_host *a, const ch
 /* Why the resolver does not know agent `a`'s session, from the agent's facts and the broker's
  * mappings: the session is not there, the agent's Session Manager agent does not run (so it
  * never registered), the broker has no DNS mapping for it, or it has not heard of it. */
-static struct dcv_cause not_found_cause(const struct judge *j, const struct dcv_host *a,
-					const struct dcv_check_host *in, const char *mapped, int n_mappings)
+static struct dcv_cause not_found_cause(const struct dcv_host *a, const struct dcv_check_host *in,
+					const char *mapped, int n_mappings)
 {
 	const struct dcv_agent_facts *af = &in->agent;
 	bool facts = in->facts.run && in->facts.rc == DCV_OK;
@@ -700,7 +703,6 @@ static struct dcv_cause not_found_cause(const struct judge *j, const struct dcv_
 		snprintf(n, sizeof(n), "%d mapping%s", n_mappings, n_mappings == 1 ? "" : "s");
 		return cause(DCV_CAUSE_NO_DNS_MAPPING, a->address, n, NULL, NULL);
 	}
-	(void)j;
 	return cause(DCV_CAUSE_NOT_REGISTERED, a->session, "404 from the resolver: the agent has not reported it",
 		     NULL, NULL);
 }
@@ -734,7 +736,7 @@ static void judge_resolve_session(struct judge *j, const struct dcv_host *gw, co
 	char *mapped = mapping_for(&j->in->broker, a, &n_mappings);
 	if (res.status == DCV_RESOLVE_NOT_FOUND) {
 		add(j, DCV_CK_RESOLVER_SESSION, a->name, gw->name, DCV_CHECK_FAIL, r->step.ms, res.message,
-		    not_found_cause(j, a, in, mapped, n_mappings), "resolveSession for '%s': 404 %s", a->session,
+		    not_found_cause(a, in, mapped, n_mappings), "resolveSession for '%s': 404 %s", a->session,
 		    res.message);
 	} else {
 		char port[16], want_port[16];

@@ -786,6 +786,11 @@ static void test_check_gateway_broker_down_names_the_broker(void **state)
 	assert_diagnosis(&w, "broker", "dcv-session-manager-broker is not running on gateway (inactive)",
 			 "dcvctl service start gateway dcv-session-manager-broker");
 	assert_string_equal(w.rep.diagnosis.check, "broker.service");
+	/* with mTLS on, a resolver not reached says nothing of client certificates */
+	w.inv->tls_client_auth = true;
+	judge(&w);
+	assert_row(&w, "gateway.resolver.mtls", DCV_CHECK_ERROR, DCV_CAUSE_NOT_RUN);
+	assert_string_equal(w.rep.diagnosis.check, "broker.service");
 	world_free(&w);
 }
 
