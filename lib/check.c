@@ -1418,12 +1418,30 @@ static void gather_reach(struct run *r, int agent)
 	step_end(&out->to_http, t0, rc, &e);
 }
 
-/* connection-gateway: are the broker's rows wanted, and is the broker on `h`? */
+/* connection-gateway: is agent `a`'s gateway.resolver.session row wanted (any agent's when
+ * NULL)? Its 404 is diagnosed from the agent's facts and the broker's mappings, so both are
+ * read for it. */
+static bool session_row_wanted(const struct run *r, const struct dcv_host *a)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
+
+	if (!gw || !kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_RESOLVER_SESSION))
+		return false;
+	if (a)
+		return wanted(r->o, DCV_CK_RESOLVER_SESSION, a->name);
+	for (int i = 0; i < r->n_agents; i++)
+		if (wanted(r->o, DCV_CK_RESOLVER_SESSION, r->inv->hosts[r->agent_index[i]]->name))
+			return true;
+	return false;
+}
+
+/* connection-gateway: is the broker's side wanted, and is the broker on `h`? */
 static bool broker_wanted(const struct run *r)
 {
 	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
 
-	return gw && kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_BROKER_SERVICE) && wanted_any(r->o, broker_keys, 3, NULL);
+	return gw && kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_BROKER_SERVICE) &&
+	       (wanted_any(r->o, broker_keys, 3, NULL) || session_row_wanted(r, NULL));
 }
 
 static bool broker_on(const struct run *r, const struct dcv_host *h)
@@ -1461,12 +1479,7 @@ static bool resolver_wanted(const struct run *r, const struct dcv_proxy_kind *k)
 {
 	if (!kind_adds(k, DCV_CK_RESOLVER_TLS))
 		return false;
-	if (wanted_any(r->o, resolver_keys, 2, NULL))
-		return true;
-	for (int i = 0; i < r->n_agents; i++)
-		if (wanted(r->o, DCV_CK_RESOLVER_SESSION, r->inv->hosts[r->agent_index[i]]->name))
-			return true;
-	return false;
+	return wanted_any(r->o, resolver_keys, 2, NULL) || session_row_wanted(r, NULL);
 }
 
 static void toml_into(const struct dcv_gw_facts *f, const char *key, char *out, size_t n)
@@ -1593,7 +1606,7 @@ static void gather_agent(struct run *r, int idx)
 	long long t0;
 
 	if (!wanted(r->o, DCV_CK_AGENT_SSH, a->name) && !wanted_any(r->o, agent_fact_keys, 4, a->name) &&
-	    !broker_on(r, a))
+	    !broker_on(r, a) && !session_row_wanted(r, a))
 		return;
 	if (!(c = connect_host(r, a, out)))
 		return;
