@@ -123,10 +123,13 @@ _dcvctl_checkids()
 	local a
 	echo bastion bastion.ssh gateway gateway.ssh gateway.legacy-services gateway.proxy \
 		gateway.proxy.service gateway.proxy.config gateway.proxy.listen gateway.cert gateway.to \
-		agent endpoint endpoint.tcp endpoint.tls endpoint.http endpoint.websocket endpoint.hold
+		agent endpoint endpoint.tcp endpoint.tls endpoint.http endpoint.websocket endpoint.hold \
+		broker broker.service broker.enable-gateway broker.listen gateway.resolver \
+		gateway.resolver.tls gateway.resolver.mtls gateway.resolver.session
 	for a in $(_dcvctl_hosts "$1" agent); do
 		echo "agent.$a agent.$a.ssh agent.$a.sm-agent agent.$a.dcvserver agent.$a.config" \
-			"agent.$a.session gateway.to.$a gateway.to.$a.tcp gateway.to.$a.tls gateway.to.$a.http"
+			"agent.$a.session gateway.to.$a gateway.to.$a.tcp gateway.to.$a.tls gateway.to.$a.http" \
+			"gateway.resolver.session.$a"
 	done
 }
 

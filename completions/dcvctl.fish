@@ -193,10 +193,12 @@ function __dcvctl_checkids
     string match -q -- '--*=*' $pfx; and set pfx (string replace -r -- '^--[^=]*=' '' $pfx)
     set -l ids bastion bastion.ssh gateway gateway.ssh gateway.legacy-services gateway.proxy \
         gateway.proxy.service gateway.proxy.config gateway.proxy.listen gateway.cert gateway.to \
-        agent endpoint endpoint.tcp endpoint.tls endpoint.http endpoint.websocket endpoint.hold
+        agent endpoint endpoint.tcp endpoint.tls endpoint.http endpoint.websocket endpoint.hold \
+        broker broker.service broker.enable-gateway broker.listen gateway.resolver \
+        gateway.resolver.tls gateway.resolver.mtls gateway.resolver.session
     for a in (__dcvctl_hosts agent)
         set -a ids agent.$a agent.$a.{ssh,sm-agent,dcvserver,config,session} \
-            gateway.to.$a gateway.to.$a.{tcp,tls,http}
+            gateway.to.$a gateway.to.$a.{tcp,tls,http} gateway.resolver.session.$a
     end
     printf '%s\n' "$pfx"$ids
 end

@@ -14,19 +14,26 @@
 #include "inventory.h"
 #include "lint.h"
 #include "probe.h"
+#include "properties.h"
 #include "proxy.h"
+#include "proxy_gateway.h"
+#include "remote.h"
 #include "render.h"
 #include "report.h"
+#include "resolver.h"
 #include "sanitize.h"
 #include "ssh.h"
 #include "tls.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,7 +167,8 @@ static void gw_services(struct judge *j, const struct dcv_host *gw, const struct
 	}
 	add(j, DCV_CK_GATEWAY_LEGACY, NULL, gw->name, wrong.len ? DCV_CHECK_FAIL : DCV_CHECK_PASS, ms, NULL, c,
 	    "%s%s%s%s", states.data, wrong.len ? ": " : "", dcv_buf_str(&wrong),
-	    wrong.len ? ", but this bypass needs it stopped and disabled" : "");
+	    !wrong.len ? "" : k->bypass ? ", but this bypass needs it stopped and disabled"
+				: ", but the Connection Gateway needs it stopped and disabled");
 	add(j, DCV_CK_PROXY_SERVICE, NULL, gw->name, !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN,
 	    ms, NULL, active ? none : cause(DCV_CAUSE_UNIT_STOPPED, k->unit, u->active, NULL, NULL), "%s %s, %s%s",
 	    k->unit, u->active, u->enabled, active && !enabled ? " (will not start at boot)" : "");
@@ -370,6 +378,8 @@ static int n_gw_fact_keys(const struct dcv_proxy_kind *k)
 	return kind_adds(k, DCV_CK_PROXY_BACKENDS) ? 6 : 5;
 }
 
+static void judge_resolver(struct judge *j, const struct dcv_host *gw);
+
 static void judge_gateway(struct judge *j, const struct dcv_host *gw, const struct dcv_check_host *in)
 {
 	const struct dcv_proxy_kind *k = dcv_proxy_kind(gw->proxy);
@@ -403,6 +413,8 @@ static void judge_gateway(struct judge *j, const struct dcv_host *gw, const stru
 	gw_listen(j, gw, k, &in->gw, in->facts.ms);
 	gw_cert(j, gw, &in->gw, in->facts.ms);
 	gw_backends(j, gw, k, &in->gw, in->facts.ms);
+	if (kind_adds(k, DCV_CK_RESOLVER_TLS))
+		judge_resolver(j, gw);
 }
 
 /* Why the gateway cannot connect to an agent whose dcvserver runs with the inventory's port:
@@ -461,6 +473,289 @@ static void judge_reach(struct judge *j, const struct dcv_host *gw, const struct
 	}
 }
 
+/* ------------------------------------------------------------------ broker and resolver
+ * connection-gateway (design §6, reference/dcv.md §4, §5): the broker's own rows on the
+ * [broker] host, the gateway's view of the resolver, and each agent's session as the resolver
+ * answers for it. */
+
+/* The broker's rows carry this host: the diagnosis names the broker, wherever it runs. */
+#define BROKER_ROW_HOST "broker"
+
+static const char *broker_host_name(const struct dcv_inventory *inv)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+
+	return inv->broker_host ? inv->broker_host : gw ? gw->name : "gateway";
+}
+
+static const enum dcv_check_key broker_keys[] = { DCV_CK_BROKER_SERVICE, DCV_CK_BROKER_ENABLE_GATEWAY,
+						  DCV_CK_BROKER_LISTEN };
+static const enum dcv_check_key resolver_keys[] = { DCV_CK_RESOLVER_TLS, DCV_CK_RESOLVER_MTLS };
+
+/* The broker's process as ss shows it: java for the real one, the 15-character comm of the
+ * lab's simulator. */
+static bool broker_process(const char *proc)
+{
+	return strcmp(proc, "java") == 0 || strncmp(proc, DCV_UNIT_BROKER, 15) == 0;
+}
+
+static void judge_broker(struct judge *j)
+{
+	const struct dcv_check_broker *b = &j->in->broker;
+	const char *where = broker_host_name(j->inv);
+	long ms = b->facts.ms;
+	char port[16];
+
+	if (!b->facts.run) {
+		/* the broker host's own SSH row says why */
+		for (int i = 0; i < j->inv->n_hosts; i++)
+			if (strcmp(j->inv->hosts[i]->name, where) == 0 && j->in->hosts[i].ssh.run &&
+			    j->in->hosts[i].ssh.rc != DCV_OK)
+				not_run(j, broker_keys, 3, NULL, BROKER_ROW_HOST, "no SSH connection to the broker host");
+		return;
+	}
+	if (b->facts.rc != DCV_OK) {
+		not_run(j, broker_keys, 3, NULL, BROKER_ROW_HOST, b->facts.err);
+		return;
+	}
+	const struct dcv_unit_state *u = &b->unit;
+	bool active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
+	add(j, DCV_CK_BROKER_SERVICE, NULL, BROKER_ROW_HOST,
+	    !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN, ms, NULL,
+	    active ? none : cause(DCV_CAUSE_UNIT_STOPPED, DCV_UNIT_BROKER, u->active, where, NULL), "%s on %s %s, %s%s",
+	    DCV_UNIT_BROKER, where, u->active, u->enabled, active && !enabled ? " (will not start at boot)" : "");
+
+	snprintf(port, sizeof(port), "%d", j->inv->resolver_port);
+	if (!b->props_exists) {
+		add(j, DCV_CK_BROKER_ENABLE_GATEWAY, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, DCV_BROKER_PROPERTIES, NULL), "%s is missing on %s",
+		    DCV_BROKER_PROPERTIES, where);
+	} else {
+		char *on = dcv_properties_get(b->props.data, "enable-gateway");
+		char *p = dcv_properties_get(b->props.data, "gateway-to-broker-connector-https-port");
+		/* the broker's default port is 8447 (reference §5.1) */
+		const char *have_port = p ? p : "8447";
+		if (!on || strcmp(on, "true") != 0)
+			add(j, DCV_CK_BROKER_ENABLE_GATEWAY, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, NULL,
+			    cause(DCV_CAUSE_KEY, "enable-gateway", on, DCV_BROKER_PROPERTIES, "true"),
+			    "enable-gateway = %s: the broker serves no resolver", on ? on : "(unset)");
+		else if (strcmp(have_port, port) != 0)
+			add(j, DCV_CK_BROKER_ENABLE_GATEWAY, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, NULL,
+			    cause(DCV_CAUSE_KEY, "gateway-to-broker-connector-https-port", have_port, DCV_BROKER_PROPERTIES,
+				  port),
+			    "gateway-to-broker-connector-https-port = %s, the inventory's resolver-port is %s", have_port,
+			    port);
+		else
+			add(j, DCV_CK_BROKER_ENABLE_GATEWAY, NULL, BROKER_ROW_HOST, DCV_CHECK_PASS, ms, NULL, none,
+			    "enable-gateway = true, gateway-to-broker-connector-https-port = %s", have_port);
+		free(on);
+		free(p);
+	}
+
+	if (!b->ss.len) {
+		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_PORT_FREE, port, NULL, where, NULL), "nothing listens on %s on %s", port, where);
+	} else if (broker_process(b->listener)) {
+		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_PASS, ms, NULL, none,
+		    "%s (%s) listens on %s on %s", DCV_UNIT_BROKER, b->listener, port, where);
+	} else {
+		const char *who = b->listener[0] ? b->listener : "another process", *unit = unit_of_process(b->listener);
+		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, b->ss.data,
+		    cause(DCV_CAUSE_PORT_HELD, port, who, unit, DCV_UNIT_BROKER), "port %s on %s is held by %s, not %s",
+		    port, where, who, DCV_UNIT_BROKER);
+	}
+}
+
+/* curl's failures that mean no connection at all: a name the gateway cannot resolve, a refused
+ * or silent port. */
+static bool curl_unreached(int rc)
+{
+	return rc == 6 || rc == 7 || rc == 28;
+}
+
+/* curl's failures of verification: the peer's certificate or its name (60, 51), the CA file
+ * (77). A refused client certificate is not one: OpenSSL verifies the server's chain and name
+ * while reading its Certificate, before the client's is asked for, so a handshake that gets as
+ * far as refusing the client has verified the server. */
+static bool curl_unverified(int rc)
+{
+	return rc == 60 || rc == 51 || rc == 77;
+}
+
+static void judge_resolver(struct judge *j, const struct dcv_host *gw)
+{
+	const struct dcv_check_resolver *r = &j->in->resolver;
+	const struct dcv_check_resolve *bare = &r->bare;
+	const char *ca = r->ca_file[0] ? r->ca_file : "the system's CAs";
+	long ms = r->step.ms;
+
+	if (!r->step.run)
+		return;
+	if (r->step.rc != DCV_OK || r->no_curl) {
+		not_run(j, resolver_keys, 2, NULL, gw->name, r->no_curl ? "curl is not installed on the gateway" : r->step.err);
+		return;
+	}
+	if (!r->url[0]) {
+		add(j, DCV_CK_RESOLVER_TLS, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_KEY, "url", NULL, DCV_GATEWAY_CONF, "the broker's https://NAME:PORT"),
+		    "%s has no [resolver] url", DCV_GATEWAY_CONF);
+	} else if (curl_unreached(bare->curl_rc)) {
+		add(j, DCV_CK_RESOLVER_TLS, NULL, gw->name, DCV_CHECK_FAIL, bare->step.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, bare->err, r->url, NULL), "%s from the gateway: %s", r->url, bare->err);
+	} else if (curl_unverified(bare->curl_rc)) {
+		add(j, DCV_CK_RESOLVER_TLS, NULL, gw->name, DCV_CHECK_FAIL, bare->step.ms, NULL,
+		    cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, bare->err, r->ca_file[0] ? r->ca_file : NULL, NULL),
+		    "the resolver's certificate does not verify against %s: %s", ca, bare->err);
+	} else {
+		add(j, DCV_CK_RESOLVER_TLS, NULL, gw->name, DCV_CHECK_PASS, bare->step.ms, NULL, none,
+		    "%s verifies against %s", r->url, ca);
+	}
+	if (!j->inv->tls_client_auth) {
+		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_SKIP, 0, NULL, none,
+		    "tls-client-auth is off in [broker]");
+		return;
+	}
+	const struct dcv_check_resolve *with = NULL;
+	for (int i = 0; i < j->inv->n_hosts && !with; i++)
+		if (j->inv->hosts[i]->role == DCV_ROLE_AGENT && j->in->hosts[i].resolve.step.run)
+			with = &j->in->hosts[i].resolve;
+	if (!r->url[0] || curl_unreached(bare->curl_rc) || curl_unverified(bare->curl_rc)) {
+		/* nothing to learn about client certificates from a resolver not reached */
+		not_run(j, resolver_keys + 1, 1, NULL, gw->name, "the resolver was not reached (gateway.resolver.tls)");
+	} else if (!r->cert_file[0]) {
+		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_FAIL, ms, NULL,
+		    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, DCV_GATEWAY_CLIENT_CERT, NULL),
+		    "[resolver] has no cert-file: the gateway presents no certificate");
+	} else if (bare->status) {
+		char *have = dcv_properties_get(dcv_buf_str(&j->in->broker.props), "enable-tls-client-auth-gateway");
+		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_FAIL, bare->step.ms, NULL,
+		    cause(DCV_CAUSE_KEY, "enable-tls-client-auth-gateway", have, DCV_BROKER_PROPERTIES, "true"),
+		    "the resolver answers %ld to a client without a certificate", bare->status);
+		free(have);
+	} else if (with && with->curl_rc != 0 && !curl_unreached(with->curl_rc)) {
+		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_FAIL, with->step.ms, NULL,
+		    cause(DCV_CAUSE_CERT_UNTRUSTED, NULL, with->err, r->cert_file, NULL),
+		    "the resolver refuses the gateway's certificate %s: %s", r->cert_file, with->err);
+	} else {
+		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_PASS, bare->step.ms, NULL, none,
+		    "a client without a certificate is refused (%s)%s%s", bare->err[0] ? bare->err : "no answer",
+		    with ? "; the gateway's certificate is accepted: " : "", with ? r->cert_file : "");
+	}
+}
+
+/* The broker's DNS name for agent `a` (malloc'd), from describe-server-dns-mappings: a mapping
+ * whose server id is the agent's address or name. NULL when there is none; *n_out counts them
+ * all (-1: the list could not be read). */
+static char *mapping_for(const struct dcv_check_broker *b, const struct dcv_host *a, int *n_out)
+{
+	json_object *root = b->mappings_ok ? json_tokener_parse(dcv_buf_str(&b->mappings)) : NULL;
+	char *name = NULL;
+
+	*n_out = -1;
+	if (!root || !json_object_is_type(root, json_type_array)) {
+		json_object_put(root);
+		return NULL;
+	}
+	*n_out = (int)json_object_array_length(root);
+	for (int i = 0; i < *n_out && !name; i++) {
+		json_object *m = json_object_array_get_idx(root, (size_t)i), *id, *dns, *internal;
+		const char *sid;
+		if (!json_object_object_get_ex(m, "ServerId", &id) || !(sid = json_object_get_string(id)) ||
+		    (strcmp(sid, a->address) != 0 && strcmp(sid, a->name) != 0))
+			continue;
+		if (json_object_object_get_ex(m, "DnsNames", &dns) &&
+		    json_object_object_get_ex(dns, "InternalDnsName", &internal))
+			name = xstrdup(json_object_get_string(internal));
+	}
+	json_object_put(root);
+	return name;
+}
+
+/* Does the resolver's DcvServerEndpoint name agent `a`: its DNS mapping, its address, its
+ * inventory name or a name under it? */
+static bool names_agent(const char *endpoint, const struct dcv_host *a, const char *mapped)
+{
+	size_t n = strlen(a->name);
+
+	if (mapped)
+		return strcasecmp(endpoint, mapped) == 0;
+	return strcasecmp(endpoint, a->address) == 0 || strcasecmp(endpoint, a->name) == 0 ||
+	       (strncasecmp(endpoint, a->name, n) == 0 && endpoint[n] == '.');
+}
+
+/* Why the resolver does not know agent `a`'s session, from the agent's facts and the broker's
+ * mappings: the session is not there, the agent's Session Manager agent does not run (so it
+ * never registered), the broker has no DNS mapping for it, or it has not heard of it. */
+static struct dcv_cause not_found_cause(const struct dcv_host *a, const struct dcv_check_host *in,
+					const char *mapped, int n_mappings)
+{
+	const struct dcv_agent_facts *af = &in->agent;
+	bool facts = in->facts.run && in->facts.rc == DCV_OK;
+	char n[16];
+
+	if (facts && af->sessions_ok && !dcv_sessions_find(&af->sessions, a->session)) {
+		snprintf(n, sizeof(n), "%d", af->sessions.n);
+		return cause(DCV_CAUSE_SESSION_MISSING, a->session, n, NULL, NULL);
+	}
+	if (facts && !dcv_unit_is_active(&af->sm_agent))
+		return cause(DCV_CAUSE_UNIT_STOPPED, DCV_UNIT_SM_AGENT, af->sm_agent.active, NULL, NULL);
+	if (n_mappings >= 0 && !mapped) {
+		snprintf(n, sizeof(n), "%d mapping%s", n_mappings, n_mappings == 1 ? "" : "s");
+		return cause(DCV_CAUSE_NO_DNS_MAPPING, a->address, n, NULL, NULL);
+	}
+	return cause(DCV_CAUSE_NOT_REGISTERED, a->session, "404 from the resolver: the agent has not reported it",
+		     NULL, NULL);
+}
+
+static void judge_resolve_session(struct judge *j, const struct dcv_host *gw, const struct dcv_host *a,
+				  const struct dcv_check_host *in)
+{
+	const struct dcv_check_resolve *r = &in->resolve;
+	const char *url = j->in->resolver.url;
+	struct dcv_resolution res;
+	struct dcv_err e = DCV_ERR_INIT;
+	int n_mappings;
+
+	if (!r->step.run)
+		return;
+	if (r->step.rc != DCV_OK) {
+		not_run(j, (enum dcv_check_key[]){ DCV_CK_RESOLVER_SESSION }, 1, a->name, gw->name, r->step.err);
+		return;
+	}
+	if (r->curl_rc != 0) {
+		add(j, DCV_CK_RESOLVER_SESSION, a->name, gw->name, DCV_CHECK_FAIL, r->step.ms, NULL,
+		    cause(DCV_CAUSE_CONNECT, NULL, r->err, url, NULL), "resolveSession for '%s': %s", a->session, r->err);
+		return;
+	}
+	if (dcv_resolver_parse((int)r->status, dcv_buf_str(&r->body), &res, &e) != DCV_OK) {
+		add(j, DCV_CK_RESOLVER_SESSION, a->name, gw->name, DCV_CHECK_FAIL, r->step.ms, dcv_buf_str(&r->body),
+		    cause(DCV_CAUSE_RESOLVED_WRONG, "the answer", e.msg, NULL, "the five documented fields"),
+		    "resolveSession for '%s': %s", a->session, e.msg);
+		return;
+	}
+	char *mapped = mapping_for(&j->in->broker, a, &n_mappings);
+	if (res.status == DCV_RESOLVE_NOT_FOUND) {
+		add(j, DCV_CK_RESOLVER_SESSION, a->name, gw->name, DCV_CHECK_FAIL, r->step.ms, res.message,
+		    not_found_cause(a, in, mapped, n_mappings), "resolveSession for '%s': 404 %s", a->session,
+		    res.message);
+	} else {
+		char port[16], want_port[16];
+		snprintf(port, sizeof(port), "%d", res.port);
+		snprintf(want_port, sizeof(want_port), "%d", a->port);
+		struct dcv_cause c = !names_agent(res.endpoint, a, mapped)
+			? cause(DCV_CAUSE_RESOLVED_WRONG, "DcvServerEndpoint", res.endpoint, NULL, mapped ? mapped : a->address)
+			: res.port != a->port ? cause(DCV_CAUSE_RESOLVED_WRONG, "Port", port, NULL, want_port)
+			: strcmp(res.web_url_path, a->web_url_path) != 0
+			? cause(DCV_CAUSE_RESOLVED_WRONG, "WebUrlPath", res.web_url_path, NULL, a->web_url_path)
+			: none;
+		add(j, DCV_CK_RESOLVER_SESSION, a->name, gw->name, c.kind ? DCV_CHECK_FAIL : DCV_CHECK_PASS, r->step.ms,
+		    NULL, c, "'%s' resolves to %s:%d%s%s", a->session, res.endpoint, res.port, res.web_url_path,
+		    c.kind ? ", not this agent" : "");
+	}
+	free(mapped);
+	dcv_resolution_release(&res);
+}
+
 /* ------------------------------------------------------------------ agents */
 
 /* The managed key of dcv.conf whose value puts dcvserver where the gateway does not look, as
@@ -496,7 +791,7 @@ static void agent_config(struct judge *j, const struct dcv_host *a, const struct
 	}
 	snprintf(name, sizeof(name), "%s:%s", a->name, DCV_DCV_CONF);
 	dcv_lint_dcvconf(conf->data, name, bypass, &f);
-	dcv_render_dcvconf(conf->data, a, bypass, &want);
+	dcv_render_dcvconf_for(conf->data, j->inv, a, &want);
 	bool drift = dcv_diff(conf->data, want.data, "deployed", "inventory", &d);
 	const char *first_error = NULL;
 	for (int i = 0; i < f.n; i++) {
@@ -582,7 +877,16 @@ static void judge_agent(struct judge *j, const struct dcv_host *a, const struct 
 		not_run(j, agent_fact_keys, 4, a->name, a->name, in->facts.err);
 		return;
 	}
-	if (dcv_proxy_bypass(j->inv)) {
+	const struct dcv_host *gw = dcv_inventory_gateway(j->inv);
+	if (!dcv_proxy_bypass(j->inv) && gw && kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_AGENT_SM)) {
+		/* the broker learns the agent's sessions from its Session Manager agent */
+		const struct dcv_unit_state *u = &af->sm_agent;
+		bool ok = dcv_unit_is_active(u);
+		add(j, DCV_CK_AGENT_SM, a->name, a->name, ok ? DCV_CHECK_PASS : DCV_CHECK_FAIL, ms, NULL,
+		    ok ? none : cause(DCV_CAUSE_UNIT_STOPPED, DCV_UNIT_SM_AGENT, u->active, NULL, NULL), "%s %s/%s%s",
+		    DCV_UNIT_SM_AGENT, u->active, u->enabled,
+		    ok ? "" : ": the broker learns the sessions from it, so it must run");
+	} else if (dcv_proxy_bypass(j->inv)) {
 		const struct dcv_unit_state *u = &af->sm_agent;
 		bool ok = !dcv_unit_is_active(u) && !dcv_unit_is_enabled(u);
 		const char *how = dcv_unit_is_active(u) ? "running" : "enabled";
@@ -813,21 +1117,25 @@ void dcv_check_judge(const struct dcv_inventory *inv, const struct dcv_check_opt
 			if (in->hosts[i].ssh.run)
 				ssh_row(&j, DCV_CK_BASTION_SSH, inv->hosts[i], &in->hosts[i]);
 		}
+	const struct dcv_proxy_kind *k = gw ? dcv_proxy_kind(gw->proxy) : NULL;
 	for (int i = 0; i < inv->n_hosts; i++)
 		if (inv->hosts[i]->role == DCV_ROLE_GATEWAY)
 			judge_gateway(&j, inv->hosts[i], &in->hosts[i]);
+	if (kind_adds(k, DCV_CK_BROKER_SERVICE))
+		judge_broker(&j);
 	for (int i = 0; i < inv->n_hosts; i++)
 		if (inv->hosts[i]->role == DCV_ROLE_AGENT) {
 			agents[n_agents++] = inv->hosts[i]->name;
 			if (gw)
 				judge_reach(&j, gw, inv->hosts[i], &in->hosts[i]);
+			if (gw && kind_adds(k, DCV_CK_RESOLVER_SESSION))
+				judge_resolve_session(&j, gw, inv->hosts[i], &in->hosts[i]);
 			judge_agent(&j, inv->hosts[i], &in->hosts[i]);
 		}
 	if (inv->url && dcv_url_split(inv->url, ep_host, sizeof(ep_host), &ep_port, ep_path, sizeof(ep_path)))
 		judge_endpoint(&j, ep_host, &in->ep);
 	if (in->aws_run)
 		judge_aws(&j, inv->url ? ep_port : 0);
-	const struct dcv_proxy_kind *k = gw ? dcv_proxy_kind(gw->proxy) : NULL;
 	char *hidden = bastion ? behind_bastion(inv, bastion) : NULL;
 	dcv_check_diagnose(rep, agents, n_agents, k ? k->unit : gw ? dcv_proxy_name(gw->proxy) : NULL, hidden);
 	free(hidden);
@@ -844,6 +1152,7 @@ void dcv_check_input_release(struct dcv_check_input *in, const struct dcv_invent
 {
 	for (int i = 0; in->hosts && i < inv->n_hosts; i++) {
 		struct dcv_check_host *h = &in->hosts[i];
+		dcv_buf_release(&h->resolve.body);
 		if (h->facts.run && h->facts.rc == DCV_OK) {
 			if (inv->hosts[i]->role == DCV_ROLE_GATEWAY)
 				dcv_gw_facts_release(&h->gw);
@@ -860,10 +1169,164 @@ void dcv_check_input_release(struct dcv_check_input *in, const struct dcv_invent
 		dcv_ws_result_release(&in->ep.hold_r);
 	for (int i = 0; i < DCV_AWS_N; i++)
 		dcv_aws_verdict_release(&in->aws[i]);
+	dcv_buf_release(&in->broker.props);
+	dcv_buf_release(&in->broker.ss);
+	dcv_buf_release(&in->broker.mappings);
+	dcv_buf_release(&in->resolver.bare.body);
 	memset(in, 0, sizeof(*in));
 }
 
 /* ------------------------------------------------------------------ gathering */
+/* ------------------------------------------------------------------ broker and resolver facts */
+
+static const char b64_fn[] = "b64() { base64 -w0; echo; }\n";
+
+static void assign_q(struct dcv_buf *s, const char *var, const char *value)
+{
+	dcv_buf_addf(s, "%s=", var);
+	dcv_shquote(s, value);
+	dcv_buf_addc(s, '\n');
+}
+
+void dcv_check_broker_script(const struct dcv_inventory *inv, struct dcv_buf *s)
+{
+	static const char *const units[] = { DCV_UNIT_BROKER };
+
+	dcv_buf_adds(s, b64_fn);
+	dcv_units_show_script(s, units, 1);
+	assign_q(s, "p", DCV_BROKER_PROPERTIES);
+	/* only the keys judged: the file also holds the trust store's password */
+	dcv_buf_adds(s, "[ -e \"$p\" ] && { echo props.exists=yes; printf 'props='; grep -E "
+			"'^[[:space:]]*(enable-gateway|gateway-to-broker-connector-https-port|"
+			"enable-tls-client-auth-gateway)([[:space:]]*[=:]|[[:space:]])' \"$p\" | b64; }\n");
+	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", inv->resolver_port);
+	dcv_buf_adds(s, "if m=$(dcv-session-manager-broker describe-server-dns-mappings 2>/dev/null); then "
+			"printf 'mappings='; printf '%s' \"$m\" | b64; fi\necho broker.facts=yes\nexit 0\n");
+}
+
+static void b64_line(const char *v, struct dcv_buf *out)
+{
+	dcv_buf_reset(out);
+	dcv_base64_decode(v, strlen(v), out);
+}
+
+bool dcv_check_broker_parse(const char *out, struct dcv_check_broker *b)
+{
+	char *text = xstrdup(out ? out : ""), *save = NULL;
+	bool any = false;
+
+	dcv_units_parse(out ? out : "", &b->unit, 1);
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(l, '=');
+		if (!v)
+			continue;
+		*v++ = '\0';
+		if (strcmp(l, "props.exists") == 0)
+			b->props_exists = true;
+		else if (strcmp(l, "props") == 0)
+			b64_line(v, &b->props);
+		else if (strcmp(l, "ss") == 0) {
+			b64_line(v, &b->ss);
+			const char *u = strstr(dcv_buf_str(&b->ss), "users:((\"");
+			if (u)
+				sscanf(u + 9, "%63[^\"]", b->listener);
+		} else if (strcmp(l, "mappings") == 0) {
+			b64_line(v, &b->mappings);
+			b->mappings_ok = true;
+		} else if (strcmp(l, "broker.facts") == 0)
+			any = true;
+	}
+	free(text);
+	return any;
+}
+
+/* One request as a shell call: `req NAME URL [curl options]`. */
+static void resolver_req(struct dcv_buf *s, const char *name, const struct dcv_check_resolver *r,
+			 const char *session, bool with_cert)
+{
+	struct dcv_buf target = DCV_BUF_INIT;
+
+	dcv_resolver_target(&target, session, "HTTP");
+	dcv_buf_addf(s, "req %s \"$u\"", name);
+	dcv_shquote(s, target.data);
+	if (r->ca_file[0])
+		dcv_buf_adds(s, " --cacert \"$ca\"");
+	if (with_cert && r->cert_file[0] && r->key_file[0])
+		dcv_buf_adds(s, " --cert \"$crt\" --key \"$key\"");
+	dcv_buf_addc(s, '\n');
+	dcv_buf_release(&target);
+}
+
+void dcv_check_resolver_script(const struct dcv_check_resolver *r, const char *const *sessions, int n,
+			       long timeout_ms, struct dcv_buf *s)
+{
+	size_t ul = strlen(r->url);
+	char *base = xstrndup(r->url, ul && r->url[ul - 1] == '/' ? ul - 1 : ul);
+
+	dcv_buf_adds(s, b64_fn);
+	dcv_buf_adds(s, "command -v curl >/dev/null 2>&1 || { echo curl=no; exit 0; }\n"
+			"t=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$t\"' EXIT\n");
+	assign_q(s, "u", base);
+	assign_q(s, "ca", r->ca_file);
+	assign_q(s, "crt", r->cert_file);
+	assign_q(s, "key", r->key_file);
+	dcv_buf_addf(s, "req() { n=$1; url=$2; shift 2; w=$(curl -sS --max-time %ld -o \"$t/b\" -d '' "
+			"-H 'accept: application/json' -w '%%{http_code}' \"$@\" \"$url\" "
+			"2>\"$t/e\"); echo \"$n.rc=$?\"; echo \"$n.w=$w\"; printf '%%s.err=' \"$n\"; "
+			"head -n 1 \"$t/e\" | head -c 255 | b64; printf '%%s.body=' \"$n\"; "
+			"head -c 4096 \"$t/b\" 2>/dev/null | b64; rm -f \"$t/b\"; }\n",
+		     timeout_ms > 1000 ? timeout_ms / 1000 : 1);
+	/* no client certificate: verification alone, and with mTLS on, a refusal */
+	resolver_req(s, "bare", r, "dcvctl-check", false);
+	for (int i = 0; i < n; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%d", i);
+		resolver_req(s, name, r, sessions[i], true);
+	}
+	dcv_buf_adds(s, "exit 0\n");
+	free(base);
+}
+
+static void resolve_line(struct dcv_check_resolve *q, const char *field, const char *v)
+{
+	q->step.run = true;
+	if (strcmp(field, "rc") == 0)
+		q->curl_rc = atoi(v);
+	else if (strcmp(field, "w") == 0)
+		q->status = atol(v);
+	else if (strcmp(field, "err") == 0) {
+		struct dcv_buf b = DCV_BUF_INIT;
+		b64_line(v, &b);
+		dcv_buf_rtrim(&b);
+		snprintf(q->err, sizeof(q->err), "%s", dcv_buf_str(&b));
+		dcv_buf_release(&b);
+	} else if (strcmp(field, "body") == 0)
+		b64_line(v, &q->body);
+}
+
+void dcv_check_resolver_parse(const char *out, struct dcv_check_resolver *r, struct dcv_check_resolve *const *resolves,
+			      int n)
+{
+	char *text = xstrdup(out ? out : ""), *save = NULL;
+
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(l, '='), *dot;
+		int i;
+		if (!v)
+			continue;
+		*v++ = '\0';
+		if (strcmp(l, "curl") == 0)
+			r->no_curl = true;
+		else if (!(dot = strchr(l, '.')))
+			continue;
+		else if (strncmp(l, "bare.", 5) == 0)
+			resolve_line(&r->bare, dot + 1, v);
+		else if (sscanf(l, "s%d.", &i) == 1 && i >= 0 && i < n)
+			resolve_line(resolves[i], dot + 1, v);
+	}
+	free(text);
+}
+
 
 struct run {
 	const struct dcv_inventory *inv;
@@ -955,6 +1418,125 @@ static void gather_reach(struct run *r, int agent)
 	step_end(&out->to_http, t0, rc, &e);
 }
 
+/* connection-gateway: is agent `a`'s gateway.resolver.session row wanted (any agent's when
+ * NULL)? Its 404 is diagnosed from the agent's facts and the broker's mappings, so both are
+ * read for it. */
+static bool session_row_wanted(const struct run *r, const struct dcv_host *a)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
+
+	if (!gw || !kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_RESOLVER_SESSION))
+		return false;
+	if (a)
+		return wanted(r->o, DCV_CK_RESOLVER_SESSION, a->name);
+	for (int i = 0; i < r->n_agents; i++)
+		if (wanted(r->o, DCV_CK_RESOLVER_SESSION, r->inv->hosts[r->agent_index[i]]->name))
+			return true;
+	return false;
+}
+
+/* connection-gateway: is the broker's side wanted, and is the broker on `h`? */
+static bool broker_wanted(const struct run *r)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
+
+	return gw && kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_BROKER_SERVICE) &&
+	       (wanted_any(r->o, broker_keys, 3, NULL) || session_row_wanted(r, NULL));
+}
+
+static bool broker_on(const struct run *r, const struct dcv_host *h)
+{
+	return broker_wanted(r) && strcmp(broker_host_name(r->inv), h->name) == 0;
+}
+
+/* The broker's side, over the connection of the host it runs on. */
+static void gather_broker(struct run *r, struct dcv_ssh *c, const struct dcv_host *h)
+{
+	struct dcv_check_broker *b = &r->in->broker;
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	int status = 0, rc;
+	long long t0;
+
+	step_start(&b->facts, &t0);
+	dcv_check_broker_script(r->inv, &s);
+	rc = dcv_remote_sh(c, h, s.data, &out, NULL, &status, &e);
+	if (rc == DCV_OK && (status != 0 || !dcv_check_broker_parse(out.data, b)))
+		rc = dcv_err_set(&e, DCV_E_REMOTE, "cannot read the broker's state on %s (exit %d)", h->name, status);
+	step_end(&b->facts, t0, rc, &e);
+	dcv_buf_release(&s);
+	dcv_buf_release(&out);
+}
+
+/* A step that ran but came to nothing: an error saying why. */
+static void rc_note(struct dcv_check_step *st, const char *why)
+{
+	st->rc = DCV_E_REMOTE;
+	snprintf(st->err, sizeof(st->err), "%s", why);
+}
+
+static bool resolver_wanted(const struct run *r, const struct dcv_proxy_kind *k)
+{
+	if (!kind_adds(k, DCV_CK_RESOLVER_TLS))
+		return false;
+	return wanted_any(r->o, resolver_keys, 2, NULL) || session_row_wanted(r, NULL);
+}
+
+static void toml_into(const struct dcv_gw_facts *f, const char *key, char *out, size_t n)
+{
+	char *v = dcv_gateway_conf_get(dcv_buf_str(&f->config), "resolver", key);
+
+	snprintf(out, n, "%s", v ? v : "");
+	free(v);
+}
+
+/* The gateway asks the resolver, with curl on the gateway, as its [resolver] says: once
+ * without its certificate, then for every agent's session. */
+static void gather_resolver(struct run *r, const struct dcv_host *gw, const struct dcv_gw_facts *f)
+{
+	struct dcv_check_resolver *res = &r->in->resolver;
+	struct dcv_check_resolve **q = xcalloc((size_t)r->n_agents + 1, sizeof(*q));
+	const char **sessions = xcalloc((size_t)r->n_agents + 1, sizeof(*sessions));
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_err e = DCV_ERR_INIT;
+	int status = 0, rc;
+	long long t0;
+
+	toml_into(f, "url", res->url, sizeof(res->url));
+	toml_into(f, "ca-file", res->ca_file, sizeof(res->ca_file));
+	toml_into(f, "cert-file", res->cert_file, sizeof(res->cert_file));
+	toml_into(f, "cert-key-file", res->key_file, sizeof(res->key_file));
+	for (int i = 0; i < r->n_agents; i++) {
+		q[i] = &r->in->hosts[r->agent_index[i]].resolve;
+		sessions[i] = r->inv->hosts[r->agent_index[i]]->session;
+	}
+	step_start(&res->step, &t0);
+	if (!res->url[0]) {
+		step_end(&res->step, t0, DCV_OK, &e);
+		goto out;
+	}
+	dcv_check_resolver_script(res, sessions, r->n_agents, r->o->probe_timeout_ms, &s);
+	rc = dcv_remote_sh(r->gw_conn, gw, s.data, &out, NULL, &status, &e);
+	if (rc == DCV_OK && status != 0)
+		rc = dcv_err_set(&e, DCV_E_REMOTE, "the resolver requests failed on the gateway (exit %d)", status);
+	step_end(&res->step, t0, rc, &e);
+	if (rc == DCV_OK)
+		dcv_check_resolver_parse(out.data, res, q, r->n_agents);
+	for (int i = 0; i < r->n_agents; i++) {
+		bool answered = q[i]->step.run;
+		q[i]->step = res->step;
+		if (rc == DCV_OK && res->no_curl)
+			rc_note(&q[i]->step, "curl is not installed on the gateway");
+		else if (rc == DCV_OK && !answered)
+			rc_note(&q[i]->step, "no answer from curl on the gateway");
+	}
+out:
+	dcv_buf_release(&s);
+	dcv_buf_release(&out);
+	free(q);
+	free(sessions);
+}
+
 /* Job 0: the gateway's own state; job i: the probes through it to agent i-1. */
 static void gw_job(void *user, int i)
 {
@@ -976,6 +1558,10 @@ static void gw_job(void *user, int i)
 		return;
 	step_start(&out->facts, &t0);
 	step_end(&out->facts, t0, dcv_gw_facts_read(r->gw_conn, gw, k, true, &out->gw, &e), &e);
+	if (out->facts.rc == DCV_OK && resolver_wanted(r, k))
+		gather_resolver(r, gw, &out->gw);
+	if (broker_on(r, gw))
+		gather_broker(r, r->gw_conn, gw);
 }
 
 static bool reach_wanted(const struct run *r)
@@ -995,7 +1581,8 @@ static void gather_gateway(struct run *r, int idx)
 	bool to_agents = reach_wanted(r);
 
 	r->gw_index = idx;
-	r->gw_facts = wanted_any(r->o, gw_fact_keys, n_gw_fact_keys(k), NULL);
+	r->gw_facts = wanted_any(r->o, gw_fact_keys, n_gw_fact_keys(k), NULL) || resolver_wanted(r, k) ||
+		      broker_on(r, gw);
 	if (!wanted(r->o, DCV_CK_GATEWAY_SSH, NULL) && !r->gw_facts && !to_agents)
 		return;
 	if (!(r->gw_conn = connect_host(r, gw, out)))
@@ -1018,12 +1605,15 @@ static void gather_agent(struct run *r, int idx)
 	struct dcv_ssh *c;
 	long long t0;
 
-	if (!wanted(r->o, DCV_CK_AGENT_SSH, a->name) && !wanted_any(r->o, agent_fact_keys, 4, a->name))
+	if (!wanted(r->o, DCV_CK_AGENT_SSH, a->name) && !wanted_any(r->o, agent_fact_keys, 4, a->name) &&
+	    !broker_on(r, a) && !session_row_wanted(r, a))
 		return;
 	if (!(c = connect_host(r, a, out)))
 		return;
 	step_start(&out->facts, &t0);
 	step_end(&out->facts, t0, dcv_agent_facts_read(c, a, &out->agent, &e), &e);
+	if (broker_on(r, a))
+		gather_broker(r, c, a);
 }
 
 /* The aws.* verdicts, through the operator's aws CLI (lib/aws.c). */
@@ -1037,6 +1627,28 @@ static void gather_aws(struct run *r)
 	r->in->aws_run = true;
 	dcv_aws_check(&conf, r->ep_host[0] ? r->ep_host : NULL, gw ? gw->address : NULL, gw ? gw->listen : r->ep_port,
 		      r->ep_port, r->o->aws, r->in->aws);
+}
+
+/* The endpoint's WebSocket URL. Through the Connection Gateway a WebSocket names its session,
+ * which the gateway resolves (reference §4.1: the web client's #fragment never reaches a server;
+ * the gateway, as the lab's simulates it, reads it from the sessionId query parameter): the
+ * first agent's. */
+static char *ws_url(const struct run *r)
+{
+	const struct dcv_host *gw = dcv_inventory_gateway(r->inv);
+	struct dcv_buf u = DCV_BUF_INIT;
+
+	dcv_buf_adds(&u, r->inv->url);
+	if (gw && r->n_agents && kind_adds(dcv_proxy_kind(gw->proxy), DCV_CK_RESOLVER_SESSION)) {
+		const char *id = r->inv->hosts[r->agent_index[0]]->session;
+		dcv_buf_adds(&u, strchr(r->inv->url, '?') ? "&sessionId=" : "?sessionId=");
+		for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+			if (isalnum(*p) || strchr("-._~", *p))
+				dcv_buf_addc(&u, (char)*p);
+			else
+				dcv_buf_addf(&u, "%%%02X", *p);
+	}
+	return dcv_buf_detach(&u);
 }
 
 static void gather_endpoint(struct run *r)
@@ -1072,8 +1684,10 @@ static void gather_endpoint(struct run *r)
 		step_end(&ep->http, t0, dcv_probe_http(inv->url, &po, &ep->http_r, &e), &e);
 	}
 	if (wanted(r->o, DCV_CK_EP_WEBSOCKET, NULL)) {
+		char *url = ws_url(r);
 		step_start(&ep->ws, &t0);
-		step_end(&ep->ws, t0, dcv_probe_ws(inv->url, &po, 0, 0, &ep->ws_r, &e), &e);
+		step_end(&ep->ws, t0, dcv_probe_ws(url, &po, 0, 0, &ep->ws_r, &e), &e);
+		free(url);
 	}
 	if (r->o->hold_ms > 0 && wanted(r->o, DCV_CK_EP_HOLD, NULL)) {
 		po.timeout_ms = r->o->hold_ms + 15000;

@@ -46,6 +46,41 @@ struct dcv_check_step {
 	long ms;
 };
 
+/* One request of the gateway to the Session Resolver (connection-gateway), made by curl on the
+ * gateway itself: from its vantage point (its resolver, its /etc/hosts), and its client key
+ * never leaves it. */
+struct dcv_check_resolve {
+	struct dcv_check_step step;
+	int curl_rc;          /* curl's exit status: 0; 6 name, 7 refused, 28 timeout; 60 not verified;
+			       * 35, 55, 56 the handshake or the first read refused (a missing or
+			       * unknown client certificate, TLS 1.2 or 1.3) */
+	long status;          /* the HTTP status, 0 when none came */
+	char err[256];        /* the first line of curl's complaint, "" when none */
+	struct dcv_buf body;  /* the answer's body (at most 4 KiB) */
+};
+
+/* The [broker] host's side of the resolver (connection-gateway), read over that host's own
+ * connection. */
+struct dcv_check_broker {
+	struct dcv_check_step facts;
+	struct dcv_unit_state unit;  /* dcv-session-manager-broker */
+	bool props_exists;
+	struct dcv_buf props;        /* the properties lines of the keys check judges and only those:
+				      * the trust store's password never leaves the broker */
+	struct dcv_buf ss;           /* `ss -Htlnp` for the resolver port */
+	char listener[64];
+	bool mappings_ok;            /* describe-server-dns-mappings answered */
+	struct dcv_buf mappings;     /* its JSON list */
+};
+
+/* What the gateway's [resolver] says and the request without a client certificate. */
+struct dcv_check_resolver {
+	struct dcv_check_step step;  /* the requests' script ran on the gateway */
+	bool no_curl;                /* the gateway has no curl */
+	char url[512], ca_file[512], cert_file[512], key_file[512]; /* the deployed TOML's, "" unset */
+	struct dcv_check_resolve bare; /* without the client certificate */
+};
+
 /* Per inventory host (same index as inv->hosts). */
 struct dcv_check_host {
 	struct dcv_check_step ssh;
@@ -58,6 +93,7 @@ struct dcv_check_host {
 	struct dcv_check_step to_tcp, to_tls, to_http;
 	char to_tls_desc[256];         /* "TLSv1.3 CIPHER, certificate SUBJECT" */
 	long to_http_status;
+	struct dcv_check_resolve resolve; /* an agent: the gateway's resolveSession for its session */
 };
 
 /* The endpoint's probes from the operator's machine. */
@@ -75,7 +111,20 @@ struct dcv_check_input {
 	struct dcv_check_endpoint ep;
 	bool aws_run;                  /* the aws.* verdicts were asked for */
 	struct dcv_aws_verdict aws[DCV_AWS_N];
+	struct dcv_check_broker broker;     /* connection-gateway */
+	struct dcv_check_resolver resolver;
 };
+
+/* The script that reads the broker's side on the [broker] host (no secret in its output), and
+ * its parser; false when the output is no such facts. */
+void dcv_check_broker_script(const struct dcv_inventory *inv, struct dcv_buf *s);
+bool dcv_check_broker_parse(const char *out, struct dcv_check_broker *b);
+/* The script the gateway runs to ask the resolver for each agent's session (sessions[i] for
+ * agent i, n of them), and its parser into `r` and resolves[i]. */
+void dcv_check_resolver_script(const struct dcv_check_resolver *r, const char *const *sessions, int n,
+			       long timeout_ms, struct dcv_buf *s);
+void dcv_check_resolver_parse(const char *out, struct dcv_check_resolver *r, struct dcv_check_resolve *const *resolves,
+			      int n);
 
 /* An empty input for `inv` (nothing run); release frees facts and probe results. */
 void dcv_check_input_init(struct dcv_check_input *in, const struct dcv_inventory *inv);

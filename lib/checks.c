@@ -10,6 +10,7 @@
 
 #define CERT_NEW "dcvctl cert generate --out ./gateway-cert --install"
 #define DEPLOY_GW "dcvctl deploy --only gateway"
+#define ENABLE_GW "dcvctl broker enable-gateway"
 
 const struct dcv_check_def dcv_checks[DCV_CK_COUNT] = {
 	{ DCV_CK_BASTION_SSH, "bastion.ssh", DCV_HOP_BASTION, 0,
@@ -33,7 +34,8 @@ const struct dcv_check_def dcv_checks[DCV_CK_COUNT] = {
 	  "explains every other gateway row and every gateway.to row",
 	  { { DCV_CAUSE_NONE, "dcvctl hosts --probe" } } },
 	{ DCV_CK_GATEWAY_LEGACY, "gateway.legacy-services", DCV_HOP_GATEWAY, 6,
-	  "bypass modes: dcv-connection-gateway and dcv-session-manager-broker neither active nor enabled",
+	  "bypass modes: dcv-connection-gateway and dcv-session-manager-broker neither active nor enabled; "
+	  "connection-gateway: nginx and haproxy neither (the broker's own rows say it runs)",
 	  "names the unit that runs or is enabled but must not",
 	  { { DCV_CAUSE_NONE, DEPLOY_GW } } },
 	{ DCV_CK_PROXY_SERVICE, "gateway.proxy.service", DCV_HOP_GATEWAY, 2,
@@ -52,6 +54,35 @@ const struct dcv_check_def dcv_checks[DCV_CK_COUNT] = {
 	  "the gateway's cert and key are readable, match, and do not expire within cert-warn-days",
 	  "names the unreadable file, the key that does not belong, or the expiry",
 	  { { DCV_CAUSE_NONE, CERT_NEW } } },
+	{ DCV_CK_BROKER_SERVICE, "broker.service", DCV_HOP_BROKER, 0,
+	  "connection-gateway: dcv-session-manager-broker is active (and enabled: otherwise a warning) on the [broker] host",
+	  "a stopped broker explains every other broker and gateway.resolver row",
+	  { { DCV_CAUSE_UNIT_STOPPED, "dcvctl service start {where} {unit}" }, { DCV_CAUSE_NONE, "dcvctl deploy" } } },
+	{ DCV_CK_BROKER_ENABLE_GATEWAY, "broker.enable-gateway", DCV_HOP_BROKER, 1,
+	  "the broker's properties say enable-gateway = true and gateway-to-broker-connector-https-port = resolver-port",
+	  "names the key, its value and the inventory's",
+	  { { DCV_CAUSE_NONE, ENABLE_GW } } },
+	{ DCV_CK_BROKER_LISTEN, "broker.listen", DCV_HOP_BROKER, 2,
+	  "the resolver port listens on the broker host; another holder is named as ss shows it",
+	  "nothing on the port while the broker runs: it started before the properties changed",
+	  { { DCV_CAUSE_PORT_FREE, "dcvctl service restart {where} dcv-session-manager-broker" },
+	    { DCV_CAUSE_NONE, ENABLE_GW } } },
+	{ DCV_CK_RESOLVER_TLS, "gateway.resolver.tls", DCV_HOP_BROKER, 3,
+	  "from the gateway the resolver's certificate verifies against [resolver] ca-file for the name in [resolver] url",
+	  "after the broker's rows; names the verifier's complaint, the CA file or the name the gateway cannot resolve",
+	  { { DCV_CAUSE_NONE, DEPLOY_GW } } },
+	{ DCV_CK_RESOLVER_MTLS, "gateway.resolver.mtls", DCV_HOP_BROKER, 4,
+	  "with tls-client-auth: the resolver refuses a client without a certificate and accepts the gateway's",
+	  "names the side that is off: the broker's key or the gateway's certificate",
+	  { { DCV_CAUSE_KEY, ENABLE_GW " --tls-client-auth" }, { DCV_CAUSE_NONE, DEPLOY_GW } } },
+	{ DCV_CK_RESOLVER_SESSION, "gateway.resolver.session.%s", DCV_HOP_SESSION, 10,
+	  "from the gateway POST /resolveSession for the agent's session answers 200 naming that agent's address, port "
+	  "and web-url-path",
+	  "a 404 is the session missing on the agent, the agent not registered with the broker, or no DNS mapping",
+	  { { DCV_CAUSE_SESSION_MISSING, "dcvctl session create --agent {agent}" },
+	    { DCV_CAUSE_UNIT_STOPPED, "dcvctl service start {agent} dcv-session-manager-agent" },
+	    { DCV_CAUSE_NOT_REGISTERED, "dcvctl service restart {agent} dcv-session-manager-agent" },
+	    { DCV_CAUSE_NONE, "dcvctl deploy --only {agent}" } } },
 	{ DCV_CK_PROXY_BACKENDS, "gateway.proxy.backends", DCV_HOP_AGENT, 9,
 	  "HAProxy: every server of the backend is UP in the proxy's own stats",
 	  "a DOWN server is diagnosed at its agent, after that agent's own rows",
@@ -75,9 +106,10 @@ const struct dcv_check_def dcv_checks[DCV_CK_COUNT] = {
 	  "explains every other row of the agent",
 	  { { DCV_CAUSE_NONE, "dcvctl hosts --probe" } } },
 	{ DCV_CK_AGENT_SM, "agent.%s.sm-agent", DCV_HOP_AGENT, 8,
-	  "bypass modes: dcv-session-manager-agent neither active nor enabled",
+	  "bypass modes: dcv-session-manager-agent neither active nor enabled; connection-gateway: active",
 	  "names the unit state",
-	  { { DCV_CAUSE_NONE, "dcvctl deploy --only {agent}" } } },
+	  { { DCV_CAUSE_UNIT_STOPPED, "dcvctl service start {agent} {unit}" },
+	    { DCV_CAUSE_NONE, "dcvctl deploy --only {agent}" } } },
 	{ DCV_CK_AGENT_DCVSERVER, "agent.%s.dcvserver", DCV_HOP_AGENT, 1,
 	  "dcvserver is active",
 	  "explains the gateway not reaching the agent",
@@ -184,7 +216,7 @@ void dcv_check_man_line(const struct dcv_check_def *d, struct dcv_buf *out)
 
 /* The order the paths are walked in: the AWS side (VPC endpoint, NLB, security groups) before
  * the gateway, as the client's packets meet it; each agent after the gateway. */
-enum { BLOCK_BASTION, BLOCK_AWS, BLOCK_GATEWAY, BLOCK_AGENT, BLOCK_ENDPOINT };
+enum { BLOCK_BASTION, BLOCK_AWS, BLOCK_GATEWAY, BLOCK_BROKER, BLOCK_AGENT, BLOCK_ENDPOINT };
 
 /* What the diagnosis needs of one failed row. */
 struct blame {
@@ -227,6 +259,9 @@ static bool blame_of(const struct dcv_check *c, const char *const *agents, int n
 	case DCV_HOP_BASTION: b->block = BLOCK_BASTION; break;
 	case DCV_HOP_AWS: b->block = BLOCK_AWS; b->agent[0] = '\0'; break;
 	case DCV_HOP_GATEWAY: b->block = BLOCK_GATEWAY; break;
+	/* the gateway asks the broker before it reaches any agent: a broker down explains the
+	 * sessions it cannot resolve */
+	case DCV_HOP_BROKER: b->block = BLOCK_BROKER; break;
 	case DCV_HOP_AGENT:
 	case DCV_HOP_SESSION: b->block = b->agent[0] ? BLOCK_AGENT : BLOCK_GATEWAY; break;
 	case DCV_HOP_ENDPOINT: b->block = BLOCK_ENDPOINT; break;
@@ -279,11 +314,14 @@ static void cause_text(const struct blame *b, const char *proxy_unit, const char
 				     "the NLB's target health and security groups", v);
 		else if (b->def->hop == DCV_HOP_AGENT)
 			dcv_buf_addf(t, "the gateway cannot reach dcvserver on %s: %s", w, v);
+		else if (b->def->hop == DCV_HOP_BROKER || key == DCV_CK_RESOLVER_SESSION)
+			dcv_buf_addf(t, "the gateway cannot reach the resolver %s: %s", w, v);
 		else
 			dcv_buf_addf(t, "%s: %s", w, v);
 		break;
 	case DCV_CAUSE_UNIT_STOPPED:
-		dcv_buf_addf(t, "%s is not running on %s (%s)", k, host, v);
+		/* the broker's rows name the host it runs on in `where` */
+		dcv_buf_addf(t, "%s is not running on %s (%s)", k, c->where ? c->where : host, v);
 		break;
 	case DCV_CAUSE_UNIT_RUNS:
 		dcv_buf_addf(t, "%s is %s on %s, but this topology needs it stopped and disabled", k, v, host);
@@ -366,6 +404,16 @@ static void cause_text(const struct blame *b, const char *proxy_unit, const char
 		break;
 	case DCV_CAUSE_AWS:
 		dcv_buf_addf(t, "on the AWS side, %s", v);
+		break;
+	case DCV_CAUSE_NOT_REGISTERED:
+		dcv_buf_addf(t, "the broker does not resolve session '%s' although %s has it and its Session Manager "
+			     "agent runs: %s", k, host, v);
+		break;
+	case DCV_CAUSE_NO_DNS_MAPPING:
+		dcv_buf_addf(t, "the broker has no DNS mapping for %s (server id %s; it has %s)", host, k, v);
+		break;
+	case DCV_CAUSE_RESOLVED_WRONG:
+		dcv_buf_addf(t, "the resolver answers %s = %s for %s, which is %s", k, v, host, or(c->want, "?"));
 		break;
 	}
 }

@@ -16,6 +16,7 @@ enum dcv_hop {
 	DCV_HOP_BASTION,
 	DCV_HOP_AWS,      /* the VPC endpoint, the NLB, security groups: before the gateway */
 	DCV_HOP_GATEWAY,
+	DCV_HOP_BROKER,   /* connection-gateway: the Session Manager broker as Session Resolver */
 	DCV_HOP_AGENT,
 	DCV_HOP_SESSION,
 	DCV_HOP_ENDPOINT,
@@ -33,6 +34,12 @@ enum dcv_check_key {
 	DCV_CK_PROXY_CONFIG,
 	DCV_CK_PROXY_LISTEN,
 	DCV_CK_GATEWAY_CERT,
+	DCV_CK_BROKER_SERVICE,
+	DCV_CK_BROKER_ENABLE_GATEWAY,
+	DCV_CK_BROKER_LISTEN,
+	DCV_CK_RESOLVER_TLS,
+	DCV_CK_RESOLVER_MTLS,
+	DCV_CK_RESOLVER_SESSION,
 	DCV_CK_PROXY_BACKENDS,
 	DCV_CK_TO_TCP,
 	DCV_CK_TO_TLS,
@@ -52,11 +59,14 @@ enum dcv_check_key {
 
 /* A fix for rows whose cause is `when` (DCV_CAUSE_NONE: any cause). Templates expand
  * {host} (the row's host), {agent} (the agent the row is about), {unit} (the cause's unit or,
- * for a held port, the unit to stop) and {proxy} (the gateway's proxy unit). */
+ * for a held port, the unit to stop), {proxy} (the gateway's proxy unit), {where} and {want}
+ * (the cause's fields of those names). */
 struct dcv_check_fix {
 	enum dcv_cause_kind when;
 	const char *cmd;
 };
+
+#define DCV_CHECK_MAX_FIXES 5
 
 struct dcv_check_def {
 	enum dcv_check_key key;
@@ -67,7 +77,8 @@ struct dcv_check_def {
 	int rank;
 	const char *meaning;   /* one line, as the man page says it */
 	const char *rule;      /* the diagnosis rule, one line */
-	struct dcv_check_fix fix[3]; /* the first whose `when` matches; the last has when NONE */
+	struct dcv_check_fix fix[DCV_CHECK_MAX_FIXES]; /* the first whose `when` matches; the last
+							 * has when NONE */
 };
 
 extern const struct dcv_check_def dcv_checks[DCV_CK_COUNT];

@@ -229,6 +229,15 @@ static const struct tkey *get(const struct tfile *t, const char *sect, const cha
 	return NULL;
 }
 
+static void tfile_release(struct tfile *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		free(t->v[i].key);
+		free(t->v[i].value);
+	}
+	free(t->v);
+}
+
 /* An array with no element: "[]", "[ ]" (a string is not an array, so it counts as empty). */
 static bool empty_array(const char *v)
 {
@@ -504,11 +513,22 @@ void dcv_lint_gateway(const char *text, const char *file, struct dcv_findings *o
 				 "neither [web-resources] url nor local-resources-path: browsers get no web "
 				 "client (reference/dcv.md §3)");
 	}
-	for (int i = 0; i < t.n; i++) {
-		free(t.v[i].key);
-		free(t.v[i].value);
-	}
-	free(t.v);
+	tfile_release(&t);
+}
+
+char *dcv_gateway_conf_get(const char *text, const char *section, const char *key)
+{
+	struct dcv_findings ignored = { 0 };
+	struct tfile t = { 0 };
+	const struct tkey *k;
+	char *v;
+
+	parse_toml(text ? text : "", "", &t, &ignored);
+	k = get(&t, section, key);
+	v = k && k->string ? xstrdup(k->value) : NULL;
+	tfile_release(&t);
+	dcv_findings_free(&ignored);
+	return v;
 }
 
 /* ------------------------------------------------------------------ the kind */
@@ -531,9 +551,12 @@ static void lint(const char *text, const char *file, const struct dcv_proxy_env 
 }
 
 static const char *const stop_units[] = { "nginx", "haproxy", NULL };
-/* The broker.* and gateway.resolver.* rows join the check registry with the kind's wiring into
- * deploy and check; until then it adds none. */
-static const enum dcv_check_key checks[] = { DCV_CK_COUNT };
+/* The broker's rows, the gateway's view of the resolver, and the Session Manager agent that must
+ * run here (the bypass kinds want it stopped). */
+static const enum dcv_check_key checks[] = { DCV_CK_BROKER_SERVICE, DCV_CK_BROKER_ENABLE_GATEWAY,
+					     DCV_CK_BROKER_LISTEN,  DCV_CK_RESOLVER_TLS,
+					     DCV_CK_RESOLVER_MTLS,  DCV_CK_RESOLVER_SESSION,
+					     DCV_CK_AGENT_SM,       DCV_CK_COUNT };
 
 const struct dcv_proxy_kind dcv_proxy_gateway = {
 	.id = DCV_PROXY_CONNECTION_GATEWAY,

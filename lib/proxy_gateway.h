@@ -43,6 +43,10 @@ int dcv_render_gateway(const struct dcv_inventory *inv, const char *dcv_ca_file,
  * gateway.no-web-resources, gateway.tcp-idle-timeout. Appended in line order per rule. */
 void dcv_lint_gateway(const char *text, const char *file, struct dcv_findings *out);
 
+/* The string value of `key` in `[section]` of a dcv-connection-gateway.conf, as the gateway
+ * reads it; NULL when unset or not a string. Caller frees. */
+char *dcv_gateway_conf_get(const char *text, const char *section, const char *key);
+
 /* The kind's table entry. Its `render` cannot fail,
  * so with no DNS name it writes the broker's address and the lint says so; deploy calls
  * dcv_render_gateway instead. */

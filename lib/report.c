@@ -99,6 +99,9 @@ const char *dcv_cause_kind_name(enum dcv_cause_kind k)
 		[DCV_CAUSE_BACKEND_DOWN] = "backend-down",
 		[DCV_CAUSE_NO_STATUS] = "no-status",
 		[DCV_CAUSE_AWS] = "aws",
+		[DCV_CAUSE_NOT_REGISTERED] = "not-registered",
+		[DCV_CAUSE_NO_DNS_MAPPING] = "no-dns-mapping",
+		[DCV_CAUSE_RESOLVED_WRONG] = "resolved-wrong",
 	};
 
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : NULL;

@@ -48,6 +48,11 @@ enum dcv_cause_kind {
 	DCV_CAUSE_NO_STATUS,      /* key: the status command nobody answered */
 	DCV_CAUSE_AWS,            /* key: the AWS resource; value: what AWS says of it; want: the
 				   * command that shows or fixes it */
+	DCV_CAUSE_NOT_REGISTERED, /* key: the agent's session; value: what the broker knows of the
+				   * agent; the broker answers 404 although the agent has it */
+	DCV_CAUSE_NO_DNS_MAPPING, /* key: the agent's server id; value: the mappings the broker has */
+	DCV_CAUSE_RESOLVED_WRONG, /* key: the resolver's field; value: what it answered; want: what
+				   * the agent is */
 };
 
 struct dcv_cause {

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../lib/buf.h"
 #include "../../lib/check.h"
@@ -17,6 +19,7 @@
 #include "../../lib/err.h"
 #include "../../lib/facts.h"
 #include "../../lib/inventory.h"
+#include "../../lib/properties.h"
 #include "../../lib/proxy.h"
 #include "../../lib/render.h"
 #include "../../lib/report.h"
@@ -157,7 +160,7 @@ static void agent_facts(struct world *w, const char *name, const char *dcvserver
 	dcv_buf_adds(&t, "os=ubuntu\n");
 	unit_lines(&t, 0, "dcvserver", dcvserver, "enabled");
 	unit_lines(&t, 1, DCV_UNIT_SM_AGENT, "inactive", "disabled");
-	dcv_render_dcvconf("", a, dcv_proxy_bypass(w->inv), &conf);
+	dcv_render_dcvconf_for("", w->inv, a, &conf);
 	if (web_port) {
 		char *p = strstr(conf.data, "web-port"), *drifted;
 		assert_non_null(p);
@@ -580,6 +583,548 @@ static void test_check_aws_side_before_the_gateway(void **state)
 	world_free(&w);
 }
 
+/* ------------------------------------------------------------------ connection-gateway */
+
+static const char gw_inventory[] =
+	"[endpoint]\n"
+	"url = https://dcv.example.com:8443/\n"
+	"[ssh]\n"
+	"identity = /nonexistent/id_rsa\n"
+	"[gateway]\n"
+	"address = 198.18.1.11\n"
+	"user = ec2-user\n"
+	"listen = 8443\n"
+	"proxy = connection-gateway\n"
+	"[broker]\n"
+	"name = broker.example.internal\n"
+	"tls-client-auth = %s\n"
+	"[agent dcv1]\n"
+	"address = 198.18.1.21\n"
+	"user = ubuntu\n"
+	"session = one\n"
+	"[agent dcv2]\n"
+	"address = 198.18.1.22\n"
+	"user = ubuntu\n"
+	"session = two\n";
+
+#define NOT_FOUND_BODY "The requested combination of transport and sessionId does not exist"
+#define REFUSED "curl: (56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required"
+
+/* The resolver's 200 for agent `name` at `port`. */
+static void resolved(struct world *w, const char *name, int port)
+{
+	struct dcv_check_resolve *q = &host_in(w, name)->resolve;
+	const struct dcv_host *a = dcv_inventory_host(w->inv, name);
+
+	ok_step(&q->step);
+	q->curl_rc = 0;
+	q->status = 200;
+	dcv_buf_reset(&q->body);
+	dcv_buf_addf(&q->body,
+		     "{\"SessionId\": \"%s\", \"TransportProtocol\": \"HTTP\", \"DcvServerEndpoint\": "
+		     "\"%s.example.internal\", \"Port\": %d, \"WebUrlPath\": \"/\"}",
+		     a->session, name, port);
+}
+
+static void not_resolved(struct world *w, const char *name)
+{
+	struct dcv_check_resolve *q = &host_in(w, name)->resolve;
+
+	q->status = 404;
+	dcv_buf_reset(&q->body);
+	dcv_buf_adds(&q->body, NOT_FOUND_BODY);
+}
+
+static void broker_mappings(struct world *w, bool dcv2)
+{
+	struct dcv_check_broker *b = &w->in.broker;
+
+	dcv_buf_reset(&b->mappings);
+	dcv_buf_adds(&b->mappings, "[{\"ServerIdType\": \"Ip\", \"ServerId\": \"198.18.1.21\", \"DnsNames\": "
+				   "{\"InternalDnsName\": \"dcv1.example.internal\"}}");
+	if (dcv2)
+		dcv_buf_adds(&b->mappings, ", {\"ServerIdType\": \"Ip\", \"ServerId\": \"198.18.1.22\", \"DnsNames\": "
+					   "{\"InternalDnsName\": \"dcv2.example.internal\"}}");
+	dcv_buf_adds(&b->mappings, "]");
+	b->mappings_ok = true;
+}
+
+/* Everything healthy with proxy = connection-gateway; `mtls`: tls-client-auth = yes. */
+static void gw_world_init(struct world *w, bool mtls)
+{
+	struct dcv_err e = DCV_ERR_INIT;
+	char *text = xasprintf(gw_inventory, mtls ? "yes" : "no");
+	FILE *f = fmemopen(text, strlen(text), "r");
+	const char *agents[] = { "dcv1", "dcv2" };
+	struct dcv_check_broker *b;
+	struct dcv_check_resolver *r;
+
+	memset(w, 0, sizeof(*w));
+	assert_non_null(f);
+	if (dcv_inventory_parse(f, "test.conf", "/root", &w->inv, &e) != DCV_OK)
+		fail_msg("%s", e.msg);
+	fclose(f);
+	free(text);
+	w->o.probe_timeout_ms = 1000;
+	dcv_check_input_init(&w->in, w->inv);
+	for (int i = 0; i < w->inv->n_hosts; i++) {
+		ok_step(&w->in.hosts[i].ssh);
+		w->in.hosts[i].hostkey_verified = true;
+		snprintf(w->in.hosts[i].hostkey, sizeof(w->in.hosts[i].hostkey), "ssh-ed25519 SHA256:test");
+	}
+	gateway_facts(w, "active", "dcv-connection-", NULL);
+	for (int i = 0; i < 2; i++) {
+		struct dcv_check_host *h = host_in(w, agents[i]);
+		agent_facts(w, agents[i], "active", 0, true);
+		snprintf(h->agent.sm_agent.active, sizeof(h->agent.sm_agent.active), "active");
+		snprintf(h->agent.sm_agent.enabled, sizeof(h->agent.sm_agent.enabled), "enabled");
+		reach_ok(h);
+		resolved(w, agents[i], 8443);
+	}
+	b = &w->in.broker;
+	ok_step(&b->facts);
+	snprintf(b->unit.active, sizeof(b->unit.active), "active");
+	snprintf(b->unit.enabled, sizeof(b->unit.enabled), "enabled");
+	b->props_exists = true;
+	dcv_buf_adds(&b->props, "enable-gateway = true\ngateway-to-broker-connector-https-port = 8447\n");
+	if (mtls)
+		dcv_buf_adds(&b->props, "enable-tls-client-auth-gateway = true\n");
+	dcv_buf_adds(&b->ss, "LISTEN 0 50 *:8447 *:* users:((\"java\",pid=7,fd=9))\n");
+	snprintf(b->listener, sizeof(b->listener), "java");
+	broker_mappings(w, true);
+	r = &w->in.resolver;
+	ok_step(&r->step);
+	snprintf(r->url, sizeof(r->url), "https://broker.example.internal:8447");
+	snprintf(r->ca_file, sizeof(r->ca_file), "/etc/dcv-connection-gateway/dcvsmbroker_ca.pem");
+	ok_step(&r->bare.step);
+	if (mtls) {
+		snprintf(r->cert_file, sizeof(r->cert_file), "/etc/dcv-connection-gateway/dcv_gateway_cert.pem");
+		snprintf(r->key_file, sizeof(r->key_file), "/etc/dcv-connection-gateway/dcv_gateway_key.pem");
+		r->bare.curl_rc = 56;
+		snprintf(r->bare.err, sizeof(r->bare.err), REFUSED);
+	} else {
+		r->bare.status = 404;
+	}
+	ok_step(&w->in.ep.tcp);
+	endpoint_cert(w, "dcv.example.com");
+	ok_step(&w->in.ep.http);
+	w->in.ep.http_r.status = 200;
+	ok_step(&w->in.ep.ws);
+	w->in.ep.ws_r.status = 101;
+	w->in.ep.ws_r.accept_ok = true;
+}
+
+/* The kind joins dcv_proxy_kinds[] with its deploy (h-gwdeploy); until then nothing checks it. */
+#define NEEDS_GATEWAY_KIND()                                          \
+	do {                                                          \
+		if (!dcv_proxy_kind(DCV_PROXY_CONNECTION_GATEWAY))    \
+			skip();                                       \
+	} while (0)
+
+static void assert_row(const struct world *w, const char *id, enum dcv_check_status st, enum dcv_cause_kind kind)
+{
+	const struct dcv_check *c = row(w, id);
+
+	if (c->status != st || c->cause.kind != kind)
+		fail_msg("%s: %s (%s), expected %s (%s): %s", id, dcv_check_status_name(c->status),
+			 dcv_cause_kind_name(c->cause.kind) ? dcv_cause_kind_name(c->cause.kind) : "none",
+			 dcv_check_status_name(st), dcv_cause_kind_name(kind) ? dcv_cause_kind_name(kind) : "none",
+			 c->message);
+}
+
+static void test_check_gateway_healthy(void **state)
+{
+	struct world w;
+
+	(void)state;
+	NEEDS_GATEWAY_KIND();
+	for (int mtls = 0; mtls < 2; mtls++) {
+		gw_world_init(&w, mtls);
+		judge(&w);
+		assert_null(w.rep.diagnosis.hop);
+		assert_row(&w, "broker.service", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_row(&w, "broker.enable-gateway", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_row(&w, "broker.listen", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_row(&w, "gateway.resolver.tls", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_row(&w, "gateway.resolver.mtls", mtls ? DCV_CHECK_PASS : DCV_CHECK_SKIP, DCV_CAUSE_NONE);
+		assert_row(&w, "gateway.resolver.session.dcv1", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_row(&w, "gateway.resolver.session.dcv2", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		/* inverted for this kind: the Session Manager agent must run */
+		assert_row(&w, "agent.dcv1.sm-agent", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_row(&w, "gateway.legacy-services", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+		assert_string_equal(row(&w, "broker.service")->host, "broker");
+		world_free(&w);
+	}
+}
+
+static void test_check_gateway_broker_down_names_the_broker(void **state)
+{
+	struct world w;
+
+	(void)state;
+	NEEDS_GATEWAY_KIND();
+	gw_world_init(&w, false);
+	snprintf(w.in.broker.unit.active, sizeof(w.in.broker.unit.active), "inactive");
+	dcv_buf_reset(&w.in.broker.ss);
+	w.in.broker.listener[0] = '\0';
+	w.in.resolver.bare.curl_rc = 7;
+	w.in.resolver.bare.status = 0;
+	snprintf(w.in.resolver.bare.err, sizeof(w.in.resolver.bare.err), "curl: (7) Failed to connect");
+	for (int i = 1; i <= 2; i++) {
+		struct dcv_check_resolve *q = &host_in(&w, i == 1 ? "dcv1" : "dcv2")->resolve;
+		q->curl_rc = 7;
+		q->status = 0;
+		snprintf(q->err, sizeof(q->err), "curl: (7) Failed to connect");
+	}
+	w.in.ep.ws_r.status = 502;
+	w.in.ep.ws_r.accept_ok = false;
+	judge(&w);
+	assert_row(&w, "broker.service", DCV_CHECK_FAIL, DCV_CAUSE_UNIT_STOPPED);
+	assert_row(&w, "broker.listen", DCV_CHECK_FAIL, DCV_CAUSE_PORT_FREE);
+	assert_row(&w, "gateway.resolver.tls", DCV_CHECK_FAIL, DCV_CAUSE_CONNECT);
+	assert_row(&w, "gateway.resolver.session.dcv1", DCV_CHECK_FAIL, DCV_CAUSE_CONNECT);
+	assert_diagnosis(&w, "broker", "dcv-session-manager-broker is not running on gateway (inactive)",
+			 "dcvctl service start gateway dcv-session-manager-broker");
+	assert_string_equal(w.rep.diagnosis.check, "broker.service");
+	/* with mTLS on, a resolver not reached says nothing of client certificates */
+	w.inv->tls_client_auth = true;
+	judge(&w);
+	assert_row(&w, "gateway.resolver.mtls", DCV_CHECK_ERROR, DCV_CAUSE_NOT_RUN);
+	assert_string_equal(w.rep.diagnosis.check, "broker.service");
+	world_free(&w);
+}
+
+static void test_check_gateway_session_closed(void **state)
+{
+	struct world w;
+
+	(void)state;
+	NEEDS_GATEWAY_KIND();
+	gw_world_init(&w, false);
+	dcv_agent_facts_release(&host_in(&w, "dcv1")->agent);
+	agent_facts(&w, "dcv1", "active", 0, false);
+	snprintf(host_in(&w, "dcv1")->agent.sm_agent.active, sizeof(host_in(&w, "dcv1")->agent.sm_agent.active),
+		 "active");
+	not_resolved(&w, "dcv1");
+	judge(&w);
+	assert_row(&w, "gateway.resolver.session.dcv1", DCV_CHECK_FAIL, DCV_CAUSE_SESSION_MISSING);
+	assert_row(&w, "gateway.resolver.session.dcv2", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+	assert_string_equal(row(&w, "gateway.resolver.session.dcv1")->cause.key, "one");
+	assert_diagnosis(&w, "dcv1", "no session 'one' on dcv1", "dcvctl session create --agent dcv1");
+	/* without the agent's own row, the resolver's row is the diagnosis, with the same fix */
+	w.o.skip = "agent.dcv1.session";
+	judge(&w);
+	assert_diagnosis(&w, "dcv1", "no session 'one' on dcv1", "dcvctl session create --agent dcv1");
+	assert_string_equal(w.rep.diagnosis.check, "gateway.resolver.session.dcv1");
+	world_free(&w);
+}
+
+static void test_check_gateway_404_causes(void **state)
+{
+	struct world w;
+
+	(void)state;
+	NEEDS_GATEWAY_KIND();
+	/* the Session Manager agent stopped: never registered */
+	gw_world_init(&w, false);
+	snprintf(host_in(&w, "dcv2")->agent.sm_agent.active, sizeof(host_in(&w, "dcv2")->agent.sm_agent.active),
+		 "inactive");
+	not_resolved(&w, "dcv2");
+	judge(&w);
+	assert_row(&w, "agent.dcv2.sm-agent", DCV_CHECK_FAIL, DCV_CAUSE_UNIT_STOPPED);
+	assert_row(&w, "gateway.resolver.session.dcv2", DCV_CHECK_FAIL, DCV_CAUSE_UNIT_STOPPED);
+	assert_diagnosis(&w, "dcv2", "dcv-session-manager-agent is not running on dcv2",
+			 "dcvctl service start dcv2 dcv-session-manager-agent");
+	world_free(&w);
+	/* no DNS mapping for dcv2 */
+	gw_world_init(&w, false);
+	broker_mappings(&w, false);
+	not_resolved(&w, "dcv2");
+	judge(&w);
+	assert_row(&w, "gateway.resolver.session.dcv2", DCV_CHECK_FAIL, DCV_CAUSE_NO_DNS_MAPPING);
+	assert_diagnosis(&w, "dcv2", "no DNS mapping for dcv2 (server id 198.18.1.22; it has 1 mapping)",
+			 "dcvctl deploy --only dcv2");
+	world_free(&w);
+	/* everything in place, yet the broker has not heard of the session */
+	gw_world_init(&w, false);
+	not_resolved(&w, "dcv2");
+	judge(&w);
+	assert_row(&w, "gateway.resolver.session.dcv2", DCV_CHECK_FAIL, DCV_CAUSE_NOT_REGISTERED);
+	assert_diagnosis(&w, "dcv2", "the broker does not resolve session 'two'",
+			 "dcvctl service restart dcv2 dcv-session-manager-agent");
+	world_free(&w);
+	/* resolved, but to another port */
+	gw_world_init(&w, false);
+	resolved(&w, "dcv1", 8444);
+	judge(&w);
+	assert_row(&w, "gateway.resolver.session.dcv1", DCV_CHECK_FAIL, DCV_CAUSE_RESOLVED_WRONG);
+	assert_diagnosis(&w, "dcv1", "the resolver answers Port = 8444 for dcv1, which is 8443", "dcvctl deploy --only dcv1");
+	world_free(&w);
+	/* the field names field notes saw fail */
+	gw_world_init(&w, false);
+	dcv_buf_reset(&host_in(&w, "dcv1")->resolve.body);
+	dcv_buf_adds(&host_in(&w, "dcv1")->resolve.body, "{\"Host\": \"dcv1\", \"HttpPort\": 8443}");
+	judge(&w);
+	assert_row(&w, "gateway.resolver.session.dcv1", DCV_CHECK_FAIL, DCV_CAUSE_RESOLVED_WRONG);
+	world_free(&w);
+}
+
+static void test_check_gateway_broker_properties(void **state)
+{
+	struct world w;
+
+	(void)state;
+	NEEDS_GATEWAY_KIND();
+	gw_world_init(&w, false);
+	dcv_buf_reset(&w.in.broker.props);
+	dcv_buf_adds(&w.in.broker.props, "enable-gateway=false\n");
+	judge(&w);
+	assert_row(&w, "broker.enable-gateway", DCV_CHECK_FAIL, DCV_CAUSE_KEY);
+	assert_diagnosis(&w, "broker", "enable-gateway = false in " DCV_BROKER_PROPERTIES, "dcvctl broker enable-gateway");
+	world_free(&w);
+	gw_world_init(&w, false);
+	dcv_buf_reset(&w.in.broker.props);
+	dcv_buf_adds(&w.in.broker.props, "enable-gateway: true\ngateway-to-broker-connector-https-port 9447\n");
+	judge(&w);
+	assert_row(&w, "broker.enable-gateway", DCV_CHECK_FAIL, DCV_CAUSE_KEY);
+	assert_string_equal(row(&w, "broker.enable-gateway")->cause.value, "9447");
+	assert_string_equal(row(&w, "broker.enable-gateway")->cause.want, "8447");
+	world_free(&w);
+	/* another process on the resolver port */
+	gw_world_init(&w, false);
+	snprintf(w.in.broker.listener, sizeof(w.in.broker.listener), "nginx");
+	judge(&w);
+	assert_row(&w, "broker.listen", DCV_CHECK_FAIL, DCV_CAUSE_PORT_HELD);
+	assert_string_equal(row(&w, "broker.listen")->cause.value, "nginx");
+	world_free(&w);
+}
+
+static void test_check_gateway_resolver_tls_and_mtls(void **state)
+{
+	struct world w;
+
+	(void)state;
+	NEEDS_GATEWAY_KIND();
+	gw_world_init(&w, false);
+	w.in.resolver.bare.curl_rc = 60;
+	w.in.resolver.bare.status = 0;
+	snprintf(w.in.resolver.bare.err, sizeof(w.in.resolver.bare.err),
+		 "curl: (60) SSL certificate problem: unable to get local issuer certificate");
+	judge(&w);
+	assert_row(&w, "gateway.resolver.tls", DCV_CHECK_FAIL, DCV_CAUSE_CERT_UNTRUSTED);
+	assert_diagnosis(&w, "gateway", "against /etc/dcv-connection-gateway/dcvsmbroker_ca.pem",
+			 "dcvctl deploy --only gateway");
+	world_free(&w);
+	/* mTLS asked for, but the broker answers a client without a certificate */
+	gw_world_init(&w, true);
+	w.in.resolver.bare.curl_rc = 0;
+	w.in.resolver.bare.status = 404;
+	dcv_buf_reset(&w.in.broker.props);
+	dcv_buf_adds(&w.in.broker.props, "enable-gateway = true\n");
+	judge(&w);
+	assert_row(&w, "gateway.resolver.tls", DCV_CHECK_PASS, DCV_CAUSE_NONE);
+	assert_row(&w, "gateway.resolver.mtls", DCV_CHECK_FAIL, DCV_CAUSE_KEY);
+	assert_diagnosis(&w, "gateway", "enable-tls-client-auth-gateway = (unset)",
+			 "dcvctl broker enable-gateway --tls-client-auth");
+	world_free(&w);
+	/* the broker refuses the gateway's own certificate */
+	gw_world_init(&w, true);
+	for (int i = 1; i <= 2; i++) {
+		struct dcv_check_resolve *q = &host_in(&w, i == 1 ? "dcv1" : "dcv2")->resolve;
+		q->curl_rc = 56;
+		q->status = 0;
+		snprintf(q->err, sizeof(q->err), "%s", REFUSED);
+	}
+	judge(&w);
+	assert_row(&w, "gateway.resolver.mtls", DCV_CHECK_FAIL, DCV_CAUSE_CERT_UNTRUSTED);
+	assert_diagnosis(&w, "gateway", "dcv_gateway_cert.pem", "dcvctl deploy --only gateway");
+	world_free(&w);
+}
+
+/* The broker's script never prints the properties file whole (the trust store's password is in
+ * it); its parser reads what the script prints. */
+static void test_check_broker_script_and_parse(void **state)
+{
+	struct dcv_inventory inv = { .resolver_port = 8447 };
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+	struct dcv_check_broker b;
+
+	(void)state;
+	dcv_check_broker_script(&inv, &s);
+	assert_non_null(strstr(s.data, "grep -E"));
+	assert_null(strstr(s.data, "b64 < \"$p\""));
+	assert_null(strstr(s.data, "cat \"$p\""));
+	assert_non_null(strstr(s.data, "sport = :8447"));
+	unit_lines(&out, 0, DCV_UNIT_BROKER, "active", "enabled");
+	dcv_buf_adds(&out, "props.exists=yes\n");
+	kv64(&out, "props", "enable-gateway = true\n");
+	kv64(&out, "ss", "LISTEN 0 50 *:8447 *:* users:((\"dcv-session-man\",pid=7,fd=9))\n");
+	kv64(&out, "mappings", "[]");
+	dcv_buf_adds(&out, "broker.facts=yes\n");
+	memset(&b, 0, sizeof(b));
+	assert_true(dcv_check_broker_parse(out.data, &b));
+	assert_string_equal(b.unit.active, "active");
+	assert_true(b.props_exists);
+	assert_string_equal(b.props.data, "enable-gateway = true\n");
+	assert_string_equal(b.listener, "dcv-session-man");
+	assert_true(b.mappings_ok);
+	dcv_buf_release(&b.props);
+	dcv_buf_release(&b.ss);
+	dcv_buf_release(&b.mappings);
+	memset(&b, 0, sizeof(b));
+	assert_false(dcv_check_broker_parse("sudo: a password is required\n", &b));
+	dcv_buf_release(&s);
+	dcv_buf_release(&out);
+}
+
+/* The resolver script quotes every value and encodes the session id; its parser fills each
+ * agent's request. */
+static void test_check_resolver_script_and_parse(void **state)
+{
+	struct dcv_check_resolver r;
+	struct dcv_check_resolve q0, q1;
+	struct dcv_check_resolve *q[] = { &q0, &q1 };
+	const char *sessions[] = { "$(reboot)", "two words" };
+	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(&q0, 0, sizeof(q0));
+	memset(&q1, 0, sizeof(q1));
+	snprintf(r.url, sizeof(r.url), "https://broker.example.internal:8447/");
+	snprintf(r.ca_file, sizeof(r.ca_file), "/etc/x/ca'.pem");
+	dcv_check_resolver_script(&r, sessions, 2, 5000, &s);
+	assert_non_null(strstr(s.data, "u='https://broker.example.internal:8447'\n"));
+	assert_non_null(strstr(s.data, "ca='/etc/x/ca'\\''.pem'\n"));
+	assert_non_null(strstr(s.data, "sessionId=%24%28reboot%29&transport=HTTP"));
+	assert_non_null(strstr(s.data, "sessionId=two%20words&transport=HTTP"));
+	assert_null(strstr(s.data, "$(reboot)"));
+	assert_null(strstr(s.data, "--cert"));
+	assert_non_null(strstr(s.data, "--max-time 5 "));
+	dcv_buf_adds(&out, "bare.rc=56\nbare.w=000\n");
+	kv64(&out, "bare.err", REFUSED);
+	dcv_buf_adds(&out, "s1.rc=0\ns1.w=404\n");
+	kv64(&out, "s1.body", NOT_FOUND_BODY);
+	dcv_check_resolver_parse(out.data, &r, q, 2);
+	assert_int_equal(r.bare.curl_rc, 56);
+	assert_int_equal(r.bare.status, 0);
+	assert_string_equal(r.bare.err, REFUSED);
+	assert_false(q0.step.run);
+	assert_true(q1.step.run);
+	assert_int_equal(q1.status, 404);
+	assert_string_equal(q1.body.data, NOT_FOUND_BODY);
+	dcv_buf_release(&r.bare.body);
+	dcv_buf_release(&q1.body);
+	dcv_buf_release(&s);
+	dcv_buf_release(&out);
+}
+
+/* The resolver script through a real shell, curl replaced by a stand-in that answers as the
+ * resolver would: only the first line of curl's complaint comes back, the client certificate
+ * goes with the sessions' requests and not the bare one, the session id reaches the URL
+ * percent-encoded, and each answer lands on its agent. */
+static const char fake_curl[] =
+	"#!/bin/sh\n"
+	"out=; url=; cert=no\n"
+	"while [ $# -gt 0 ]; do case $1 in\n"
+	"-o) out=$2; shift ;;\n"
+	"--cert) cert=yes; shift ;;\n"
+	"-w|-H|-d|--max-time|--cacert|--key) shift ;;\n"
+	"*) url=$1 ;;\n"
+	"esac; shift; done\n"
+	"printf '%s cert=%s\\n' \"$url\" \"$cert\" >>\"$(dirname \"$0\")/urls\"\n"
+	"case $url in\n"
+	"*dcvctl-check*) printf 'curl: (55) refused\\nmore details\\n' >&2; printf 000; exit 55 ;;\n"
+	"*sessionId=one*) printf '{\"SessionId\": \"one\"}' >\"$out\"; printf 200 ;;\n"
+	"*) printf 'not found' >\"$out\"; printf 404 ;;\n"
+	"esac\n";
+
+static char *run_sh(const char *dir, const char *path, const char *script)
+{
+	struct dcv_buf out = DCV_BUF_INIT;
+	char *file = xasprintf("%s/s.sh", dir), *cmd = xasprintf("PATH='%s' /bin/sh '%s'", path, file), line[4096];
+	FILE *f = fopen(file, "w");
+
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		dcv_buf_adds(&out, line);
+	assert_int_equal(pclose(f), 0);
+	free(file);
+	free(cmd);
+	return dcv_buf_detach(&out);
+}
+
+static void test_check_resolver_script_through_a_shell(void **state)
+{
+	char tmpl[] = "/tmp/dcvctl-test-resolver-XXXXXX";
+	const char *dir = mkdtemp(tmpl), *sessions[] = { "one", "$(reboot)" };
+	struct dcv_check_resolver r;
+	struct dcv_check_resolve q0, q1;
+	struct dcv_check_resolve *q[] = { &q0, &q1 };
+	struct dcv_buf s = DCV_BUF_INIT, urls = DCV_BUF_INIT;
+	char *curl, *path, *out, *rm;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	curl = xasprintf("%s/curl", dir);
+	f = fopen(curl, "w");
+	assert_non_null(f);
+	fputs(fake_curl, f);
+	fclose(f);
+	assert_int_equal(chmod(curl, 0755), 0);
+	memset(&r, 0, sizeof(r));
+	memset(&q0, 0, sizeof(q0));
+	memset(&q1, 0, sizeof(q1));
+	snprintf(r.url, sizeof(r.url), "https://broker.example.internal:8447");
+	snprintf(r.ca_file, sizeof(r.ca_file), "/etc/dcv-connection-gateway/dcvsmbroker_ca.pem");
+	snprintf(r.cert_file, sizeof(r.cert_file), "/etc/dcv-connection-gateway/dcv_gateway_cert.pem");
+	snprintf(r.key_file, sizeof(r.key_file), "/etc/dcv-connection-gateway/dcv_gateway_key.pem");
+	dcv_check_resolver_script(&r, sessions, 2, 3000, &s);
+	path = xasprintf("%s:/usr/bin:/bin", dir);
+	out = run_sh(dir, path, s.data);
+	dcv_check_resolver_parse(out, &r, q, 2);
+	assert_false(r.no_curl);
+	assert_int_equal(r.bare.curl_rc, 55);
+	assert_int_equal(r.bare.status, 0);
+	assert_string_equal(r.bare.err, "curl: (55) refused");
+	assert_true(q0.step.run);
+	assert_int_equal(q0.status, 200);
+	assert_string_equal(q0.body.data, "{\"SessionId\": \"one\"}");
+	assert_int_equal(q1.status, 404);
+	assert_string_equal(q1.body.data, "not found");
+	free(out);
+	rm = xasprintf("%s/urls", dir);
+	assert_int_equal(dcv_file_read(rm, &urls), 0);
+	assert_non_null(strstr(urls.data, "/resolveSession?sessionId=dcvctl-check&transport=HTTP cert=no\n"));
+	assert_non_null(strstr(urls.data, "/resolveSession?sessionId=one&transport=HTTP cert=yes\n"));
+	assert_non_null(strstr(urls.data, "sessionId=%24%28reboot%29&transport=HTTP cert=yes\n"));
+	assert_null(strstr(urls.data, "reboot)"));
+	unlink(rm);
+	free(rm);
+	/* a gateway without curl says so and nothing else */
+	memset(&r.bare, 0, sizeof(r.bare));
+	out = run_sh(dir, "/nonexistent", s.data);
+	assert_string_equal(out, "curl=no\n");
+	dcv_check_resolver_parse(out, &r, q, 2);
+	assert_true(r.no_curl);
+	free(out);
+	rm = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(rm), 0);
+	free(rm);
+	free(curl);
+	free(path);
+	dcv_buf_release(&s);
+	dcv_buf_release(&urls);
+	dcv_buf_release(&r.bare.body);
+	dcv_buf_release(&q0.body);
+	dcv_buf_release(&q1.body);
+}
+
 /* ------------------------------------------------------------------ the registry */
 
 static void collect(const struct world *w, bool *seen)
@@ -614,6 +1159,16 @@ static void test_check_every_registry_id_is_produced(void **state)
 	judge(&w);
 	collect(&w, seen);
 	world_free(&w);
+	if (dcv_proxy_kind(DCV_PROXY_CONNECTION_GATEWAY)) {
+		gw_world_init(&w, true);
+		judge(&w);
+		collect(&w, seen);
+		world_free(&w);
+	} else {
+		/* the connection-gateway rows wait for the kind's registration (h-gwdeploy) */
+		for (int k = DCV_CK_BROKER_SERVICE; k <= DCV_CK_RESOLVER_SESSION; k++)
+			seen[k] = true;
+	}
 	for (int k = 0; k < DCV_CK_COUNT; k++)
 		if (!seen[k])
 			fail_msg("%s is declared but no canned run produces it", dcv_checks[k].pattern);
@@ -631,9 +1186,9 @@ static void test_check_registry_ids_round_trip(void **state)
 		assert_non_null(dcv_checks[k].rule);
 		/* the fix list ends with a fix for any cause, and every fix has a command */
 		int f = 0;
-		while (f < 3 && dcv_checks[k].fix[f].when != DCV_CAUSE_NONE)
+		while (f < DCV_CHECK_MAX_FIXES && dcv_checks[k].fix[f].when != DCV_CAUSE_NONE)
 			assert_non_null(dcv_checks[k].fix[f++].cmd);
-		assert_true(f < 3);
+		assert_true(f < DCV_CHECK_MAX_FIXES);
 		assert_non_null(dcv_checks[k].fix[f].cmd);
 		dcv_check_id((enum dcv_check_key)k, "dcv 1", id, sizeof(id));
 		assert_true(dcv_check_lookup(id, &key, agent, sizeof(agent)));
@@ -769,6 +1324,15 @@ int main(void)
 		cmocka_unit_test(test_check_man_page_lists_every_id),
 		cmocka_unit_test(test_check_agent_facts_parse),
 		cmocka_unit_test(test_check_agent_facts_script_quotes_and_asks_once),
+		cmocka_unit_test(test_check_gateway_healthy),
+		cmocka_unit_test(test_check_gateway_broker_down_names_the_broker),
+		cmocka_unit_test(test_check_gateway_session_closed),
+		cmocka_unit_test(test_check_gateway_404_causes),
+		cmocka_unit_test(test_check_gateway_broker_properties),
+		cmocka_unit_test(test_check_gateway_resolver_tls_and_mtls),
+		cmocka_unit_test(test_check_broker_script_and_parse),
+		cmocka_unit_test(test_check_resolver_script_and_parse),
+		cmocka_unit_test(test_check_resolver_script_through_a_shell),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
