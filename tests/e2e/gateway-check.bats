@@ -13,7 +13,9 @@ load e2e_helper
 setup_file() {
 	lab_setup_file
 	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
-		sed 's/^proxy = .*/proxy = connection-gateway/' "$LAB_CONF" >"$BATS_FILE_TMPDIR/gw.conf"
+		# the resolver finds a session by id alone: ids unique across agents (issue 9)
+		sed -e 's/^proxy = .*/proxy = connection-gateway/' -e 's/^\[agent \(dcv[0-9]*\)\]$/&\nsession = \1/' \
+			"$LAB_CONF" >"$BATS_FILE_TMPDIR/gw.conf"
 		"$DCVCTL" -c "$BATS_FILE_TMPDIR/gw.conf" deploy >/dev/null 2>&1 || true
 	fi
 }
@@ -114,5 +116,19 @@ assert dg["fact"]["kind"] == "unit-stopped", dg
 assert "dcv-session-manager-broker" in dg["hint"], dg'
 	run lab_exec "$(broker_host)" systemctl start dcv-session-manager-broker
 	[ "$status" -eq 0 ]
+	# without enable-persistence the broker forgets its DNS mappings on restart (reference §5.3):
+	# once the agents have reported again, the diagnosis names the missing mapping, and deploy
+	# registers it again
+	check_until broker,gateway.resolver,agent.dcv1 broker.service pass
+	run --separate-stderr dcvgw check --only broker,gateway.resolver --format json
+	[ "$status" -eq 1 ]
+	pyjson "$output" '
+dg = d["diagnosis"]
+assert dg["hop"] == "dcv1", dg
+assert dg["fact"]["kind"] == "no-dns-mapping", dg
+assert dg["hint"] == "dcvctl deploy --only dcv1", dg'
+	run --separate-stderr dcvgw deploy
+	[ "$status" -eq 0 ]
 	check_until broker,gateway.resolver gateway.resolver.session.dcv1 pass
+	check_until broker,gateway.resolver gateway.resolver.session.dcv2 pass
 }

@@ -7,7 +7,7 @@
 # The lab's own inventory keeps `console` on every agent for the bypass runs; this file uses a
 # variant with one session id per agent, which this mode requires (the resolver looks a session
 # up by its id alone). Needs root; under CI=true a test that cannot run fails. The tests run in
-# order on one lab, which the file leaves deployed with nginx and the lab's own inventory.
+# order on a fresh lab, which the file leaves deployed with nginx and the lab's own inventory.
 
 bats_require_minimum_version 1.5.0
 
@@ -19,12 +19,28 @@ GW_CA=/etc/dcv-connection-gateway/dcvsmbroker_ca.pem
 GW_CC=/etc/dcv-connection-gateway/dcv_gateway_cert.pem
 GW_CK=/etc/dcv-connection-gateway/dcv_gateway_key.pem
 CREDS=/etc/dcv-session-manager-broker/resolver-creds
+
+# The sha256 of a file on the gateway; fails when the file is not there (never an empty match).
+gw_sha() {
+	local out
+	out=$(lab_exec gateway sha256sum "$1") || return 1
+	echo "${out%% *}"
+}
 BROKER_PID=/run/labsim/pids/dcv-session-manager-broker.pid
 GATEWAY_PID=/run/labsim/pids/dcv-connection-gateway.pid
 RESOLVER=https://broker.dcvlab.internal:8447
 
 setup_file() {
+	# a fresh lab: the broker's properties, mappings and client credentials as the seed has them
+	# (gateway-check.bats, which runs before, turns enable-gateway on)
+	if [ -z "$(lab_missing)" ]; then
+		"$LAB" down >/dev/null 2>&1 || true
+	fi
 	lab_setup_file
+	# then the bypass, as deploy.bats leaves it: the first test starts from there
+	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+		"$DCVCTL" -c "$LAB_CONF" deploy >/dev/null 2>&1 || true
+	fi
 }
 
 teardown_file() {
@@ -131,7 +147,7 @@ trust_store_pass() {
 	[ "$(step gateway dns-mappings status)" = changed ]
 	run lab_exec gateway grep -cx 'enable-gateway = true' "$PROPS"
 	[ "$output" = 1 ]
-	[ "$(lab_exec gateway sha256sum < "$GW_CA")" = "$(lab_exec gateway sha256sum < /var/lib/dcvsmbroker/security/dcvsmbroker_ca.pem)" ]
+	[ "$(gw_sha "$GW_CA")" = "$(gw_sha /var/lib/dcvsmbroker/security/dcvsmbroker_ca.pem)" ]
 	run lab_exec dcv1 grep -c '^auth-token-verifier="https://broker.dcvlab.internal:8445/agent/validate-authentication-token"$' /etc/dcv/dcv.conf
 	[ "$output" = 1 ]
 	run lab_exec dcv1 grep -c '^administrators=\["dcvsmagent"\]$' /etc/dcv/dcv.conf
@@ -152,7 +168,7 @@ trust_store_pass() {
 	[ "$(step gateway broker status)" = changed ]
 	[ "$(step gateway client-key status)" = changed ]
 	[ "$(lab_exec gateway stat -c '%a %U' "$GW_CK")" = "600 root" ]
-	[ "$(lab_exec gateway sha256sum < "$GW_CC")" = "$(lab_exec gateway sha256sum < "$CREDS/dcv_gateway_cert.pem")" ]
+	[ "$(gw_sha "$GW_CC")" = "$(gw_sha "$CREDS/dcv_gateway_cert.pem")" ]
 	run lab_exec gateway grep -cx 'enable-tls-client-auth-gateway = true' "$PROPS"
 	[ "$output" = 1 ]
 	[ "$(resolve_from_gateway dcv1)" = 000 ]
@@ -165,7 +181,7 @@ trust_store_pass() {
 	local broker gw cert
 	broker=$(lab_exec gateway cat "$BROKER_PID")
 	gw=$(lab_exec gateway cat "$GATEWAY_PID")
-	cert=$(lab_exec gateway sha256sum < "$CREDS/dcv_gateway_cert.pem")
+	cert=$(gw_sha "$CREDS/dcv_gateway_cert.pem")
 	run --separate-stderr mtls deploy --proxy connection-gateway --json
 	[ "$status" -eq 0 ]
 	[ "$(summary changed)" = 0 ]
@@ -174,7 +190,7 @@ trust_store_pass() {
 	[ "$(step gateway broker detail)" = "dcv-session-manager-broker active, properties unchanged" ]
 	[ "$(lab_exec gateway cat "$BROKER_PID")" = "$broker" ]
 	[ "$(lab_exec gateway cat "$GATEWAY_PID")" = "$gw" ]
-	[ "$(lab_exec gateway sha256sum < "$CREDS/dcv_gateway_cert.pem")" = "$cert" ]
+	[ "$(gw_sha "$CREDS/dcv_gateway_cert.pem")" = "$cert" ]
 }
 
 @test "the trust-store password appears in no output: deploy, -v, --dry-run diffs, broker enable-gateway, check" {
