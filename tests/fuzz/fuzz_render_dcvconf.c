@@ -9,10 +9,11 @@
 
 #include "../../lib/inventory.h"
 #include "../../lib/render.h"
+#include "../../lib/session.h"
 
 struct seen {
-	const char *port, *path, *auth;
-	int port_ok, path_ok, create_ok, auth_ok;
+	const char *port, *path, *auth, *create, *owner; /* owner: NULL when none is wanted */
+	int port_ok, path_ok, create_ok, auth_ok, owner_ok;
 };
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -25,7 +26,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	else if (strcmp(section, "connectivity") == 0 && strcmp(name, "web-url-path") == 0)
 		s->path_ok = strcmp(value, s->path) == 0;
 	else if (strcmp(section, "session-management") == 0 && strcmp(name, "create-session") == 0)
-		s->create_ok = strcmp(value, "false") == 0;
+		s->create_ok = strcmp(value, s->create) == 0;
+	else if (strcmp(section, "session-management/automatic-console-session") == 0 && strcmp(name, "owner") == 0)
+		s->owner_ok = s->owner && strcmp(value, s->owner) == 0;
 	else if (strcmp(section, "security") == 0 && strcmp(name, "authentication") == 0)
 		s->auth_ok = s->auth && strcmp(value, s->auth) == 0;
 	return 1;
@@ -65,6 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	agent.port = data[0] & 2 ? 8443 : 443;
 	agent.web_url_path = data[0] & 4 ? "/" : "/dcv path/";
 	agent.authentication = data[0] & 8 ? "system" : data[0] & 16 ? "none" : NULL;
+	/* the inventory's defaults (a console session dcvserver makes itself), or a virtual one */
+	agent.session = data[0] & 32 ? "desk" : "console";
+	agent.session_type = data[0] & 64 ? "virtual" : "console";
+	agent.session_owner = "ubuntu";
 	existing = fuzz_str(data + 1, size - 1);
 
 	dcv_render_dcvconf(existing, &agent, bypass, &once);
@@ -75,13 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (plain_ini(existing)) {
 		char port[16];
+		bool automatic = dcv_session_automatic(&agent);
 		struct seen seen = { port, data[0] & 4 ? "\"/\"" : "\"/dcv path/\"",
-				     agent.authentication ? (data[0] & 8 ? "\"system\"" : "\"none\"") : NULL };
+				     agent.authentication ? (data[0] & 8 ? "\"system\"" : "\"none\"") : NULL,
+				     automatic ? "true" : "false", automatic ? "\"ubuntu\"" : NULL };
 		snprintf(port, sizeof(port), "%d", agent.port);
 		if (ini_parse_string(dcv_buf_str(&once), handler, &seen) == 0 &&
-		    !(seen.port_ok && seen.path_ok && seen.create_ok && (!agent.authentication || seen.auth_ok))) {
-			fprintf(stderr, "--- rendered\n%s\n--- port %d path %d create %d auth %d\n", dcv_buf_str(&once),
-				seen.port_ok, seen.path_ok, seen.create_ok, seen.auth_ok);
+		    !(seen.port_ok && seen.path_ok && seen.create_ok && (!agent.authentication || seen.auth_ok) &&
+		      (!automatic || seen.owner_ok))) {
+			fprintf(stderr, "--- rendered\n%s\n--- port %d path %d create %d auth %d owner %d\n", dcv_buf_str(&once),
+				seen.port_ok, seen.path_ok, seen.create_ok, seen.auth_ok, seen.owner_ok);
 			FUZZ_ASSERT(!"an INI reader does not see the managed values");
 		}
 	}
