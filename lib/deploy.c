@@ -51,6 +51,9 @@ struct run {
 	struct dcv_ssh *gw_conn; /* rolling: the gateway's shared connection to verify through, or NULL */
 	char gw_err[256];        /* why gw_conn is NULL */
 	int done;                /* hosts finished (under res->lock) */
+	/* connection-gateway: the bypass kind that served before this run switched the gateway,
+	 * to go back to when the resolver never answers (NULL: none, or no switch) */
+	const struct dcv_proxy_kind *prev;
 };
 
 /* One host's run: its connection, lock and the time the current step began. */
@@ -1031,7 +1034,7 @@ static int resolve_round(struct hostrun *hr, const char *url, bool *done, struct
  * forgets sessions when it restarts until each agent reports again (reference §5.2: every
  * broker_update_interval, 30 s by default), so wait for it, bounded. */
 #define RESOLVE_WAIT_S 90
-static void resolve_sessions(struct run *r)
+static bool resolve_sessions(struct run *r)
 {
 	const struct dcv_host *gw = dcv_inventory_gateway(r->inv), *b = dcv_broker_host(r->inv);
 	struct hostrun hr = { .run = r, .h = gw }, br = { .run = r, .h = b };
@@ -1046,7 +1049,7 @@ static void resolve_sessions(struct run *r)
 	step_begin(&hr);
 	if (dcv_gateway_resolver_name(r->inv, &name, &e) != DCV_OK) {
 		failed_err(&hr, "resolver", &e);
-		return;
+		return false;
 	}
 	if (r->o->dry_run) {
 		for (int i = 0; i < r->n_agents; i++)
@@ -1055,19 +1058,19 @@ static void resolve_sessions(struct run *r)
 			 "would register missing DNS mappings on %s and wait for https://%s:%d to resolve %s", b->name, name,
 			 r->inv->resolver_port, names.len ? names.data : "no session");
 		dcv_buf_release(&names);
-		return;
+		return true;
 	}
 	step_begin(&br);
 	if (dcv_ssh_connect(r->pool, b, &br.c, &e) != DCV_OK) {
 		failed_err(&br, "dns-mappings", &e);
-		return;
+		return false;
 	}
 	if (!register_mappings(&br))
-		return;
+		return false;
 	step_begin(&hr);
 	if (dcv_ssh_connect(r->pool, gw, &hr.c, &e) != DCV_OK) {
 		failed_err(&hr, "resolver", &e);
-		return;
+		return false;
 	}
 	url = xasprintf("https://%s:%d", name, r->inv->resolver_port);
 	done = xcalloc((size_t)r->n_agents + 1, sizeof(*done));
@@ -1085,6 +1088,7 @@ static void resolve_sessions(struct run *r)
 	free(done);
 	free(url);
 	dcv_buf_release(&missing);
+	return left == 0;
 }
 
 /* ------------------------------------------------------------------ hosts */
@@ -1109,6 +1113,10 @@ static bool deploy_gateway(struct run *r, const struct dcv_host *h)
 		goto out;
 	}
 	if (!k->bypass) {
+		/* a switch: the kind whose unit serves now is what to go back to */
+		for (int i = 0; !dcv_unit_is_active(dcv_gw_facts_unit(&f, k->unit)) && dcv_proxy_kinds[i]; i++)
+			if (dcv_proxy_kinds[i]->bypass && dcv_unit_is_active(dcv_gw_facts_unit(&f, dcv_proxy_kinds[i]->unit)))
+				r->prev = dcv_proxy_kinds[i];
 		ok = deploy_connection_gateway(&hr, k, &f, &p);
 		goto out;
 	}
@@ -1353,10 +1361,53 @@ static int check_only(const struct dcv_inventory *inv, const char *only, struct 
 	return DCV_OK;
 }
 
+/* One pass over the gateway (when `do_gw`) and the selected agents; false when the path does
+ * not serve at the end: in connection-gateway mode, the resolver did not name every agent. */
+static bool deploy_pass(struct run *r, bool do_gw)
+{
+	const struct dcv_inventory *inv = r->inv;
+	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	const char *only = r->o->only;
+	bool serves = true;
+
+	r->t_start = dcv_now_ms();
+	r->agents = xcalloc((size_t)inv->n_hosts, sizeof(*r->agents));
+	r->agent_failed = xcalloc((size_t)inv->n_hosts, sizeof(*r->agent_failed));
+	r->batch_of = xcalloc((size_t)inv->n_hosts, sizeof(*r->batch_of));
+	for (int i = 0; i < inv->n_hosts; i++) {
+		const struct dcv_host *h = inv->hosts[i];
+		if (h->role == DCV_ROLE_AGENT && (!only || only_has(only, "agents") || only_has(only, h->name))) {
+			r->batch_of[r->n_agents] = 1;
+			r->agents[r->n_agents++] = h;
+		}
+	}
+	r->res->hosts = (do_gw ? 1 : 0) + r->n_agents;
+	pthread_mutex_init(&r->gate_lock, NULL);
+	pthread_cond_init(&r->gate_cond, NULL);
+	r->gate = do_gw ? 0 : 1;
+	r->with_gw = do_gw;
+	if (r->o->serial.n > 0) {
+		r->gate = 1; /* the gateway is done before any agent starts */
+		rolling(r, gw, do_gw);
+	} else {
+		dcv_parallel(r->res->hosts, r->res->hosts, worker, r);
+	}
+	/* connection-gateway: the path serves once the resolver names every agent */
+	if (gw && !dcv_proxy_bypass(inv) && r->gate >= 0 && !(r->o->serial.n > 0 && r->res->gateway_failed) &&
+	    r->n_agents && !agents_failed(r))
+		serves = resolve_sessions(r);
+	pthread_mutex_destroy(&r->gate_lock);
+	pthread_cond_destroy(&r->gate_cond);
+	free(r->agents);
+	free(r->agent_failed);
+	free(r->batch_of);
+	return serves;
+}
+
 int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 	       const struct dcv_deploy_opts *opts, struct dcv_deploy_result *res, struct dcv_err *err)
 {
-	const struct dcv_host *gw = dcv_inventory_gateway(inv);
+	struct dcv_host *gw = dcv_inventory_gateway(inv);
 	const char *only = opts->only;
 	struct run r = { inv, pool, opts, res, NULL, 0 };
 	bool do_gw;
@@ -1373,37 +1424,29 @@ int dcv_deploy(const struct dcv_inventory *inv, struct dcv_ssh_pool *pool,
 		return dcv_err_set(err, DCV_E_CONFIG, "%s: no [gateway] to deploy", inv->path);
 	do_gw = gw && (!only || only_has(only, "gateway") || only_has(only, gw->name));
 
-	r.t_start = dcv_now_ms();
-	r.agents = xcalloc((size_t)inv->n_hosts, sizeof(*r.agents));
-	r.agent_failed = xcalloc((size_t)inv->n_hosts, sizeof(*r.agent_failed));
-	r.batch_of = xcalloc((size_t)inv->n_hosts, sizeof(*r.batch_of));
-	for (int i = 0; i < inv->n_hosts; i++) {
-		const struct dcv_host *h = inv->hosts[i];
-		if (h->role == DCV_ROLE_AGENT && (!only || only_has(only, "agents") || only_has(only, h->name))) {
-			r.batch_of[r.n_agents] = 1;
-			r.agents[r.n_agents++] = h;
-		}
-	}
-	res->hosts = (do_gw ? 1 : 0) + r.n_agents;
-	pthread_mutex_init(&r.gate_lock, NULL);
-	pthread_cond_init(&r.gate_cond, NULL);
-	r.gate = do_gw ? 0 : 1;
-	r.with_gw = do_gw;
-	if (opts->serial.n > 0) {
-		r.gate = 1; /* the gateway is done before any agent starts */
-		rolling(&r, gw, do_gw);
-	} else {
-		dcv_parallel(res->hosts, res->hosts, worker, &r);
-	}
-	/* connection-gateway: the path serves once the resolver names every agent */
-	if (gw && !dcv_proxy_bypass(inv) && r.gate >= 0 && !(opts->serial.n > 0 && res->gateway_failed) &&
-	    r.n_agents && !agents_failed(&r))
-		resolve_sessions(&r);
-	pthread_mutex_destroy(&r.gate_lock);
-	pthread_cond_destroy(&r.gate_cond);
-	free(r.agents);
-	free(r.agent_failed);
-	free(r.batch_of);
+	if (deploy_pass(&r, do_gw) || !r.prev || opts->dry_run)
+		return DCV_OK;
+	/* The switch to the Connection Gateway took place, but the resolver never named every
+	 * session: users would get the gateway's 404. Go back to the kind that served before, the
+	 * agents with it (off the broker), as a deploy of that kind would (design §7). */
+	enum dcv_proxy now = gw->proxy;
+	int failed = res->failed, hosts = res->hosts;
+	struct run back = { inv, pool, opts, res, NULL, 0 };
+	struct hostrun hr = { .run = &r, .h = gw };
+
+	gw->proxy = r.prev->id;
+	deploy_pass(&back, do_gw);
+	gw->proxy = now; /* this run only: the inventory is not rewritten */
+	res->hosts = hosts;
+	step_begin(&hr);
+	if (res->failed > failed)
+		step_end(&hr, "rollback", DCV_STEP_FAILED, 0, NULL,
+			 "the resolver did not name every session; going back to %s failed too: see the steps above",
+			 r.prev->name);
+	else
+		step_end(&hr, "rollback", DCV_STEP_CHANGED, 0, NULL,
+			 "the resolver did not name every session: back to %s, which served before, and the agents "
+			 "off the broker", r.prev->name);
 	return DCV_OK;
 }
 

@@ -230,3 +230,36 @@ trust_store_pass() {
 	run lab_exec dcv1 grep -c '^auth-token-verifier' /etc/dcv/dcv.conf
 	[ "$output" = 0 ]
 }
+
+# The broker's CLI on the gateway (sudo's secure_path finds /usr/local/sbin first) refuses to
+# register DNS mappings: the broker, freshly started, then never resolves a session.
+break_dns_mappings() {
+	lab_exec gateway sh -c "cat > /usr/local/sbin/dcv-session-manager-broker <<'EOS'
+#!/bin/sh
+case \" \$* \" in *' register-server-dns-mappings '*) echo 'e2e: refused' >&2; exit 3 ;; esac
+exec /usr/bin/dcv-session-manager-broker \"\$@\"
+EOS
+chmod 755 /usr/local/sbin/dcv-session-manager-broker"
+}
+
+@test "a resolver that never names the sessions: deploy goes back to nginx, the agents off the broker, exit 1" {
+	[ "$(holder)" = nginx ]
+	break_dns_mappings
+	run --separate-stderr cg deploy --proxy connection-gateway --json
+	lab_exec gateway rm -f /usr/local/sbin/dcv-session-manager-broker
+	[ "$status" -eq 1 ]
+	[ "$(step gateway dns-mappings status)" = failed ]
+	[ "$(step gateway rollback status)" = changed ]
+	[[ "$(step gateway rollback detail)" == *"back to nginx, which served before"* ]]
+	# the path serves as before the run: nginx on 8443, 101 through it, the broker and gateway off
+	[ "$(holder)" = nginx ]
+	[ "$(ws_status dcv1)" = "status 101" ]
+	[ "$(unit_state gateway dcv-connection-gateway)" = "inactive disabled" ]
+	[ "$(unit_state gateway nginx)" = "active enabled" ]
+	[ "$(unit_state dcv1 dcv-session-manager-agent)" = "inactive disabled" ]
+	run lab_exec dcv1 grep -c '^auth-token-verifier' /etc/dcv/dcv.conf
+	[ "$output" = 0 ]
+	run --separate-stderr cg deploy --proxy nginx --json
+	[ "$status" -eq 0 ]
+	[ "$(summary changed)" = 0 ]
+}
