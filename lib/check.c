@@ -518,7 +518,7 @@ static void judge_broker(struct judge *j)
 		not_run(j, broker_keys, 3, NULL, BROKER_ROW_HOST, b->facts.err);
 		return;
 	}
-	const struct dcv_unit_state *u = &b->unit;
+	const struct dcv_unit_state *u = &b->f.broker;
 	bool active = dcv_unit_is_active(u), enabled = dcv_unit_is_enabled(u);
 	add(j, DCV_CK_BROKER_SERVICE, NULL, BROKER_ROW_HOST,
 	    !active ? DCV_CHECK_FAIL : enabled ? DCV_CHECK_PASS : DCV_CHECK_WARN, ms, NULL,
@@ -526,13 +526,13 @@ static void judge_broker(struct judge *j)
 	    DCV_UNIT_BROKER, where, u->active, u->enabled, active && !enabled ? " (will not start at boot)" : "");
 
 	snprintf(port, sizeof(port), "%d", j->inv->resolver_port);
-	if (!b->props_exists) {
+	if (!b->f.props_exists) {
 		add(j, DCV_CK_BROKER_ENABLE_GATEWAY, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, NULL,
 		    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, DCV_BROKER_PROPERTIES, NULL), "%s is missing on %s",
 		    DCV_BROKER_PROPERTIES, where);
 	} else {
-		char *on = dcv_properties_get(b->props.data, "enable-gateway");
-		char *p = dcv_properties_get(b->props.data, "gateway-to-broker-connector-https-port");
+		char *on = dcv_properties_get(b->f.props.data, "enable-gateway");
+		char *p = dcv_properties_get(b->f.props.data, "gateway-to-broker-connector-https-port");
 		/* the broker's default port is 8447 (reference §5.1) */
 		const char *have_port = p ? p : "8447";
 		if (!on || strcmp(on, "true") != 0)
@@ -552,15 +552,15 @@ static void judge_broker(struct judge *j)
 		free(p);
 	}
 
-	if (!b->ss.len) {
+	if (!b->f.ss.len) {
 		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, NULL,
 		    cause(DCV_CAUSE_PORT_FREE, port, NULL, where, NULL), "nothing listens on %s on %s", port, where);
-	} else if (broker_process(b->listener)) {
+	} else if (broker_process(b->f.listener)) {
 		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_PASS, ms, NULL, none,
-		    "%s (%s) listens on %s on %s", DCV_UNIT_BROKER, b->listener, port, where);
+		    "%s (%s) listens on %s on %s", DCV_UNIT_BROKER, b->f.listener, port, where);
 	} else {
-		const char *who = b->listener[0] ? b->listener : "another process", *unit = unit_of_process(b->listener);
-		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, b->ss.data,
+		const char *who = b->f.listener[0] ? b->f.listener : "another process", *unit = unit_of_process(b->f.listener);
+		add(j, DCV_CK_BROKER_LISTEN, NULL, BROKER_ROW_HOST, DCV_CHECK_FAIL, ms, b->f.ss.data,
 		    cause(DCV_CAUSE_PORT_HELD, port, who, unit, DCV_UNIT_BROKER), "port %s on %s is held by %s, not %s",
 		    port, where, who, DCV_UNIT_BROKER);
 	}
@@ -627,7 +627,7 @@ static void judge_resolver(struct judge *j, const struct dcv_host *gw)
 		    cause(DCV_CAUSE_FILE_MISSING, NULL, NULL, DCV_GATEWAY_CLIENT_CERT, NULL),
 		    "[resolver] has no cert-file: the gateway presents no certificate");
 	} else if (bare->status) {
-		char *have = dcv_properties_get(dcv_buf_str(&j->in->broker.props), "enable-tls-client-auth-gateway");
+		char *have = dcv_properties_get(dcv_buf_str(&j->in->broker.f.props), "enable-tls-client-auth-gateway");
 		add(j, DCV_CK_RESOLVER_MTLS, NULL, gw->name, DCV_CHECK_FAIL, bare->step.ms, NULL,
 		    cause(DCV_CAUSE_KEY, "enable-tls-client-auth-gateway", have, DCV_BROKER_PROPERTIES, "true"),
 		    "the resolver answers %ld to a client without a certificate", bare->status);
@@ -648,7 +648,7 @@ static void judge_resolver(struct judge *j, const struct dcv_host *gw)
  * all (-1: the list could not be read). */
 static char *mapping_for(const struct dcv_check_broker *b, const struct dcv_host *a, int *n_out)
 {
-	json_object *root = b->mappings_ok ? json_tokener_parse(dcv_buf_str(&b->mappings)) : NULL;
+	json_object *root = b->f.mappings_ok ? json_tokener_parse(dcv_buf_str(&b->f.mappings)) : NULL;
 	char *name = NULL;
 
 	*n_out = -1;
@@ -1169,9 +1169,8 @@ void dcv_check_input_release(struct dcv_check_input *in, const struct dcv_invent
 		dcv_ws_result_release(&in->ep.hold_r);
 	for (int i = 0; i < DCV_AWS_N; i++)
 		dcv_aws_verdict_release(&in->aws[i]);
-	dcv_buf_release(&in->broker.props);
-	dcv_buf_release(&in->broker.ss);
-	dcv_buf_release(&in->broker.mappings);
+	if (in->broker.facts.run && in->broker.facts.rc == DCV_OK)
+		dcv_broker_facts_release(&in->broker.f);
 	dcv_buf_release(&in->resolver.bare.body);
 	memset(in, 0, sizeof(*in));
 }
@@ -1188,56 +1187,10 @@ static void assign_q(struct dcv_buf *s, const char *var, const char *value)
 	dcv_buf_addc(s, '\n');
 }
 
-void dcv_check_broker_script(const struct dcv_inventory *inv, struct dcv_buf *s)
-{
-	static const char *const units[] = { DCV_UNIT_BROKER };
-
-	dcv_buf_adds(s, b64_fn);
-	dcv_units_show_script(s, units, 1);
-	assign_q(s, "p", DCV_BROKER_PROPERTIES);
-	/* only the keys judged: the file also holds the trust store's password */
-	dcv_buf_adds(s, "[ -e \"$p\" ] && { echo props.exists=yes; printf 'props='; grep -E "
-			"'^[[:space:]]*(enable-gateway|gateway-to-broker-connector-https-port|"
-			"enable-tls-client-auth-gateway)([[:space:]]*[=:]|[[:space:]])' \"$p\" | b64; }\n");
-	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", inv->resolver_port);
-	dcv_buf_adds(s, "if m=$(dcv-session-manager-broker describe-server-dns-mappings 2>/dev/null); then "
-			"printf 'mappings='; printf '%s' \"$m\" | b64; fi\necho broker.facts=yes\nexit 0\n");
-}
-
 static void b64_line(const char *v, struct dcv_buf *out)
 {
 	dcv_buf_reset(out);
 	dcv_base64_decode(v, strlen(v), out);
-}
-
-bool dcv_check_broker_parse(const char *out, struct dcv_check_broker *b)
-{
-	char *text = xstrdup(out ? out : ""), *save = NULL;
-	bool any = false;
-
-	dcv_units_parse(out ? out : "", &b->unit, 1);
-	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *v = strchr(l, '=');
-		if (!v)
-			continue;
-		*v++ = '\0';
-		if (strcmp(l, "props.exists") == 0)
-			b->props_exists = true;
-		else if (strcmp(l, "props") == 0)
-			b64_line(v, &b->props);
-		else if (strcmp(l, "ss") == 0) {
-			b64_line(v, &b->ss);
-			const char *u = strstr(dcv_buf_str(&b->ss), "users:((\"");
-			if (u)
-				sscanf(u + 9, "%63[^\"]", b->listener);
-		} else if (strcmp(l, "mappings") == 0) {
-			b64_line(v, &b->mappings);
-			b->mappings_ok = true;
-		} else if (strcmp(l, "broker.facts") == 0)
-			any = true;
-	}
-	free(text);
-	return any;
 }
 
 /* One request as a shell call: `req NAME URL [curl options]`. */
@@ -1449,23 +1402,15 @@ static bool broker_on(const struct run *r, const struct dcv_host *h)
 	return broker_wanted(r) && strcmp(broker_host_name(r->inv), h->name) == 0;
 }
 
-/* The broker's side, over the connection of the host it runs on. */
+/* The broker's side, over the connection of the host it runs on: its facts without secrets. */
 static void gather_broker(struct run *r, struct dcv_ssh *c, const struct dcv_host *h)
 {
 	struct dcv_check_broker *b = &r->in->broker;
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
 	struct dcv_err e = DCV_ERR_INIT;
-	int status = 0, rc;
 	long long t0;
 
 	step_start(&b->facts, &t0);
-	dcv_check_broker_script(r->inv, &s);
-	rc = dcv_remote_sh(c, h, s.data, &out, NULL, &status, &e);
-	if (rc == DCV_OK && (status != 0 || !dcv_check_broker_parse(out.data, b)))
-		rc = dcv_err_set(&e, DCV_E_REMOTE, "cannot read the broker's state on %s (exit %d)", h->name, status);
-	step_end(&b->facts, t0, rc, &e);
-	dcv_buf_release(&s);
-	dcv_buf_release(&out);
+	step_end(&b->facts, t0, dcv_broker_facts_read(c, h, r->inv, false, &b->f, &e), &e);
 }
 
 /* A step that ran but came to nothing: an error saying why. */

@@ -63,14 +63,8 @@ struct dcv_check_resolve {
  * connection. */
 struct dcv_check_broker {
 	struct dcv_check_step facts;
-	struct dcv_unit_state unit;  /* dcv-session-manager-broker */
-	bool props_exists;
-	struct dcv_buf props;        /* the properties lines of the keys check judges and only those:
-				      * the trust store's password never leaves the broker */
-	struct dcv_buf ss;           /* `ss -Htlnp` for the resolver port */
-	char listener[64];
-	bool mappings_ok;            /* describe-server-dns-mappings answered */
-	struct dcv_buf mappings;     /* its JSON list */
+	struct dcv_broker_facts f;   /* read without secrets: the properties' judged lines only, no
+				      * client key (lib/facts.h) */
 };
 
 /* What the gateway's [resolver] says and the request without a client certificate. */
@@ -115,10 +109,6 @@ struct dcv_check_input {
 	struct dcv_check_resolver resolver;
 };
 
-/* The script that reads the broker's side on the [broker] host (no secret in its output), and
- * its parser; false when the output is no such facts. */
-void dcv_check_broker_script(const struct dcv_inventory *inv, struct dcv_buf *s);
-bool dcv_check_broker_parse(const char *out, struct dcv_check_broker *b);
 /* The script the gateway runs to ask the resolver for each agent's session (sessions[i] for
  * agent i, n of them), and its parser into `r` and resolves[i]. */
 void dcv_check_resolver_script(const struct dcv_check_resolver *r, const char *const *sessions, int n,

@@ -803,7 +803,7 @@ static bool deploy_broker(struct hostrun *hr, struct dcv_broker_facts *bf, bool 
 
 	*pending = false;
 	step_begin(hr);
-	if (dcv_broker_facts_read(hr->c, hr->h, inv, bf, &e) != DCV_OK)
+	if (dcv_broker_facts_read(hr->c, hr->h, inv, true, bf, &e) != DCV_OK)
 		return failed_err(hr, "broker-facts", &e);
 	dcv_plan_broker(inv, hr->h, bf, NULL, &p);
 	gen = dcv_plan_find(&p, "gateway-certs");
@@ -831,7 +831,7 @@ static bool deploy_broker(struct hostrun *hr, struct dcv_broker_facts *bf, bool 
 	if (ok && !hr->run->o->dry_run) {
 		dcv_broker_facts_release(bf);
 		step_begin(hr);
-		if (dcv_broker_facts_read(hr->c, hr->h, inv, bf, &e) != DCV_OK) {
+		if (dcv_broker_facts_read(hr->c, hr->h, inv, true, bf, &e) != DCV_OK) {
 			memset(bf, 0, sizeof(*bf));
 			return failed_err(hr, "broker-facts", &e);
 		}
@@ -919,7 +919,7 @@ static bool register_mappings(struct hostrun *br)
 	bool ok = false;
 
 	step_begin(br);
-	if (dcv_broker_facts_read(br->c, br->h, r->inv, &bf, &e) != DCV_OK)
+	if (dcv_broker_facts_read(br->c, br->h, r->inv, true, &bf, &e) != DCV_OK)
 		return failed_err(br, "dns-mappings", &e);
 	added = dcv_dnsmap_merge(bf.mappings_ok ? dcv_buf_str(&bf.mappings) : NULL, r->agents, r->n_agents, &file);
 	dcv_broker_facts_release(&bf);

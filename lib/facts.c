@@ -464,7 +464,7 @@ const struct dcv_host *dcv_broker_host(const struct dcv_inventory *inv)
 
 static const char *const broker_units[] = { DCV_UNIT_BROKER };
 
-void dcv_broker_facts_script(const struct dcv_inventory *inv, struct dcv_buf *s)
+void dcv_broker_facts_script(const struct dcv_inventory *inv, bool secrets, struct dcv_buf *s)
 {
 	dcv_buf_adds(s, prelude);
 	dcv_buf_adds(s, "(. /etc/os-release 2>/dev/null; echo \"os=${ID:-unknown}\")\n"
@@ -475,8 +475,13 @@ void dcv_broker_facts_script(const struct dcv_inventory *inv, struct dcv_buf *s)
 	assign(s, "d", DCV_BROKER_CREDS);
 	dcv_buf_adds(s, "[ -x \"$g\" ] && echo gen=yes\n");
 	dcv_units_show_script(s, broker_units, 1);
-	dcv_buf_adds(s, "if [ -e \"$p\" ]; then printf 'props='; b64 < \"$p\"; "
-			"echo \"props.stat=$(stat -c '%U %G %a' \"$p\")\"; fi\n"
+	if (secrets)
+		dcv_buf_adds(s, "if [ -e \"$p\" ]; then printf 'props='; b64 < \"$p\"; ");
+	else
+		dcv_buf_adds(s, "if [ -e \"$p\" ]; then printf 'props='; grep -E '^[[:space:]]*(enable-gateway|"
+				"gateway-to-broker-connector-https-port|enable-tls-client-auth-gateway|"
+				"gateway-to-broker-connector-trust-store-file)([[:space:]]*[=:]|[[:space:]])' \"$p\" | b64; ");
+	dcv_buf_adds(s, "echo \"props.stat=$(stat -c '%U %G %a' \"$p\")\"; fi\n"
 			"[ -r \"$ca\" ] && { printf 'ca='; b64 < \"$ca\"; }\n");
 	dcv_buf_addf(s, "printf 'ss='; ss -Htlnp 'sport = :%d' 2>/dev/null | b64\n", inv->resolver_port);
 	/* the credentials live beside the trust store the properties name (the printed folder) */
@@ -485,10 +490,11 @@ void dcv_broker_facts_script(const struct dcv_inventory *inv, struct dcv_buf *s)
 			"if [ -n \"$ts\" ]; then d=$(dirname -- \"$ts\"); [ -e \"$ts\" ] && echo truststore=yes; fi\n"
 			"echo \"creds.dir=$d\"\n"
 			"[ -r \"$d/" DCV_BROKER_CLIENT_CERT_NAME "\" ] && { printf 'cc='; b64 < \"$d/"
-			DCV_BROKER_CLIENT_CERT_NAME "\"; }\n"
-			"[ -r \"$d/" DCV_BROKER_CLIENT_KEY_NAME "\" ] && { printf 'ck='; b64 < \"$d/"
-			DCV_BROKER_CLIENT_KEY_NAME "\"; }\n"
-			"if t=$(" DCV_UNIT_BROKER " describe-server-dns-mappings 2>/dev/null); then "
+			DCV_BROKER_CLIENT_CERT_NAME "\"; }\n");
+	if (secrets)
+		dcv_buf_adds(s, "[ -r \"$d/" DCV_BROKER_CLIENT_KEY_NAME "\" ] && { printf 'ck='; b64 < \"$d/"
+				DCV_BROKER_CLIENT_KEY_NAME "\"; }\n");
+	dcv_buf_adds(s, "if t=$(" DCV_UNIT_BROKER " describe-server-dns-mappings 2>/dev/null); then "
 			"printf 'mappings='; printf '%s' \"$t\" | b64; fi\nexit 0\n");
 }
 
@@ -547,13 +553,13 @@ bool dcv_broker_facts_parse(const char *out, struct dcv_broker_facts *f)
 }
 
 int dcv_broker_facts_read(struct dcv_ssh *c, const struct dcv_host *b, const struct dcv_inventory *inv,
-			  struct dcv_broker_facts *f, struct dcv_err *err)
+			  bool secrets, struct dcv_broker_facts *f, struct dcv_err *err)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
 	struct dcv_broker_facts got;
 	int rc;
 
-	dcv_broker_facts_script(inv, &s);
+	dcv_broker_facts_script(inv, secrets, &s);
 	rc = run_script(c, b, &s, "broker", &out, err);
 	if (rc == DCV_OK) {
 		if (dcv_broker_facts_parse(out.data, &got)) {

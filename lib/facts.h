@@ -147,13 +147,15 @@ struct dcv_broker_facts {
 
 /* The host the broker runs on: [broker] host, else the gateway; NULL when neither exists. */
 const struct dcv_host *dcv_broker_host(const struct dcv_inventory *inv);
-/* The script that prints the broker's facts (values quoted). */
-void dcv_broker_facts_script(const struct dcv_inventory *inv, struct dcv_buf *s);
+/* The script that prints the broker's facts (values quoted). Without `secrets` (check judges, it
+ * deploys nothing) the properties come as the lines of the keys check judges only and the client
+ * key is not read: the trust store's password and the key never leave the broker. */
+void dcv_broker_facts_script(const struct dcv_inventory *inv, bool secrets, struct dcv_buf *s);
 /* Parse that output; false when it is not facts output. `f` is always initialised. */
 bool dcv_broker_facts_parse(const char *out, struct dcv_broker_facts *f);
 /* Run the script on the broker host `b` (with sudo) and parse it; `f` filled only on DCV_OK. */
 int dcv_broker_facts_read(struct dcv_ssh *c, const struct dcv_host *b, const struct dcv_inventory *inv,
-			  struct dcv_broker_facts *f, struct dcv_err *err);
+			  bool secrets, struct dcv_broker_facts *f, struct dcv_err *err);
 void dcv_broker_facts_release(struct dcv_broker_facts *f);
 
 /* The gateway's copies of the broker's files (lib/proxy_gateway.h paths). */

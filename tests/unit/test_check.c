@@ -639,14 +639,14 @@ static void broker_mappings(struct world *w, bool dcv2)
 {
 	struct dcv_check_broker *b = &w->in.broker;
 
-	dcv_buf_reset(&b->mappings);
-	dcv_buf_adds(&b->mappings, "[{\"ServerIdType\": \"Ip\", \"ServerId\": \"198.18.1.21\", \"DnsNames\": "
+	dcv_buf_reset(&b->f.mappings);
+	dcv_buf_adds(&b->f.mappings, "[{\"ServerIdType\": \"Ip\", \"ServerId\": \"198.18.1.21\", \"DnsNames\": "
 				   "{\"InternalDnsName\": \"dcv1.example.internal\"}}");
 	if (dcv2)
-		dcv_buf_adds(&b->mappings, ", {\"ServerIdType\": \"Ip\", \"ServerId\": \"198.18.1.22\", \"DnsNames\": "
+		dcv_buf_adds(&b->f.mappings, ", {\"ServerIdType\": \"Ip\", \"ServerId\": \"198.18.1.22\", \"DnsNames\": "
 					   "{\"InternalDnsName\": \"dcv2.example.internal\"}}");
-	dcv_buf_adds(&b->mappings, "]");
-	b->mappings_ok = true;
+	dcv_buf_adds(&b->f.mappings, "]");
+	b->f.mappings_ok = true;
 }
 
 /* Everything healthy with proxy = connection-gateway; `mtls`: tls-client-auth = yes. */
@@ -683,14 +683,14 @@ static void gw_world_init(struct world *w, bool mtls)
 	}
 	b = &w->in.broker;
 	ok_step(&b->facts);
-	snprintf(b->unit.active, sizeof(b->unit.active), "active");
-	snprintf(b->unit.enabled, sizeof(b->unit.enabled), "enabled");
-	b->props_exists = true;
-	dcv_buf_adds(&b->props, "enable-gateway = true\ngateway-to-broker-connector-https-port = 8447\n");
+	snprintf(b->f.broker.active, sizeof(b->f.broker.active), "active");
+	snprintf(b->f.broker.enabled, sizeof(b->f.broker.enabled), "enabled");
+	b->f.props_exists = true;
+	dcv_buf_adds(&b->f.props, "enable-gateway = true\ngateway-to-broker-connector-https-port = 8447\n");
 	if (mtls)
-		dcv_buf_adds(&b->props, "enable-tls-client-auth-gateway = true\n");
-	dcv_buf_adds(&b->ss, "LISTEN 0 50 *:8447 *:* users:((\"java\",pid=7,fd=9))\n");
-	snprintf(b->listener, sizeof(b->listener), "java");
+		dcv_buf_adds(&b->f.props, "enable-tls-client-auth-gateway = true\n");
+	dcv_buf_adds(&b->f.ss, "LISTEN 0 50 *:8447 *:* users:((\"java\",pid=7,fd=9))\n");
+	snprintf(b->f.listener, sizeof(b->f.listener), "java");
 	broker_mappings(w, true);
 	r = &w->in.resolver;
 	ok_step(&r->step);
@@ -764,9 +764,9 @@ static void test_check_gateway_broker_down_names_the_broker(void **state)
 	(void)state;
 	NEEDS_GATEWAY_KIND();
 	gw_world_init(&w, false);
-	snprintf(w.in.broker.unit.active, sizeof(w.in.broker.unit.active), "inactive");
-	dcv_buf_reset(&w.in.broker.ss);
-	w.in.broker.listener[0] = '\0';
+	snprintf(w.in.broker.f.broker.active, sizeof(w.in.broker.f.broker.active), "inactive");
+	dcv_buf_reset(&w.in.broker.f.ss);
+	w.in.broker.f.listener[0] = '\0';
 	w.in.resolver.bare.curl_rc = 7;
 	w.in.resolver.bare.status = 0;
 	snprintf(w.in.resolver.bare.err, sizeof(w.in.resolver.bare.err), "curl: (7) Failed to connect");
@@ -876,15 +876,15 @@ static void test_check_gateway_broker_properties(void **state)
 	(void)state;
 	NEEDS_GATEWAY_KIND();
 	gw_world_init(&w, false);
-	dcv_buf_reset(&w.in.broker.props);
-	dcv_buf_adds(&w.in.broker.props, "enable-gateway=false\n");
+	dcv_buf_reset(&w.in.broker.f.props);
+	dcv_buf_adds(&w.in.broker.f.props, "enable-gateway=false\n");
 	judge(&w);
 	assert_row(&w, "broker.enable-gateway", DCV_CHECK_FAIL, DCV_CAUSE_KEY);
 	assert_diagnosis(&w, "broker", "enable-gateway = false in " DCV_BROKER_PROPERTIES, "dcvctl broker enable-gateway");
 	world_free(&w);
 	gw_world_init(&w, false);
-	dcv_buf_reset(&w.in.broker.props);
-	dcv_buf_adds(&w.in.broker.props, "enable-gateway: true\ngateway-to-broker-connector-https-port 9447\n");
+	dcv_buf_reset(&w.in.broker.f.props);
+	dcv_buf_adds(&w.in.broker.f.props, "enable-gateway: true\ngateway-to-broker-connector-https-port 9447\n");
 	judge(&w);
 	assert_row(&w, "broker.enable-gateway", DCV_CHECK_FAIL, DCV_CAUSE_KEY);
 	assert_string_equal(row(&w, "broker.enable-gateway")->cause.value, "9447");
@@ -892,7 +892,7 @@ static void test_check_gateway_broker_properties(void **state)
 	world_free(&w);
 	/* another process on the resolver port */
 	gw_world_init(&w, false);
-	snprintf(w.in.broker.listener, sizeof(w.in.broker.listener), "nginx");
+	snprintf(w.in.broker.f.listener, sizeof(w.in.broker.f.listener), "nginx");
 	judge(&w);
 	assert_row(&w, "broker.listen", DCV_CHECK_FAIL, DCV_CAUSE_PORT_HELD);
 	assert_string_equal(row(&w, "broker.listen")->cause.value, "nginx");
@@ -919,8 +919,8 @@ static void test_check_gateway_resolver_tls_and_mtls(void **state)
 	gw_world_init(&w, true);
 	w.in.resolver.bare.curl_rc = 0;
 	w.in.resolver.bare.status = 404;
-	dcv_buf_reset(&w.in.broker.props);
-	dcv_buf_adds(&w.in.broker.props, "enable-gateway = true\n");
+	dcv_buf_reset(&w.in.broker.f.props);
+	dcv_buf_adds(&w.in.broker.f.props, "enable-gateway = true\n");
 	judge(&w);
 	assert_row(&w, "gateway.resolver.tls", DCV_CHECK_PASS, DCV_CAUSE_NONE);
 	assert_row(&w, "gateway.resolver.mtls", DCV_CHECK_FAIL, DCV_CAUSE_KEY);
@@ -941,40 +941,24 @@ static void test_check_gateway_resolver_tls_and_mtls(void **state)
 	world_free(&w);
 }
 
-/* The broker's script never prints the properties file whole (the trust store's password is in
- * it); its parser reads what the script prints. */
-static void test_check_broker_script_and_parse(void **state)
+/* check reads the broker's facts without secrets: the properties as the judged keys' lines
+ * only, and not the client key; deploy's read has both. */
+static void test_check_broker_facts_without_secrets(void **state)
 {
 	struct dcv_inventory inv = { .resolver_port = 8447 };
-	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_check_broker b;
+	struct dcv_buf s = DCV_BUF_INIT, full = DCV_BUF_INIT;
 
 	(void)state;
-	dcv_check_broker_script(&inv, &s);
+	dcv_broker_facts_script(&inv, false, &s);
 	assert_non_null(strstr(s.data, "grep -E"));
 	assert_null(strstr(s.data, "b64 < \"$p\""));
-	assert_null(strstr(s.data, "cat \"$p\""));
+	assert_null(strstr(s.data, "printf 'ck='"));
 	assert_non_null(strstr(s.data, "sport = :8447"));
-	unit_lines(&out, 0, DCV_UNIT_BROKER, "active", "enabled");
-	dcv_buf_adds(&out, "props.exists=yes\n");
-	kv64(&out, "props", "enable-gateway = true\n");
-	kv64(&out, "ss", "LISTEN 0 50 *:8447 *:* users:((\"dcv-session-man\",pid=7,fd=9))\n");
-	kv64(&out, "mappings", "[]");
-	dcv_buf_adds(&out, "broker.facts=yes\n");
-	memset(&b, 0, sizeof(b));
-	assert_true(dcv_check_broker_parse(out.data, &b));
-	assert_string_equal(b.unit.active, "active");
-	assert_true(b.props_exists);
-	assert_string_equal(b.props.data, "enable-gateway = true\n");
-	assert_string_equal(b.listener, "dcv-session-man");
-	assert_true(b.mappings_ok);
-	dcv_buf_release(&b.props);
-	dcv_buf_release(&b.ss);
-	dcv_buf_release(&b.mappings);
-	memset(&b, 0, sizeof(b));
-	assert_false(dcv_check_broker_parse("sudo: a password is required\n", &b));
+	dcv_broker_facts_script(&inv, true, &full);
+	assert_non_null(strstr(full.data, "b64 < \"$p\""));
+	assert_non_null(strstr(full.data, "printf 'ck='"));
 	dcv_buf_release(&s);
-	dcv_buf_release(&out);
+	dcv_buf_release(&full);
 }
 
 /* The resolver script quotes every value and encodes the session id; its parser fills each
@@ -1330,7 +1314,7 @@ int main(void)
 		cmocka_unit_test(test_check_gateway_404_causes),
 		cmocka_unit_test(test_check_gateway_broker_properties),
 		cmocka_unit_test(test_check_gateway_resolver_tls_and_mtls),
-		cmocka_unit_test(test_check_broker_script_and_parse),
+		cmocka_unit_test(test_check_broker_facts_without_secrets),
 		cmocka_unit_test(test_check_resolver_script_and_parse),
 		cmocka_unit_test(test_check_resolver_script_through_a_shell),
 	};

@@ -43,7 +43,7 @@ static void test_facts_broker_script_is_valid_sh(void **state)
 
 	assert_int_equal(dcv_inventory_load(path, "/root", &inv, &err), DCV_OK);
 	free(path);
-	dcv_broker_facts_script(inv, &s);
+	dcv_broker_facts_script(inv, true, &s);
 	assert_non_null(strstr(s.data, "ss -Htlnp 'sport = :8447'"));
 	assert_non_null(strstr(s.data, "describe-server-dns-mappings"));
 	fd = mkstemp(tmp);
