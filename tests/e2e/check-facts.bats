@@ -18,7 +18,7 @@ setup_file() {
 	cat >"$SSHD_DIR/fakebin/systemctl" <<STUB
 #!/bin/sh
 [ "\$1" = show ] || exit 0
-while [ \$# -gt 0 ] && [ "\$1" != -- ]; do shift; done
+while [ \$# -gt 0 ]; do case \$1 in --) break ;; esac; shift; done
 shift
 sep=
 for u in "\$@"; do

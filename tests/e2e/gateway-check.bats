@@ -12,7 +12,7 @@ load e2e_helper
 
 setup_file() {
 	lab_setup_file
-	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+	if can_drive_lab; then
 		# the resolver finds a session by id alone: ids unique across agents (issue 9)
 		sed -e 's/^proxy = .*/proxy = connection-gateway/' -e 's/^\[agent \(dcv[0-9]*\)\]$/&\nsession = \1/' \
 			"$LAB_CONF" >"$BATS_FILE_TMPDIR/gw.conf"
@@ -21,7 +21,7 @@ setup_file() {
 }
 
 teardown_file() {
-	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+	if can_drive_lab; then
 		"$LAB" exec "$(broker_host)" -- systemctl start dcv-session-manager-broker >/dev/null 2>&1 || true
 		"$DCVCTL" -c "$LAB_CONF" session create --agent dcv1 >/dev/null 2>&1 || true
 		"$DCVCTL" -c "$LAB_CONF" deploy --proxy nginx >/dev/null 2>&1 || true

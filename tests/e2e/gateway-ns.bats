@@ -120,7 +120,10 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${SSHD_DIR:-}" ] && [ -f "$SSHD_DIR/ns.pid" ] || { sshd_stop_all; return 0; }
+	if [ -z "${SSHD_DIR:-}" ] || [ ! -f "$SSHD_DIR/ns.pid" ]; then
+		sshd_stop_all
+		return 0
+	fi
 	local nsnet p
 	nsnet=$(readlink "/proc/$(cat "$SSHD_DIR/ns.pid")/ns/net" 2>/dev/null || true)
 	ns systemctl stop dcv-connection-gateway dcv-session-manager-broker dcvserver \

@@ -38,13 +38,13 @@ setup_file() {
 	fi
 	lab_setup_file
 	# then the bypass, as deploy.bats leaves it: the first test starts from there
-	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+	if can_drive_lab; then
 		"$DCVCTL" -c "$LAB_CONF" deploy >/dev/null 2>&1 || true
 	fi
 }
 
 teardown_file() {
-	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+	if can_drive_lab; then
 		"$DCVCTL" -c "$LAB_CONF" deploy --proxy nginx >/dev/null 2>&1 || true
 	fi
 }

@@ -19,7 +19,7 @@ setup_file() {
 }
 
 teardown_file() {
-	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+	if can_drive_lab; then
 		"$LAB" exec gateway -- sh -c 'rm -f /usr/local/sbin/haproxy; pkill -f "[e]2e-hold-8404" || true' >/dev/null 2>&1 || true
 		"$LAB" exec dcv1 -- systemctl start dcvserver >/dev/null 2>&1 || true
 		"$DCVCTL" -c "$LAB_CONF" deploy --proxy nginx >/dev/null 2>&1 || true

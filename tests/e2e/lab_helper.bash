@@ -58,6 +58,12 @@ lab_setup() {
 	[ ! -f "$BATS_FILE_TMPDIR/lab-missing" ] || lab_unavailable "$(cat "$BATS_FILE_TMPDIR/lab-missing")"
 }
 
+# True when setup/teardown code may drive the lab: root, and a dcvctl binary.
+can_drive_lab() {
+	[ "$(id -u)" -eq 0 ] || return 1
+	[ -x "$DCVCTL" ]
+}
+
 require_dcvctl() {
 	[ -x "$DCVCTL" ] || lab_unavailable "the dcvctl binary at $DCVCTL (make)"
 }

@@ -17,7 +17,7 @@ setup_file() {
 }
 
 teardown_file() {
-	if [ "$(id -u)" -eq 0 ] && [ -x "$DCVCTL" ]; then
+	if can_drive_lab; then
 		"$LAB" exec gateway -- sh -c 'rm -f /var/lib/dcvctl/health-restarts; systemctl start nginx' >/dev/null 2>&1 || true
 		"$LAB" exec dcv1 -- systemctl start dcvserver >/dev/null 2>&1 || true
 		"$DCVCTL" -c "$LAB_CONF" deploy >/dev/null 2>&1 || true
