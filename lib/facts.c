@@ -427,18 +427,13 @@ int dcv_agent_facts_read(struct dcv_ssh *c, const struct dcv_host *a, struct dcv
 			 struct dcv_err *err)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_agent_facts got;
 	int rc;
 
 	dcv_agent_facts_script(a, &s);
 	rc = run_script(c, a, &s, "agent", &out, err);
-	if (rc == DCV_OK) {
-		if (dcv_agent_facts_parse(out.data, &got)) {
-			*f = got;
-		} else {
-			dcv_agent_facts_release(&got);
-			rc = unparsed("agent", err);
-		}
+	if (rc == DCV_OK && !dcv_agent_facts_parse(out.data, f)) {
+		dcv_agent_facts_release(f); /* what the parse began */
+		rc = unparsed("agent", err);
 	}
 	dcv_buf_release(&out);
 	return rc;
@@ -556,18 +551,13 @@ int dcv_broker_facts_read(struct dcv_ssh *c, const struct dcv_host *b, const str
 			  bool secrets, struct dcv_broker_facts *f, struct dcv_err *err)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_broker_facts got;
 	int rc;
 
 	dcv_broker_facts_script(inv, secrets, &s);
 	rc = run_script(c, b, &s, "broker", &out, err);
-	if (rc == DCV_OK) {
-		if (dcv_broker_facts_parse(out.data, &got)) {
-			*f = got;
-		} else {
-			dcv_broker_facts_release(&got);
-			rc = unparsed("broker", err);
-		}
+	if (rc == DCV_OK && !dcv_broker_facts_parse(out.data, f)) {
+		dcv_broker_facts_release(f); /* what the parse began */
+		rc = unparsed("broker", err);
 	}
 	wipe_buf(&out);
 	return rc;
@@ -630,18 +620,13 @@ int dcv_gw_resolver_facts_read(struct dcv_ssh *c, const struct dcv_host *gw, str
 			       struct dcv_err *err)
 {
 	struct dcv_buf s = DCV_BUF_INIT, out = DCV_BUF_INIT;
-	struct dcv_gw_resolver_facts got;
 	int rc;
 
 	dcv_gw_resolver_facts_script(&s);
 	rc = run_script(c, gw, &s, "gateway", &out, err);
-	if (rc == DCV_OK) {
-		if (dcv_gw_resolver_facts_parse(out.data, &got)) {
-			*f = got;
-		} else {
-			dcv_gw_resolver_facts_release(&got);
-			rc = unparsed("gateway", err);
-		}
+	if (rc == DCV_OK && !dcv_gw_resolver_facts_parse(out.data, f)) {
+		dcv_gw_resolver_facts_release(f); /* what the parse began */
+		rc = unparsed("gateway", err);
 	}
 	wipe_buf(&out);
 	return rc;
