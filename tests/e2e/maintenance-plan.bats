@@ -40,20 +40,11 @@ setup() {
 		[ ! -e "$f" ] || skip "this machine has $f: the plan would depend on it"
 	done
 	INV="$BATS_TEST_TMPDIR/dcvctl.conf"
-	known_host target >"$BATS_TEST_TMPDIR/kh"
 	rm -f "$SSHD_DIR/ACTIONS"
 	{
 		echo "[endpoint]"
 		echo "url = https://maint.test:8443/"
-		echo "[ssh]"
-		echo "identity = $SSHD_DIR/keys/ed25519"
-		echo "known-hosts = $BATS_TEST_TMPDIR/kh"
-		echo "sudo = no"
-		echo "connect-timeout = 5s"
-		echo "[gateway]"
-		echo "address = 127.0.0.1"
-		echo "ssh = 127.0.0.1:$T_PORT"
-		echo "user = root"
+		plan_inventory_head
 		echo "listen = 8443"
 		echo "cert = $SSHD_DIR/cert.pem"
 		echo "key = $SSHD_DIR/key.pem"

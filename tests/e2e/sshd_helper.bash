@@ -170,6 +170,22 @@ sshd_restart() {
 	wait_listen "$port"
 }
 
+# The [ssh] section and the start of the [gateway] on sshd "target" that the loopback plan
+# tests share (root on 127.0.0.1:$T_PORT, no sudo, the test's own known_hosts); the caller
+# prints the gateway's own keys and the other sections after it.
+plan_inventory_head() {
+	known_host target >"$BATS_TEST_TMPDIR/kh"
+	echo "[ssh]"
+	echo "identity = $SSHD_DIR/keys/ed25519"
+	echo "known-hosts = $BATS_TEST_TMPDIR/kh"
+	echo "sudo = no"
+	echo "connect-timeout = 5s"
+	echo "[gateway]"
+	echo "address = 127.0.0.1"
+	echo "ssh = 127.0.0.1:$T_PORT"
+	echo "user = root"
+}
+
 # known_host NAME [PORT]: the known_hosts line for sshd NAME as reached at 127.0.0.1:PORT
 # (default: its own port).
 known_host() {
@@ -183,7 +199,9 @@ log_count() {
 }
 
 sshd_stop_all() {
-	[ -n "${SSHD_DIR:-}" ] && [ -f "$SSHD_DIR/groups" ] || return 0
+	if [ -z "${SSHD_DIR:-}" ] || [ ! -f "$SSHD_DIR/groups" ]; then
+		return 0
+	fi
 	local pgid
 	while read -r pgid; do
 		kill -TERM -- "-$pgid" 2>/dev/null || true
