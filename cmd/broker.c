@@ -30,20 +30,10 @@ struct printer {
 static void print_step(void *user, const struct dcv_step *s)
 {
 	struct printer *p = user;
-	struct dcv_ctx *ctx = p->ctx;
-	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow"
-			: s->status == DCV_STEP_SKIPPED ? "dim" : "red";
+	struct step_style st = { 17, false, p->dry_run, p->dry_run };
 
-	if (ctx->json || (ctx->quiet && s->status != DCV_STEP_FAILED))
-		return;
-	printf("%-10s %-17s %s%-8s%s %s", s->host, s->name, col(ctx, c), dcv_step_status_name(s->status),
-	       col_end(ctx), s->detail);
-	if (p->dry_run && s->status == DCV_STEP_CHANGED && s->reason)
-		printf(" %s(%s)%s", col(ctx, "dim"), s->reason, col_end(ctx));
-	putchar('\n');
-	if (p->dry_run && s->diff)
-		fputs(s->diff, stdout);
-	fflush(stdout);
+	if (!p->ctx->json)
+		out_step(p->ctx, &st, s);
 }
 
 static void print_json(const struct dcv_deploy_result *res, bool dry_run)
@@ -52,19 +42,8 @@ static void print_json(const struct dcv_deploy_result *res, bool dry_run)
 	struct json_object *sum = json_object_new_object();
 
 	json_object_object_add(root, "dry_run", json_object_new_boolean(dry_run));
-	for (int i = 0; i < res->n; i++) {
-		const struct dcv_step *s = &res->steps[i];
-		struct json_object *j = json_object_new_object();
-		json_object_object_add(j, "host", json_object_new_string(s->host));
-		json_object_object_add(j, "step", json_object_new_string(s->name));
-		json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
-		json_object_object_add(j, "detail", json_object_new_string(s->detail));
-		if (s->reason)
-			json_object_object_add(j, "reason", json_object_new_string(s->reason));
-		if (s->diff)
-			json_object_object_add(j, "diff", json_object_new_string(s->diff));
-		json_object_array_add(arr, j);
-	}
+	for (int i = 0; i < res->n; i++)
+		json_object_array_add(arr, step_json(&res->steps[i], false));
 	json_object_object_add(root, "steps", arr);
 	json_object_object_add(sum, "ok", json_object_new_int(res->ok));
 	json_object_object_add(sum, "changed", json_object_new_int(res->changed));

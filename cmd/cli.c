@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "../lib/buf.h"
+#include "../lib/deploy.h"
 #include "../lib/inventory.h"
 #include "../lib/ssh.h"
 #include "../lib/util.h"
@@ -88,6 +89,47 @@ void out_json(struct json_object *root)
 	      stdout);
 	fputc('\n', stdout);
 	json_object_put(root);
+}
+
+void out_step(struct dcv_ctx *ctx, const struct step_style *st, const struct dcv_step *s)
+{
+	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow"
+			: s->status == DCV_STEP_SKIPPED ? "dim" : "red";
+
+	if (ctx->quiet && s->status != DCV_STEP_FAILED)
+		return;
+	printf("%-10s %-*s %s%-8s%s ", s->host, st->name_width, s->name, col(ctx, c), dcv_step_status_name(s->status),
+	       col_end(ctx));
+	if (st->ms)
+		printf("%6ld ms  ", s->ms);
+	fputs(s->detail, stdout);
+	if (st->reason && s->status == DCV_STEP_CHANGED && s->reason)
+		printf(" %s(%s)%s", col(ctx, "dim"), s->reason, col_end(ctx));
+	putchar('\n');
+	if (st->diff && s->diff)
+		fputs(s->diff, stdout);
+	fflush(stdout);
+}
+
+struct json_object *step_json(const struct dcv_step *s, bool timing)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "host", json_object_new_string(s->host));
+	json_object_object_add(j, "step", json_object_new_string(s->name));
+	json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
+	json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
+	if (timing) {
+		json_object_object_add(j, "started_ms", json_object_new_int64(s->started_ms));
+		if (s->batch)
+			json_object_object_add(j, "batch", json_object_new_int(s->batch));
+	}
+	json_object_object_add(j, "detail", json_object_new_string(s->detail));
+	if (s->reason)
+		json_object_object_add(j, "reason", json_object_new_string(s->reason));
+	if (s->diff)
+		json_object_object_add(j, "diff", json_object_new_string(s->diff));
+	return j;
 }
 
 int exit_for(int code)

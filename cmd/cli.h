@@ -140,6 +140,20 @@ const char *col(struct dcv_ctx *ctx, const char *name);
 const char *col_end(struct dcv_ctx *ctx);
 /* Print a JSON document on stdout and drop it. */
 void out_json(struct json_object *root);
+
+struct dcv_step;
+/* How deploy, restore and broker print a finished step as a text line. */
+struct step_style {
+	int name_width; /* the step column's width */
+	bool ms;        /* the step's duration */
+	bool reason;    /* a changed step's reason (dry runs: why it would change) */
+	bool diff;      /* the step's diff below its line */
+};
+/* One step line on stdout (nothing under -q unless it failed). */
+void out_step(struct dcv_ctx *ctx, const struct step_style *st, const struct dcv_step *s);
+/* A step as JSON: host, step, status, duration_ms, detail, and reason / diff when it has them;
+ * with `timing` also started_ms and batch (deploy). */
+struct json_object *step_json(const struct dcv_step *s, bool timing);
 /* Exit code for a lib error (design §4). */
 int exit_for(int code);
 /* Exit code for the outcome of a run over several hosts: 0, 1, or 4 when none was reached. */

@@ -47,23 +47,13 @@ static void print_step(void *user, const struct dcv_step *s)
 {
 	struct printer *p = user;
 	struct dcv_ctx *ctx = p->ctx;
-	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow"
-			: s->status == DCV_STEP_SKIPPED ? "dim" : "red";
+	/* the plan says why it would change something */
+	struct step_style st = { 10, true, p->dry_run, p->diffs };
 
-	if (p->json)
-		return;
-	if (ctx->quiet && s->status != DCV_STEP_FAILED)
+	if (p->json || (ctx->quiet && s->status != DCV_STEP_FAILED))
 		return;
 	progress_hide(&p->progress);
-	printf("%-10s %-10s %s%-8s%s %6ld ms  %s", s->host, s->name, col(ctx, c),
-	       dcv_step_status_name(s->status), col_end(ctx), s->ms, s->detail);
-	/* the plan says why it would change something */
-	if (p->dry_run && s->status == DCV_STEP_CHANGED && s->reason)
-		printf(" %s(%s)%s", col(ctx, "dim"), s->reason, col_end(ctx));
-	putchar('\n');
-	if (p->diffs && s->diff)
-		fputs(s->diff, stdout);
-	fflush(stdout);
+	out_step(ctx, &st, s);
 	progress_show(&p->progress);
 }
 
@@ -233,23 +223,8 @@ static int run(struct dcv_ctx *ctx, int argc, char **argv)
 		struct json_object *sum = json_object_new_object();
 		json_object_object_add(root, "dry_run", json_object_new_boolean(o.dry_run));
 		json_object_object_add(root, "duration_ms", json_object_new_int64(ms));
-		for (int i = 0; i < res.n; i++) {
-			const struct dcv_step *s = &res.steps[i];
-			struct json_object *j = json_object_new_object();
-			json_object_object_add(j, "host", json_object_new_string(s->host));
-			json_object_object_add(j, "step", json_object_new_string(s->name));
-			json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
-			json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
-			json_object_object_add(j, "started_ms", json_object_new_int64(s->started_ms));
-			if (s->batch)
-				json_object_object_add(j, "batch", json_object_new_int(s->batch));
-			json_object_object_add(j, "detail", json_object_new_string(s->detail));
-			if (s->reason)
-				json_object_object_add(j, "reason", json_object_new_string(s->reason));
-			if (s->diff)
-				json_object_object_add(j, "diff", json_object_new_string(s->diff));
-			json_object_array_add(arr, j);
-		}
+		for (int i = 0; i < res.n; i++)
+			json_object_array_add(arr, step_json(&res.steps[i], true));
 		json_object_object_add(root, "steps", arr);
 		json_object_object_add(sum, "ok", json_object_new_int(res.ok));
 		json_object_object_add(sum, "changed", json_object_new_int(res.changed));

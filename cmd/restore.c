@@ -38,16 +38,10 @@ struct printer {
 static void print_step(void *user, const struct dcv_step *s)
 {
 	struct printer *p = user;
-	struct dcv_ctx *ctx = p->ctx;
-	const char *c = s->status == DCV_STEP_OK ? "green" : s->status == DCV_STEP_CHANGED ? "yellow" : "red";
+	struct step_style st = { 8, true, false, p->diffs };
 
-	if (p->json || (ctx->quiet && s->status != DCV_STEP_FAILED))
-		return;
-	printf("%-10s %-8s %s%-8s%s %6ld ms  %s\n", s->host, s->name, col(ctx, c), dcv_step_status_name(s->status),
-	       col_end(ctx), s->ms, s->detail);
-	if (p->diffs && s->diff)
-		fputs(s->diff, stdout);
-	fflush(stdout);
+	if (!p->json)
+		out_step(p->ctx, &st, s);
 }
 
 /* The archive, read whole; it is small (config files), and bounded by DCV_TAR_MAX. */
@@ -96,18 +90,8 @@ static void print_json(const struct dcv_backup *b, const struct dcv_deploy_resul
 	json_object_object_add(arch, "files", json_object_new_int(b->n_files));
 	json_object_object_add(arch, "hosts", json_object_new_int(b->n_hosts));
 	json_object_object_add(root, "archive", arch);
-	for (int i = 0; i < res->n; i++) {
-		const struct dcv_step *s = &res->steps[i];
-		struct json_object *j = json_object_new_object();
-		json_object_object_add(j, "host", json_object_new_string(s->host));
-		json_object_object_add(j, "step", json_object_new_string(s->name));
-		json_object_object_add(j, "status", json_object_new_string(dcv_step_status_name(s->status)));
-		json_object_object_add(j, "duration_ms", json_object_new_int64(s->ms));
-		json_object_object_add(j, "detail", json_object_new_string(s->detail));
-		if (s->diff)
-			json_object_object_add(j, "diff", json_object_new_string(s->diff));
-		json_object_array_add(arr, j);
-	}
+	for (int i = 0; i < res->n; i++)
+		json_object_array_add(arr, step_json(&res->steps[i], false));
 	json_object_object_add(root, "steps", arr);
 	json_object_object_add(sum, "ok", json_object_new_int(res->ok));
 	json_object_object_add(sum, "changed", json_object_new_int(res->changed));
